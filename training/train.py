@@ -40,6 +40,7 @@ def parse_args():
     ap.add_argument("--eval-per-family", type=int, default=10)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="start from the weights of an exported model directory")
     return ap.parse_args()
 
 
@@ -105,6 +106,8 @@ def main():
     cfg = Config(vocab_size=(n_vocab + 63) // 64 * 64, hidden_size=args.hidden,
                  intermediate_size=args.ffn, num_hidden_layers=args.layers)
     model = WeDLMModel(cfg).to(device)
+    if args.init:
+        model.load_state_dict(evaluate.load_hf(args.init).state_dict())
     model.mask_id = tok.specials[chatml.MASK]
     log(f"model: {sum(p.numel() for p in model.parameters())} parameters, {cfg}")
     batcher = dataset.BucketBatcher(rows, args.tokens_per_batch, tok.specials[chatml.ENDOFTEXT],
