@@ -15,8 +15,7 @@ import chatml
 import datagen
 
 TRAIN_SEED, EVAL_SEED = 1, 2
-N_LEARNABLE_IM_END = 4
-BUCKETS = (64, 128, 192, 288)  # padded lengths; every example fits in the last
+BUCKETS = (64, 128, 192, 304)  # padded lengths; every example fits in the last
 
 
 def eval_set(per_family=30, seed=EVAL_SEED):
@@ -34,9 +33,10 @@ def eval_set(per_family=30, seed=EVAL_SEED):
 _worker = {}
 
 
-def _init(tok_path, exclude):
+def _init(tok_path, exclude, n_im_end):
     _worker["tok"] = bpe.ByteLevelBPE.load(tok_path)
     _worker["exclude"] = exclude
+    _worker["n_im_end"] = n_im_end
 
 
 def _encode_range(args):
@@ -47,15 +47,16 @@ def _encode_range(args):
         e = datagen.make_example(TRAIN_SEED, i)
         if datagen.prompt_key(e) in exclude:
             continue
-        ids, lab = chatml.training_ids(tok, e["messages"], N_LEARNABLE_IM_END)
+        ids, lab = chatml.training_ids(tok, e["messages"], _worker["n_im_end"])
         rows.append((np.array(ids, np.int32), np.array(lab, np.bool_)))
     return rows
 
 
-def build_train_set(tok_path, n_examples, exclude, workers=8, chunk=5000):
-    """Returns a list of (ids, labels) numpy pairs, in stream order."""
+def build_train_set(tok_path, n_examples, exclude, n_im_end, workers=8, chunk=5000):
+    """Returns a list of (ids, labels) numpy pairs, in stream order. `n_im_end`: trained
+    `<|im_end|>` tokens closing the last reply (1 = just the real one)."""
     ranges = [(s, min(s + chunk, n_examples)) for s in range(0, n_examples, chunk)]
-    with Pool(workers, initializer=_init, initargs=(tok_path, exclude)) as pool:
+    with Pool(workers, initializer=_init, initargs=(tok_path, exclude, n_im_end)) as pool:
         parts = pool.map(_encode_range, ranges)
     return [r for part in parts for r in part]
 

@@ -40,6 +40,8 @@ def parse_args():
     ap.add_argument("--eval-per-family", type=int, default=10)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--learnable-im-end", type=int, default=16,
+                    help="trained <|im_end|> tokens after each reply (spec §7.3)")
     ap.add_argument("--init", help="start from the weights of an exported model directory")
     return ap.parse_args()
 
@@ -99,7 +101,8 @@ def main():
     evals = dataset.eval_set(30)
     exclude = {datagen.prompt_key(e) for e in evals}
     t0 = time.time()
-    rows = dataset.build_train_set(args.tokenizer, args.examples, exclude, args.workers)
+    rows = dataset.build_train_set(args.tokenizer, args.examples, exclude,
+                                     args.learnable_im_end, args.workers)
     log(f"train set: {len(rows)} examples, {sum(len(r[0]) for r in rows)} tokens, "
         f"{time.time() - t0:.0f}s; {vars(args)}")
     n_vocab = max(max(tok.vocab.values()), max(tok.specials.values())) + 1
