@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian package the project needs. Idempotent: installs only what is missing.
 set -euo pipefail
-PACKAGES=(python3 python3-numpy python3-regex python3-pytest)
+PACKAGES=(
+  g++ cmake make pkg-config libgtest-dev libfmt-dev nlohmann-json3-dev  # C++ build and tests
+  python3 python3-numpy python3-regex python3-pytest                   # reference and its tests
+)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

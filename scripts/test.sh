@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Sets up and runs every test. Usage: scripts/test.sh [extra pytest args]
+# Sets up, builds and runs every test: the C++ suites (CTest), then the Python suite (pytest).
+# Usage: scripts/test.sh [extra pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
+(cd build && ctest --output-on-failure -j"$(nproc)")
 # Debian's interpreter, where setup.sh installs numpy/regex/pytest (a pyenv python3 may shadow it)
-exec /usr/bin/python3 -m pytest -q -rs tests/python training/test_objective.py "$@"
+/usr/bin/python3 -m pytest -q -rs tests/python training/test_objective.py "$@"

@@ -1,0 +1,61 @@
+// A checkpoint directory opened for inference: its ModelConfig and every weight bound by name to a
+// view into the memory-mapped safetensors files (single file or sharded index). Shapes are checked
+// against the config; missing, extra or misshapen tensors are a Status naming file and tensor.
+// Immutable after open(); safe to read from many threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "io/model_config.h"
+#include "io/safetensors.h"
+
+namespace wedlm {
+
+struct LayerWeights {
+  const TensorInfo* input_norm = nullptr;   // [hidden]
+  const TensorInfo* q = nullptr;            // [n_head * head_dim, hidden]
+  const TensorInfo* k = nullptr;            // [n_kv_head * head_dim, hidden]
+  const TensorInfo* v = nullptr;            // [n_kv_head * head_dim, hidden]
+  const TensorInfo* q_bias = nullptr;       // [n_head * head_dim]      (attention_bias)
+  const TensorInfo* k_bias = nullptr;       // [n_kv_head * head_dim]   (attention_bias)
+  const TensorInfo* v_bias = nullptr;       // [n_kv_head * head_dim]   (attention_bias)
+  const TensorInfo* q_norm = nullptr;       // [head_dim]               (qk_norm)
+  const TensorInfo* k_norm = nullptr;       // [head_dim]               (qk_norm)
+  const TensorInfo* o = nullptr;            // [hidden, n_head * head_dim]
+  const TensorInfo* post_norm = nullptr;    // [hidden]
+  const TensorInfo* gate = nullptr;         // [ffn, hidden]
+  const TensorInfo* up = nullptr;           // [ffn, hidden]
+  const TensorInfo* down = nullptr;         // [hidden, ffn]
+};
+
+struct ModelWeights {
+  const TensorInfo* embed = nullptr;        // [vocab, hidden]
+  std::vector<LayerWeights> layers;
+  const TensorInfo* final_norm = nullptr;   // [hidden]
+  const TensorInfo* lm_head = nullptr;      // [vocab, hidden]; the embedding when tied
+};
+
+class Checkpoint {
+ public:
+  static Result<std::unique_ptr<Checkpoint>> open(const std::string& model_dir);
+
+  const std::string& dir() const { return dir_; }
+  const ModelConfig& config() const { return cfg_; }
+  const ModelWeights& weights() const { return w_; }
+
+ private:
+  Checkpoint() = default;
+  std::string dir_;
+  ModelConfig cfg_;
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  ModelWeights w_;
+};
+
+// Binds tensors (already validated files) to the config's expected names and shapes.
+Result<ModelWeights> bind_weights(const ModelConfig& cfg,
+                                  const std::vector<const SafetensorsFile*>& files);
+
+}  // namespace wedlm
