@@ -1,0 +1,87 @@
+#include "decode/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+namespace wedlm {
+
+uint64_t Rng::next_u64() {  // splitmix64
+  uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+double Rng::uniform() { return double(next_u64() >> 11) * 0x1.0p-53; }
+
+double entropy(const float* logits, int64_t n) {
+  double mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, double(logits[i]));
+  double z = 0, zx = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = double(logits[i]) - mx, e = std::exp(d);
+    z += e;
+    zx += e * d;
+  }
+  return std::log(z) - zx / z;  // H = log Z - E[x - max]
+}
+
+namespace {
+
+int32_t argmax(const float* logits, int64_t n, int64_t mask_id) {
+  int64_t best = -1;
+  for (int64_t i = 0; i < n; ++i)
+    if (i != mask_id && (best < 0 || logits[i] > logits[best])) best = i;
+  return static_cast<int32_t>(best);
+}
+
+// Candidate ids surviving top-k and top-p, in descending logit order.
+std::vector<int32_t> candidates(const float* logits, int64_t n, const SamplingParams& p,
+                                int64_t mask_id) {
+  std::vector<int32_t> ids;
+  for (int64_t i = 0; i < n; ++i)
+    if (i != mask_id && !std::isnan(logits[i])) ids.push_back(static_cast<int32_t>(i));
+  std::stable_sort(ids.begin(), ids.end(),
+                   [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  if (p.top_k > 0 && p.top_k < int64_t(ids.size())) {
+    const float kth = logits[ids[size_t(p.top_k - 1)]];
+    size_t keep = size_t(p.top_k);
+    while (keep < ids.size() && logits[ids[keep]] >= kth) ++keep;  // ties survive
+    ids.resize(keep);
+  }
+  if (p.top_p < 1.0 && !ids.empty()) {
+    const double mx = logits[ids[0]];
+    double z = 0;
+    for (int32_t i : ids) z += std::exp(double(logits[i]) - mx);
+    double cum = 0;
+    size_t keep = 0;
+    while (keep < ids.size()) {
+      cum += std::exp(double(logits[ids[keep]]) - mx) / z;
+      ++keep;
+      if (cum > p.top_p) break;
+    }
+    ids.resize(keep);
+  }
+  return ids;
+}
+
+}  // namespace
+
+int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, Rng& rng,
+                     int64_t mask_id) {
+  if (p.temperature <= 0) return argmax(logits, n, mask_id);
+  const std::vector<int32_t> ids = candidates(logits, n, p, mask_id);
+  if (ids.empty()) return argmax(logits, n, mask_id);
+  const double mx = logits[ids[0]] / p.temperature;
+  std::vector<double> w(ids.size());
+  double z = 0;
+  for (size_t i = 0; i < ids.size(); ++i) z += (w[i] = std::exp(logits[ids[i]] / p.temperature - mx));
+  double u = rng.uniform() * z;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if ((u -= w[i]) < 0) return ids[i];
+  return ids.back();
+}
+
+}  // namespace wedlm

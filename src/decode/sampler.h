@@ -1,0 +1,36 @@
+// Token choice and entropy for one logits row (wedlm-spec.md §3.5).
+// Greedy when temperature == 0 (argmax, ties to the lowest id; top-k/top-p ignored). Otherwise, in
+// this order: top-k on the raw logits (keeps every logit >= the k-th largest), top-p on what is
+// left (softmax at temperature 1, sorted descending, keeps tokens until the cumulative probability
+// exceeds top_p, including the crossing one), then softmax(logits / temperature) and one draw.
+// The mask token (mask_id >= 0) is never chosen. Entropy always uses the raw, unfiltered row.
+#pragma once
+
+#include <cstdint>
+
+namespace wedlm {
+
+struct SamplingParams {
+  double temperature = 0.2;
+  int64_t top_k = 0;      // 0 = off
+  double top_p = 1.0;     // 1 = off
+  uint64_t seed = 0;
+};
+
+// Counter-free, portable RNG: the same seed gives the same draws on every platform and run.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t next_u64();
+  double uniform();  // [0, 1) with 53 random bits
+
+ private:
+  uint64_t s_;
+};
+
+// Natural-log entropy of softmax(logits[0..n)), in double.
+double entropy(const float* logits, int64_t n);
+int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, Rng& rng,
+                     int64_t mask_id);
+
+}  // namespace wedlm

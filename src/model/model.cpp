@@ -1,0 +1,107 @@
+#include "model/model.h"
+
+#include "core/check.h"
+
+namespace wedlm {
+namespace {
+
+MatrixView view(const TensorInfo* t) {
+  MatrixView m;
+  if (t == nullptr) return m;
+  m.data = t->data;
+  m.dtype = t->dtype;
+  m.rows = t->shape.size() == 2 ? t->shape[0] : 1;
+  m.cols = t->shape.back();
+  return m;
+}
+
+// x[T, n] += bias[n] (the optional q/k/v biases of the Qwen2 family)
+void add_bias(float* x, int64_t T, const MatrixView& bias) {
+  if (bias.empty()) return;
+  for (int64_t i = 0; i < T; ++i)
+    for (int64_t c = 0; c < bias.cols; ++c) x[i * bias.cols + c] += bias.at(0, c);
+}
+
+void add_into(float* h, const float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) h[i] += d[i];
+}
+
+}  // namespace
+
+Model::Model(const Checkpoint& ck, const Ops& ops) : cfg_(ck.config()), ops_(ops) {
+  const ModelWeights& w = ck.weights();
+  embed_ = view(w.embed);
+  final_norm_ = view(w.final_norm);
+  lm_head_ = view(w.lm_head);
+  for (const LayerWeights& l : w.layers)
+    layers_.push_back({view(l.input_norm), view(l.q), view(l.k), view(l.v), view(l.q_bias),
+                       view(l.k_bias), view(l.v_bias), view(l.q_norm), view(l.k_norm),
+                       view(l.o), view(l.post_norm), view(l.gate), view(l.up), view(l.down)});
+}
+
+void Model::attention_block(const Layer& w, int64_t l, int64_t T, std::span<const int64_t> pos,
+                            KvCache& cache, const std::vector<int32_t>& table,
+                            int64_t n_cached) {
+  const ModelConfig& c = cfg_;
+  ops_.rms_norm(h_.data(), T, w.input_norm, float(c.rms_norm_eps), x_.data());
+  ops_.matmul(x_.data(), T, w.q, q_.data());                     // [T, Hq*D]
+  ops_.matmul(x_.data(), T, w.k, k_.data());                     // [T, Hkv*D]
+  ops_.matmul(x_.data(), T, w.v, v_.data());                     // [T, Hkv*D]
+  add_bias(q_.data(), T, w.q_bias);
+  add_bias(k_.data(), T, w.k_bias);
+  add_bias(v_.data(), T, w.v_bias);
+  if (!w.q_norm.empty()) {                                       // QK RMSNorm per head, pre-RoPE
+    ops_.rms_norm(q_.data(), T * c.n_head, w.q_norm, float(c.rms_norm_eps), q_.data());
+    ops_.rms_norm(k_.data(), T * c.n_kv_head, w.k_norm, float(c.rms_norm_eps), k_.data());
+  }
+  ops_.rope(q_.data(), T, c.n_head, c.head_dim, pos.data(), c.rope_theta);
+  ops_.rope(k_.data(), T, c.n_kv_head, c.head_dim, pos.data(), c.rope_theta);
+  const KvLayerView kv = cache.layer_view(l, table);
+  ops_.store_kv(k_.data(), v_.data(), T, n_cached, kv);          // store before attend
+  ops_.attention(q_.data(), T, c.n_head, n_cached, kv, att_.data());  // [T, Hq*D]
+  ops_.matmul(att_.data(), T, w.o, tmp_.data());                 // [T, hidden]
+  add_into(h_.data(), tmp_.data(), T * c.hidden_size);
+}
+
+void Model::mlp_block(const Layer& w, int64_t T) {
+  const ModelConfig& c = cfg_;
+  ops_.rms_norm(h_.data(), T, w.post_norm, float(c.rms_norm_eps), x_.data());
+  ops_.matmul(x_.data(), T, w.gate, gate_.data());               // [T, ffn]
+  ops_.matmul(x_.data(), T, w.up, up_.data());                   // [T, ffn]
+  ops_.silu_mul(gate_.data(), up_.data(), T * c.intermediate_size, gate_.data());
+  ops_.matmul(gate_.data(), T, w.down, tmp_.data());             // [T, hidden]
+  add_into(h_.data(), tmp_.data(), T * c.hidden_size);
+}
+
+void Model::forward(std::span<const int32_t> ids, std::span<const int64_t> pos, KvCache& cache,
+                    const std::vector<int32_t>& table, int64_t n_cached,
+                    std::span<const int32_t> logit_rows, std::vector<float>& logits) {
+  const ModelConfig& c = cfg_;
+  const int64_t T = static_cast<int64_t>(ids.size()), H = c.hidden_size;
+  WEDLM_CHECK(pos.size() == ids.size(), "one position per row");
+  WEDLM_CHECK(int64_t(table.size()) * cache.block_size() >= n_cached + T,
+              "block table too short for the rows");
+  auto fit = [](std::vector<float>& v, int64_t n) { v.resize(static_cast<size_t>(n)); };
+  fit(h_, T * H); fit(x_, T * H); fit(tmp_, T * H);
+  fit(q_, T * c.n_head * c.head_dim); fit(att_, T * c.n_head * c.head_dim);
+  fit(k_, T * c.n_kv_head * c.head_dim); fit(v_, T * c.n_kv_head * c.head_dim);
+  fit(gate_, T * c.intermediate_size); fit(up_, T * c.intermediate_size);
+  for (int64_t i = 0; i < T; ++i) {
+    WEDLM_CHECK(ids[size_t(i)] >= 0 && ids[size_t(i)] < c.vocab_size, "token id out of range");
+    embed_.row_to_f32(ids[size_t(i)], h_.data() + i * H);        // [T, hidden]
+  }
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    attention_block(layers_[size_t(l)], l, T, pos, cache, table, n_cached);
+    mlp_block(layers_[size_t(l)], T);
+  }
+  const int64_t R = static_cast<int64_t>(logit_rows.size());
+  fit(x_, R * H);
+  for (int64_t r = 0; r < R; ++r)
+    std::copy(h_.begin() + logit_rows[size_t(r)] * H, h_.begin() + (logit_rows[size_t(r)] + 1) * H,
+              tmp_.begin() + r * H);
+  ops_.rms_norm(tmp_.data(), R, final_norm_, float(c.rms_norm_eps), x_.data());
+  logits.resize(static_cast<size_t>(R * c.vocab_size));
+  ops_.matmul(x_.data(), R, lm_head_, logits.data());            // [R, vocab]
+}
+
+}  // namespace wedlm

@@ -1,0 +1,58 @@
+// Backend-neutral op signatures. Activations are fp32, row-major; weights are MatrixViews in their
+// stored dtype. The model is written once against this interface; each backend implements it, and
+// every fast implementation is tested against ReferenceOps (reference/reference_ops.h).
+// Implementations are stateless and safe to call from one thread at a time per output buffer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/tensor.h"
+
+namespace wedlm {
+
+// One layer's K or V cache: the row of logical slot s lives at
+// base + block_table[s / block_size] * block_stride + (s % block_size) * row_stride.
+struct KvLayerView {
+  float* k = nullptr;
+  float* v = nullptr;
+  const int32_t* block_table = nullptr;
+  int64_t block_size = 0;
+  int64_t block_stride = 0;  // floats from one block of this layer to the next
+  int64_t n_kv_head = 0;
+  int64_t head_dim = 0;
+
+  int64_t row_offset(int64_t slot) const {
+    return block_table[slot / block_size] * block_stride + (slot % block_size) * n_kv_head *
+           head_dim;
+  }
+};
+
+class Ops {
+ public:
+  virtual ~Ops() = default;
+  virtual const char* name() const = 0;
+
+  // y[n, w.rows] = x[n, w.cols] . w^T
+  virtual void matmul(const float* x, int64_t n, const MatrixView& w, float* y) const = 0;
+  // y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, for n rows of width w.cols
+  virtual void rms_norm(const float* x, int64_t n, const MatrixView& w, float eps,
+                        float* y) const = 0;
+  // In place NeoX rotate-half RoPE of x[n, n_head, head_dim] at positions pos[n].
+  virtual void rope(float* x, int64_t n, int64_t n_head, int64_t head_dim, const int64_t* pos,
+                    double theta) const = 0;
+  // Writes k, v [n, n_kv_head * head_dim] at logical slots start..start+n-1.
+  virtual void store_kv(const float* k, const float* v, int64_t n, int64_t start,
+                        const KvLayerView& kv) const = 0;
+  // out[n, n_head * head_dim]: row r attends to cached slots [0, start + r] (causal in physical
+  // order on top of the prefix); q head h reads kv head h / (n_head / n_kv_head).
+  virtual void attention(const float* q, int64_t n, int64_t n_head, int64_t start,
+                         const KvLayerView& kv, float* out) const = 0;
+  // out[i] = silu(gate[i]) * up[i]
+  virtual void silu_mul(const float* gate, const float* up, int64_t n, float* out) const = 0;
+};
+
+std::unique_ptr<Ops> make_reference_ops();
+std::unique_ptr<Ops> make_cpu_ops();
+
+}  // namespace wedlm

@@ -1,0 +1,251 @@
+// wedlm: the command-line front end. Parses flags and calls the library; no logic of its own.
+//   wedlm generate   -m DIR --prompt-ids 1,2,3 [--mode wedlm|ar] [--window 16] ... [--json]
+//   wedlm perplexity -m DIR --prompt-ids 1,2,3 [--json]
+//   wedlm info       -m DIR
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "decode/generate.h"
+#include "io/weights.h"
+#include "model/model.h"
+#include "ops/ops.h"
+#include "tokenizer/detokenizer.h"
+
+namespace wedlm {
+namespace {
+
+struct CommonFlags {
+  std::string model_dir = WEDLM_DEFAULT_MODEL;
+  std::string prompt_ids, prompt, prompt_file;
+  bool chat = false, json = false;
+  int threads = 0;
+  int64_t context = 0, block_size = 16;
+};
+
+struct GenerateFlags {
+  std::string mode = "wedlm", threshold = "0.4";
+  int64_t max_tokens = 64, window = 16, top_k = 0;
+  double penalty = 0.02, temperature = 0.2, top_p = 1.0;
+  uint64_t seed = 0;
+};
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "wedlm: %s\n", msg.c_str());
+  return 1;
+}
+
+Result<std::vector<int32_t>> parse_ids(const std::string& s) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    long long v = -1;
+    try { v = std::stoll(item, &used); } catch (...) { used = 0; }
+    if (used != item.size() || item.empty() || v < 0 || v > INT32_MAX)
+      return Status(ErrorKind::kInvalidArgument,
+                    fmt::format("--prompt-ids: '{}' is not a token id", item));
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  if (ids.empty()) return Status(ErrorKind::kInvalidArgument, "--prompt-ids is empty");
+  return ids;
+}
+
+Result<std::vector<int32_t>> prompt_of(const CommonFlags& f) {
+  if (!f.prompt.empty() || !f.prompt_file.empty() || f.chat)
+    return Status(ErrorKind::kUnsupported,
+                  "text prompts (-p, -f, --chat) need the tokenizer, which is not built yet; "
+                  "pass token ids with --prompt-ids");
+  if (f.prompt_ids.empty()) return Status(ErrorKind::kInvalidArgument, "give --prompt-ids");
+  return parse_ids(f.prompt_ids);
+}
+
+void add_common(CLI::App* app, CommonFlags& f) {
+  app->add_option("-m,--model", f.model_dir, "Hugging Face model directory")->capture_default_str();
+  app->add_option("--prompt-ids", f.prompt_ids, "prompt as comma-separated token ids");
+  app->add_option("-p,--prompt", f.prompt, "prompt text (needs the tokenizer)");
+  app->add_option("-f,--file", f.prompt_file, "prompt text file (needs the tokenizer)");
+  app->add_flag("--chat", f.chat, "wrap the prompt in the chat template (needs the tokenizer)");
+  app->add_flag("--json", f.json, "print one JSON object");
+  app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
+  app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");
+  app->add_option("--kv-block", f.block_size, "KV cache block size in tokens")->capture_default_str();
+}
+
+struct Loaded {
+  std::unique_ptr<Checkpoint> ck;
+  std::unique_ptr<Ops> ops;
+  std::unique_ptr<Model> model;
+  std::optional<Detokenizer> detok;
+};
+
+Result<Loaded> load(const CommonFlags& f) {
+  if (f.threads > 0) omp_set_num_threads(f.threads);
+  Loaded l;
+  auto ck = Checkpoint::open(f.model_dir);
+  if (!ck.is_ok()) return ck.status();
+  l.ck = std::move(ck).value();
+  l.ops = make_cpu_ops();
+  l.model = std::make_unique<Model>(*l.ck, *l.ops);
+  auto d = Detokenizer::load(f.model_dir + "/tokenizer.json");
+  if (d.is_ok()) l.detok = std::move(d).value();
+  return l;
+}
+
+std::string text_of(const Loaded& l, const std::vector<int32_t>& ids) {
+  if (!l.detok) return "";
+  auto b = l.detok->decode_bytes(ids, true);
+  return b.is_ok() ? b.value() : "";
+}
+
+Result<GenerateParams> params_of(const GenerateFlags& g, const ModelConfig& cfg, int64_t ctx) {
+  GenerateParams p;
+  if (g.mode != "wedlm" && g.mode != "ar")
+    return Status(ErrorKind::kInvalidArgument, "--mode must be wedlm or ar, got " + g.mode);
+  p.mode = g.mode == "ar" ? DecodeMode::kAR : DecodeMode::kWeDLM;
+  if (g.threshold != "none") {
+    try { p.threshold = std::stod(g.threshold); } catch (...) {
+      return Status(ErrorKind::kInvalidArgument, "--threshold must be a number or none, got " +
+                                                     g.threshold);
+    }
+  } else {
+    p.threshold.reset();
+  }
+  p.max_tokens = g.max_tokens;
+  p.window = g.window;
+  p.penalty = g.penalty;
+  p.sampling = {g.temperature, g.top_k, g.top_p, g.seed};
+  p.context = ctx > 0 ? std::min(ctx, cfg.max_position_embeddings) : cfg.max_position_embeddings;
+  p.mask_id = cfg.mask_token_id;
+  p.stop_ids = cfg.eos_token_ids;
+  return p;
+}
+
+int run_generate(const CommonFlags& f, const GenerateFlags& g) {
+  auto prompt = prompt_of(f);
+  if (!prompt.is_ok()) return fail(prompt.status().to_string());
+  auto l = load(f);
+  if (!l.is_ok()) return fail(l.status().to_string());
+  Loaded& m = l.value();
+  auto p = params_of(g, m.ck->config(), f.context);
+  if (!p.is_ok()) return fail(p.status().to_string());
+  const Status v = validate(p.value(), int64_t(prompt.value().size()), m.ck->config().vocab_size);
+  if (!v.is_ok()) return fail(v.to_string());
+  const int64_t cap = std::min(p.value().context,
+                               int64_t(prompt.value().size()) + p.value().max_tokens +
+                                   2 * p.value().window + 1);
+  ModelSequence seq(*m.model, cap, f.block_size);
+  std::vector<int32_t> streamed;
+  size_t printed = 0;
+  auto on_commit = [&](std::span<const int32_t> toks) {
+    if (f.json || !m.detok) return;
+    streamed.insert(streamed.end(), toks.begin(), toks.end());
+    const std::string all = text_of(m, streamed);
+    const size_t upto = complete_utf8_prefix(all);
+    if (upto > printed) std::fwrite(all.data() + printed, 1, upto - printed, stdout), printed = upto;
+    std::fflush(stdout);
+  };
+  auto r = generate(seq, prompt.value(), p.value(), on_commit);
+  if (!r.is_ok()) return fail(r.status().to_string());
+  const GenerateResult& g_res = r.value();
+  const double tps = g_res.decode_ms > 0 ? 1000.0 * double(g_res.output.size()) / g_res.decode_ms : 0;
+  if (f.json) {
+    nlohmann::json j = {{"prompt_ids", prompt.value()}, {"output_ids", g_res.output},
+                        {"text", text_of(m, g_res.output)}, {"finish_reason", g_res.finish_reason},
+                        {"forwards", g_res.forwards},
+                        {"tokens_per_forward", g_res.tokens_per_forward()},
+                        {"timings", {{"prefill_ms", g_res.prefill_ms}, {"decode_ms", g_res.decode_ms},
+                                     {"tokens_per_s", tps}}}};
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    if (!m.detok) for (int32_t t : g_res.output) std::printf("%d ", t);
+    std::printf("\n");
+    std::fprintf(stderr, "[%s: %zu tokens, %lld forwards, %.2f tokens/forward, prefill %.1f ms, "
+                 "decode %.1f ms, %.1f tokens/s, finish %s]\n", g.mode.c_str(),
+                 g_res.output.size(), (long long)g_res.forwards, g_res.tokens_per_forward(),
+                 g_res.prefill_ms, g_res.decode_ms, tps, g_res.finish_reason.c_str());
+  }
+  return 0;
+}
+
+int run_perplexity(const CommonFlags& f) {
+  auto ids = prompt_of(f);
+  if (!ids.is_ok()) return fail(ids.status().to_string());
+  auto l = load(f);
+  if (!l.is_ok()) return fail(l.status().to_string());
+  const std::vector<int32_t>& x = ids.value();
+  const int64_t V = l.value().ck->config().vocab_size, n = int64_t(x.size());
+  if (n < 2) return fail("perplexity needs at least 2 tokens");
+  if (n > l.value().ck->config().max_position_embeddings) return fail("input longer than the context");
+  for (int32_t t : x) if (t >= V) return fail(fmt::format("token id {} is outside the vocabulary", t));
+  ModelSequence seq(*l.value().model, n, f.block_size);
+  std::vector<int64_t> pos(size_t(n), 0);
+  std::vector<int32_t> rows(size_t(n - 1));
+  for (int64_t i = 0; i < n; ++i) pos[size_t(i)] = i;
+  for (int64_t i = 0; i + 1 < n; ++i) rows[size_t(i)] = int32_t(i);
+  std::vector<float> logits;
+  seq.forward(x, pos, 0, rows, logits);
+  std::vector<double> lp;
+  double sum = 0;
+  for (int64_t t = 0; t + 1 < n; ++t) {
+    const float* row = logits.data() + t * V;
+    double mx = -INFINITY, z = 0;
+    for (int64_t i = 0; i < V; ++i) mx = std::max(mx, double(row[i]));
+    for (int64_t i = 0; i < V; ++i) z += std::exp(double(row[i]) - mx);
+    lp.push_back(double(row[x[size_t(t + 1)]]) - mx - std::log(z));
+    sum += lp.back();
+  }
+  const double ppl = std::exp(-sum / double(lp.size()));
+  if (f.json) std::cout << nlohmann::json{{"ids", x}, {"next_logprob", lp}, {"ppl", ppl}}.dump() << "\n";
+  else std::printf("perplexity %.4f over %zu predictions\n", ppl, lp.size());
+  return 0;
+}
+
+int run_info(const CommonFlags& f) {
+  auto ck = Checkpoint::open(f.model_dir);
+  if (!ck.is_ok()) return fail(ck.status().to_string());
+  std::printf("%s\n%s\n", f.model_dir.c_str(), ck.value()->config().summary().c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace wedlm
+
+int main(int argc, char** argv) {
+  using namespace wedlm;
+  CLI::App app{"wedlm: WeDLM diffusion language model inference"};
+  app.require_subcommand(1);
+  CommonFlags cg, cp, ci;
+  GenerateFlags g;
+  CLI::App* gen = app.add_subcommand("generate", "generate a continuation");
+  add_common(gen, cg);
+  gen->add_option("-n,--max-tokens", g.max_tokens, "maximum generated tokens")->capture_default_str();
+  gen->add_option("--mode", g.mode, "wedlm or ar")->capture_default_str();
+  gen->add_option("--window", g.window, "WeDLM window size")->capture_default_str();
+  gen->add_option("--threshold", g.threshold, "entropy threshold, or none")->capture_default_str();
+  gen->add_option("--penalty", g.penalty, "distance penalty")->capture_default_str();
+  gen->add_option("--temperature", g.temperature, "0 = greedy")->capture_default_str();
+  gen->add_option("--top-k", g.top_k, "0 = off")->capture_default_str();
+  gen->add_option("--top-p", g.top_p, "1 = off")->capture_default_str();
+  gen->add_option("--seed", g.seed, "sampling seed")->capture_default_str();
+  CLI::App* ppl = app.add_subcommand("perplexity", "next-token log-probabilities of a text");
+  add_common(ppl, cp);
+  CLI::App* info = app.add_subcommand("info", "describe a checkpoint");
+  info->add_option("-m,--model", ci.model_dir, "model directory")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (gen->parsed()) return run_generate(cg, g);
+  if (ppl->parsed()) return run_perplexity(cp);
+  return run_info(ci);
+}
