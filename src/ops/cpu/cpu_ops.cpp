@@ -3,6 +3,7 @@
 // depend on batch composition (batch invariance).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "ops/ops.h"
@@ -10,15 +11,112 @@
 namespace wedlm {
 namespace {
 
-inline float dot(const float* a, const float* b, int64_t n) {
-  // Eight independent partial sums: vectorizes without -ffast-math, fixed order for any caller.
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
+// Eight lanes of partial sums over k (in steps of 8), then a fixed combination: every output of
+// every op below is reduced in exactly this order, whatever the number of rows (batch invariance).
+typedef float v8 __attribute__((vector_size(32)));
+
+inline v8 load8(const float* p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline float finish(v8 s, const float* a, const float* b, int64_t from, int64_t n) {
   float tail = 0;
-  for (; i < n; ++i) tail += a[i] * b[i];
+  for (int64_t i = from; i < n; ++i) tail += a[i] * b[i];
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + tail;
+}
+
+inline float dot(const float* a, const float* b, int64_t n) {
+  v8 s = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) s += load8(a + i) * load8(b + i);
+  return finish(s, a, b, i, n);
+}
+
+// y[i][j] for R input rows x[i] and C weight rows w[j] (R, C <= 4): R*C accumulators share each
+// load, which is what makes a many-row forward cost less than many one-row forwards.
+template <int R, int C>
+void tile(const float* const* x, const float* const* w, int64_t k, float* y, int64_t ldy) {
+  v8 s[R][C] = {};
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    v8 wv[C];
+    for (int c = 0; c < C; ++c) wv[c] = load8(w[c] + i);
+    for (int r = 0; r < R; ++r) {
+      const v8 xv = load8(x[r] + i);
+      for (int c = 0; c < C; ++c) s[r][c] += xv * wv[c];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) y[r * ldy + c] = finish(s[r][c], x[r], w[c], i, k);
+}
+
+template <int C>
+void tile_rows(const float* x, int64_t n, int64_t k, const float* const* w, float* y,
+               int64_t m) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float* xs[4] = {x + i * k, x + (i + 1) * k, x + (i + 2) * k, x + (i + 3) * k};
+    tile<4, C>(xs, w, k, y + i * m, m);
+  }
+  for (; i < n; ++i) {
+    const float* xs[1] = {x + i * k};
+    tile<1, C>(xs, w, k, y + i * m, m);
+  }
+}
+
+// Scores of R query rows against C key rows, for runtime R, C in [1, 4].
+void tile_any(int64_t R, int64_t C, const float* const* x, const float* const* w, int64_t k,
+              float* y, int64_t ldy) {
+#define WEDLM_TILE(r, c) \
+  if (R == r && C == c) return tile<r, c>(x, w, k, y, ldy);
+  WEDLM_TILE(4, 4) WEDLM_TILE(4, 3) WEDLM_TILE(4, 2) WEDLM_TILE(4, 1)
+  WEDLM_TILE(3, 4) WEDLM_TILE(3, 3) WEDLM_TILE(3, 2) WEDLM_TILE(3, 1)
+  WEDLM_TILE(2, 4) WEDLM_TILE(2, 3) WEDLM_TILE(2, 2) WEDLM_TILE(2, 1)
+  WEDLM_TILE(1, 4) WEDLM_TILE(1, 3) WEDLM_TILE(1, 2) WEDLM_TILE(1, 1)
+#undef WEDLM_TILE
+}
+
+// Causal attention of rows r0..r0+R-1 of q head h: row r sees slots [0, start + r]. Scores come
+// from the same tiles as matmul (each row's numbers do not depend on its neighbours); softmax and
+// the weighted sum of V run over keys in slot order.
+void attend_rows(const float* q, int64_t n_head, int64_t h, int64_t r0, int64_t R, int64_t start,
+                 const KvLayerView& kv, float* out, std::vector<float>& scores,
+                 std::vector<float>& acc_buf) {
+  const int64_t D = kv.head_dim, kvh = h / (n_head / kv.n_kv_head);
+  const int64_t n_keys = start + r0 + R;  // of the last row
+  const float scale = 1.0f / std::sqrt(float(D));
+  scores.assign(static_cast<size_t>(R * n_keys), 0.0f);
+  const float* qs[4];
+  for (int64_t r = 0; r < R; ++r) qs[r] = q + ((r0 + r) * n_head + h) * D;
+  for (int64_t j0 = 0; j0 < n_keys; j0 += 4) {
+    const int64_t C = std::min<int64_t>(4, n_keys - j0);
+    const float* ks[4];
+    for (int64_t c = 0; c < C; ++c) ks[c] = kv.k + kv.row_offset(j0 + c) + kvh * D;
+    tile_any(R, C, qs, ks, D, scores.data() + j0, n_keys);
+  }
+  float sum[4] = {0, 0, 0, 0};
+  for (int64_t r = 0; r < R; ++r) {
+    float* sr = scores.data() + r * n_keys;
+    const int64_t lim = start + r0 + r + 1;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < lim; ++j) mx = std::max(mx, sr[j] *= scale);
+    for (int64_t j = 0; j < lim; ++j) sum[r] += (sr[j] = std::exp(sr[j] - mx));
+    for (int64_t j = lim; j < n_keys; ++j) sr[j] = 0.0f;  // causal: later slots are invisible
+  }
+  acc_buf.assign(static_cast<size_t>(4 * D), 0.0f);
+  float* acc[4] = {acc_buf.data(), acc_buf.data() + D, acc_buf.data() + 2 * D,
+                   acc_buf.data() + 3 * D};
+  for (int64_t j = 0; j < n_keys; ++j) {
+    const float* vr = kv.v + kv.row_offset(j) + kvh * D;
+    for (int64_t r = 0; r < R; ++r) {
+      const float p = scores[size_t(r * n_keys + j)];
+      for (int64_t c = 0; c < D; ++c) acc[r][c] += p * vr[c];
+    }
+  }
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < D; ++c) out[((r0 + r) * n_head + h) * D + c] = acc[r][c] / sum[r];
 }
 
 class CpuOps final : public Ops {
@@ -29,11 +127,20 @@ class CpuOps final : public Ops {
     const int64_t k = w.cols, m = w.rows;
 #pragma omp parallel
     {
-      std::vector<float> row(static_cast<size_t>(k));
+      std::vector<float> rows(static_cast<size_t>(4 * k));
 #pragma omp for schedule(static)
-      for (int64_t j = 0; j < m; ++j) {
-        w.row_to_f32(j, row.data());
-        for (int64_t i = 0; i < n; ++i) y[i * m + j] = dot(x + i * k, row.data(), k);
+      for (int64_t j0 = 0; j0 < m; j0 += 4) {
+        const int64_t nc = std::min<int64_t>(4, m - j0);
+        const float* ws[4];
+        for (int64_t c = 0; c < nc; ++c) {
+          w.row_to_f32(j0 + c, rows.data() + c * k);
+          ws[c] = rows.data() + c * k;
+        }
+        float* yj = y + j0;
+        if (nc == 4) tile_rows<4>(x, n, k, ws, yj, m);
+        else if (nc == 3) tile_rows<3>(x, n, k, ws, yj, m);
+        else if (nc == 2) tile_rows<2>(x, n, k, ws, yj, m);
+        else tile_rows<1>(x, n, k, ws, yj, m);
       }
     }
   }
@@ -84,32 +191,15 @@ class CpuOps final : public Ops {
 
   void attention(const float* q, int64_t n, int64_t n_head, int64_t start, const KvLayerView& kv,
                  float* out) const override {
-    const int64_t D = kv.head_dim, group = n_head / kv.n_kv_head;
-    const float scale = 1.0f / std::sqrt(float(D));
+    const int64_t D = kv.head_dim, n_blocks = (n + 3) / 4;
 #pragma omp parallel
     {
-      std::vector<float> s, acc(static_cast<size_t>(D));
+      std::vector<float> scores, acc;
 #pragma omp for collapse(2) schedule(dynamic, 1)
-      for (int64_t r = 0; r < n; ++r)
-        for (int64_t h = 0; h < n_head; ++h) {
-          const float* qv = q + (r * n_head + h) * D;
-          const int64_t kvh = h / group, n_keys = start + r + 1;
-          s.resize(static_cast<size_t>(n_keys));
-          float mx = -INFINITY;
-          for (int64_t j = 0; j < n_keys; ++j) {
-            s[size_t(j)] = dot(qv, kv.k + kv.row_offset(j) + kvh * D, D) * scale;
-            mx = std::max(mx, s[size_t(j)]);
-          }
-          float sum = 0;
-          std::fill(acc.begin(), acc.end(), 0.0f);
-          for (int64_t j = 0; j < n_keys; ++j) {
-            const float p = std::exp(s[size_t(j)] - mx);
-            sum += p;
-            const float* vr = kv.v + kv.row_offset(j) + kvh * D;
-            for (int64_t c = 0; c < D; ++c) acc[size_t(c)] += p * vr[c];
-          }
-          for (int64_t c = 0; c < D; ++c) out[(r * n_head + h) * D + c] = acc[size_t(c)] / sum;
-        }
+      for (int64_t h = 0; h < n_head; ++h)
+        for (int64_t b = 0; b < n_blocks; ++b)
+          attend_rows(q, n_head, h, b * 4, std::min<int64_t>(4, n - b * 4), start, kv, out,
+                      scores, acc);
     }
   }
 
