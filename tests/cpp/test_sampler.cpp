@@ -1,0 +1,71 @@
+#include <cmath>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "decode/sampler.h"
+
+namespace wedlm {
+namespace {
+
+TEST(Sampler, EntropyOfKnownDistributions) {
+  std::vector<float> flat(10, 3.0f);
+  EXPECT_NEAR(entropy(flat.data(), 10), std::log(10.0), 1e-12);
+  std::vector<float> sharp = {0, 0, 100, 0};
+  EXPECT_NEAR(entropy(sharp.data(), 4), 0.0, 1e-12);
+}
+
+TEST(Sampler, GreedyTakesTheLowestIdOnTiesAndSkipsTheMask) {
+  std::vector<float> l = {1, 5, 5, 2};
+  Rng rng(1);
+  SamplingParams g{0.0, 0, 1.0, 0};
+  EXPECT_EQ(choose_token(l.data(), 4, g, rng, -1), 1);
+  EXPECT_EQ(choose_token(l.data(), 4, g, rng, 1), 2);
+}
+
+TEST(Sampler, SameSeedSameDrawsEveryRun) {
+  std::vector<float> l = {0.1f, 0.5f, 0.3f, 0.2f, 0.9f, 0.0f};
+  SamplingParams p{1.0, 0, 1.0, 0};
+  auto draws = [&](uint64_t seed) {
+    Rng rng(seed);
+    std::vector<int32_t> out;
+    for (int i = 0; i < 200; ++i) out.push_back(choose_token(l.data(), 6, p, rng, -1));
+    return out;
+  };
+  EXPECT_EQ(draws(42), draws(42));
+  EXPECT_NE(draws(42), draws(43));
+  // Pinned: splitmix64's first output for seed 7. A change of RNG changes every seeded output.
+  Rng r(7);
+  EXPECT_EQ(r.next_u64(), 0x63cbe1e459320dd7ull);
+}
+
+TEST(Sampler, TopKKeepsTiesAndTopPKeepsTheCrossingToken) {
+  // logits 3, 2, 2, 0: top-k 2 keeps the tie at 2 -> {0, 1, 2}
+  std::vector<float> l = {3, 2, 2, 0};
+  SamplingParams p{1.0, 2, 1.0, 0};
+  std::set<int32_t> seen;
+  Rng rng(3);
+  for (int i = 0; i < 2000; ++i) seen.insert(choose_token(l.data(), 4, p, rng, -1));
+  EXPECT_EQ(seen, (std::set<int32_t>{0, 1, 2}));
+  // probabilities 0.5, 0.3, 0.2 (approximately): top-p 0.6 keeps {0, 1}, the crossing one included
+  std::vector<float> q = {std::log(0.5f), std::log(0.3f), std::log(0.2f)};
+  SamplingParams tp{1.0, 0, 0.6, 0};
+  seen.clear();
+  for (int i = 0; i < 2000; ++i) seen.insert(choose_token(q.data(), 3, tp, rng, -1));
+  EXPECT_EQ(seen, (std::set<int32_t>{0, 1}));
+}
+
+TEST(Sampler, TemperatureSharpens) {
+  std::vector<float> l = {0.0f, 1.0f};
+  Rng rng(9);
+  int hot = 0, cold = 0;
+  for (int i = 0; i < 4000; ++i) {
+    hot += choose_token(l.data(), 2, {1.0, 0, 1.0, 0}, rng, -1);
+    cold += choose_token(l.data(), 2, {0.25, 0, 1.0, 0}, rng, -1);
+  }
+  EXPECT_NEAR(hot / 4000.0, 1 / (1 + std::exp(-1.0)), 0.03);
+  EXPECT_NEAR(cold / 4000.0, 1 / (1 + std::exp(-4.0)), 0.02);
+}
+
+}  // namespace
+}  // namespace wedlm
