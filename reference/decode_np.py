@@ -33,13 +33,14 @@ def next_logprobs(model, ids):
     return [float(lp[t, ids[t + 1]]) for t in range(len(ids) - 1)]
 
 
-def ar_generate(model, prompt, max_tokens, stop_ids):
+def ar_generate(model, prompt, max_tokens, stop_ids, margins=None):
     cache = model.new_cache(len(prompt) + max_tokens + 1)
     mask_id = model.cfg.mask_id
     logits = model.forward(prompt, list(range(len(prompt))), cache, 0, [len(prompt) - 1])
     out, forwards = [], 1
     while True:
         t = greedy_token(logits[0], mask_id)
+        _note(margins, "logit", logit_gap(logits[0], mask_id))
         out.append(t)
         if t in stop_ids or len(out) >= max_tokens:
             break
@@ -50,19 +51,39 @@ def ar_generate(model, prompt, max_tokens, stop_ids):
             "forwards": forwards}
 
 
-def select_fills(mask_logits, mask_idx, threshold, penalty, mask_id):
-    """One step's fill decision: [(window slot, token)] for the chosen masks."""
+def logit_gap(row, mask_id):
+    """Distance between the best and second-best logit (mask excluded): a greedy decision's margin."""
+    r = np.delete(row, mask_id) if 0 <= mask_id < row.shape[-1] else row
+    top2 = np.partition(r, -2)[-2:]
+    return float(top2[1] - top2[0])
+
+
+def _note(margins, key, value):
+    if margins is not None:
+        margins[key] = min(margins.get(key, np.inf), value)
+
+
+def select_fills(mask_logits, mask_idx, threshold, penalty, mask_id, margins=None):
+    """One step's fill decision: [(window slot, token)] for the chosen masks. `margins`, if given,
+    collects the smallest distances that a float32 engine could cross: adjusted entropy to the
+    threshold (or between the two smallest, for the argmin) and chosen logit to the runner-up."""
     lp = log_softmax(mask_logits)
     ent = -(np.exp(lp) * lp).sum(axis=-1)
     adj = ent + penalty * (np.asarray(mask_idx, np.float64) - mask_idx[0])
     chosen = [] if threshold is None else [j for j in range(len(mask_idx)) if adj[j] < threshold]
+    if threshold is not None:
+        _note(margins, "threshold", float(np.min(np.abs(adj - threshold))))
     if not chosen:
         chosen = [int(np.argmin(adj))]
+        if len(adj) > 1:
+            _note(margins, "argmin", float(np.diff(np.sort(adj)[:2])[0]))
+    for j in chosen:
+        _note(margins, "logit", logit_gap(mask_logits[j], mask_id))
     return [(mask_idx[j], greedy_token(mask_logits[j], mask_id)) for j in chosen]
 
 
 def wedlm_generate(model, prompt, max_tokens, stop_ids, window=16, threshold=0.4,
-                   penalty=0.02):
+                   penalty=0.02, margins=None):
     mask_id = model.cfg.mask_id
     cache = model.new_cache(len(prompt) + max_tokens + 2 * window + 1)
     model.forward(prompt, list(range(len(prompt))), cache, 0, [])   # prefill; logits unused
@@ -90,7 +111,7 @@ def wedlm_generate(model, prompt, max_tokens, stop_ids, window=16, threshold=0.4
         if done:
             break
         mask_idx = [k for k, t in enumerate(win) if t is None]
-        for k, t in select_fills(logits, mask_idx, threshold, penalty, mask_id):
+        for k, t in select_fills(logits, mask_idx, threshold, penalty, mask_id, margins):
             win[k] = t
             step["fill"].append([k, t])
     return {"prompt": list(prompt), "window": window, "threshold": threshold, "penalty": penalty,

@@ -48,10 +48,11 @@ std::vector<uint8_t> safetensors_image(const std::vector<RawTensor>& tensors) {
   }
   std::string h = header.empty() ? "{}" : header.dump();
   while (h.size() % 8 != 0) h += ' ';
-  std::vector<uint8_t> out(8);
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(uint64_t(h.size()) >> (8 * i));
-  out.insert(out.end(), h.begin(), h.end());
-  out.insert(out.end(), data.begin(), data.end());
+  std::vector<uint8_t> out;
+  out.reserve(8 + h.size() + data.size());
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(uint64_t(h.size()) >> (8 * i)));
+  for (char c : h) out.push_back(static_cast<uint8_t>(c));
+  for (uint8_t b : data) out.push_back(b);
   return out;
 }
 
