@@ -15,9 +15,9 @@ Status parse(const std::vector<uint8_t>& bytes) {
 std::vector<uint8_t> with_header(const std::string& header, size_t data_bytes) {
   std::string h = header;
   while (h.size() % 8) h += ' ';
-  std::vector<uint8_t> out(8);
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(uint64_t(h.size()) >> (8 * i));
-  out.insert(out.end(), h.begin(), h.end());
+  std::vector<uint8_t> out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(uint64_t(h.size()) >> (8 * i)));
+  for (char c : h) out.push_back(static_cast<uint8_t>(c));
   out.resize(out.size() + data_bytes, 0x11);
   return out;
 }

@@ -191,7 +191,7 @@ class CpuOps final : public Ops {
 
   void attention(const float* q, int64_t n, int64_t n_head, int64_t start, const KvLayerView& kv,
                  float* out) const override {
-    const int64_t D = kv.head_dim, n_blocks = (n + 3) / 4;
+    const int64_t n_blocks = (n + 3) / 4;
 #pragma omp parallel
     {
       std::vector<float> scores, acc;
