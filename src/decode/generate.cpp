@@ -19,6 +19,16 @@ bool is_stop(const GenerateParams& p, int32_t t) {
   return std::find(p.stop_ids.begin(), p.stop_ids.end(), t) != p.stop_ids.end();
 }
 
+// Applies a stop-string match in output[first_new..]: truncates and marks the result finished.
+bool stopped_by_string(const GenerateParams& p, GenerateResult& r, size_t first_new) {
+  const auto m = find_stop(p.stop_strings, p.text, r.output, first_new);
+  if (!m) return false;
+  r.output.resize(m->n_tokens);
+  r.text_end = m->text_end;
+  r.finish_reason = "stop";
+  return true;
+}
+
 void prefill(SequenceModel& m, std::span<const int32_t> prompt, std::span<const int32_t> rows,
              std::vector<float>& logits) {
   std::vector<int64_t> pos(prompt.size());
@@ -62,6 +72,7 @@ class WeDLMDecoder {
         r.finish_reason = "length";
       }
     }
+    if (!done) done = stopped_by_string(p_, r, first_new);
     if (on_commit && r.output.size() > first_new)
       on_commit(std::span<const int32_t>(r.output).subspan(first_new));
     win_.erase(win_.begin(), win_.begin() + n);
@@ -143,6 +154,7 @@ void generate_ar(SequenceModel& m, std::span<const int32_t> prompt, const Genera
     r.output.push_back(t);
     if (on_commit) on_commit(std::span<const int32_t>(&r.output.back(), 1));
     if (is_stop(p, t)) { r.finish_reason = "stop"; break; }
+    if (stopped_by_string(p, r, r.output.size() - 1)) break;
     if (int64_t(r.output.size()) >= p.max_tokens || P + int64_t(r.output.size()) >= p.context) {
       r.finish_reason = "length";
       break;

@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "decode/sampler.h"
 #include "decode/sequence_model.h"
+#include "decode/stop_strings.h"
 
 namespace wedlm {
 
@@ -32,6 +33,8 @@ struct GenerateParams {
   int64_t max_tokens = 64;
   int64_t context = 4096;               // max logical slots (prompt + output + window)
   std::vector<int64_t> stop_ids;
+  std::vector<std::string> stop_strings;  // matched on text; needs `text` below
+  TextFn text;                            // ids -> text, for stop strings
   int64_t mask_id = -1;                 // required for WeDLM
   SamplingParams sampling;
   int64_t window = 16;
@@ -50,6 +53,7 @@ struct GenerateResult {
   int64_t forwards = 0;                 // decode forwards (AR: one per token, prefill included)
   double prefill_ms = 0, decode_ms = 0;
   std::vector<StepTrace> steps;         // WeDLM only
+  std::optional<size_t> text_end;       // set by a stop string: the reply text ends here
   double tokens_per_forward() const {
     return forwards ? double(output.size()) / double(forwards) : 0.0;
   }

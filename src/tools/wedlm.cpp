@@ -36,6 +36,7 @@ struct CommonFlags {
 
 struct GenerateFlags {
   std::string mode = "wedlm", threshold = "0.4";
+  std::vector<std::string> stop;
   int64_t max_tokens = 64, window = 16, top_k = 0;
   double penalty = 0.02, temperature = 0.2, top_p = 1.0;
   uint64_t seed = 0;
@@ -130,6 +131,7 @@ Result<GenerateParams> params_of(const GenerateFlags& g, const ModelConfig& cfg,
   p.context = ctx > 0 ? std::min(ctx, cfg.max_position_embeddings) : cfg.max_position_embeddings;
   p.mask_id = cfg.mask_token_id;
   p.stop_ids = cfg.eos_token_ids;
+  p.stop_strings = g.stop;
   return p;
 }
 
@@ -143,6 +145,12 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
   if (!p.is_ok()) return fail(p.status().to_string());
   const Status v = validate(p.value(), int64_t(prompt.value().size()), m.ck->config().vocab_size);
   if (!v.is_ok()) return fail(v.to_string());
+  if (!g.stop.empty() && !m.detok) return fail("--stop needs the model's tokenizer.json");
+  p.value().text = [&m](std::span<const int32_t> ids) {
+    return text_of(m, std::vector<int32_t>(ids.begin(), ids.end()));
+  };
+  size_t hold = 0;  // bytes that may begin a stop string are printed only once it is ruled out
+  for (const std::string& s : g.stop) hold = std::max(hold, s.size() > 0 ? s.size() - 1 : 0);
   const int64_t cap = std::min(p.value().context,
                                int64_t(prompt.value().size()) + p.value().max_tokens +
                                    2 * p.value().window + 1);
@@ -153,17 +161,23 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
     if (f.json || !m.detok) return;
     streamed.insert(streamed.end(), toks.begin(), toks.end());
     const std::string all = text_of(m, streamed);
-    const size_t upto = complete_utf8_prefix(all);
+    size_t limit = all.size() - std::min(hold, all.size());
+    for (const std::string& stop : g.stop)  // a completed stop string is never printed
+      if (const size_t at = all.find(stop); !stop.empty() && at != std::string::npos)
+        limit = std::min(limit, at);
+    const size_t upto = complete_utf8_prefix(all.substr(0, limit));
     if (upto > printed) std::fwrite(all.data() + printed, 1, upto - printed, stdout), printed = upto;
     std::fflush(stdout);
   };
   auto r = generate(seq, prompt.value(), p.value(), on_commit);
   if (!r.is_ok()) return fail(r.status().to_string());
   const GenerateResult& g_res = r.value();
+  std::string reply = text_of(m, g_res.output);
+  if (g_res.text_end) reply.resize(std::min(reply.size(), *g_res.text_end));
   const double tps = g_res.decode_ms > 0 ? 1000.0 * double(g_res.output.size()) / g_res.decode_ms : 0;
   if (f.json) {
     nlohmann::json j = {{"prompt_ids", prompt.value()}, {"output_ids", g_res.output},
-                        {"text", text_of(m, g_res.output)}, {"finish_reason", g_res.finish_reason},
+                        {"text", reply}, {"finish_reason", g_res.finish_reason},
                         {"forwards", g_res.forwards},
                         {"tokens_per_forward", g_res.tokens_per_forward()},
                         {"timings", {{"prefill_ms", g_res.prefill_ms}, {"decode_ms", g_res.decode_ms},
@@ -171,6 +185,7 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     if (!m.detok) for (int32_t t : g_res.output) std::printf("%d ", t);
+    if (reply.size() > printed) std::fwrite(reply.data() + printed, 1, reply.size() - printed, stdout);
     std::printf("\n");
     std::fprintf(stderr, "[%s: %zu tokens, %lld forwards, %.2f tokens/forward, prefill %.1f ms, "
                  "decode %.1f ms, %.1f tokens/s, finish %s]\n", g.mode.c_str(),
@@ -240,6 +255,7 @@ int main(int argc, char** argv) {
   gen->add_option("--top-k", g.top_k, "0 = off")->capture_default_str();
   gen->add_option("--top-p", g.top_p, "1 = off")->capture_default_str();
   gen->add_option("--seed", g.seed, "sampling seed")->capture_default_str();
+  gen->add_option("--stop", g.stop, "stop string, matched on text (repeatable)");
   CLI::App* ppl = app.add_subcommand("perplexity", "next-token log-probabilities of a text");
   add_common(ppl, cp);
   CLI::App* info = app.add_subcommand("info", "describe a checkpoint");

@@ -79,6 +79,29 @@ class BundledModel : public ::testing::Test {
   static inline Detokenizer* detok_ = nullptr;
 };
 
+TEST_F(BundledModel, SeededSamplingIsReproducible) {
+  // "Tell me a story about dragons." in ChatML: outside the model's tables, so it is unsure
+  const std::vector<int32_t> prompt = {2011, 268, 198, 660, 522, 287, 567, 273, 88, 287, 65,
+                                       894, 325, 435, 609, 290, 13, 2012, 198, 2011, 263, 198};
+  auto sample = [&](DecodeMode mode, uint64_t seed) {
+    GenerateParams p;
+    p.mode = mode;
+    p.max_tokens = 40;
+    p.context = 1024;
+    p.stop_ids = ck_->config().eos_token_ids;
+    p.mask_id = ck_->config().mask_token_id;
+    p.sampling = {1.0, 0, 1.0, seed};
+    ModelSequence seq(*model_, 200, 16);
+    return generate(seq, prompt, p).value().output;
+  };
+  for (DecodeMode mode : {DecodeMode::kWeDLM, DecodeMode::kAR}) {
+    EXPECT_EQ(sample(mode, 11), sample(mode, 11));
+    bool differs = false;
+    for (uint64_t s = 12; s < 20 && !differs; ++s) differs = sample(mode, s) != sample(mode, 11);
+    EXPECT_TRUE(differs) << "the seed must matter";
+  }
+}
+
 TEST_F(BundledModel, HeldOutFiguresAndReferenceParity) {
   std::ifstream in(test::source_dir() + "/tests/data/heldout_wedlm_tiny.jsonl");
   ASSERT_TRUE(in) << "held-out set missing";

@@ -39,7 +39,7 @@ struct Call {
   std::vector<int32_t> rows;
 };
 
-// Mask rows get script(step, position) -> (entropy, token); other rows get flat logits.
+// Every requested row gets script(step, position) -> (entropy, token).
 class ScriptedModel final : public SequenceModel {
  public:
   using Script = std::function<std::pair<double, int32_t>(int, int64_t)>;
@@ -50,12 +50,9 @@ class ScriptedModel final : public SequenceModel {
     calls.push_back({{ids.begin(), ids.end()}, {pos.begin(), pos.end()}, n_cached,
                      {rows.begin(), rows.end()}});
     logits.clear();
-    for (int32_t r : rows) {
-      std::vector<float> row(kVocab, 0.0f);
-      if (ids[size_t(r)] == kMask) {
-        const auto [h, t] = script_(int(calls.size()) - 2, pos[size_t(r)]);  // step 0 = first
-        row = row_with(h, t);
-      }
+    for (int32_t r : rows) {  // WeDLM asks for mask rows only; AR for the last row
+      const auto [h, t] = script_(int(calls.size()) - 2, pos[size_t(r)]);  // step 0 = first
+      const std::vector<float> row = row_with(h, t);
       logits.insert(logits.end(), row.begin(), row.end());
     }
   }
@@ -169,6 +166,46 @@ TEST(WeDLM, TheMaskTokenIsNeverEmitted) {
   ScriptedModel m([](int, int64_t) { return std::make_pair(0.001, int32_t(kMask)); });
   auto r = generate(m, kPrompt, params(4, 8));
   for (int32_t t : r.value().output) EXPECT_NE(t, kMask);
+}
+
+// Token t decodes to the letters of kText[t] (A -> "ab", B -> "cd", ...).
+std::string letters(std::span<const int32_t> ids) {
+  std::string s;
+  for (int32_t t : ids) s += std::string{char('a' + 2 * (t - 1)), char('b' + 2 * (t - 1))};
+  return s;
+}
+
+TEST(StopStrings, MatchAcrossTokensKeepsTheCompletingTokenAndCutsTheText) {
+  for (DecodeMode mode : {DecodeMode::kWeDLM, DecodeMode::kAR}) {
+    ScriptedModel m = mode == DecodeMode::kAR
+                          ? ScriptedModel([](int, int64_t) { return std::make_pair(0.0, int32_t(A)); })
+                          : confident({A, B, C, D});
+    GenerateParams p = params(4, 100);
+    p.mode = mode;
+    p.text = letters;
+    p.stop_strings = mode == DecodeMode::kAR ? std::vector<std::string>{"zz", "bab"}
+                                             : std::vector<std::string>{"dezz", "bcd"};
+    auto r = generate(m, kPrompt, p);
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ(r.value().finish_reason, "stop");
+    if (mode == DecodeMode::kWeDLM) {  // "abcdefgh": "bcd" starts inside A, ends inside B
+      EXPECT_EQ(r.value().output, (std::vector<int32_t>{A, B}));
+      EXPECT_EQ(r.value().text_end, 1u);
+    } else {                          // "ababab": "bab" completes with the second A
+      EXPECT_EQ(r.value().output, (std::vector<int32_t>{A, A}));
+      EXPECT_EQ(r.value().text_end, 1u);
+    }
+  }
+}
+
+TEST(StopStrings, NoMatchNoEffect) {
+  ScriptedModel m = confident({A, B, C, D});
+  GenerateParams p = params(4, 8);
+  p.text = letters;
+  p.stop_strings = {"zz"};
+  auto r = generate(m, kPrompt, p);
+  EXPECT_EQ(r.value().output.size(), 8u);
+  EXPECT_FALSE(r.value().text_end.has_value());
 }
 
 TEST(AR, NextTokenWithCacheOneRowPerStep) {
