@@ -126,9 +126,8 @@ Status read_shape(const std::string& path, const json& j, ModelConfig& c) {
   return Status::ok();
 }
 
-}  // namespace
-
-Result<ModelConfig> parse_model_config(const std::string& path, const std::string& text) {
+// A JSON object, or a Status naming the file and the parser's complaint.
+Result<json> parse_object(const std::string& path, const std::string& text) {
   json j;
   try {
     j = json::parse(text);
@@ -136,6 +135,15 @@ Result<ModelConfig> parse_model_config(const std::string& path, const std::strin
     return Status(ErrorKind::kCorruptFile, fmt::format("{}: bad JSON: {}", path, e.what()));
   }
   if (!j.is_object()) return Status(ErrorKind::kCorruptFile, path + ": not a JSON object");
+  return j;
+}
+
+}  // namespace
+
+Result<ModelConfig> parse_model_config(const std::string& path, const std::string& text) {
+  auto parsed = parse_object(path, text);
+  if (!parsed.is_ok()) return parsed.status();
+  const json& j = parsed.value();
   ModelConfig c;
   WEDLM_RETURN_IF_ERROR(read_family(path, j, c));
   WEDLM_RETURN_IF_ERROR(read_shape(path, j, c));
@@ -159,14 +167,9 @@ Result<ModelConfig> parse_model_config(const std::string& path, const std::strin
 
 Status merge_generation_config(const std::string& path, const std::string& text,
                                ModelConfig& cfg) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    return Status(ErrorKind::kCorruptFile, fmt::format("{}: bad JSON: {}", path, e.what()));
-  }
-  if (!j.is_object()) return Status(ErrorKind::kCorruptFile, path + ": not a JSON object");
-  return add_eos_ids(path, j, cfg);
+  auto parsed = parse_object(path, text);
+  if (!parsed.is_ok()) return parsed.status();
+  return add_eos_ids(path, parsed.value(), cfg);
 }
 
 Result<ModelConfig> load_model_config(const std::string& model_dir) {
