@@ -55,13 +55,15 @@ void tile(const float* const* x, const float* const* w, int64_t k, float* y, int
 template <int C>
 void tile_rows(const float* x, int64_t n, int64_t k, const float* const* w, float* y,
                int64_t m) {
+  constexpr int kRows = 6;  // 6 x 4 accumulators + 4 weights + 1 input fit in 32 vector registers
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const float* xs[4] = {x + i * k, x + (i + 1) * k, x + (i + 2) * k, x + (i + 3) * k};
-    tile<4, C>(xs, w, k, y + i * m, m);
+  const float* xs[kRows];
+  for (; i + kRows <= n; i += kRows) {
+    for (int r = 0; r < kRows; ++r) xs[r] = x + (i + r) * k;
+    tile<kRows, C>(xs, w, k, y + i * m, m);
   }
   for (; i < n; ++i) {
-    const float* xs[1] = {x + i * k};
+    xs[0] = x + i * k;
     tile<1, C>(xs, w, k, y + i * m, m);
   }
 }
