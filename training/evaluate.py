@@ -1,19 +1,18 @@
-"""Greedy AR and WeDLM decoding in PyTorch, and the held-out evaluation of a trained model.
+"""Held-out evaluation of a trained PyTorch model with the reference decoders.
 
-Each decode step recomputes the whole sequence (committed prefix in logical order, then the
-reordered window), which is mathematically the cached computation of spec §3.4 (spec §4). The
-WeDLM rule is the Tencent engine's: refill before the forward, filled slots first, commit of the
-leading filled run, entropy of the raw logits + penalty * distance < threshold (strict), argmin
-fallback. The mask token is never chosen as a token.
+The decoding rules are the float64 reference's (reference/decode_np.py: Tencent-engine WeDLM
+semantics and AR), driven through an adapter that runs the PyTorch model (fp32) on the GPU.
 
     python3 evaluate.py --model DIR [--per-family 30] [--json report.json]
 """
 
 import argparse
 import json
-import math
+import os
 import struct
+import sys
 import time
+from types import SimpleNamespace
 
 import torch
 
@@ -23,87 +22,55 @@ import dataset
 import datagen
 from model import Config, WeDLMModel
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from decode_np import ar_generate, wedlm_generate  # noqa: E402
+
 
 def _causal(T, device):
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()[None, None]
 
 
-@torch.no_grad()
-def _logits(model, ids, pos):
-    dev = model.lm_head.weight.device
-    ids = torch.tensor([ids], device=dev)
-    pos = torch.tensor([pos], device=dev)
-    return model.logits(ids, pos, _causal(ids.shape[1], dev))[0]
+class TorchSequenceModel:
+    """The reference decoders' model interface (reference/model_np.py) over a PyTorch model.
 
+    The "cache" keeps each slot's token and position; a forward recomputes slots 0..start+T in
+    physical order under the causal mask. That equals the cached computation: slots below `start`
+    are committed and never rewritten, and the decoders rewrite slots start.. on every step."""
 
-def decode_ar(model, prompt, max_tokens, stop_ids, mask_id):
-    out, forwards = [], 0
-    while len(out) < max_tokens:
-        seq = prompt + out
-        row = _logits(model, seq, list(range(len(seq))))[-1]
-        forwards += 1
-        row[mask_id] = -math.inf
-        t = int(row.argmax())
-        out.append(t)
-        if t in stop_ids:
-            break
-    return out, forwards
+    def __init__(self, model, mask_id):
+        self.model = model
+        self.cfg = SimpleNamespace(mask_id=mask_id)
 
+    def new_cache(self, capacity):
+        return {"ids": [0] * capacity, "pos": [0] * capacity}
 
-def _select(mlog, mask_idx, threshold, penalty, mask_id):
-    """Greedy fill choice for one step: returns [(window index, token)]."""
-    logp = torch.log_softmax(mlog, -1)
-    ent = -(logp.exp() * logp).sum(-1)
-    adj = ent + penalty * (torch.tensor(mask_idx, device=mlog.device) - mask_idx[0]).float()
-    picked = mlog.clone()
-    picked[:, mask_id] = -math.inf
-    toks = picked.argmax(-1).tolist()
-    chosen = [j for j in range(len(mask_idx)) if threshold is not None and adj[j] < threshold]
-    if not chosen:
-        chosen = [int(adj.argmin())]
-    return [(mask_idx[j], toks[j]) for j in chosen]
-
-
-def decode_wedlm(model, prompt, max_tokens, stop_ids, mask_id, window=16, threshold=0.4,
-                 penalty=0.02):
-    done, out, forwards = False, [], 0
-    win = [None] * window  # None = mask
-    while not done:
-        n = next((k for k, t in enumerate(win) if t is None), len(win))
-        win += [None] * n
-        order = [k for k, t in enumerate(win) if t is not None] + \
-                [k for k, t in enumerate(win) if t is None]
-        L = len(prompt) + len(out)
-        ids = prompt + out + [mask_id if win[k] is None else win[k] for k in order]
-        pos = list(range(L)) + [L + k for k in order]
-        logits = _logits(model, ids, pos)
-        forwards += 1
-        n_filled = sum(t is not None for t in win)
-        for t in win[:n]:
-            out.append(t)
-            if t in stop_ids or len(out) >= max_tokens:
-                done = True
-                break
-        win = win[n:]
-        if done:
-            break
-        mask_idx = [k for k, t in enumerate(win) if t is None]
-        mlog = logits[L + n_filled:].float()
-        for k, t in _select(mlog, mask_idx, threshold, penalty, mask_id):
-            win[k] = t
-    return out, forwards
+    @torch.no_grad()
+    def forward(self, ids, pos, cache, start, logit_rows=None):
+        T = len(ids)
+        cache["ids"][start:start + T] = list(ids)
+        cache["pos"][start:start + T] = list(pos)
+        dev = self.model.lm_head.weight.device
+        x = torch.tensor([cache["ids"][:start + T]], device=dev)
+        p = torch.tensor([cache["pos"][:start + T]], device=dev)
+        logits = self.model.logits(x, p, _causal(start + T, dev))[0, start:]
+        rows = list(range(T)) if logit_rows is None else list(logit_rows)
+        return logits[rows].double().cpu().numpy()
 
 
 def run_eval(model, tok, examples, max_tokens=320, log=print):
     stop = {tok.specials[chatml.IM_END], tok.specials[chatml.ENDOFTEXT]}
     mask_id = tok.specials[chatml.MASK]
     rows = []
+    seq_model = TorchSequenceModel(model, mask_id)
+    decoders = {"wedlm": lambda p: wedlm_generate(seq_model, p, max_tokens, stop),
+                "ar": lambda p: ar_generate(seq_model, p, max_tokens, stop)}
     for e in examples:
         prompt = chatml.prompt_ids(tok, e["messages"][:-1])
         r = {"family": e["family"]}
-        for mode, fn in (("wedlm", decode_wedlm), ("ar", decode_ar)):
+        for mode, decode in decoders.items():
             t0 = time.time()
-            out, fw = fn(model, prompt, max_tokens, stop, mask_id)
+            g = decode(prompt)
+            out, fw = g["output"], g["forwards"]
             text = tok.decode(out, skip_special=True)
             r[mode] = {"ok": datagen.reply_is_correct(e, text), "tokens": len(out),
                        "forwards": fw, "s": time.time() - t0, "text": text}
