@@ -21,7 +21,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from decode_np import ar_generate, log_softmax, next_logprobs, wedlm_generate  # noqa: E402
+from decode_np import ar_generate, next_logprobs, wedlm_generate  # noqa: E402
 from model_np import RefModel  # noqa: E402
 
 VARIANTS = {

@@ -53,7 +53,7 @@ def main():
         out.append({"family": r["family"], "ids": ids,
                     "next_logprob": [lp[t, ids[t + 1]].item() for t in range(len(ids) - 1)],
                     "argmax": logits.argmax(-1).tolist()})
-    json.dump({"source": f"transformers Qwen3ForCausalLM, float32 on bf16 weights",
+    json.dump({"source": "transformers Qwen3ForCausalLM, float32 on bf16 weights",
                "model": args.model, "cases": out}, open(args.out, "w"))
     print(f"wrote {len(out)} cases to {args.out}")
 
