@@ -65,6 +65,7 @@ Result<Detokenizer> Detokenizer::load(const std::string& path) {
     if (!put(a.value("id", int64_t(-1)), a.value("content", std::string())))
       return Status(ErrorKind::kCorruptFile, path + ": bad added_tokens entry " + a.dump());
     if (a.value("special", false)) d.special_.insert(a["id"].get<int32_t>());
+    d.added_.emplace_back(a.value("content", std::string()), a["id"].get<int32_t>());
   }
   return d;
 }
@@ -79,6 +80,12 @@ Result<std::string> Detokenizer::decode_bytes(std::span<const int32_t> ids,
     out += pieces_[size_t(id)];
   }
   return out;
+}
+
+int32_t Detokenizer::added_token_id(const std::string& content) const {
+  for (const auto& [text, id] : added_)
+    if (text == content) return id;
+  return -1;
 }
 
 size_t complete_utf8_prefix(const std::string& s) {

@@ -21,11 +21,14 @@ class Detokenizer {
   // Raw bytes of the ids (may end inside a UTF-8 sequence). Unknown ids are a Status.
   Result<std::string> decode_bytes(std::span<const int32_t> ids, bool skip_special) const;
   int64_t size() const { return static_cast<int64_t>(pieces_.size()); }
+  // Id of an added token by its text ("<|im_end|>"), or -1.
+  int32_t added_token_id(const std::string& content) const;
 
  private:
   std::vector<std::string> pieces_;     // id -> bytes ("" for holes)
   std::vector<bool> known_;
   std::unordered_set<int32_t> special_;
+  std::vector<std::pair<std::string, int32_t>> added_;
 };
 
 // Length of the longest prefix of `s` that does not end inside a UTF-8 sequence (streaming output

@@ -4,6 +4,7 @@
 //   wedlm info       -m DIR
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -143,6 +144,11 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
   Loaded& m = l.value();
   auto p = params_of(g, m.ck->config(), f.context);
   if (!p.is_ok()) return fail(p.status().to_string());
+  for (const char* name : {"<|im_end|>", "<|endoftext|>"})  // chat and document ends always stop
+    if (const int32_t id = m.detok ? m.detok->added_token_id(name) : -1;
+        id >= 0 && std::find(p.value().stop_ids.begin(), p.value().stop_ids.end(), id) ==
+                       p.value().stop_ids.end())
+      p.value().stop_ids.push_back(id);
   const Status v = validate(p.value(), int64_t(prompt.value().size()), m.ck->config().vocab_size);
   if (!v.is_ok()) return fail(v.to_string());
   if (!g.stop.empty() && !m.detok) return fail("--stop needs the model's tokenizer.json");
@@ -242,6 +248,7 @@ int main(int argc, char** argv) {
   using namespace wedlm;
   CLI::App app{"wedlm: WeDLM diffusion language model inference"};
   app.require_subcommand(1);
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last one wins
   CommonFlags cg, cp, ci;
   GenerateFlags g;
   CLI::App* gen = app.add_subcommand("generate", "generate a continuation");
@@ -255,7 +262,8 @@ int main(int argc, char** argv) {
   gen->add_option("--top-k", g.top_k, "0 = off")->capture_default_str();
   gen->add_option("--top-p", g.top_p, "1 = off")->capture_default_str();
   gen->add_option("--seed", g.seed, "sampling seed")->capture_default_str();
-  gen->add_option("--stop", g.stop, "stop string, matched on text (repeatable)");
+  gen->add_option("--stop", g.stop, "stop string, matched on text (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   CLI::App* ppl = app.add_subcommand("perplexity", "next-token log-probabilities of a text");
   add_common(ppl, cp);
   CLI::App* info = app.add_subcommand("info", "describe a checkpoint");

@@ -1,0 +1,92 @@
+"""The `wedlm` CLI as a user runs it (needs the C++ build: scripts/test.sh builds it first)."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import conftest
+import bpe
+import chatml
+
+WEDLM = os.path.join(conftest.ROOT, "build", "src", "tools", "wedlm")
+pytestmark = pytest.mark.skipif(not os.path.exists(WEDLM),
+                                reason=f"{WEDLM} not built: CLI tests skipped")
+
+
+def run(*args):
+    return subprocess.run([WEDLM, *args], capture_output=True, text=True, timeout=120)
+
+
+def chat_ids(text):
+    tok = bpe.ByteLevelBPE.load(conftest.TOKENIZER)
+    return ",".join(map(str, chatml.prompt_ids(tok, [{"role": "user", "content": text}])))
+
+
+def generate_json(*args):
+    r = run("generate", "--json", "--temperature", "0", *args)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_generate_json_on_the_bundled_model():
+    for mode in ("wedlm", "ar"):
+        out = generate_json("--prompt-ids", chat_ids("Count from 1 to 12."), "--mode", mode)
+        assert out["text"] == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+        assert out["finish_reason"] == "stop" and out["output_ids"][-1] == 2012
+        assert set(out["timings"]) == {"prefill_ms", "decode_ms", "tokens_per_s"}
+        assert out["tokens_per_forward"] == pytest.approx(len(out["output_ids"]) / out["forwards"])
+    assert generate_json("--prompt-ids", chat_ids("Count from 1 to 12."))["forwards"] < 8
+
+
+def test_streamed_text_equals_the_json_text():
+    ids = chat_ids("Spell the word 'garden'.")
+    r = run("generate", "--prompt-ids", ids, "--temperature", "0")
+    assert r.returncode == 0 and r.stdout == "g-a-r-d-e-n\n"
+    assert "tokens/forward" in r.stderr
+
+
+def test_im_end_stops_even_when_the_config_names_another_eos(tmp_path):
+    shutil.copytree(conftest.MODEL, tmp_path / "m")
+    cfg = json.load(open(tmp_path / "m" / "config.json"))
+    cfg["eos_token_id"] = 7
+    json.dump(cfg, open(tmp_path / "m" / "config.json", "w"))
+    (tmp_path / "m" / "generation_config.json").unlink()
+    out = generate_json("-m", str(tmp_path / "m"), "--prompt-ids", chat_ids("Count from 1 to 5."))
+    assert out["finish_reason"] == "stop" and out["text"] == "1, 2, 3, 4, 5"
+
+
+def test_stop_strings_limits_and_seeds():
+    ids = chat_ids("Count from 1 to 30.")
+    out = generate_json("--prompt-ids", ids, "--stop", ", 5")
+    assert out["text"] == "1, 2, 3, 4" and out["finish_reason"] == "stop"
+    out = generate_json("--prompt-ids", ids, "-n", "7")
+    assert len(out["output_ids"]) == 7 and out["finish_reason"] == "length"
+    hot = ["--prompt-ids", chat_ids("Tell me a story."), "--temperature", "1.0", "-n", "20"]
+    seeded = [generate_json(*hot, "--seed", s)["output_ids"] for s in ("3", "3", "4")]
+    assert seeded[0] == seeded[1], "the same seed must give the same output in another process"
+    assert seeded[0] != seeded[2], "the seed must matter"
+
+
+def test_perplexity_is_consistent():
+    r = run("perplexity", "--prompt-ids", "18,11,220,19,11,220,20", "--json")
+    out = json.loads(r.stdout)
+    assert len(out["next_logprob"]) == 6
+    assert out["ppl"] == pytest.approx(math.exp(-sum(out["next_logprob"]) / 6))
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["generate", "-p", "hi"], "need the tokenizer"),
+    (["generate", "--prompt-ids", "1,x"], "'x' is not a token id"),
+    (["generate", "--prompt-ids", "5000"], "outside the vocabulary"),
+    (["generate", "--prompt-ids", "1", "--window", "0"], "window 0"),
+    (["generate", "--prompt-ids", "1", "--mode", "fast"], "--mode must be wedlm or ar"),
+    (["generate", "--prompt-ids", "1", "--threshold", "low"], "--threshold"),
+    (["info", "-m", "/nonexistent"], "/nonexistent/config.json"),
+])
+def test_bad_input_is_named_and_exits_1(args, needle):
+    r = run(*args)
+    assert r.returncode == 1 and needle in r.stderr, r.stderr
