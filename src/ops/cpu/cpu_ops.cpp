@@ -27,6 +27,46 @@ inline float finish(v8 s, const float* a, const float* b, int64_t from, int64_t 
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + tail;
 }
 
+// e^x for 8 lanes: x = n ln2 + r, |r| <= ln2/2, degree-6 Taylor polynomial for e^r (relative error
+// ~2e-7, like expf), 2^n through the exponent bits. Inputs are clamped to [-87, 88].
+inline v8 exp8(v8 x) {
+  typedef int32_t i8 __attribute__((vector_size(32)));
+  const v8 lo = v8{} - 87.0f, hi = v8{} + 88.0f;
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  const v8 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
+  const v8 r = (x - n * 0.693359375f) - n * -2.12194440e-4f;            // ln2 in two parts
+  v8 p = v8{} + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const i8 bits = (__builtin_convertvector(n, i8) + 127) << 23;
+  v8 scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// y[i] = f(x[i]) for a lane-wise f, 8 at a time; the tail goes through a padded vector so every
+// element gets the same arithmetic wherever it sits.
+template <class F>
+inline void map8(const float* x, float* y, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const v8 v = f(load8(x + i));
+    std::memcpy(y + i, &v, sizeof v);
+  }
+  if (i < n) {
+    float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::memcpy(buf, x + i, size_t(n - i) * sizeof(float));
+    const v8 v = f(load8(buf));
+    std::memcpy(buf, &v, sizeof v);
+    std::memcpy(y + i, buf, size_t(n - i) * sizeof(float));
+  }
+}
+
 inline float dot(const float* a, const float* b, int64_t n) {
   v8 s = {};
   int64_t i = 0;
@@ -62,9 +102,15 @@ void tile_rows(const float* x, int64_t n, int64_t k, const float* const* w, floa
     for (int r = 0; r < kRows; ++r) xs[r] = x + (i + r) * k;
     tile<kRows, C>(xs, w, k, y + i * m, m);
   }
-  for (; i < n; ++i) {
-    xs[0] = x + i * k;
-    tile<1, C>(xs, w, k, y + i * m, m);
+  const int64_t rest = n - i;  // the last rows in one tile, not one by one
+  for (int r = 0; r < rest; ++r) xs[r] = x + (i + r) * k;
+  switch (rest) {
+    case 5: return tile<5, C>(xs, w, k, y + i * m, m);
+    case 4: return tile<4, C>(xs, w, k, y + i * m, m);
+    case 3: return tile<3, C>(xs, w, k, y + i * m, m);
+    case 2: return tile<2, C>(xs, w, k, y + i * m, m);
+    case 1: return tile<1, C>(xs, w, k, y + i * m, m);
+    default: return;
   }
 }
 
@@ -104,7 +150,8 @@ void attend_rows(const float* q, int64_t n_head, int64_t h, int64_t r0, int64_t 
     const int64_t lim = start + r0 + r + 1;
     float mx = -INFINITY;
     for (int64_t j = 0; j < lim; ++j) mx = std::max(mx, sr[j] *= scale);
-    for (int64_t j = 0; j < lim; ++j) sum[r] += (sr[j] = std::exp(sr[j] - mx));
+    map8(sr, sr, lim, [mx](v8 v) { return exp8(v - mx); });
+    for (int64_t j = 0; j < lim; ++j) sum[r] += sr[j];
     for (int64_t j = lim; j < n_keys; ++j) sr[j] = 0.0f;  // causal: later slots are invisible
   }
   acc_buf.assign(static_cast<size_t>(4 * D), 0.0f);
@@ -206,7 +253,8 @@ class CpuOps final : public Ops {
   }
 
   void silu_mul(const float* gate, const float* up, int64_t n, float* out) const override {
-    for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    map8(gate, out, n, [](v8 g) { return g / (1.0f + exp8(-g)); });
+    for (int64_t i = 0; i < n; ++i) out[i] *= up[i];
   }
 };
 
