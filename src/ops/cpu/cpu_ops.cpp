@@ -131,7 +131,7 @@ void tile_any(int64_t R, int64_t C, const float* const* x, const float* const* w
 // the weighted sum of V run over keys in slot order.
 void attend_rows(const float* q, int64_t n_head, int64_t h, int64_t r0, int64_t R, int64_t start,
                  const KvLayerView& kv, float* out, std::vector<float>& scores,
-                 std::vector<float>& acc_buf) {
+                 std::vector<const float*>& vrows) {
   const int64_t D = kv.head_dim, kvh = h / (n_head / kv.n_kv_head);
   const int64_t n_keys = start + r0 + R;  // of the last row
   const float scale = 1.0f / std::sqrt(float(D));
@@ -154,18 +154,24 @@ void attend_rows(const float* q, int64_t n_head, int64_t h, int64_t r0, int64_t 
     for (int64_t j = 0; j < lim; ++j) sum[r] += sr[j];
     for (int64_t j = lim; j < n_keys; ++j) sr[j] = 0.0f;  // causal: later slots are invisible
   }
-  acc_buf.assign(static_cast<size_t>(4 * D), 0.0f);
-  float* acc[4] = {acc_buf.data(), acc_buf.data() + D, acc_buf.data() + 2 * D,
-                   acc_buf.data() + 3 * D};
-  for (int64_t j = 0; j < n_keys; ++j) {
-    const float* vr = kv.v + kv.row_offset(j) + kvh * D;
+  // out = P V, 8 columns at a time with the R accumulators in registers; every element sums its
+  // keys in slot order (zero weights past a row's causal limit add exactly nothing).
+  vrows.resize(static_cast<size_t>(n_keys));
+  for (int64_t j = 0; j < n_keys; ++j) vrows[size_t(j)] = kv.v + kv.row_offset(j) + kvh * D;
+  for (int64_t c0 = 0; c0 < D; c0 += 8) {
+    const int64_t w = std::min<int64_t>(8, D - c0);
+    v8 acc[4] = {};
+    for (int64_t j = 0; j < n_keys; ++j) {
+      v8 v = {};
+      if (w == 8) v = load8(vrows[size_t(j)] + c0);
+      else std::memcpy(&v, vrows[size_t(j)] + c0, size_t(w) * sizeof(float));
+      for (int64_t r = 0; r < R; ++r) acc[r] += scores[size_t(r * n_keys + j)] * v;
+    }
     for (int64_t r = 0; r < R; ++r) {
-      const float p = scores[size_t(r * n_keys + j)];
-      for (int64_t c = 0; c < D; ++c) acc[r][c] += p * vr[c];
+      const v8 o = acc[r] / sum[r];
+      std::memcpy(out + ((r0 + r) * n_head + h) * D + c0, &o, size_t(w) * sizeof(float));
     }
   }
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t c = 0; c < D; ++c) out[((r0 + r) * n_head + h) * D + c] = acc[r][c] / sum[r];
 }
 
 class CpuOps final : public Ops {
@@ -243,12 +249,13 @@ class CpuOps final : public Ops {
     const int64_t n_blocks = (n + 3) / 4;
 #pragma omp parallel
     {
-      std::vector<float> scores, acc;
+      std::vector<float> scores;
+      std::vector<const float*> vrows;
 #pragma omp for collapse(2) schedule(dynamic, 1)
       for (int64_t h = 0; h < n_head; ++h)
         for (int64_t b = 0; b < n_blocks; ++b)
           attend_rows(q, n_head, h, b * 4, std::min<int64_t>(4, n - b * 4), start, kv, out,
-                      scores, acc);
+                      scores, vrows);
     }
   }
 
