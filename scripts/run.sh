@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs `wedlm generate` on the bundled model with a chat message.
+# Sets up, builds and runs `wedlm generate` on the bundled model with one chat message.
 #   scripts/run.sh "Count from 1 to 60." [more wedlm generate flags, e.g. --mode ar -n 128]
-# (The prompt is tokenized by the project's Python BPE until the C++ tokenizer lands.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 text=${1:?usage: scripts/run.sh "MESSAGE" [wedlm generate flags]}; shift
 scripts/setup.sh >/dev/null
 [ -x build/src/tools/wedlm ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null &&
                                   cmake --build build -j"$(nproc)" --target wedlm >/dev/null; }
-exec build/src/tools/wedlm generate --prompt-ids "$(/usr/bin/python3 reference/chat_ids.py "$text")" \
-  --temperature 0 -n 256 "$@"
+exec build/src/tools/wedlm generate -p "$text" --chat --temperature 0 -n 256 "$@"

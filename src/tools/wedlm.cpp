@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -22,7 +23,7 @@
 #include "io/weights.h"
 #include "model/model.h"
 #include "ops/ops.h"
-#include "tokenizer/detokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace wedlm {
 namespace {
@@ -65,21 +66,36 @@ Result<std::vector<int32_t>> parse_ids(const std::string& s) {
   return ids;
 }
 
-Result<std::vector<int32_t>> prompt_of(const CommonFlags& f) {
-  if (!f.prompt.empty() || !f.prompt_file.empty() || f.chat)
-    return Status(ErrorKind::kUnsupported,
-                  "text prompts (-p, -f, --chat) need the tokenizer, which is not built yet; "
-                  "pass token ids with --prompt-ids");
-  if (f.prompt_ids.empty()) return Status(ErrorKind::kInvalidArgument, "give --prompt-ids");
-  return parse_ids(f.prompt_ids);
+// --prompt-ids, or text from -p / -f: raw (special tokens parsed, as HF `encode`) or, with --chat,
+// one user message in ChatML.
+Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional<Tokenizer>& tok) {
+  const int given = !f.prompt_ids.empty() + !f.prompt.empty() + !f.prompt_file.empty();
+  if (given != 1) return Status(ErrorKind::kInvalidArgument, "give one of -p, -f, --prompt-ids");
+  if (!f.prompt_ids.empty()) {
+    if (f.chat) return Status(ErrorKind::kInvalidArgument, "--chat needs a text prompt (-p or -f)");
+    return parse_ids(f.prompt_ids);
+  }
+  if (!tok) return Status(ErrorKind::kNotFound, "text prompts need the model's tokenizer.json");
+  std::string text = f.prompt;
+  if (!f.prompt_file.empty()) {
+    std::ifstream in(f.prompt_file, std::ios::binary);
+    if (!in) return Status(ErrorKind::kNotFound, f.prompt_file + ": cannot open");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  auto ids = f.chat ? chatml_user_prompt(*tok, text) : tok->encode(text, true);
+  if (ids.is_ok() && ids.value().empty())
+    return Status(ErrorKind::kInvalidArgument, "the prompt is empty");
+  return ids;
 }
 
 void add_common(CLI::App* app, CommonFlags& f) {
   app->add_option("-m,--model", f.model_dir, "Hugging Face model directory")->capture_default_str();
   app->add_option("--prompt-ids", f.prompt_ids, "prompt as comma-separated token ids");
-  app->add_option("-p,--prompt", f.prompt, "prompt text (needs the tokenizer)");
-  app->add_option("-f,--file", f.prompt_file, "prompt text file (needs the tokenizer)");
-  app->add_flag("--chat", f.chat, "wrap the prompt in the chat template (needs the tokenizer)");
+  app->add_option("-p,--prompt", f.prompt, "prompt text (special tokens in it are parsed)");
+  app->add_option("-f,--file", f.prompt_file, "read the prompt text from a file");
+  app->add_flag("--chat", f.chat, "send the text as one user message in ChatML");
   app->add_flag("--json", f.json, "print one JSON object");
   app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
   app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");
@@ -90,7 +106,7 @@ struct Loaded {
   std::unique_ptr<Checkpoint> ck;
   std::unique_ptr<Ops> ops;
   std::unique_ptr<Model> model;
-  std::optional<Detokenizer> detok;
+  std::optional<Tokenizer> tok;
 };
 
 Result<Loaded> load(const CommonFlags& f) {
@@ -101,14 +117,14 @@ Result<Loaded> load(const CommonFlags& f) {
   l.ck = std::move(ck).value();
   l.ops = make_cpu_ops();
   l.model = std::make_unique<Model>(*l.ck, *l.ops);
-  auto d = Detokenizer::load(f.model_dir + "/tokenizer.json");
-  if (d.is_ok()) l.detok = std::move(d).value();
+  auto d = Tokenizer::load(f.model_dir + "/tokenizer.json");
+  if (d.is_ok()) l.tok = std::move(d).value();
   return l;
 }
 
 std::string text_of(const Loaded& l, const std::vector<int32_t>& ids) {
-  if (!l.detok) return "";
-  auto b = l.detok->decode_bytes(ids, true);
+  if (!l.tok) return "";
+  auto b = l.tok->decode_bytes(ids, true);
   return b.is_ok() ? b.value() : "";
 }
 
@@ -137,21 +153,21 @@ Result<GenerateParams> params_of(const GenerateFlags& g, const ModelConfig& cfg,
 }
 
 int run_generate(const CommonFlags& f, const GenerateFlags& g) {
-  auto prompt = prompt_of(f);
-  if (!prompt.is_ok()) return fail(prompt.status().to_string());
   auto l = load(f);
   if (!l.is_ok()) return fail(l.status().to_string());
   Loaded& m = l.value();
+  auto prompt = prompt_of(f, m.tok);
+  if (!prompt.is_ok()) return fail(prompt.status().to_string());
   auto p = params_of(g, m.ck->config(), f.context);
   if (!p.is_ok()) return fail(p.status().to_string());
   for (const char* name : {"<|im_end|>", "<|endoftext|>"})  // chat and document ends always stop
-    if (const int32_t id = m.detok ? m.detok->added_token_id(name) : -1;
+    if (const int32_t id = m.tok ? m.tok->added_token_id(name) : -1;
         id >= 0 && std::find(p.value().stop_ids.begin(), p.value().stop_ids.end(), id) ==
                        p.value().stop_ids.end())
       p.value().stop_ids.push_back(id);
   const Status v = validate(p.value(), int64_t(prompt.value().size()), m.ck->config().vocab_size);
   if (!v.is_ok()) return fail(v.to_string());
-  if (!g.stop.empty() && !m.detok) return fail("--stop needs the model's tokenizer.json");
+  if (!g.stop.empty() && !m.tok) return fail("--stop needs the model's tokenizer.json");
   p.value().text = [&m](std::span<const int32_t> ids) {
     return text_of(m, std::vector<int32_t>(ids.begin(), ids.end()));
   };
@@ -164,7 +180,7 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
   std::vector<int32_t> streamed;
   size_t printed = 0;
   auto on_commit = [&](std::span<const int32_t> toks) {
-    if (f.json || !m.detok) return;
+    if (f.json || !m.tok) return;
     streamed.insert(streamed.end(), toks.begin(), toks.end());
     const std::string all = text_of(m, streamed);
     size_t limit = all.size() - std::min(hold, all.size());
@@ -190,9 +206,10 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
                                      {"tokens_per_s", tps}}}};
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    if (!m.detok) for (int32_t t : g_res.output) std::printf("%d ", t);
+    if (!m.tok) for (int32_t t : g_res.output) std::printf("%d ", t);
     if (reply.size() > printed) std::fwrite(reply.data() + printed, 1, reply.size() - printed, stdout);
     std::printf("\n");
+    std::fflush(stdout);  // the reply before the statistics line on a shared terminal
     std::fprintf(stderr, "[%s: %zu tokens, %lld forwards, %.2f tokens/forward, prefill %.1f ms, "
                  "decode %.1f ms, %.1f tokens/s, finish %s]\n", g.mode.c_str(),
                  g_res.output.size(), (long long)g_res.forwards, g_res.tokens_per_forward(),
@@ -202,10 +219,10 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
 }
 
 int run_perplexity(const CommonFlags& f) {
-  auto ids = prompt_of(f);
-  if (!ids.is_ok()) return fail(ids.status().to_string());
   auto l = load(f);
   if (!l.is_ok()) return fail(l.status().to_string());
+  auto ids = prompt_of(f, l.value().tok);
+  if (!ids.is_ok()) return fail(ids.status().to_string());
   const std::vector<int32_t>& x = ids.value();
   const int64_t V = l.value().ck->config().vocab_size, n = int64_t(x.size());
   if (n < 2) return fail("perplexity needs at least 2 tokens");

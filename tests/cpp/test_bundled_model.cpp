@@ -15,7 +15,7 @@
 #include "model/model.h"
 #include "ops/ops.h"
 #include "test_util.h"
-#include "tokenizer/detokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace wedlm {
 namespace {
@@ -48,7 +48,7 @@ class BundledModel : public ::testing::Test {
     ck_ = Checkpoint::open(dir).value().release();
     ops_ = make_cpu_ops().release();
     model_ = new Model(*ck_, *ops_);
-    detok_ = new Detokenizer(Detokenizer::load(dir + "/tokenizer.json").value());
+    detok_ = new Tokenizer(Tokenizer::load(dir + "/tokenizer.json").value());
   }
   static void TearDownTestSuite() {
     delete detok_;
@@ -76,7 +76,7 @@ class BundledModel : public ::testing::Test {
   static inline Checkpoint* ck_ = nullptr;
   static inline Ops* ops_ = nullptr;
   static inline Model* model_ = nullptr;
-  static inline Detokenizer* detok_ = nullptr;
+  static inline Tokenizer* detok_ = nullptr;
 };
 
 TEST_F(BundledModel, SeededSamplingIsReproducible) {

@@ -42,6 +42,15 @@ def test_generate_json_on_the_bundled_model():
     assert generate_json("--prompt-ids", chat_ids("Count from 1 to 12."))["forwards"] < 8
 
 
+def test_text_prompts_chat_and_raw():
+    chat = generate_json("-p", "Count from 1 to 12.", "--chat")
+    assert chat["prompt_ids"] == [int(x) for x in chat_ids("Count from 1 to 12.").split(",")]
+    assert chat["text"] == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+    raw = generate_json("-p", "<|im_start|>user\nCount from 1 to 12.<|im_end|>\n"
+                              "<|im_start|>assistant\n")
+    assert raw["prompt_ids"] == chat["prompt_ids"], "raw mode parses the ChatML markers"
+
+
 def test_streamed_text_equals_the_json_text():
     ids = chat_ids("Spell the word 'garden'.")
     r = run("generate", "--prompt-ids", ids, "--temperature", "0")
@@ -79,7 +88,9 @@ def test_perplexity_is_consistent():
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["generate", "-p", "hi"], "need the tokenizer"),
+    (["generate", "-p", "hi", "--prompt-ids", "1"], "give one of -p, -f, --prompt-ids"),
+    (["generate", "-f", "/nonexistent.txt"], "/nonexistent.txt: cannot open"),
+    (["generate", "-p", "ok \udcff"], "UTF-8"),
     (["generate", "--prompt-ids", "1,x"], "'x' is not a token id"),
     (["generate", "--prompt-ids", "5000"], "outside the vocabulary"),
     (["generate", "--prompt-ids", "1", "--window", "0"], "window 0"),

@@ -1,0 +1,262 @@
+#include "tokenizer/tokenizer.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <climits>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+namespace wedlm {
+
+struct Tokenizer::Regex {
+  pcre2_code* code = nullptr;
+  ~Regex() { pcre2_code_free(code); }
+};
+
+namespace {
+
+using nlohmann::json;
+
+// GPT-2 bytes_to_unicode: byte -> code point, and its inverse.
+struct ByteMap {
+  std::string to_char[256];  // UTF-8 of the code point standing for each byte
+  std::vector<int> to_byte = std::vector<int>(512, -1);
+  ByteMap() {
+    int n = 0;
+    for (int b = 0; b < 256; ++b) {
+      const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
+      const int cp = printable ? b : 256 + n++;
+      to_byte[size_t(cp)] = b;
+      to_char[b] = cp < 0x80 ? std::string(1, char(cp))
+                             : std::string{char(0xc0 | (cp >> 6)), char(0x80 | (cp & 0x3f))};
+    }
+  }
+};
+const ByteMap& byte_map() {
+  static const ByteMap m;
+  return m;
+}
+
+// A vocab string (byte-level chars) back to its bytes.
+bool token_bytes(const std::string& tok, std::string& out) {
+  const auto& inv = byte_map().to_byte;
+  for (size_t i = 0; i < tok.size();) {
+    const unsigned char c = static_cast<unsigned char>(tok[i]);
+    uint32_t cp;
+    size_t len;
+    if (c < 0x80) cp = c, len = 1;
+    else if ((c >> 5) == 6 && i + 1 < tok.size()) cp = ((c & 0x1fu) << 6) | (tok[i + 1] & 0x3fu), len = 2;
+    else return false;
+    if (cp >= inv.size() || inv[cp] < 0) return false;
+    out.push_back(static_cast<char>(inv[cp]));
+    i += len;
+  }
+  return true;
+}
+
+Status corrupt(const std::string& path, const std::string& what) {
+  return Status(ErrorKind::kCorruptFile, fmt::format("{}: {}", path, what));
+}
+
+// The pipeline this class implements; anything else is refused by name.
+Status check_components(const std::string& path, const json& j, std::string& pattern) {
+  const json& norm = j.value("normalizer", json());
+  if (!norm.is_null() && norm.value("type", "") != "NFC")
+    return Status(ErrorKind::kUnsupported, fmt::format("{}: normalizer type '{}' is not supported",
+                                                       path, norm.value("type", "?")));
+  const json& pre = j.value("pre_tokenizer", json());
+  const json steps = pre.value("type", "") == "Sequence" ? pre.value("pretokenizers", json())
+                                                         : json::array({pre});
+  for (const json& st : steps) {
+    const std::string type = st.value("type", "?");
+    if (type == "Split" && st.contains("pattern") && st["pattern"].contains("Regex"))
+      pattern = st["pattern"]["Regex"].get<std::string>();
+    else if (type != "ByteLevel" || st.value("use_regex", false) || st.value("add_prefix_space", false))
+      return Status(ErrorKind::kUnsupported,
+                    fmt::format("{}: pre_tokenizer step '{}' is not supported", path, type));
+  }
+  if (pattern.empty()) return corrupt(path, "no Split regex in the pre_tokenizer");
+  const json& model = j.value("model", json());
+  if (model.value("type", "") != "BPE")
+    return Status(ErrorKind::kUnsupported, fmt::format("{}: model type '{}' is not supported",
+                                                       path, model.value("type", "?")));
+  return Status::ok();
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer() = default;
+Tokenizer::~Tokenizer() = default;
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+
+Result<Tokenizer> Tokenizer::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status(ErrorKind::kNotFound, path + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  json j = json::parse(text.str(), nullptr, false);
+  if (j.is_discarded() || !j.contains("model") || !j["model"].contains("vocab"))
+    return corrupt(path, "not a tokenizer.json with model.vocab");
+  std::string pattern;
+  WEDLM_RETURN_IF_ERROR(check_components(path, j, pattern));
+  Tokenizer t;
+  auto put = [&](int64_t id, std::string bytes) {
+    if (id < 0 || id > (1 << 24)) return false;
+    if (size_t(id) >= t.pieces_.size()) t.pieces_.resize(size_t(id) + 1), t.known_.resize(size_t(id) + 1);
+    t.pieces_[size_t(id)] = std::move(bytes);
+    t.known_[size_t(id)] = true;
+    return true;
+  };
+  for (const auto& [tok, id] : j["model"]["vocab"].items()) {
+    std::string bytes;
+    if (!id.is_number_integer() || !token_bytes(tok, bytes) || !put(id.get<int64_t>(), bytes))
+      return corrupt(path, fmt::format("vocab entry '{}' is not a byte-level token", tok));
+    t.vocab_.emplace(tok, id.get<int32_t>());
+  }
+  int32_t rank = 0;
+  for (const json& m : j["model"].value("merges", json::array())) {
+    std::string key = m.is_string() ? m.get<std::string>()
+                      : m.is_array() && m.size() == 2 ? m[0].get<std::string>() + " " + m[1].get<std::string>()
+                                                      : std::string();
+    if (key.empty()) return corrupt(path, "bad merge entry " + m.dump());
+    t.merge_rank_.emplace(std::move(key), rank++);
+  }
+  for (const json& a : j.value("added_tokens", json::array())) {
+    if (!put(a.value("id", int64_t(-1)), a.value("content", std::string())))
+      return corrupt(path, "bad added_tokens entry " + a.dump());
+    if (a.value("special", false)) t.special_.insert(a["id"].get<int32_t>());
+    t.added_.emplace_back(a.value("content", std::string()), a["id"].get<int32_t>());
+  }
+  std::stable_sort(t.added_.begin(), t.added_.end(),
+                   [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
+  int err = 0;
+  PCRE2_SIZE at = 0;
+  t.split_ = std::make_unique<Regex>();
+  t.split_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(),
+                                 PCRE2_UTF | PCRE2_UCP, &err, &at, nullptr);
+  if (t.split_->code == nullptr) return corrupt(path, "the Split regex does not compile in PCRE2");
+  pcre2_jit_compile(t.split_->code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter
+  return t;
+}
+
+void Tokenizer::bpe(const std::string& piece, std::vector<int32_t>& out) const {
+  std::vector<std::string> syms;
+  for (unsigned char b : piece) syms.push_back(byte_map().to_char[b]);
+  while (syms.size() > 1) {
+    int best = INT_MAX;
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < syms.size(); ++i) {
+      const auto it = merge_rank_.find(syms[i] + " " + syms[i + 1]);
+      if (it != merge_rank_.end() && it->second < best) best = it->second, at = i;
+    }
+    if (best == INT_MAX) break;
+    const std::string a = syms[at], b = syms[at + 1];
+    std::vector<std::string> next;  // merge every occurrence of the pair, left to right
+    for (size_t i = 0; i < syms.size(); ++i) {
+      if (i + 1 < syms.size() && syms[i] == a && syms[i + 1] == b) next.push_back(a + b), ++i;
+      else next.push_back(syms[i]);
+    }
+    syms.swap(next);
+  }
+  for (const std::string& s : syms) {
+    const auto it = vocab_.find(s);
+    out.push_back(it == vocab_.end() ? -1 : it->second);  // ByteLevel covers every byte
+  }
+}
+
+Status Tokenizer::encode_plain(const std::string& text, std::vector<int32_t>& out) const {
+  if (text.empty()) return Status::ok();
+  utf8proc_uint8_t* nfc = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(text.c_str()));
+  if (nfc == nullptr)
+    return Status(ErrorKind::kInvalidArgument, "text is not valid UTF-8");
+  const std::string s(reinterpret_cast<char*>(nfc));
+  std::free(nfc);
+  pcre2_match_data* md = pcre2_match_data_create_from_pattern(split_->code, nullptr);
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const int rc = pcre2_match(split_->code, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), pos,
+                               0, md, nullptr);
+    if (rc < 0) {  // no further match: the rest is one piece (Isolated keeps gaps)
+      bpe(s.substr(pos), out);
+      break;
+    }
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+    if (ov[0] > pos) bpe(s.substr(pos, ov[0] - pos), out);
+    if (ov[1] > ov[0]) bpe(s.substr(ov[0], ov[1] - ov[0]), out);
+    pos = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+  }
+  pcre2_match_data_free(md);
+  if (std::find(out.begin(), out.end(), -1) != out.end())
+    return Status(ErrorKind::kCorruptFile, "tokenizer.json lacks a byte-level base token");
+  return Status::ok();
+}
+
+Result<std::vector<int32_t>> Tokenizer::encode(const std::string& text, bool parse_special) const {
+  std::vector<int32_t> out;
+  size_t pos = 0, plain_from = 0;
+  while (parse_special && pos < text.size()) {
+    const auto hit = std::find_if(added_.begin(), added_.end(), [&](const auto& a) {
+      return !a.first.empty() && text.compare(pos, a.first.size(), a.first) == 0;
+    });
+    if (hit == added_.end()) {
+      ++pos;
+      continue;
+    }
+    WEDLM_RETURN_IF_ERROR(encode_plain(text.substr(plain_from, pos - plain_from), out));
+    out.push_back(hit->second);
+    pos += hit->first.size();
+    plain_from = pos;
+  }
+  WEDLM_RETURN_IF_ERROR(encode_plain(text.substr(plain_from), out));
+  return out;
+}
+
+Result<std::string> Tokenizer::decode_bytes(std::span<const int32_t> ids, bool skip_special) const {
+  std::string out;
+  for (int32_t id : ids) {
+    if (id < 0 || size_t(id) >= pieces_.size() || !known_[size_t(id)])
+      return Status(ErrorKind::kInvalidArgument, fmt::format("token id {} is not in the vocabulary", id));
+    if (skip_special && special_.count(id)) continue;
+    out += pieces_[size_t(id)];
+  }
+  return out;
+}
+
+int32_t Tokenizer::added_token_id(const std::string& content) const {
+  for (const auto& [text, id] : added_)
+    if (text == content) return id;
+  return -1;
+}
+
+Result<std::vector<int32_t>> chatml_user_prompt(const Tokenizer& tok, const std::string& text) {
+  const int32_t start = tok.added_token_id("<|im_start|>"), end = tok.added_token_id("<|im_end|>");
+  if (start < 0 || end < 0)
+    return Status(ErrorKind::kUnsupported, "the tokenizer has no <|im_start|>/<|im_end|> tokens");
+  std::vector<int32_t> ids = {start};
+  for (const auto& [piece, marker] : {std::pair<std::string, int32_t>{"user\n" + text, end},
+                                      {"\n", start}, {"assistant\n", -1}}) {
+    auto part = tok.encode(piece, false);
+    if (!part.is_ok()) return part.status();
+    ids.insert(ids.end(), part.value().begin(), part.value().end());
+    if (marker >= 0) ids.push_back(marker);
+  }
+  return ids;
+}
+
+size_t complete_utf8_prefix(const std::string& s) {
+  size_t i = s.size(), back = 0;
+  while (i > 0 && back < 4 && (static_cast<unsigned char>(s[i - 1]) & 0xc0) == 0x80) --i, ++back;
+  if (i == 0) return s.size();
+  const unsigned char lead = static_cast<unsigned char>(s[i - 1]);
+  const size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return need > back + 1 ? i - 1 : s.size();
+}
+
+}  // namespace wedlm

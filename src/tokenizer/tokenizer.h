@@ -1,0 +1,63 @@
+// Byte-level BPE tokenizer of a Hugging Face tokenizer.json (Qwen2/Qwen3 layout): NFC normaliser,
+// Split pre-tokenizer (the Qwen regex, run by PCRE2 with UTF and Unicode properties), ByteLevel
+// mapping, BPE merges by rank, added tokens; and the ByteLevel decoder.
+// Immutable after load; safe to share between threads.
+//
+// Status: encoding follows HF for the pipeline above; added-token lstrip/rstrip flags and other
+// component types are the tokenizer issue's (load refuses unknown types by name).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/status.h"
+
+namespace wedlm {
+
+class Tokenizer {
+ public:
+  static Result<Tokenizer> load(const std::string& tokenizer_json_path);
+  ~Tokenizer();
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+
+  // parse_special: added tokens written in the text become their ids (HF `encode`); off for text
+  // a user typed, so that it can never produce a control token. Invalid UTF-8 is a Status.
+  Result<std::vector<int32_t>> encode(const std::string& text, bool parse_special) const;
+  // Raw bytes of the ids (may end inside a UTF-8 sequence). Unknown ids are a Status.
+  Result<std::string> decode_bytes(std::span<const int32_t> ids, bool skip_special) const;
+  int64_t size() const { return static_cast<int64_t>(pieces_.size()); }
+  // Id of an added token by its text ("<|im_end|>"), or -1.
+  int32_t added_token_id(const std::string& content) const;
+
+ private:
+  Tokenizer();
+  Status encode_plain(const std::string& text, std::vector<int32_t>& out) const;
+  void bpe(const std::string& piece, std::vector<int32_t>& out) const;
+
+  std::vector<std::string> pieces_;     // id -> bytes ("" for holes)
+  std::vector<bool> known_;
+  std::unordered_set<int32_t> special_;
+  std::vector<std::pair<std::string, int32_t>> added_;  // longest first
+  std::unordered_map<std::string, int32_t> vocab_;       // byte-level token string -> id
+  std::unordered_map<std::string, int32_t> merge_rank_;  // "a b" -> rank
+  struct Regex;
+  std::unique_ptr<Regex> split_;
+};
+
+// A single user message in ChatML followed by the assistant generation prompt:
+// <|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n. The markers are inserted as ids and
+// the text is encoded with special-token parsing off. (Model-specific templates, system prompts
+// and multi-turn rendering are the chat-template work of the tokenizer issue.)
+Result<std::vector<int32_t>> chatml_user_prompt(const Tokenizer& tok, const std::string& text);
+
+// Length of the longest prefix of `s` that does not end inside a UTF-8 sequence (streaming output
+// holds the rest back until its continuation bytes arrive).
+size_t complete_utf8_prefix(const std::string& s);
+
+}  // namespace wedlm
