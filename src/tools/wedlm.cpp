@@ -1,6 +1,7 @@
 // wedlm: the command-line front end. Parses flags and calls the library; no logic of its own.
 //   wedlm generate   -m DIR --prompt-ids 1,2,3 [--mode wedlm|ar] [--window 16] ... [--json]
 //   wedlm perplexity -m DIR --prompt-ids 1,2,3 [--json]
+//   wedlm tokenize   -m DIR (-p TEXT | --decode 1,2,3 | --jsonl) [--json]
 //   wedlm info       -m DIR
 #include <omp.h>
 
@@ -17,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "decode/generate.h"
@@ -251,6 +253,52 @@ int run_perplexity(const CommonFlags& f) {
   return 0;
 }
 
+struct TokenizeFlags {
+  std::string model_dir = WEDLM_DEFAULT_MODEL, text, decode;
+  bool json = false, jsonl = false, skip_special = false;
+};
+
+// {"text": ...} lines on stdin -> {"ids": [...]} or {"error": ...} lines on stdout, in order.
+void tokenize_jsonl(const Tokenizer& tok) {
+  std::string line;
+  for (int64_t n = 1; std::getline(std::cin, line); ++n) {
+    nlohmann::json out;
+    const nlohmann::json in = nlohmann::json::parse(line, nullptr, false);
+    if (in.is_discarded() || !in.is_object() || !in.contains("text") || !in["text"].is_string()) {
+      out["error"] = fmt::format("line {}: expected a JSON object with a string \"text\"", n);
+    } else {
+      auto ids = tok.encode(in["text"].get<std::string>(), true);
+      if (ids.is_ok()) out["ids"] = ids.value();
+      else out["error"] = fmt::format("line {}: {}", n, ids.status().message());
+    }
+    std::cout << out.dump() << "\n";
+  }
+}
+
+int run_tokenize(const TokenizeFlags& f) {
+  auto tok = Tokenizer::load(f.model_dir + "/tokenizer.json");
+  if (!tok.is_ok()) return fail(tok.status().to_string());
+  if (f.jsonl) return tokenize_jsonl(tok.value()), 0;
+  if (f.text.empty() == f.decode.empty()) return fail("give one of -p TEXT, --decode IDS, --jsonl");
+  if (!f.decode.empty()) {
+    auto ids = parse_ids(f.decode);
+    if (!ids.is_ok()) return fail(ids.status().to_string());
+    auto text = tok.value().decode_bytes(ids.value(), f.skip_special);
+    if (!text.is_ok()) return fail(text.status().to_string());
+    if (f.json)
+      std::cout << nlohmann::json{{"text", text.value()}}.dump(
+                       -1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    else
+      std::cout << text.value() << "\n";
+    return 0;
+  }
+  auto ids = tok.value().encode(f.text, true);
+  if (!ids.is_ok()) return fail(ids.status().to_string());
+  if (f.json) std::cout << nlohmann::json{{"ids", ids.value()}}.dump() << "\n";
+  else std::cout << fmt::format("{}\n", fmt::join(ids.value(), ","));
+  return 0;
+}
+
 int run_info(const CommonFlags& f) {
   auto ck = Checkpoint::open(f.model_dir);
   if (!ck.is_ok()) return fail(ck.status().to_string());
@@ -283,10 +331,19 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   CLI::App* ppl = app.add_subcommand("perplexity", "next-token log-probabilities of a text");
   add_common(ppl, cp);
+  TokenizeFlags tf;
+  CLI::App* tokz = app.add_subcommand("tokenize", "text -> ids, ids -> text");
+  tokz->add_option("-m,--model", tf.model_dir, "model directory")->capture_default_str();
+  tokz->add_option("-p,--prompt", tf.text, "text to encode (special tokens parsed)");
+  tokz->add_option("--decode", tf.decode, "comma-separated ids to decode");
+  tokz->add_flag("--skip-special", tf.skip_special, "drop special tokens when decoding");
+  tokz->add_flag("--json", tf.json, "print one JSON object");
+  tokz->add_flag("--jsonl", tf.jsonl, "encode {\"text\": ...} lines from stdin");
   CLI::App* info = app.add_subcommand("info", "describe a checkpoint");
   info->add_option("-m,--model", ci.model_dir, "model directory")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (gen->parsed()) return run_generate(cg, g);
   if (ppl->parsed()) return run_perplexity(cp);
+  if (tokz->parsed()) return run_tokenize(tf);
   return run_info(ci);
 }

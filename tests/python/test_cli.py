@@ -101,3 +101,20 @@ def test_perplexity_is_consistent():
 def test_bad_input_is_named_and_exits_1(args, needle):
     r = run(*args)
     assert r.returncode == 1 and needle in r.stderr, r.stderr
+
+
+def test_tokenize_encode_decode_and_jsonl():
+    tok = bpe.ByteLevelBPE.load(conftest.TOKENIZER)
+    text = "Count from 1 to 60.\n  <|im_end|>"
+    r = run("tokenize", "-p", text, "--json")
+    assert json.loads(r.stdout)["ids"] == tok.encode(text)
+    ids = ",".join(map(str, tok.encode(text)))
+    assert json.loads(run("tokenize", "--decode", ids, "--json").stdout)["text"] == text
+    assert run("tokenize", "--decode", ids, "--skip-special").stdout == "Count from 1 to 60.\n  \n"
+    lines = '{"text": "sort 3, 1"}\n{"txt": 1}\nnot json\n{"text": "\\u00e9"}\n'
+    r = subprocess.run([WEDLM, "tokenize", "--jsonl"], input=lines, capture_output=True,
+                       text=True, timeout=60)
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(out) == 4, "one answer per input line, in order"
+    assert out[0] == {"ids": tok.encode("sort 3, 1")} and out[3] == {"ids": tok.encode("\u00e9")}
+    assert "line 2" in out[1]["error"] and "line 3" in out[2]["error"]
