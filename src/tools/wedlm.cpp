@@ -70,14 +70,17 @@ Result<std::vector<int32_t>> parse_ids(const std::string& s) {
 
 // --prompt-ids, or text from -p / -f: raw (special tokens parsed, as HF `encode`) or, with --chat,
 // one user message in ChatML.
-Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional<Tokenizer>& tok) {
+Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional<Tokenizer>& tok,
+                                       const Status& tok_status) {
   const int given = !f.prompt_ids.empty() + !f.prompt.empty() + !f.prompt_file.empty();
   if (given != 1) return Status(ErrorKind::kInvalidArgument, "give one of -p, -f, --prompt-ids");
   if (!f.prompt_ids.empty()) {
     if (f.chat) return Status(ErrorKind::kInvalidArgument, "--chat needs a text prompt (-p or -f)");
     return parse_ids(f.prompt_ids);
   }
-  if (!tok) return Status(ErrorKind::kNotFound, "text prompts need the model's tokenizer.json");
+  if (!tok)
+    return Status(tok_status.kind(), "text prompts need the model's tokenizer: " +
+                                          tok_status.message());
   std::string text = f.prompt;
   if (!f.prompt_file.empty()) {
     std::ifstream in(f.prompt_file, std::ios::binary);
@@ -109,10 +112,14 @@ struct Loaded {
   std::unique_ptr<Ops> ops;
   std::unique_ptr<Model> model;
   std::optional<Tokenizer> tok;
+  Status tok_status;  // why there is no tokenizer, if there is none
 };
 
 Result<Loaded> load(const CommonFlags& f) {
   if (f.threads > 0) omp_set_num_threads(f.threads);
+  if (f.block_size < 1 || f.block_size > 65536)
+    return Status(ErrorKind::kInvalidArgument,
+                  fmt::format("--kv-block {} must be in [1, 65536]", f.block_size));
   Loaded l;
   auto ck = Checkpoint::open(f.model_dir);
   if (!ck.is_ok()) return ck.status();
@@ -121,6 +128,7 @@ Result<Loaded> load(const CommonFlags& f) {
   l.model = std::make_unique<Model>(*l.ck, *l.ops);
   auto d = Tokenizer::load(f.model_dir + "/tokenizer.json");
   if (d.is_ok()) l.tok = std::move(d).value();
+  else l.tok_status = d.status();
   return l;
 }
 
@@ -158,7 +166,7 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
   auto l = load(f);
   if (!l.is_ok()) return fail(l.status().to_string());
   Loaded& m = l.value();
-  auto prompt = prompt_of(f, m.tok);
+  auto prompt = prompt_of(f, m.tok, m.tok_status);
   if (!prompt.is_ok()) return fail(prompt.status().to_string());
   auto p = params_of(g, m.ck->config(), f.context);
   if (!p.is_ok()) return fail(p.status().to_string());
@@ -223,7 +231,7 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
 int run_perplexity(const CommonFlags& f) {
   auto l = load(f);
   if (!l.is_ok()) return fail(l.status().to_string());
-  auto ids = prompt_of(f, l.value().tok);
+  auto ids = prompt_of(f, l.value().tok, l.value().tok_status);
   if (!ids.is_ok()) return fail(ids.status().to_string());
   const std::vector<int32_t>& x = ids.value();
   const int64_t V = l.value().ck->config().vocab_size, n = int64_t(x.size());

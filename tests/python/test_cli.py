@@ -80,6 +80,16 @@ def test_stop_strings_limits_and_seeds():
     assert seeded[0] != seeded[2], "the seed must matter"
 
 
+def test_a_broken_tokenizer_is_named_when_text_needs_it(tmp_path):
+    shutil.copytree(conftest.MODEL, tmp_path / "m")
+    tj = json.load(open(tmp_path / "m" / "tokenizer.json"))
+    tj["model"]["type"] = "WordPiece"
+    json.dump(tj, open(tmp_path / "m" / "tokenizer.json", "w"))
+    r = run("generate", "-m", str(tmp_path / "m"), "-p", "hi")
+    assert r.returncode == 1 and "model type 'WordPiece' is not supported" in r.stderr, r.stderr
+    assert run("generate", "-m", str(tmp_path / "m"), "--prompt-ids", "5", "-n", "2").returncode == 0
+
+
 def test_perplexity_is_consistent():
     r = run("perplexity", "--prompt-ids", "18,11,220,19,11,220,20", "--json")
     out = json.loads(r.stdout)
@@ -97,6 +107,7 @@ def test_perplexity_is_consistent():
     (["generate", "--prompt-ids", "1", "--mode", "fast"], "--mode must be wedlm or ar"),
     (["generate", "--prompt-ids", "1", "--threshold", "low"], "--threshold"),
     (["info", "-m", "/nonexistent"], "/nonexistent/config.json"),
+    (["generate", "--prompt-ids", "1", "--kv-block", "0"], "--kv-block 0"),
 ])
 def test_bad_input_is_named_and_exits_1(args, needle):
     r = run(*args)
