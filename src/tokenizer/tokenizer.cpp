@@ -199,11 +199,24 @@ Status Tokenizer::encode_plain(const std::string& text, std::vector<int32_t>& ou
 }
 
 Result<std::vector<int32_t>> Tokenizer::encode(const std::string& text, bool parse_special) const {
+  if (parse_special) return encode_protected(text, {});
+  return encode_protected(text, {{0, text.size()}});
+}
+
+Result<std::vector<int32_t>> Tokenizer::encode_protected(
+    const std::string& text, const std::vector<std::pair<size_t, size_t>>& guard) const {
   std::vector<int32_t> out;
-  size_t pos = 0, plain_from = 0;
-  while (parse_special && pos < text.size()) {
+  size_t pos = 0, plain_from = 0, g = 0;
+  while (pos < text.size()) {
+    while (g < guard.size() && guard[g].second <= pos) ++g;
+    if (g < guard.size() && guard[g].first <= pos) {  // inside protected text: skip it whole
+      pos = guard[g].second;
+      continue;
+    }
+    const size_t room = g < guard.size() ? guard[g].first - pos : text.size() - pos;
     const auto hit = std::find_if(added_.begin(), added_.end(), [&](const auto& a) {
-      return !a.first.empty() && text.compare(pos, a.first.size(), a.first) == 0;
+      return !a.first.empty() && a.first.size() <= room &&
+             text.compare(pos, a.first.size(), a.first) == 0;
     });
     if (hit == added_.end()) {
       ++pos;
@@ -233,21 +246,6 @@ int32_t Tokenizer::added_token_id(const std::string& content) const {
   for (const auto& [text, id] : added_)
     if (text == content) return id;
   return -1;
-}
-
-Result<std::vector<int32_t>> chatml_user_prompt(const Tokenizer& tok, const std::string& text) {
-  const int32_t start = tok.added_token_id("<|im_start|>"), end = tok.added_token_id("<|im_end|>");
-  if (start < 0 || end < 0)
-    return Status(ErrorKind::kUnsupported, "the tokenizer has no <|im_start|>/<|im_end|> tokens");
-  std::vector<int32_t> ids = {start};
-  for (const auto& [piece, marker] : {std::pair<std::string, int32_t>{"user\n" + text, end},
-                                      {"\n", start}, {"assistant\n", -1}}) {
-    auto part = tok.encode(piece, false);
-    if (!part.is_ok()) return part.status();
-    ids.insert(ids.end(), part.value().begin(), part.value().end());
-    if (marker >= 0) ids.push_back(marker);
-  }
-  return ids;
 }
 
 size_t complete_utf8_prefix(const std::string& s) {

@@ -29,6 +29,10 @@ class Tokenizer {
   // parse_special: added tokens written in the text become their ids (HF `encode`); off for text
   // a user typed, so that it can never produce a control token. Invalid UTF-8 is a Status.
   Result<std::vector<int32_t>> encode(const std::string& text, bool parse_special) const;
+  // Added tokens are parsed everywhere except inside the `protected_ranges` (byte ranges, sorted):
+  // template markers become ids, message content cannot.
+  Result<std::vector<int32_t>> encode_protected(
+      const std::string& text, const std::vector<std::pair<size_t, size_t>>& protected_ranges) const;
   // Raw bytes of the ids (may end inside a UTF-8 sequence). Unknown ids are a Status.
   Result<std::string> decode_bytes(std::span<const int32_t> ids, bool skip_special) const;
   int64_t size() const { return static_cast<int64_t>(pieces_.size()); }
@@ -49,12 +53,6 @@ class Tokenizer {
   struct Regex;
   std::unique_ptr<Regex> split_;
 };
-
-// A single user message in ChatML followed by the assistant generation prompt:
-// <|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n. The markers are inserted as ids and
-// the text is encoded with special-token parsing off. (Model-specific templates, system prompts
-// and multi-turn rendering are the chat-template work of the tokenizer issue.)
-Result<std::vector<int32_t>> chatml_user_prompt(const Tokenizer& tok, const std::string& text);
 
 // Length of the longest prefix of `s` that does not end inside a UTF-8 sequence (streaming output
 // holds the rest back until its continuation bytes arrive).

@@ -25,6 +25,7 @@
 #include "io/weights.h"
 #include "model/model.h"
 #include "ops/ops.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace wedlm {
@@ -32,7 +33,7 @@ namespace {
 
 struct CommonFlags {
   std::string model_dir = WEDLM_DEFAULT_MODEL;
-  std::string prompt_ids, prompt, prompt_file;
+  std::string prompt_ids, prompt, prompt_file, system;
   bool chat = false, json = false;
   int threads = 0;
   int64_t context = 0, block_size = 16;
@@ -69,7 +70,7 @@ Result<std::vector<int32_t>> parse_ids(const std::string& s) {
 }
 
 // --prompt-ids, or text from -p / -f: raw (special tokens parsed, as HF `encode`) or, with --chat,
-// one user message in ChatML.
+// a user message (after an optional --system one) through the model's chat template.
 Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional<Tokenizer>& tok,
                                        const Status& tok_status) {
   const int given = !f.prompt_ids.empty() + !f.prompt.empty() + !f.prompt_file.empty();
@@ -89,7 +90,17 @@ Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional
     ss << in.rdbuf();
     text = ss.str();
   }
-  auto ids = f.chat ? chatml_user_prompt(*tok, text) : tok->encode(text, true);
+  Result<std::vector<int32_t>> ids = std::vector<int32_t>{};
+  if (f.chat) {
+    const ChatTemplate tmpl = ChatTemplate::load(f.model_dir);
+    if (!tmpl.note().empty()) std::fprintf(stderr, "wedlm: %s\n", tmpl.note().c_str());
+    ChatRequest req;
+    if (!f.system.empty()) req.messages.push_back({"system", f.system});
+    req.messages.push_back({"user", text});
+    ids = tmpl.encode(*tok, req);
+  } else {
+    ids = tok->encode(text, true);
+  }
   if (ids.is_ok() && ids.value().empty())
     return Status(ErrorKind::kInvalidArgument, "the prompt is empty");
   return ids;
@@ -100,7 +111,8 @@ void add_common(CLI::App* app, CommonFlags& f) {
   app->add_option("--prompt-ids", f.prompt_ids, "prompt as comma-separated token ids");
   app->add_option("-p,--prompt", f.prompt, "prompt text (special tokens in it are parsed)");
   app->add_option("-f,--file", f.prompt_file, "read the prompt text from a file");
-  app->add_flag("--chat", f.chat, "send the text as one user message in ChatML");
+  app->add_flag("--chat", f.chat, "send the text as a user message through the model's chat template");
+  app->add_option("--system", f.system, "system message (with --chat)");
   app->add_flag("--json", f.json, "print one JSON object");
   app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
   app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");

@@ -51,6 +51,15 @@ def test_text_prompts_chat_and_raw():
     assert raw["prompt_ids"] == chat["prompt_ids"], "raw mode parses the ChatML markers"
 
 
+def test_chat_with_a_system_message_uses_the_template():
+    tok = bpe.ByteLevelBPE.load(conftest.TOKENIZER)
+    msgs = [{"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "What is the capital of Japan?"}]
+    out = generate_json("-p", msgs[1]["content"], "--chat", "--system", msgs[0]["content"])
+    assert out["prompt_ids"] == chatml.prompt_ids(tok, msgs)
+    assert out["text"] == "The capital of Japan is Tokyo."
+
+
 def test_streamed_text_equals_the_json_text():
     ids = chat_ids("Spell the word 'garden'.")
     r = run("generate", "--prompt-ids", ids, "--temperature", "0")
