@@ -82,6 +82,34 @@ TEST(Tokenizer, RoundTripsAndRejectsInvalidUtf8) {
   EXPECT_EQ(complete_utf8_prefix("ab\xf0\x9f\x98\x80"), 6u);
 }
 
+// tests/data/tokenizer_golden.json: @huggingface/tokenizers (tests/oracle/encode_golden.mjs) on
+// 26 hand-picked and 400 seeded random strings (scripts, whitespace, digits, contractions,
+// combining marks, emoji sequences, specials and near-miss specials).
+int mismatches(const Tokenizer& tok, const json& cases) {
+  int bad = 0;
+  for (const json& c : cases) {
+    const auto ids = tok.encode(c["text"].get<std::string>(), true);
+    if (!ids.is_ok() || ids.value() != c["ids"].get<std::vector<int32_t>>()) {
+      ADD_FAILURE() << "text " << c["text"].dump();
+      ++bad;
+    }
+  }
+  return bad;
+}
+
+TEST(Tokenizer, MatchesTokenizersJsOnTheBundledTokenizer) {
+  const json g = json::parse(std::ifstream(test::source_dir() + "/tests/data/tokenizer_golden.json"));
+  EXPECT_EQ(mismatches(bundled(), g["tokenizers"]["wedlm-tiny"]), 0);
+}
+
+TEST(Tokenizer, MatchesTokenizersJsOnTheRealQwen3Tokenizer) {
+  const std::string dir = test::shared_dir() + "/fixtures/tiny-qwen3";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << dir << " absent: Qwen3 golden ids skipped";
+  const json g = json::parse(std::ifstream(test::source_dir() + "/tests/data/tokenizer_golden.json"));
+  EXPECT_EQ(mismatches(Tokenizer::load(dir + "/tokenizer.json").value(), g["tokenizers"]["qwen3"]),
+            0);
+}
+
 TEST(Tokenizer, RealQwen3TokenizerOnTheSharedFixtures) {
   const std::string dir = test::shared_dir() + "/fixtures";
   if (!std::filesystem::exists(dir + "/hf_golden_tiny_qwen3.json"))

@@ -1,0 +1,51 @@
+// Golden ids from @huggingface/tokenizers (a third, independent implementation) for the C++
+// tokenizer: node tests/oracle/encode_golden.mjs OUT.json
+// Tokenizers: the real Qwen3 one (../shared/fixtures/tiny-qwen3) and the bundled model's.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Tokenizer } from "@huggingface/tokenizers";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..", "..");
+const dirs = {
+  qwen3: path.resolve(root, "..", "shared", "fixtures", "tiny-qwen3"),
+  "wedlm-tiny": path.resolve(root, "models", "wedlm-tiny"),
+};
+const fixed = [
+  "", " ", "   leading and trailing   ", "a\r\nb\r\n\r\nc", "tabs\tand\t\ttabs", "\n\n\n",
+  "1234567890 3.14159 1,000,000", "I'm YOU'RE they'LL it'S we'D I'VE", "don't DON'T Don'T",
+  "cafe\u0301 vs café, n\u0303", "Ω ω µ μ Å Å", "日本語のテキスト、中文文本。", "한국어 텍스트",
+  "Ελληνικά Русский עברית العربية हिन्दी ไทย", "😀 👍🏽 👨‍👩‍👧‍👦 🏳️‍🌈 🇯🇵",
+  "<|im_start|>user\nhi<|im_end|>\n", "<|im_start|x <|im_end|x <|endoftext|", "<think>x</think>",
+  "<tool_response>data</tool_response>", "def f(x):\n    return x ** 2  # comment\n",
+  "{\"key\": [1, 2, {\"a\": null}]}", "https://example.com/path?q=1&r=two#frag", "a  b   c    d",
+  "\u00a0nbsp\u2009thin\u3000ideographic", "ＡＢＣ ｆｕｌｌｗｉｄｔｈ", "x".repeat(300),
+];
+// Seeded random strings over a mixed alphabet (mulberry32).
+let seed = 20261122;
+const rand = () => {
+  seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const pieces = ["a", "B", "z", " ", "  ", "\n", "\r\n", "\t", "0", "7", "'s", "'LL", ".", ",", "!",
+  "é", "e\u0301", "ß", "Ж", "ж", "中", "語", "😀", "👍🏽", "‍", "<|im_end|>", "<think>", "\u00a0",
+  "ا", "ह", "ก", "—", "\"", "(", ")", "{", "}", "_", "-", "#", "$", "100", "x", "the", " the"];
+const random = [];
+for (let i = 0; i < 400; ++i) {
+  let s = "";
+  const n = 1 + Math.floor(rand() * 24);
+  for (let k = 0; k < n; ++k) s += pieces[Math.floor(rand() * pieces.length)];
+  random.push(s);
+}
+const out = { source: "@huggingface/tokenizers 0.2.0", tokenizers: {} };
+for (const [name, dir] of Object.entries(dirs)) {
+  const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"))),
+                            JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"))));
+  out.tokenizers[name] = [...fixed, ...random].map((text) => ({
+    text, ids: tok.encode(text, { add_special_tokens: false }).ids }));
+}
+fs.writeFileSync(process.argv[2], JSON.stringify(out));
+console.log(`golden ids for ${fixed.length + random.length} texts x ${Object.keys(dirs).length} tokenizers`);
