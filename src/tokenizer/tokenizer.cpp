@@ -133,6 +133,8 @@ Result<Tokenizer> Tokenizer::load(const std::string& path) {
       return corrupt(path, "bad added_tokens entry " + a.dump());
     if (a.value("special", false)) t.special_.insert(a["id"].get<int32_t>());
     t.added_.emplace_back(a.value("content", std::string()), a["id"].get<int32_t>());
+    if (!t.added_.back().first.empty())
+      t.added_first_byte_[static_cast<unsigned char>(t.added_.back().first[0])] = true;
   }
   std::stable_sort(t.added_.begin(), t.added_.end(),
                    [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
@@ -142,11 +144,27 @@ Result<Tokenizer> Tokenizer::load(const std::string& path) {
   t.split_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(),
                                  PCRE2_UTF | PCRE2_UCP, &err, &at, nullptr);
   if (t.split_->code == nullptr) return corrupt(path, "the Split regex does not compile in PCRE2");
-  pcre2_jit_compile(t.split_->code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter
+  t.jit_ = pcre2_jit_compile(t.split_->code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter
   return t;
 }
 
 void Tokenizer::bpe(const std::string& piece, std::vector<int32_t>& out) const {
+  {
+    std::lock_guard<std::mutex> lock(cache_->mu);
+    const auto hit = cache_->map.find(piece);
+    if (hit != cache_->map.end()) {
+      out.insert(out.end(), hit->second.begin(), hit->second.end());
+      return;
+    }
+  }
+  const size_t first = out.size();
+  bpe_uncached(piece, out);
+  std::lock_guard<std::mutex> lock(cache_->mu);
+  if (cache_->map.size() > 200000) cache_->map.clear();
+  cache_->map.emplace(piece, std::vector<int32_t>(out.begin() + long(first), out.end()));
+}
+
+void Tokenizer::bpe_uncached(const std::string& piece, std::vector<int32_t>& out) const {
   std::vector<std::string> syms;
   for (unsigned char b : piece) syms.push_back(byte_map().to_char[b]);
   while (syms.size() > 1) {
@@ -211,6 +229,10 @@ Result<std::vector<int32_t>> Tokenizer::encode_protected(
     while (g < guard.size() && guard[g].second <= pos) ++g;
     if (g < guard.size() && guard[g].first <= pos) {  // inside protected text: skip it whole
       pos = guard[g].second;
+      continue;
+    }
+    if (!added_first_byte_[static_cast<unsigned char>(text[pos])]) {
+      ++pos;
       continue;
     }
     const size_t room = g < guard.size() ? guard[g].first - pos : text.size() - pos;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -38,20 +39,30 @@ class Tokenizer {
   int64_t size() const { return static_cast<int64_t>(pieces_.size()); }
   // Id of an added token by its text ("<|im_end|>"), or -1.
   int32_t added_token_id(const std::string& content) const;
+  bool regex_jit() const { return jit_; }  // PCRE2 compiled the split regex to machine code
 
  private:
   Tokenizer();
   Status encode_plain(const std::string& text, std::vector<int32_t>& out) const;
   void bpe(const std::string& piece, std::vector<int32_t>& out) const;
+  void bpe_uncached(const std::string& piece, std::vector<int32_t>& out) const;
 
   std::vector<std::string> pieces_;     // id -> bytes ("" for holes)
   std::vector<bool> known_;
   std::unordered_set<int32_t> special_;
   std::vector<std::pair<std::string, int32_t>> added_;  // longest first
+  bool added_first_byte_[256] = {};                      // bytes that can start an added token
   std::unordered_map<std::string, int32_t> vocab_;       // byte-level token string -> id
   std::unordered_map<std::string, int32_t> merge_rank_;  // "a b" -> rank
   struct Regex;
   std::unique_ptr<Regex> split_;
+  bool jit_ = false;
+  // Pre-token -> ids memo (pieces repeat a lot); bounded, guarded for concurrent encoders.
+  struct Cache {
+    std::mutex mu;
+    std::unordered_map<std::string, std::vector<int32_t>> map;
+  };
+  std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
 };
 
 // Length of the longest prefix of `s` that does not end inside a UTF-8 sequence (streaming output
