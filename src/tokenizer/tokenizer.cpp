@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 namespace wedlm {
 
@@ -21,7 +21,6 @@ struct Tokenizer::Regex {
 
 namespace {
 
-using nlohmann::json;
 
 // GPT-2 bytes_to_unicode: byte -> code point, and its inverse.
 struct ByteMap {
@@ -64,28 +63,48 @@ Status corrupt(const std::string& path, const std::string& what) {
   return Status(ErrorKind::kCorruptFile, fmt::format("{}: {}", path, what));
 }
 
+using simdjson::dom::element;
+
+std::string str_or(element e, const char* key, const char* fallback = "") {
+  std::string_view v;
+  return e[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string(fallback);
+}
+
+bool bool_or(element e, const char* key, bool fallback) {
+  bool v;
+  return e[key].get(v) == simdjson::SUCCESS ? v : fallback;
+}
+
 // The pipeline this class implements; anything else is refused by name.
-Status check_components(const std::string& path, const json& j, std::string& pattern) {
-  const json& norm = j.value("normalizer", json());
-  if (!norm.is_null() && norm.value("type", "") != "NFC")
+Status check_components(const std::string& path, element j, std::string& pattern) {
+  element norm;
+  if (j["normalizer"].get(norm) == simdjson::SUCCESS && !norm.is_null() &&
+      str_or(norm, "type") != "NFC")
     return Status(ErrorKind::kUnsupported, fmt::format("{}: normalizer type '{}' is not supported",
-                                                       path, norm.value("type", "?")));
-  const json& pre = j.value("pre_tokenizer", json());
-  const json steps = pre.value("type", "") == "Sequence" ? pre.value("pretokenizers", json())
-                                                         : json::array({pre});
-  for (const json& st : steps) {
-    const std::string type = st.value("type", "?");
-    if (type == "Split" && st.contains("pattern") && st["pattern"].contains("Regex"))
-      pattern = st["pattern"]["Regex"].get<std::string>();
-    else if (type != "ByteLevel" || st.value("use_regex", false) || st.value("add_prefix_space", false))
+                                                       path, str_or(norm, "type", "?")));
+  element pre;
+  if (j["pre_tokenizer"].get(pre) != simdjson::SUCCESS || pre.is_null())
+    return corrupt(path, "no pre_tokenizer");
+  std::vector<element> steps;
+  simdjson::dom::array list;
+  if (str_or(pre, "type") == "Sequence" && pre["pretokenizers"].get(list) == simdjson::SUCCESS)
+    for (element st : list) steps.push_back(st);
+  else
+    steps.push_back(pre);
+  for (element st : steps) {
+    const std::string type = str_or(st, "type", "?");
+    std::string_view regex;
+    if (type == "Split" && st["pattern"]["Regex"].get(regex) == simdjson::SUCCESS)
+      pattern = std::string(regex);
+    else if (type != "ByteLevel" || bool_or(st, "use_regex", false) ||
+             bool_or(st, "add_prefix_space", false))
       return Status(ErrorKind::kUnsupported,
                     fmt::format("{}: pre_tokenizer step '{}' is not supported", path, type));
   }
   if (pattern.empty()) return corrupt(path, "no Split regex in the pre_tokenizer");
-  const json& model = j.value("model", json());
-  if (model.value("type", "") != "BPE")
+  if (str_or(j["model"], "type") != "BPE")
     return Status(ErrorKind::kUnsupported, fmt::format("{}: model type '{}' is not supported",
-                                                       path, model.value("type", "?")));
+                                                       path, str_or(j["model"], "type", "?")));
   return Status::ok();
 }
 
@@ -96,48 +115,77 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
+bool Tokenizer::put_piece(int64_t id, std::string bytes) {
+  if (id < 0 || id > (1 << 24)) return false;
+  if (size_t(id) >= pieces_.size()) pieces_.resize(size_t(id) + 1), known_.resize(size_t(id) + 1);
+  pieces_[size_t(id)] = std::move(bytes);
+  known_[size_t(id)] = true;
+  return true;
+}
+
+Status Tokenizer::read_model(const std::string& path, element model) {
+  simdjson::dom::object vocab;
+  if (model["vocab"].get(vocab) != simdjson::SUCCESS) return corrupt(path, "no model.vocab object");
+  vocab_.reserve(vocab.size());
+  for (auto [tok, idv] : vocab) {
+    int64_t id;
+    std::string bytes;
+    if (idv.get(id) != simdjson::SUCCESS || !token_bytes(std::string(tok), bytes) ||
+        !put_piece(id, std::move(bytes)))
+      return corrupt(path, fmt::format("vocab entry '{}' is not a byte-level token", tok));
+    vocab_.emplace(std::string(tok), int32_t(id));
+  }
+  simdjson::dom::array merges;
+  if (model["merges"].get(merges) != simdjson::SUCCESS) return Status::ok();
+  merge_rank_.reserve(merges.size());
+  int32_t rank = 0;
+  for (element m : merges) {
+    std::string_view a, b;
+    simdjson::dom::array pair;
+    std::string key;
+    if (m.get(a) == simdjson::SUCCESS) key = std::string(a);
+    else if (m.get(pair) == simdjson::SUCCESS && pair.size() == 2 &&
+             pair.at(0).get(a) == simdjson::SUCCESS && pair.at(1).get(b) == simdjson::SUCCESS)
+      key = std::string(a) + " " + std::string(b);
+    if (key.empty()) return corrupt(path, fmt::format("merge {} is not \"a b\" or [a, b]", rank));
+    merge_rank_.emplace(std::move(key), rank++);
+  }
+  return Status::ok();
+}
+
+Status Tokenizer::read_added(const std::string& path, element j) {
+  simdjson::dom::array added;
+  if (j["added_tokens"].get(added) != simdjson::SUCCESS) return Status::ok();
+  for (element a : added) {
+    int64_t id = -1;
+    std::string_view content;
+    if (a["id"].get(id) != simdjson::SUCCESS || a["content"].get(content) != simdjson::SUCCESS ||
+        !put_piece(id, std::string(content)))
+      return corrupt(path, "bad added_tokens entry " + simdjson::to_string(a));
+    if (bool_or(a, "special", false)) special_.insert(int32_t(id));
+    added_.emplace_back(std::string(content), int32_t(id));
+    if (!content.empty()) added_first_byte_[static_cast<unsigned char>(content[0])] = true;
+  }
+  std::stable_sort(added_.begin(), added_.end(),
+                   [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
+  return Status::ok();
+}
+
 Result<Tokenizer> Tokenizer::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(ErrorKind::kNotFound, path + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  json j = json::parse(text.str(), nullptr, false);
-  if (j.is_discarded() || !j.contains("model") || !j["model"].contains("vocab"))
-    return corrupt(path, "not a tokenizer.json with model.vocab");
+  simdjson::padded_string text;
+  if (simdjson::padded_string::load(path).get(text) != simdjson::SUCCESS)
+    return Status(ErrorKind::kNotFound, path + ": cannot open");
+  simdjson::dom::parser parser;
+  element j;
+  if (const auto err = parser.parse(text).get(j); err != simdjson::SUCCESS)
+    return corrupt(path, fmt::format("bad JSON: {}", simdjson::error_message(err)));
+  element model;
+  if (j["model"].get(model) != simdjson::SUCCESS) return corrupt(path, "no model object");
   std::string pattern;
   WEDLM_RETURN_IF_ERROR(check_components(path, j, pattern));
   Tokenizer t;
-  auto put = [&](int64_t id, std::string bytes) {
-    if (id < 0 || id > (1 << 24)) return false;
-    if (size_t(id) >= t.pieces_.size()) t.pieces_.resize(size_t(id) + 1), t.known_.resize(size_t(id) + 1);
-    t.pieces_[size_t(id)] = std::move(bytes);
-    t.known_[size_t(id)] = true;
-    return true;
-  };
-  for (const auto& [tok, id] : j["model"]["vocab"].items()) {
-    std::string bytes;
-    if (!id.is_number_integer() || !token_bytes(tok, bytes) || !put(id.get<int64_t>(), bytes))
-      return corrupt(path, fmt::format("vocab entry '{}' is not a byte-level token", tok));
-    t.vocab_.emplace(tok, id.get<int32_t>());
-  }
-  int32_t rank = 0;
-  for (const json& m : j["model"].value("merges", json::array())) {
-    std::string key = m.is_string() ? m.get<std::string>()
-                      : m.is_array() && m.size() == 2 ? m[0].get<std::string>() + " " + m[1].get<std::string>()
-                                                      : std::string();
-    if (key.empty()) return corrupt(path, "bad merge entry " + m.dump());
-    t.merge_rank_.emplace(std::move(key), rank++);
-  }
-  for (const json& a : j.value("added_tokens", json::array())) {
-    if (!put(a.value("id", int64_t(-1)), a.value("content", std::string())))
-      return corrupt(path, "bad added_tokens entry " + a.dump());
-    if (a.value("special", false)) t.special_.insert(a["id"].get<int32_t>());
-    t.added_.emplace_back(a.value("content", std::string()), a["id"].get<int32_t>());
-    if (!t.added_.back().first.empty())
-      t.added_first_byte_[static_cast<unsigned char>(t.added_.back().first[0])] = true;
-  }
-  std::stable_sort(t.added_.begin(), t.added_.end(),
-                   [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
+  WEDLM_RETURN_IF_ERROR(t.read_model(path, model));
+  WEDLM_RETURN_IF_ERROR(t.read_added(path, j));
   int err = 0;
   PCRE2_SIZE at = 0;
   t.split_ = std::make_unique<Regex>();

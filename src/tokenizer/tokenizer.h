@@ -18,6 +18,10 @@
 
 #include "core/status.h"
 
+namespace simdjson::dom {
+class element;
+}  // namespace simdjson::dom
+
 namespace wedlm {
 
 class Tokenizer {
@@ -43,6 +47,9 @@ class Tokenizer {
 
  private:
   Tokenizer();
+  bool put_piece(int64_t id, std::string bytes);
+  Status read_model(const std::string& path, simdjson::dom::element model);
+  Status read_added(const std::string& path, simdjson::dom::element root);
   Status encode_plain(const std::string& text, std::vector<int32_t>& out) const;
   void bpe(const std::string& piece, std::vector<int32_t>& out) const;
   void bpe_uncached(const std::string& piece, std::vector<int32_t>& out) const;
