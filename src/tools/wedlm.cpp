@@ -174,6 +174,34 @@ Result<GenerateParams> params_of(const GenerateFlags& g, const ModelConfig& cfg,
   return p;
 }
 
+// The end of a generate run: the JSON object, or the rest of the streamed text and the statistics
+// line (stderr). `printed` bytes of the reply were already streamed.
+void print_result(const CommonFlags& f, const std::string& mode, const Loaded& m,
+                  const std::vector<int32_t>& prompt, const GenerateResult& g_res,
+                  size_t printed) {
+  std::string reply = text_of(m, g_res.output);
+  if (g_res.text_end) reply.resize(std::min(reply.size(), *g_res.text_end));
+  const double tps = g_res.decode_ms > 0 ? 1000.0 * double(g_res.output.size()) / g_res.decode_ms : 0;
+  if (f.json) {
+    nlohmann::json j = {{"prompt_ids", prompt}, {"output_ids", g_res.output},
+                        {"text", reply}, {"finish_reason", g_res.finish_reason},
+                        {"forwards", g_res.forwards},
+                        {"tokens_per_forward", g_res.tokens_per_forward()},
+                        {"timings", {{"prefill_ms", g_res.prefill_ms}, {"decode_ms", g_res.decode_ms},
+                                     {"tokens_per_s", tps}}}};
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return;
+  }
+  if (!m.tok) for (int32_t t : g_res.output) std::printf("%d ", t);
+  if (reply.size() > printed) std::fwrite(reply.data() + printed, 1, reply.size() - printed, stdout);
+  std::printf("\n");
+  std::fflush(stdout);  // the reply before the statistics line on a shared terminal
+  std::fprintf(stderr, "[%s: %zu tokens, %lld forwards, %.2f tokens/forward, prefill %.1f ms, "
+               "decode %.1f ms, %.1f tokens/s, finish %s]\n", mode.c_str(),
+               g_res.output.size(), (long long)g_res.forwards, g_res.tokens_per_forward(),
+               g_res.prefill_ms, g_res.decode_ms, tps, g_res.finish_reason.c_str());
+}
+
 int run_generate(const CommonFlags& f, const GenerateFlags& g) {
   auto l = load(f);
   if (!l.is_ok()) return fail(l.status().to_string());
@@ -215,28 +243,7 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
   };
   auto r = generate(seq, prompt.value(), p.value(), on_commit);
   if (!r.is_ok()) return fail(r.status().to_string());
-  const GenerateResult& g_res = r.value();
-  std::string reply = text_of(m, g_res.output);
-  if (g_res.text_end) reply.resize(std::min(reply.size(), *g_res.text_end));
-  const double tps = g_res.decode_ms > 0 ? 1000.0 * double(g_res.output.size()) / g_res.decode_ms : 0;
-  if (f.json) {
-    nlohmann::json j = {{"prompt_ids", prompt.value()}, {"output_ids", g_res.output},
-                        {"text", reply}, {"finish_reason", g_res.finish_reason},
-                        {"forwards", g_res.forwards},
-                        {"tokens_per_forward", g_res.tokens_per_forward()},
-                        {"timings", {{"prefill_ms", g_res.prefill_ms}, {"decode_ms", g_res.decode_ms},
-                                     {"tokens_per_s", tps}}}};
-    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  } else {
-    if (!m.tok) for (int32_t t : g_res.output) std::printf("%d ", t);
-    if (reply.size() > printed) std::fwrite(reply.data() + printed, 1, reply.size() - printed, stdout);
-    std::printf("\n");
-    std::fflush(stdout);  // the reply before the statistics line on a shared terminal
-    std::fprintf(stderr, "[%s: %zu tokens, %lld forwards, %.2f tokens/forward, prefill %.1f ms, "
-                 "decode %.1f ms, %.1f tokens/s, finish %s]\n", g.mode.c_str(),
-                 g_res.output.size(), (long long)g_res.forwards, g_res.tokens_per_forward(),
-                 g_res.prefill_ms, g_res.decode_ms, tps, g_res.finish_reason.c_str());
-  }
+  print_result(f, g.mode, m, prompt.value(), r.value(), printed);
   return 0;
 }
 
