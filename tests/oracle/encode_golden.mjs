@@ -1,5 +1,7 @@
 // Golden ids from @huggingface/tokenizers (a third, independent implementation) for the C++
-// tokenizer: node tests/oracle/encode_golden.mjs OUT.json
+// tokenizer: node tests/oracle/encode_golden.mjs OUT.json [N_RANDOM [SEED]]
+// (defaults 400 and 20261122 make the committed tests/data/tokenizer_golden.json; the live
+// differential test asks for thousands with another seed)
 // Tokenizers: the real Qwen3 one (../shared/fixtures/tiny-qwen3) and the bundled model's.
 import fs from "node:fs";
 import path from "node:path";
@@ -23,7 +25,8 @@ const fixed = [
   "\u00a0nbsp\u2009thin\u3000ideographic", "ＡＢＣ ｆｕｌｌｗｉｄｔｈ", "x".repeat(300),
 ];
 // Seeded random strings over a mixed alphabet (mulberry32).
-let seed = 20261122;
+const nRandom = Number(process.argv[3] ?? 400);
+let seed = Number(process.argv[4] ?? 20261122);
 const rand = () => {
   seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
   let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
@@ -34,7 +37,7 @@ const pieces = ["a", "B", "z", " ", "  ", "\n", "\r\n", "\t", "0", "7", "'s", "'
   "é", "e\u0301", "ß", "Ж", "ж", "中", "語", "😀", "👍🏽", "‍", "<|im_end|>", "<think>", "\u00a0",
   "ا", "ह", "ก", "—", "\"", "(", ")", "{", "}", "_", "-", "#", "$", "100", "x", "the", " the"];
 const random = [];
-for (let i = 0; i < 400; ++i) {
+for (let i = 0; i < nRandom; ++i) {
   let s = "";
   const n = 1 + Math.floor(rand() * 24);
   for (let k = 0; k < n; ++k) s += pieces[Math.floor(rand() * pieces.length)];
