@@ -23,6 +23,9 @@ const fixed = [
   "<tool_response>data</tool_response>", "def f(x):\n    return x ** 2  # comment\n",
   "{\"key\": [1, 2, {\"a\": null}]}", "https://example.com/path?q=1&r=two#frag", "a  b   c    d",
   "\u00a0nbsp\u2009thin\u3000ideographic", "ＡＢＣ ｆｕｌｌｗｉｄｔｈ", "x".repeat(300),
+  // Newer than PCRE2 10.42's Unicode 14: Kawi letters and Cyrillic Extended-D (15.0), an emoji
+  // (15.0); pinned so that a difference with the oracle shows up here.
+  "a\u{11F04}\u{11F05}b", " \u{11F04}\u{11F05}", "x \u{1FAE8}y", "\u{1E030}\u{1E031} z",
 ];
 // Seeded random strings over a mixed alphabet (mulberry32).
 const nRandom = Number(process.argv[3] ?? 400);
