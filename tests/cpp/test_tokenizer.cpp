@@ -83,7 +83,7 @@ TEST(Tokenizer, RoundTripsAndRejectsInvalidUtf8) {
 }
 
 // tests/data/tokenizer_golden.json: @huggingface/tokenizers (tests/oracle/encode_golden.mjs) on
-// 26 hand-picked and 400 seeded random strings (scripts, whitespace, digits, contractions,
+// 30 hand-picked and 400 seeded random strings (scripts, whitespace, digits, contractions,
 // combining marks, emoji sequences, specials and near-miss specials).
 int mismatches(const Tokenizer& tok, const json& cases) {
   int bad = 0;
