@@ -48,10 +48,10 @@ class BundledModel : public ::testing::Test {
     ck_ = Checkpoint::open(dir).value().release();
     ops_ = make_cpu_ops().release();
     model_ = new Model(*ck_, *ops_);
-    detok_ = new Tokenizer(Tokenizer::load(dir + "/tokenizer.json").value());
+    tok_ = new Tokenizer(Tokenizer::load(dir + "/tokenizer.json").value());
   }
   static void TearDownTestSuite() {
-    delete detok_;
+    delete tok_;
     delete model_;
     delete ops_;
     delete ck_;
@@ -70,13 +70,13 @@ class BundledModel : public ::testing::Test {
   }
 
   static std::string text(const GenerateResult& r) {
-    return detok_->decode_bytes(r.output, true).value();
+    return tok_->decode_bytes(r.output, true).value();
   }
 
   static inline Checkpoint* ck_ = nullptr;
   static inline Ops* ops_ = nullptr;
   static inline Model* model_ = nullptr;
-  static inline Tokenizer* detok_ = nullptr;
+  static inline Tokenizer* tok_ = nullptr;
 };
 
 TEST_F(BundledModel, SeededSamplingIsReproducible) {
