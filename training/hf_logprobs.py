@@ -16,6 +16,8 @@ import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 from safetensors.torch import load_file
 
+import bpe  # training/, this script's own folder
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -40,9 +42,6 @@ def main():
             firsts.append(r)
     picked = (firsts + [r for r in rows if r not in firsts])[:args.n]
     out = []
-    import sys
-    sys.path.insert(0, "training")
-    import bpe
     tok = bpe.ByteLevelBPE.load(f"{args.model}/tokenizer.json")
     end = tok.specials["<|im_end|>"]
     for r in picked:
