@@ -19,14 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-void check_fixture(const std::string& model_dir, const std::string& fixture_path) {
-  SCOPED_TRACE(fixture_path);
-  const json fx = json::parse(std::ifstream(fixture_path));
-  auto ck = Checkpoint::open(model_dir);
-  ASSERT_TRUE(ck.is_ok()) << ck.status().to_string();
-  auto ops = make_cpu_ops();
-  Model model(*ck.value(), *ops);
-  const int64_t V = ck.value()->config().vocab_size;
+void check_logprobs(Model& model, int64_t V, const json& fx) {
   for (const json& c : fx["logprobs"]) {
     const std::vector<int32_t> ids = c["ids"];
     std::vector<int64_t> pos(ids.size());
@@ -45,41 +38,55 @@ void check_fixture(const std::string& model_dir, const std::string& fixture_path
                   1e-4) << "position " << t;
     }
   }
-  auto base = [&](const json& c) {
-    GenerateParams p;
-    p.max_tokens = c["max_tokens"];
-    p.context = ck.value()->config().max_position_embeddings;
-    p.stop_ids = fx["stop_ids"].get<std::vector<int64_t>>();
-    p.mask_id = fx["mask_token_id"];
-    p.sampling.temperature = 0;
-    return p;
-  };
+}
+
+GenerateParams params_of(const json& fx, const json& c, int64_t context) {
+  GenerateParams p;
+  p.max_tokens = c["max_tokens"];
+  p.context = context;
+  p.stop_ids = fx["stop_ids"].get<std::vector<int64_t>>();
+  p.mask_id = fx["mask_token_id"];
+  p.sampling.temperature = 0;
+  return p;
+}
+
+void check_wedlm_trace(Model& model, const json& fx, const json& c, int64_t context) {
+  GenerateParams p = params_of(fx, c, context);
+  p.window = c["window"];
+  p.penalty = c["penalty"];
+  if (c["threshold"].is_null()) p.threshold.reset();
+  else p.threshold = c["threshold"].get<double>();
+  ModelSequence seq(model, 512, 16);
+  const std::vector<int32_t> prompt = c["prompt"];
+  const GenerateResult r = generate(seq, prompt, p).value();
+  EXPECT_EQ(r.output, c["output"].get<std::vector<int32_t>>());
+  EXPECT_EQ(r.forwards, c["forwards"].get<int64_t>());
+  ASSERT_EQ(r.steps.size(), c["steps"].size());
+  for (size_t k = 0; k < r.steps.size(); ++k) {
+    EXPECT_EQ(r.steps[k].commit, c["steps"][k]["commit"].get<int64_t>()) << "step " << k;
+    std::vector<std::pair<int64_t, int32_t>> fill;
+    for (const json& f : c["steps"][k]["fill"]) fill.emplace_back(f[0], f[1]);
+    EXPECT_EQ(r.steps[k].fill, fill) << "step " << k;
+  }
+}
+
+void check_fixture(const std::string& model_dir, const std::string& fixture_path) {
+  SCOPED_TRACE(fixture_path);
+  const json fx = json::parse(std::ifstream(fixture_path));
+  auto ck = Checkpoint::open(model_dir);
+  ASSERT_TRUE(ck.is_ok()) << ck.status().to_string();
+  auto ops = make_cpu_ops();
+  Model model(*ck.value(), *ops);
+  const int64_t context = ck.value()->config().max_position_embeddings;
+  check_logprobs(model, ck.value()->config().vocab_size, fx);
   for (const json& c : fx["ar"]) {
-    GenerateParams p = base(c);
+    GenerateParams p = params_of(fx, c, context);
     p.mode = DecodeMode::kAR;
     ModelSequence seq(model, 512, 16);
     const std::vector<int32_t> prompt = c["prompt"];
     EXPECT_EQ(generate(seq, prompt, p).value().output, c["output"].get<std::vector<int32_t>>());
   }
-  for (const json& c : fx["wedlm"]) {
-    GenerateParams p = base(c);
-    p.window = c["window"];
-    p.penalty = c["penalty"];
-    if (c["threshold"].is_null()) p.threshold.reset();
-    else p.threshold = c["threshold"].get<double>();
-    ModelSequence seq(model, 512, 16);
-    const std::vector<int32_t> prompt = c["prompt"];
-    const GenerateResult r = generate(seq, prompt, p).value();
-    EXPECT_EQ(r.output, c["output"].get<std::vector<int32_t>>());
-    EXPECT_EQ(r.forwards, c["forwards"].get<int64_t>());
-    ASSERT_EQ(r.steps.size(), c["steps"].size());
-    for (size_t k = 0; k < r.steps.size(); ++k) {
-      EXPECT_EQ(r.steps[k].commit, c["steps"][k]["commit"].get<int64_t>()) << "step " << k;
-      std::vector<std::pair<int64_t, int32_t>> fill;
-      for (const json& f : c["steps"][k]["fill"]) fill.emplace_back(f[0], f[1]);
-      EXPECT_EQ(r.steps[k].fill, fill) << "step " << k;
-    }
-  }
+  for (const json& c : fx["wedlm"]) check_wedlm_trace(model, fx, c, context);
 }
 
 TEST(Parity, ProjectReferenceFixturesBothFamilies) {
