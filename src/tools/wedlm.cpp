@@ -227,12 +227,11 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
                                int64_t(prompt.value().size()) + p.value().max_tokens +
                                    2 * p.value().window + 1);
   ModelSequence seq(*m.model, cap, f.block_size);
-  std::vector<int32_t> streamed;
+  std::string all;  // reply bytes so far: each commit appends only its own tokens' bytes
   size_t printed = 0;
   auto on_commit = [&](std::span<const int32_t> toks) {
     if (f.json || !m.tok) return;
-    streamed.insert(streamed.end(), toks.begin(), toks.end());
-    const std::string all = text_of(m, streamed);
+    all += text_of(m, std::vector<int32_t>(toks.begin(), toks.end()));
     size_t limit = all.size() - std::min(hold, all.size());
     for (const std::string& stop : g.stop)  // a completed stop string is never printed
       if (const size_t at = all.find(stop); !stop.empty() && at != std::string::npos)
