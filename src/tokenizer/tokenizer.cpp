@@ -59,6 +59,12 @@ bool token_bytes(const std::string& tok, std::string& out) {
   return true;
 }
 
+bool is_ascii(std::string_view s) {
+  unsigned char any = 0;
+  for (unsigned char c : s) any |= c;
+  return any < 0x80;
+}
+
 Status corrupt(const std::string& path, const std::string& what) {
   return Status(ErrorKind::kCorruptFile, fmt::format("{}: {}", path, what));
 }
@@ -196,7 +202,7 @@ Result<Tokenizer> Tokenizer::load(const std::string& path) {
   return t;
 }
 
-void Tokenizer::bpe(const std::string& piece, std::vector<int32_t>& out) const {
+void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {
   {
     std::lock_guard<std::mutex> lock(cache_->mu);
     const auto hit = cache_->map.find(piece);
@@ -209,10 +215,10 @@ void Tokenizer::bpe(const std::string& piece, std::vector<int32_t>& out) const {
   bpe_uncached(piece, out);
   std::lock_guard<std::mutex> lock(cache_->mu);
   if (cache_->map.size() > 200000) cache_->map.clear();
-  cache_->map.emplace(piece, std::vector<int32_t>(out.begin() + long(first), out.end()));
+  cache_->map.emplace(std::string(piece), std::vector<int32_t>(out.begin() + long(first), out.end()));
 }
 
-void Tokenizer::bpe_uncached(const std::string& piece, std::vector<int32_t>& out) const {
+void Tokenizer::bpe_uncached(std::string_view piece, std::vector<int32_t>& out) const {
   std::vector<std::string> syms;
   for (unsigned char b : piece) syms.push_back(byte_map().to_char[b]);
   while (syms.size() > 1) {
@@ -237,18 +243,28 @@ void Tokenizer::bpe_uncached(const std::string& piece, std::vector<int32_t>& out
   }
 }
 
-Status Tokenizer::encode_plain(const std::string& text, std::vector<int32_t>& out) const {
+Status Tokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
   if (text.empty()) return Status::ok();
-  utf8proc_uint8_t* nfc = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(text.c_str()));
-  if (nfc == nullptr)
-    return Status(ErrorKind::kInvalidArgument, "text is not valid UTF-8");
-  const std::string s(reinterpret_cast<char*>(nfc));
-  std::free(nfc);
+  std::string nfc_text;
+  const bool ascii = is_ascii(text);
+  if (!ascii) {  // ASCII is valid UTF-8 and already in NFC
+    // By length, not NUL-terminated: a U+0000 inside the text is a character like any other.
+    utf8proc_uint8_t* nfc = nullptr;
+    const utf8proc_ssize_t n =
+        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                     utf8proc_ssize_t(text.size()), &nfc, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    if (n < 0) return Status(ErrorKind::kInvalidArgument, "text is not valid UTF-8");
+    nfc_text.assign(reinterpret_cast<char*>(nfc), size_t(n));
+    std::free(nfc);
+  }
+  const std::string_view s = ascii ? text : std::string_view(nfc_text);
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(split_->code, nullptr);
   size_t pos = 0;
   while (pos < s.size()) {
+    // utf8proc's NFC output is valid UTF-8: skip PCRE2's check of the whole subject, which it
+    // would otherwise repeat at every call (quadratic in the text's length).
     const int rc = pcre2_match(split_->code, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), pos,
-                               0, md, nullptr);
+                               PCRE2_NO_UTF_CHECK, md, nullptr);
     if (rc < 0) {  // no further match: the rest is one piece (Isolated keeps gaps)
       bpe(s.substr(pos), out);
       break;
@@ -292,12 +308,12 @@ Result<std::vector<int32_t>> Tokenizer::encode_protected(
       ++pos;
       continue;
     }
-    WEDLM_RETURN_IF_ERROR(encode_plain(text.substr(plain_from, pos - plain_from), out));
+    WEDLM_RETURN_IF_ERROR(encode_plain(std::string_view(text).substr(plain_from, pos - plain_from), out));
     out.push_back(hit->second);
     pos += hit->first.size();
     plain_from = pos;
   }
-  WEDLM_RETURN_IF_ERROR(encode_plain(text.substr(plain_from), out));
+  WEDLM_RETURN_IF_ERROR(encode_plain(std::string_view(text).substr(plain_from), out));
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -50,9 +51,9 @@ class Tokenizer {
   bool put_piece(int64_t id, std::string bytes);
   Status read_model(const std::string& path, simdjson::dom::element model);
   Status read_added(const std::string& path, simdjson::dom::element root);
-  Status encode_plain(const std::string& text, std::vector<int32_t>& out) const;
-  void bpe(const std::string& piece, std::vector<int32_t>& out) const;
-  void bpe_uncached(const std::string& piece, std::vector<int32_t>& out) const;
+  Status encode_plain(std::string_view text, std::vector<int32_t>& out) const;
+  void bpe(std::string_view piece, std::vector<int32_t>& out) const;
+  void bpe_uncached(std::string_view piece, std::vector<int32_t>& out) const;
 
   std::vector<std::string> pieces_;     // id -> bytes ("" for holes)
   std::vector<bool> known_;
@@ -65,9 +66,13 @@ class Tokenizer {
   std::unique_ptr<Regex> split_;
   bool jit_ = false;
   // Pre-token -> ids memo (pieces repeat a lot); bounded, guarded for concurrent encoders.
+  struct StringHash {  // lets the memo be searched with a string_view, without a copy
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   struct Cache {
     std::mutex mu;
-    std::unordered_map<std::string, std::vector<int32_t>> map;
+    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
   };
   std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
 };

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -281,11 +282,17 @@ int run_perplexity(const CommonFlags& f) {
 
 struct TokenizeFlags {
   std::string model_dir = WEDLM_DEFAULT_MODEL, text, decode;
-  bool json = false, jsonl = false, skip_special = false;
+  bool json = false, jsonl = false, skip_special = false, timing = false;
 };
 
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // {"text": ...} lines on stdin -> {"ids": [...]} or {"error": ...} lines on stdout, in order.
-void tokenize_jsonl(const Tokenizer& tok) {
+// Returns the milliseconds spent inside Tokenizer::encode.
+double tokenize_jsonl(const Tokenizer& tok) {
+  double encode_ms = 0;
   std::string line;
   for (int64_t n = 1; std::getline(std::cin, line); ++n) {
     nlohmann::json out;
@@ -293,18 +300,27 @@ void tokenize_jsonl(const Tokenizer& tok) {
     if (in.is_discarded() || !in.is_object() || !in.contains("text") || !in["text"].is_string()) {
       out["error"] = fmt::format("line {}: expected a JSON object with a string \"text\"", n);
     } else {
+      const auto t0 = std::chrono::steady_clock::now();
       auto ids = tok.encode(in["text"].get<std::string>(), true);
+      encode_ms += ms_since(t0);
       if (ids.is_ok()) out["ids"] = ids.value();
       else out["error"] = fmt::format("line {}: {}", n, ids.status().message());
     }
     std::cout << out.dump() << "\n";
   }
+  return encode_ms;
 }
 
 int run_tokenize(const TokenizeFlags& f) {
+  const auto t0 = std::chrono::steady_clock::now();
   auto tok = Tokenizer::load(f.model_dir + "/tokenizer.json");
   if (!tok.is_ok()) return fail(tok.status().to_string());
-  if (f.jsonl) return tokenize_jsonl(tok.value()), 0;
+  const double load_ms = ms_since(t0);
+  if (f.jsonl) {
+    const double encode_ms = tokenize_jsonl(tok.value());
+    if (f.timing) std::fprintf(stderr, "load %.1f ms, encode %.1f ms\n", load_ms, encode_ms);
+    return 0;
+  }
   if (f.text.empty() == f.decode.empty()) return fail("give one of -p TEXT, --decode IDS, --jsonl");
   if (!f.decode.empty()) {
     auto ids = parse_ids(f.decode);
@@ -365,6 +381,7 @@ int main(int argc, char** argv) {
   tokz->add_flag("--skip-special", tf.skip_special, "drop special tokens when decoding");
   tokz->add_flag("--json", tf.json, "print one JSON object");
   tokz->add_flag("--jsonl", tf.jsonl, "encode {\"text\": ...} lines from stdin");
+  tokz->add_flag("--timing", tf.timing, "with --jsonl: print load and encode milliseconds to stderr");
   CLI::App* info = app.add_subcommand("info", "describe a checkpoint");
   info->add_option("-m,--model", ci.model_dir, "model directory")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
