@@ -1,10 +1,9 @@
-// Byte-level BPE tokenizer of a Hugging Face tokenizer.json (Qwen2/Qwen3 layout): NFC normaliser,
-// Split pre-tokenizer (the Qwen regex, run by PCRE2 with UTF and Unicode properties), ByteLevel
-// mapping, BPE merges by rank, added tokens; and the ByteLevel decoder.
-// Immutable after load; safe to share between threads.
-//
-// Status: encoding follows HF for the pipeline above; added-token lstrip/rstrip flags and other
-// component types are the tokenizer issue's (load refuses unknown types by name).
+// Byte-level BPE tokenizer of a Hugging Face tokenizer.json (Qwen2/Qwen2.5/Qwen3 layout): NFC
+// normaliser (or none), Split pre-tokenizer (the Qwen regex, run by PCRE2 with UTF and Unicode
+// properties) or ByteLevel with its own regex, ByteLevel mapping, BPE merges by rank, added tokens
+// with their special/lstrip/rstrip/normalized flags; and the ByteLevel decoder.
+// Unknown component types, and flags this class does not implement (single_word), fail at load
+// with their names. Immutable after load; safe to share between threads.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +14,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -24,6 +24,14 @@ class element;
 }  // namespace simdjson::dom
 
 namespace wedlm {
+
+using ByteRanges = std::vector<std::pair<size_t, size_t>>;  // [begin, end) byte offsets, sorted
+
+struct AddedToken {
+  std::string content;  // normalized tokens: the content after the normaliser
+  int32_t id = -1;
+  bool special = false, lstrip = false, rstrip = false, normalized = false;
+};
 
 class Tokenizer {
  public:
@@ -35,31 +43,47 @@ class Tokenizer {
   // parse_special: added tokens written in the text become their ids (HF `encode`); off for text
   // a user typed, so that it can never produce a control token. Invalid UTF-8 is a Status.
   Result<std::vector<int32_t>> encode(const std::string& text, bool parse_special) const;
-  // Added tokens are parsed everywhere except inside the `protected_ranges` (byte ranges, sorted):
-  // template markers become ids, message content cannot.
-  Result<std::vector<int32_t>> encode_protected(
-      const std::string& text, const std::vector<std::pair<size_t, size_t>>& protected_ranges) const;
+  // Added tokens are parsed everywhere except inside the `protected_ranges`: template markers
+  // become ids, message content cannot.
+  Result<std::vector<int32_t>> encode_protected(const std::string& text,
+                                                const ByteRanges& protected_ranges) const;
   // Raw bytes of the ids (may end inside a UTF-8 sequence). Unknown ids are a Status.
   Result<std::string> decode_bytes(std::span<const int32_t> ids, bool skip_special) const;
+  // Text of the ids as HF decodes it: invalid or unfinished UTF-8 becomes U+FFFD.
+  Result<std::string> decode(std::span<const int32_t> ids, bool skip_special) const;
   int64_t size() const { return static_cast<int64_t>(pieces_.size()); }
   // Id of an added token by its text ("<|im_end|>"), or -1.
   int32_t added_token_id(const std::string& content) const;
+  bool is_special(int32_t id) const { return special_.count(id) > 0; }
   bool regex_jit() const { return jit_; }  // PCRE2 compiled the split regex to machine code
 
  private:
+  struct AddedSet {  // added tokens matched at one stage, longest first
+    std::vector<AddedToken> tokens;
+    bool first_byte[256] = {};
+    void add(AddedToken t);
+  };
   Tokenizer();
   bool put_piece(int64_t id, std::string bytes);
   Status read_model(const std::string& path, simdjson::dom::element model);
   Status read_added(const std::string& path, simdjson::dom::element root);
-  Status encode_plain(std::string_view text, std::vector<int32_t>& out) const;
+  Status compile_split(const std::string& path, const std::string& pattern);
+  template <class Plain>
+  Status split_added(std::string_view text, const ByteRanges& guard, const AddedSet& set,
+                     std::vector<int32_t>& out, Plain&& plain) const;
+  Status encode_segment(std::string_view text, const ByteRanges& guard,
+                        std::vector<int32_t>& out) const;
+  Status pre_tokenize(std::string_view nfc_text, std::vector<int32_t>& out) const;
   void bpe(std::string_view piece, std::vector<int32_t>& out) const;
   void bpe_uncached(std::string_view piece, std::vector<int32_t>& out) const;
 
-  std::vector<std::string> pieces_;     // id -> bytes ("" for holes)
+  std::vector<std::string> pieces_;  // id -> bytes ("" for holes)
   std::vector<bool> known_;
   std::unordered_set<int32_t> special_;
-  std::vector<std::pair<std::string, int32_t>> added_;  // longest first
-  bool added_first_byte_[256] = {};                      // bytes that can start an added token
+  AddedSet raw_added_;   // matched on the text as given (normalized = false)
+  AddedSet norm_added_;  // matched on the normalised text between raw matches
+  bool nfc_ = false;     // the normaliser is NFC (else none)
+  bool add_prefix_space_ = false;  // ByteLevel: a space in front of each segment that lacks one
   std::unordered_map<std::string, int32_t> vocab_;       // byte-level token string -> id
   std::unordered_map<std::string, int32_t> merge_rank_;  // "a b" -> rank
   struct Regex;
@@ -76,9 +100,5 @@ class Tokenizer {
   };
   std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
 };
-
-// Length of the longest prefix of `s` that does not end inside a UTF-8 sequence (streaming output
-// holds the rest back until its continuation bytes arrive).
-size_t complete_utf8_prefix(const std::string& s);
 
 }  // namespace wedlm

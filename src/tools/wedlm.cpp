@@ -28,6 +28,7 @@
 #include "ops/ops.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 namespace wedlm {
 namespace {
@@ -180,8 +181,10 @@ Result<GenerateParams> params_of(const GenerateFlags& g, const ModelConfig& cfg,
 void print_result(const CommonFlags& f, const std::string& mode, const Loaded& m,
                   const std::vector<int32_t>& prompt, const GenerateResult& g_res,
                   size_t printed) {
-  std::string reply = text_of(m, g_res.output);
+  std::string reply = text_of(m, g_res.output);  // bytes, cut at a stop string
   if (g_res.text_end) reply.resize(std::min(reply.size(), *g_res.text_end));
+  const std::string rest = utf8_lossy(reply.substr(std::min(printed, reply.size())));
+  reply = utf8_lossy(reply);
   const double tps = g_res.decode_ms > 0 ? 1000.0 * double(g_res.output.size()) / g_res.decode_ms : 0;
   if (f.json) {
     nlohmann::json j = {{"prompt_ids", prompt}, {"output_ids", g_res.output},
@@ -194,7 +197,7 @@ void print_result(const CommonFlags& f, const std::string& mode, const Loaded& m
     return;
   }
   if (!m.tok) for (int32_t t : g_res.output) std::printf("%d ", t);
-  if (reply.size() > printed) std::fwrite(reply.data() + printed, 1, reply.size() - printed, stdout);
+  std::fwrite(rest.data(), 1, rest.size(), stdout);
   std::printf("\n");
   std::fflush(stdout);  // the reply before the statistics line on a shared terminal
   std::fprintf(stderr, "[%s: %zu tokens, %lld forwards, %.2f tokens/forward, prefill %.1f ms, "

