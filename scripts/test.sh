@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
-(cd build && ctest --output-on-failure -j"$(nproc)")
-# The npm oracles for the live tokenizer differential test (skipped with a message without them)
+# The npm oracles: the Qwen2.5 tokenizer of the C++ golden test and the live tokenizer
+# differential test (both skipped with a message without them)
 if command -v npm >/dev/null; then
   (cd tests/oracle && npm ci --no-audit --no-fund --loglevel=error) || echo "test.sh: npm ci failed"
 fi
+(cd build && ctest --output-on-failure -j"$(nproc)")
 # Debian's interpreter, where setup.sh installs numpy/regex/pytest (a pyenv python3 may shadow it)
 /usr/bin/python3 -m pytest -q -rs tests/python training/test_objective.py "$@"

@@ -11,6 +11,7 @@
 #include <fmt/core.h>
 
 #include "tokenizer/byte_level.h"
+#include "tokenizer/fast_split.h"
 #include "tokenizer/split_regex.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -141,6 +142,7 @@ Status Tokenizer::encode_segment(std::string_view text, const ByteRanges& guard,
 
 Status Tokenizer::pre_tokenize(std::string_view s, std::vector<int32_t>& out) const {
   if (s.empty()) return Status::ok();
+  const size_t first = out.size();
   std::string prefixed;
   if (add_prefix_space_ && s[0] != ' ') {
     prefixed.reserve(s.size() + 1);
@@ -148,6 +150,20 @@ Status Tokenizer::pre_tokenize(std::string_view s, std::vector<int32_t>& out) co
     prefixed.append(s);
     s = prefixed;
   }
+  if (fast_split_ != 0) {
+    thread_local std::vector<std::pair<size_t, size_t>> pieces;
+    pieces.clear();
+    fast_split(SplitPattern(fast_split_), s, pieces);
+    for (const auto& [b, e] : pieces) bpe(s.substr(b, e - b), out);
+  } else {
+    split_pcre2(s, out);
+  }
+  if (std::find(out.begin() + long(first), out.end(), -1) != out.end())
+    return Status(ErrorKind::kCorruptFile, "tokenizer.json lacks a byte-level base token");
+  return Status::ok();
+}
+
+void Tokenizer::split_pcre2(std::string_view s, std::vector<int32_t>& out) const {
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(split_->code, nullptr);
   size_t pos = 0;
   while (pos < s.size()) {
@@ -165,9 +181,6 @@ Status Tokenizer::pre_tokenize(std::string_view s, std::vector<int32_t>& out) co
     pos = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
   }
   pcre2_match_data_free(md);
-  if (std::find(out.begin(), out.end(), -1) != out.end())
-    return Status(ErrorKind::kCorruptFile, "tokenizer.json lacks a byte-level base token");
-  return Status::ok();
 }
 
 void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {

@@ -33,9 +33,16 @@ struct AddedToken {
   bool special = false, lstrip = false, rstrip = false, normalized = false;
 };
 
+struct TokenizerOptions {
+  // Run the split regex in PCRE2 even where a hand-written matcher implements it (the reference
+  // twin of fast_split.h, for tests and comparisons).
+  bool pcre2_split = false;
+};
+
 class Tokenizer {
  public:
-  static Result<Tokenizer> load(const std::string& tokenizer_json_path);
+  static Result<Tokenizer> load(const std::string& tokenizer_json_path,
+                                const TokenizerOptions& options = {});
   ~Tokenizer();
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
@@ -56,6 +63,7 @@ class Tokenizer {
   int32_t added_token_id(const std::string& content) const;
   bool is_special(int32_t id) const { return special_.count(id) > 0; }
   bool regex_jit() const { return jit_; }  // PCRE2 compiled the split regex to machine code
+  bool uses_fast_split() const { return fast_split_ != 0; }  // a hand-written matcher splits
 
  private:
   struct AddedSet {  // added tokens matched at one stage, longest first
@@ -74,6 +82,7 @@ class Tokenizer {
   Status encode_segment(std::string_view text, const ByteRanges& guard,
                         std::vector<int32_t>& out) const;
   Status pre_tokenize(std::string_view nfc_text, std::vector<int32_t>& out) const;
+  void split_pcre2(std::string_view s, std::vector<int32_t>& out) const;
   void bpe(std::string_view piece, std::vector<int32_t>& out) const;
   void bpe_uncached(std::string_view piece, std::vector<int32_t>& out) const;
 
@@ -89,6 +98,7 @@ class Tokenizer {
   struct Regex;
   std::unique_ptr<Regex> split_;
   bool jit_ = false;
+  int fast_split_ = 0;  // SplitPattern of fast_split.h; 0 = PCRE2
   // Pre-token -> ids memo (pieces repeat a lot); bounded, guarded for concurrent encoders.
   struct StringHash {  // lets the memo be searched with a string_view, without a copy
     using is_transparent = void;

@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include "tokenizer/byte_level.h"
+#include "tokenizer/fast_split.h"
 #include "tokenizer/split_regex.h"
 #include "tokenizer/tokenizer.h"
 
@@ -216,7 +217,7 @@ Status Tokenizer::compile_split(const std::string& path, const std::string& patt
   return Status::ok();
 }
 
-Result<Tokenizer> Tokenizer::load(const std::string& path) {
+Result<Tokenizer> Tokenizer::load(const std::string& path, const TokenizerOptions& options) {
   simdjson::padded_string text;
   if (simdjson::padded_string::load(path).get(text) != simdjson::SUCCESS)
     return Status(ErrorKind::kNotFound, path + ": cannot open");
@@ -234,6 +235,7 @@ Result<Tokenizer> Tokenizer::load(const std::string& path) {
   WEDLM_RETURN_IF_ERROR(t.read_model(path, model));
   WEDLM_RETURN_IF_ERROR(t.read_added(path, j));
   WEDLM_RETURN_IF_ERROR(t.compile_split(path, p.pattern));
+  if (!options.pcre2_split) t.fast_split_ = int(recognize_split_pattern(p.pattern));
   return t;
 }
 
