@@ -328,7 +328,7 @@ int run_tokenize(const TokenizeFlags& f) {
   if (!f.decode.empty()) {
     auto ids = parse_ids(f.decode);
     if (!ids.is_ok()) return fail(ids.status().to_string());
-    auto text = tok.value().decode_bytes(ids.value(), f.skip_special);
+    auto text = tok.value().decode(ids.value(), f.skip_special);  // invalid UTF-8 -> U+FFFD, as HF
     if (!text.is_ok()) return fail(text.status().to_string());
     if (f.json)
       std::cout << nlohmann::json{{"text", text.value()}}.dump(
