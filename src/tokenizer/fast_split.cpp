@@ -2,14 +2,10 @@
 
 #include <unicode/uchar.h>
 
-#include "tokenizer/split_regex.h"
 #include "tokenizer/utf8.h"
 
 namespace wedlm {
 namespace {
-
-constexpr const char* kQwen2Pattern =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 enum : uint8_t { kL = 1, kN = 2, kS = 4, kNL = 8 };  // \p{L}, \p{N}, \s, [\r\n]
 

@@ -13,6 +13,13 @@
 
 namespace wedlm {
 
+// Qwen2's split regex (Qwen2, Qwen2.5, Qwen3 tokenizer.json files).
+inline constexpr const char* kQwen2Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// GPT-2's: the ByteLevel pre-tokenizer's own regex when its use_regex is on.
+inline constexpr const char* kByteLevelPattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
 enum class SplitPattern { kOther, kQwen2, kGpt2 };
 
 // Which matcher implements `regex` (the pattern string of tokenizer.json), if any.

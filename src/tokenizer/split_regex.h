@@ -14,8 +14,4 @@ struct Tokenizer::Regex {
   ~Regex() { pcre2_code_free(code); }
 };
 
-// GPT-2's pattern: the ByteLevel pre-tokenizer's own regex when its use_regex is on.
-inline constexpr const char* kByteLevelPattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-
 }  // namespace wedlm

@@ -19,7 +19,6 @@ class StreamDetokenizer {
   Result<std::string> push(std::span<const int32_t> ids);
   // The held-back bytes at the end of the stream (an unfinished sequence becomes U+FFFD).
   std::string finish();
-  size_t held_bytes() const { return pending_.size(); }
 
  private:
   const Tokenizer* tok_;

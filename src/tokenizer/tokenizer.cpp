@@ -2,11 +2,8 @@
 // split off the raw text (lstrip/rstrip absorbing whitespace), each remaining segment is
 // normalised (NFC), normalised added tokens are split off it, and the rest is pre-tokenized by
 // the split regex and byte-level BPE'd.
-#include <utf8proc.h>
-
 #include <algorithm>
 #include <climits>
-#include <cstdlib>
 
 #include <fmt/core.h>
 
@@ -19,22 +16,7 @@
 namespace wedlm {
 namespace {
 
-bool is_ascii(std::string_view s) {
-  unsigned char any = 0;
-  for (unsigned char c : s) any |= c;
-  return any < 0x80;
-}
-
 Status not_utf8() { return Status(ErrorKind::kInvalidArgument, "text is not valid UTF-8"); }
-
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = utf8_sequence_at(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
 
 // Start of the whitespace run that ends at `end` (not before `floor`).
 size_t white_run_start(std::string_view s, size_t end, size_t floor) {
@@ -105,7 +87,6 @@ Status Tokenizer::split_added(std::string_view text, const ByteRanges& guard, co
 // guards can be carried over), split off normalised added tokens outside the guards, pre-tokenize.
 Status Tokenizer::encode_segment(std::string_view text, const ByteRanges& guard,
                                  std::vector<int32_t>& out) const {
-  const auto pre = [&](std::string_view seg, size_t) { return pre_tokenize(seg, out); };
   if (text.empty()) return Status::ok();
   if (is_ascii(text) && norm_added_.tokens.empty()) return pre_tokenize(text, out);
   std::string norm;
@@ -115,16 +96,10 @@ Status Tokenizer::encode_segment(std::string_view text, const ByteRanges& guard,
     const std::string_view piece = text.substr(b, e - b);
     const size_t from = norm.size();
     if (!nfc_ || is_ascii(piece)) {
-      if (!valid_utf8(piece)) return not_utf8();
+      if (!is_valid_utf8(piece)) return not_utf8();
       norm.append(piece);
-    } else {  // by length, not NUL-terminated: U+0000 is a character like any other
-      utf8proc_uint8_t* nfc = nullptr;
-      const utf8proc_ssize_t n = utf8proc_map(
-          reinterpret_cast<const utf8proc_uint8_t*>(piece.data()), utf8proc_ssize_t(piece.size()),
-          &nfc, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-      if (n < 0) return not_utf8();
-      norm.append(reinterpret_cast<char*>(nfc), size_t(n));
-      std::free(nfc);
+    } else if (!append_nfc(piece, norm)) {
+      return not_utf8();
     }
     if (guarded && norm.size() > from) norm_guard.emplace_back(from, norm.size());
     return Status::ok();
@@ -137,7 +112,8 @@ Status Tokenizer::encode_segment(std::string_view text, const ByteRanges& guard,
   }
   WEDLM_RETURN_IF_ERROR(append(at, text.size(), false));
   if (norm_added_.tokens.empty()) return pre_tokenize(norm, out);
-  return split_added(norm, norm_guard, norm_added_, out, pre);
+  return split_added(norm, norm_guard, norm_added_, out,
+                     [&](std::string_view seg, size_t) { return pre_tokenize(seg, out); });
 }
 
 Status Tokenizer::pre_tokenize(std::string_view s, std::vector<int32_t>& out) const {

@@ -61,7 +61,6 @@ class Tokenizer {
   int64_t size() const { return static_cast<int64_t>(pieces_.size()); }
   // Id of an added token by its text ("<|im_end|>"), or -1.
   int32_t added_token_id(const std::string& content) const;
-  bool is_special(int32_t id) const { return special_.count(id) > 0; }
   bool regex_jit() const { return jit_; }  // PCRE2 compiled the split regex to machine code
   bool uses_fast_split() const { return fast_split_ != 0; }  // a hand-written matcher splits
 

@@ -1,9 +1,6 @@
 // Tokenizer::load: reads tokenizer.json (simdjson), checks that every component is one this class
 // implements, and builds the vocabulary, merges, added tokens and the split regex.
-#include <utf8proc.h>
-
 #include <algorithm>
-#include <cstdlib>
 
 #include <fmt/core.h>
 #include <simdjson.h>
@@ -12,6 +9,7 @@
 #include "tokenizer/fast_split.h"
 #include "tokenizer/split_regex.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 namespace wedlm {
 namespace {
@@ -117,16 +115,6 @@ Status check_components(const std::string& path, element j, Pipeline& p) {
   return Status::ok();
 }
 
-std::string nfc_of(const std::string& s) {
-  utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), utf8proc_ssize_t(s.size()),
-                   &out, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-  std::string r = n < 0 ? s : std::string(reinterpret_cast<char*>(out), size_t(n));
-  std::free(out);
-  return r;
-}
-
 }  // namespace
 
 Tokenizer::Tokenizer() = default;
@@ -198,7 +186,8 @@ Status Tokenizer::read_added(const std::string& path, element j) {
     t.lstrip = bool_or(a, "lstrip", false);
     t.rstrip = bool_or(a, "rstrip", false);
     t.normalized = bool_or(a, "normalized", !t.special);
-    t.content = t.normalized && nfc_ ? nfc_of(std::string(content)) : std::string(content);
+    t.content = std::string(content);
+    if (std::string nfc; t.normalized && nfc_ && append_nfc(content, nfc)) t.content = nfc;
     if (t.special) special_.insert(t.id);
     (t.normalized ? norm_added_ : raw_added_).add(std::move(t));
   }

@@ -1,5 +1,9 @@
 #include "tokenizer/utf8.h"
 
+#include <utf8proc.h>
+
+#include <cstdlib>
+
 namespace wedlm {
 
 size_t utf8_sequence_at(std::string_view s, size_t i, bool* truncated) {
@@ -30,6 +34,31 @@ uint32_t utf8_code_point(std::string_view s, size_t i, size_t n) {
   uint32_t cp = byte(0) & (0x7fu >> n);
   for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (byte(k) & 0x3f);
   return cp;
+}
+
+bool is_ascii(std::string_view s) {
+  unsigned char any = 0;
+  for (unsigned char c : s) any |= c;
+  return any < 0x80;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_sequence_at(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+bool append_nfc(std::string_view s, std::string& out) {
+  utf8proc_uint8_t* nfc = nullptr;
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), utf8proc_ssize_t(s.size()),
+                   &nfc, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (n >= 0) out.append(reinterpret_cast<char*>(nfc), size_t(n));
+  std::free(nfc);
+  return n >= 0;
 }
 
 bool is_white_space(uint32_t cp) {

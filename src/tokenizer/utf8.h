@@ -15,6 +15,12 @@ namespace wedlm {
 size_t utf8_sequence_at(std::string_view s, size_t i, bool* truncated = nullptr);
 // The code point of a well-formed sequence of length n at s[i].
 uint32_t utf8_code_point(std::string_view s, size_t i, size_t n);
+// Every byte < 0x80 (so valid UTF-8, and already NFC).
+bool is_ascii(std::string_view s);
+bool is_valid_utf8(std::string_view s);
+// Appends the NFC form of `s` (by length: U+0000 is a character like any other); false, with
+// `out` unchanged, when `s` is not valid UTF-8.
+bool append_nfc(std::string_view s, std::string& out);
 // Unicode White_Space (what Rust's char::is_whitespace and so HF's lstrip/rstrip use).
 bool is_white_space(uint32_t cp);
 // Bytes -> valid UTF-8, each maximal invalid subpart replaced by U+FFFD.
