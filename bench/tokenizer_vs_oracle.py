@@ -46,8 +46,9 @@ def build_corpus(chars):
 
 
 def run_ours(binary, model, path):
-    r = subprocess.run([binary, "tokenize", "-m", model, "--jsonl", "--timing"], stdin=open(path),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+    with open(path) as stdin:
+        r = subprocess.run([binary, "tokenize", "-m", model, "--jsonl", "--timing"], stdin=stdin,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
     m = re.search(r"load ([\d.]+) ms, encode ([\d.]+) ms", r.stderr)
     return float(m.group(1)), float(m.group(2))
 

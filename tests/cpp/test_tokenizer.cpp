@@ -1,6 +1,7 @@
-// The C++ tokenizer against ids it did not produce: the project's Python BPE (itself checked
-// against Hugging Face tokenizers) on the bundled tokenizer, and the real Qwen3 tokenizer's ids in
-// ../shared/fixtures (skipped when absent).
+// The C++ tokenizer against ids it did not produce (the project's Python BPE, itself checked
+// against Hugging Face tokenizers, and the real Qwen3 tokenizer's ids in ../shared/fixtures,
+// skipped when absent); user text safety; lossy and streaming decoding; refusals at load.
+// The npm-oracle golden files are test_tokenizer_golden.cpp's.
 #include <filesystem>
 #include <functional>
 #include <fstream>
