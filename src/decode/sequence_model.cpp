@@ -11,11 +11,9 @@ void ModelSequence::forward(std::span<const int32_t> ids, std::span<const int64_
                             int64_t n_cached, std::span<const int32_t> logit_rows,
                             std::vector<float>& logits) {
   const int64_t need = n_cached + static_cast<int64_t>(ids.size());
-  while (int64_t(table_.size()) * cache_.block_size() < need) {
-    const auto b = cache_.allocate();
-    WEDLM_CHECK(b.has_value(), "sequence KV capacity exceeded");
-    table_.push_back(*b);
-  }
+  WEDLM_CHECK(need <= cache_.n_blocks() * cache_.block_size(), "sequence KV capacity exceeded");
+  while (int64_t(table_.size()) * cache_.block_size() < need)  // the pool is this sequence's own
+    table_.push_back(int32_t(table_.size()));
   model_.forward(ids, pos, cache_, table_, n_cached, logit_rows, logits);
 }
 

@@ -11,22 +11,14 @@ KvCache::KvCache(const ModelConfig& cfg, int64_t n_blocks, int64_t block_size)
   const size_t n = static_cast<size_t>(n_blocks * n_layer_ * block_size * kv_dim_);
   k_.assign(n, 0.0f);
   v_.assign(n, 0.0f);
-  for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));
 }
 
-std::optional<int32_t> KvCache::allocate() {
-  if (free_.empty()) return std::nullopt;
-  const int32_t b = free_.back();
-  free_.pop_back();
-  return b;
+int64_t KvCache::bytes_per_token(const ModelConfig& cfg) {
+  return 2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * int64_t(sizeof(float));
 }
 
-void KvCache::release(int32_t block) {
-  WEDLM_CHECK(block >= 0 && block < n_blocks_, "releasing a block that does not exist");
-  free_.push_back(block);
-}
-
-KvLayerView KvCache::layer_view(int64_t layer, const std::vector<int32_t>& table) {
+KvLayerView KvCache::layer_view(int64_t layer, std::span<const int32_t> table) {
+  for (int32_t b : table) WEDLM_CHECK(b >= 0 && b < n_blocks_, "block table names a missing block");
   const int64_t layer_off = layer * block_size_ * kv_dim_;
   KvLayerView v;
   v.k = k_.data() + layer_off;

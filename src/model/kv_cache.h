@@ -1,10 +1,12 @@
-// Paged KV cache: a pool of fixed-size blocks, each holding block_size token slots of every layer's
-// K and V in fp32. A sequence owns a block table (its blocks in logical order); logical slot s lives
-// in block table[s / block_size] at row s % block_size. Not thread-safe: one owner at a time.
+// Paged KV storage: a pool of fixed-size blocks, each holding block_size token slots of every
+// layer's K and V in fp32. Who owns which block is decided elsewhere (ModelSequence for one
+// sequence, the engine's BlockManager for many); a sequence's block table lists its blocks in
+// logical order, and logical slot s lives in block table[s / block_size] at row s % block_size.
+// Not thread-safe: one forward at a time.
 #pragma once
 
 #include <cstdint>
-#include <optional>
+#include <span>
 #include <vector>
 
 #include "io/model_config.h"
@@ -18,16 +20,14 @@ class KvCache {
 
   int64_t block_size() const { return block_size_; }
   int64_t n_blocks() const { return n_blocks_; }
-  int64_t n_free() const { return static_cast<int64_t>(free_.size()); }
-  std::optional<int32_t> allocate();
-  void release(int32_t block);
+  // Bytes of K and V one token slot takes over all layers (fp32).
+  static int64_t bytes_per_token(const ModelConfig& cfg);
   // Views of layer `layer` through `table`; valid while the cache and the table live unchanged.
-  KvLayerView layer_view(int64_t layer, const std::vector<int32_t>& table);
+  KvLayerView layer_view(int64_t layer, std::span<const int32_t> table);
 
  private:
   int64_t n_layer_, kv_dim_, n_kv_head_, head_dim_, block_size_, n_blocks_;
   std::vector<float> k_, v_;  // [n_blocks][n_layer][block_size][kv_dim]
-  std::vector<int32_t> free_;
 };
 
 }  // namespace wedlm

@@ -39,10 +39,9 @@ Model::Model(const Checkpoint& ck, const Ops& ops) : cfg_(ck.config()), ops_(ops
                        view(l.o), view(l.post_norm), view(l.gate), view(l.up), view(l.down)});
 }
 
-void Model::attention_block(const Layer& w, int64_t l, int64_t T, std::span<const int64_t> pos,
-                            KvCache& cache, const std::vector<int32_t>& table,
-                            int64_t n_cached) {
+void Model::attention_block(const Layer& w, int64_t l, const Batch& b, KvCache& cache) {
   const ModelConfig& c = cfg_;
+  const int64_t T = int64_t(b.ids.size());
   ops_.rms_norm(h_.data(), T, w.input_norm, float(c.rms_norm_eps), x_.data());
   ops_.matmul(x_.data(), T, w.q, q_.data());                     // [T, Hq*D]
   ops_.matmul(x_.data(), T, w.k, k_.data());                     // [T, Hkv*D]
@@ -54,11 +53,17 @@ void Model::attention_block(const Layer& w, int64_t l, int64_t T, std::span<cons
     ops_.rms_norm(q_.data(), T * c.n_head, w.q_norm, float(c.rms_norm_eps), q_.data());
     ops_.rms_norm(k_.data(), T * c.n_kv_head, w.k_norm, float(c.rms_norm_eps), k_.data());
   }
-  ops_.rope(q_.data(), T, c.n_head, c.head_dim, pos.data(), c.rope_theta);
-  ops_.rope(k_.data(), T, c.n_kv_head, c.head_dim, pos.data(), c.rope_theta);
-  const KvLayerView kv = cache.layer_view(l, table);
-  ops_.store_kv(k_.data(), v_.data(), T, n_cached, kv);          // store before attend
-  ops_.attention(q_.data(), T, c.n_head, n_cached, kv, att_.data());  // [T, Hq*D]
+  ops_.rope(q_.data(), T, c.n_head, c.head_dim, b.pos.data(), c.rope_theta);
+  ops_.rope(k_.data(), T, c.n_kv_head, c.head_dim, b.pos.data(), c.rope_theta);
+  const int64_t qd = c.n_head * c.head_dim, kd = c.n_kv_head * c.head_dim;
+  int64_t r0 = 0;
+  for (const BatchSegment& s : b.segments) {                     // per sequence: its own cache
+    const KvLayerView kv = cache.layer_view(l, s.table);
+    ops_.store_kv(k_.data() + r0 * kd, v_.data() + r0 * kd, s.n_rows, s.n_cached, kv);
+    ops_.attention(q_.data() + r0 * qd, s.n_rows, c.n_head, s.n_cached, kv,  // store, then attend
+                   att_.data() + r0 * qd);
+    r0 += s.n_rows;
+  }
   ops_.matmul(att_.data(), T, w.o, tmp_.data());                 // [T, hidden]
   add_into(h_.data(), tmp_.data(), T * c.hidden_size);
 }
@@ -73,32 +78,62 @@ void Model::mlp_block(const Layer& w, int64_t T) {
   add_into(h_.data(), tmp_.data(), T * c.hidden_size);
 }
 
+void Batch::add(std::span<const int32_t> seg_ids, std::span<const int64_t> seg_pos,
+                int64_t n_cached, std::span<const int32_t> table,
+                std::span<const int32_t> seg_logit_rows) {
+  WEDLM_CHECK(seg_pos.size() == seg_ids.size(), "one position per row");
+  const int32_t base = int32_t(ids.size());
+  for (int32_t r : seg_logit_rows) {
+    WEDLM_CHECK(r >= 0 && size_t(r) < seg_ids.size(), "logit row outside its segment");
+    logit_rows.push_back(base + r);
+  }
+  ids.insert(ids.end(), seg_ids.begin(), seg_ids.end());
+  pos.insert(pos.end(), seg_pos.begin(), seg_pos.end());
+  segments.push_back({int64_t(seg_ids.size()), n_cached, table});
+}
+
+void Batch::clear() {
+  ids.clear();
+  pos.clear();
+  segments.clear();
+  logit_rows.clear();
+}
+
 void Model::forward(std::span<const int32_t> ids, std::span<const int64_t> pos, KvCache& cache,
-                    const std::vector<int32_t>& table, int64_t n_cached,
+                    std::span<const int32_t> table, int64_t n_cached,
                     std::span<const int32_t> logit_rows, std::vector<float>& logits) {
+  one_.clear();
+  one_.add(ids, pos, n_cached, table, logit_rows);
+  forward(one_, cache, logits);
+}
+
+void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits) {
   const ModelConfig& c = cfg_;
-  const int64_t T = static_cast<int64_t>(ids.size()), H = c.hidden_size;
-  WEDLM_CHECK(pos.size() == ids.size(), "one position per row");
-  WEDLM_CHECK(int64_t(table.size()) * cache.block_size() >= n_cached + T,
-              "block table too short for the rows");
+  const int64_t T = static_cast<int64_t>(b.ids.size()), H = c.hidden_size;
+  for (const BatchSegment& s : b.segments)
+    WEDLM_CHECK(int64_t(s.table.size()) * cache.block_size() >= s.n_cached + s.n_rows,
+                "block table too short for the rows");
   auto fit = [](std::vector<float>& v, int64_t n) { v.resize(static_cast<size_t>(n)); };
   fit(h_, T * H); fit(x_, T * H); fit(tmp_, T * H);
   fit(q_, T * c.n_head * c.head_dim); fit(att_, T * c.n_head * c.head_dim);
   fit(k_, T * c.n_kv_head * c.head_dim); fit(v_, T * c.n_kv_head * c.head_dim);
   fit(gate_, T * c.intermediate_size); fit(up_, T * c.intermediate_size);
   for (int64_t i = 0; i < T; ++i) {
-    WEDLM_CHECK(ids[size_t(i)] >= 0 && ids[size_t(i)] < c.vocab_size, "token id out of range");
-    embed_.row_to_f32(ids[size_t(i)], h_.data() + i * H);        // [T, hidden]
+    const int32_t id = b.ids[size_t(i)];
+    WEDLM_CHECK(id >= 0 && id < c.vocab_size, "token id out of range");
+    embed_.row_to_f32(id, h_.data() + i * H);                    // [T, hidden]
   }
   for (int64_t l = 0; l < c.n_layer; ++l) {
-    attention_block(layers_[size_t(l)], l, T, pos, cache, table, n_cached);
+    attention_block(layers_[size_t(l)], l, b, cache);
     mlp_block(layers_[size_t(l)], T);
   }
-  const int64_t R = static_cast<int64_t>(logit_rows.size());
+  const int64_t R = static_cast<int64_t>(b.logit_rows.size());
   fit(x_, R * H);
-  for (int64_t r = 0; r < R; ++r)
-    std::copy(h_.begin() + logit_rows[size_t(r)] * H, h_.begin() + (logit_rows[size_t(r)] + 1) * H,
-              tmp_.begin() + r * H);
+  fit(tmp_, std::max(T, R) * H);
+  for (int64_t r = 0; r < R; ++r) {
+    const int64_t row = b.logit_rows[size_t(r)];
+    std::copy(h_.begin() + row * H, h_.begin() + (row + 1) * H, tmp_.begin() + r * H);
+  }
   ops_.rms_norm(tmp_.data(), R, final_norm_, float(c.rms_norm_eps), x_.data());
   logits.resize(static_cast<size_t>(R * c.vocab_size));
   ops_.matmul(x_.data(), R, lm_head_, logits.data());            // [R, vocab]

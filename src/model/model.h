@@ -1,8 +1,11 @@
 // The Qwen2/Qwen3 (WeDLM) transformer forward, written once against Ops (wedlm-spec.md §1.1).
-// Rows carry explicit RoPE positions; their K/V are stored at logical slots
-// n_cached .. n_cached + T - 1 in row (physical) order *before* attention, and row r attends to
-// slots [0, n_cached + r]: the causal mask in physical order on top of the cached prefix (§3.4).
-// Logits are computed only for the rows asked for.
+// A forward runs a Batch: the rows of one or more sequences, each sequence a segment of
+// consecutive rows with its own block table. Rows carry explicit RoPE positions; a segment's K/V
+// are stored at its logical slots n_cached .. n_cached + n_rows - 1 in row (physical) order
+// *before* attention, and its row r attends to its slots [0, n_cached + r]: the causal mask in
+// physical order on top of the cached prefix (§3.4). Matmuls run over all rows of the batch at
+// once (one read of the weights); every row's numbers are independent of the other rows, so a
+// sequence gets the same bits alone or batched. Logits are computed only for the rows asked for.
 // Thread safety: forward() uses scratch buffers of the Model; one call at a time per Model.
 #pragma once
 
@@ -16,6 +19,25 @@
 
 namespace wedlm {
 
+// One sequence's part of a Batch.
+struct BatchSegment {
+  int64_t n_rows = 0;                 // consecutive rows, after the previous segment's
+  int64_t n_cached = 0;               // logical slot of the segment's first row
+  std::span<const int32_t> table;     // block table covering slots < n_cached + n_rows
+};
+
+struct Batch {
+  std::vector<int32_t> ids;           // all rows, segment after segment
+  std::vector<int64_t> pos;           // RoPE position of each row
+  std::vector<BatchSegment> segments;
+  std::vector<int32_t> logit_rows;    // batch rows whose logits are wanted, in output order
+
+  // Appends a segment of rows; `logit_rows` are indices into `ids` (local to the segment).
+  void add(std::span<const int32_t> ids, std::span<const int64_t> pos, int64_t n_cached,
+           std::span<const int32_t> table, std::span<const int32_t> logit_rows);
+  void clear();
+};
+
 class Model {
  public:
   // `ck` and `ops` must outlive the Model.
@@ -23,9 +45,11 @@ class Model {
 
   const ModelConfig& config() const { return cfg_; }
 
-  // logits: resized to [logit_rows.size(), vocab]. `table` must cover slots < n_cached + T.
+  // logits: resized to [batch.logit_rows.size(), vocab].
+  void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits);
+  // One sequence: a batch of one segment.
   void forward(std::span<const int32_t> ids, std::span<const int64_t> pos, KvCache& cache,
-               const std::vector<int32_t>& table, int64_t n_cached,
+               std::span<const int32_t> table, int64_t n_cached,
                std::span<const int32_t> logit_rows, std::vector<float>& logits);
 
  private:
@@ -33,8 +57,7 @@ class Model {
     MatrixView input_norm, q, k, v, q_bias, k_bias, v_bias, q_norm, k_norm, o, post_norm, gate,
         up, down;
   };
-  void attention_block(const Layer& w, int64_t l, int64_t T, std::span<const int64_t> pos,
-                       KvCache& cache, const std::vector<int32_t>& table, int64_t n_cached);
+  void attention_block(const Layer& w, int64_t l, const Batch& b, KvCache& cache);
   void mlp_block(const Layer& w, int64_t T);
 
   const ModelConfig& cfg_;
@@ -42,6 +65,7 @@ class Model {
   MatrixView embed_, final_norm_, lm_head_;
   std::vector<Layer> layers_;
   std::vector<float> h_, x_, q_, k_, v_, att_, gate_, up_, tmp_;  // scratch
+  Batch one_;                                                     // the single-sequence batch
 };
 
 }  // namespace wedlm

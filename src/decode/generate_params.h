@@ -1,0 +1,53 @@
+// Parameters and results of decoding one sequence (wedlm-spec.md §3.5-3.7), shared by generate()
+// and the serving engine.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "decode/sampler.h"
+#include "decode/stop_strings.h"
+
+namespace wedlm {
+
+enum class DecodeMode { kWeDLM, kAR };
+
+struct GenerateParams {
+  DecodeMode mode = DecodeMode::kWeDLM;
+  int64_t max_tokens = 64;
+  int64_t context = 4096;               // max logical slots (prompt + output + window)
+  std::vector<int64_t> stop_ids;
+  std::vector<std::string> stop_strings;  // matched on text; needs `text` below
+  TextFn text;                            // ids -> text, for stop strings
+  int64_t mask_id = -1;                 // required for WeDLM
+  SamplingParams sampling;
+  int64_t window = 16;
+  std::optional<double> threshold = 0.4;
+  double penalty = 0.02;
+};
+
+struct StepTrace {                      // one WeDLM forward: committed count, fills (slot, token)
+  int64_t commit = 0;
+  std::vector<std::pair<int64_t, int32_t>> fill;
+};
+
+struct GenerateResult {
+  std::vector<int32_t> output;
+  std::string finish_reason;            // "stop" | "length"
+  int64_t forwards = 0;                 // decode forwards (AR: one per token, prefill included)
+  double prefill_ms = 0, decode_ms = 0;
+  std::vector<StepTrace> steps;         // WeDLM only
+  std::optional<size_t> text_end;       // set by a stop string: the reply text ends here
+  double tokens_per_forward() const {
+    return forwards ? double(output.size()) / double(forwards) : 0.0;
+  }
+};
+
+// Checks parameters against the prompt and model; the message names the parameter and value.
+Status validate(const GenerateParams& p, int64_t prompt_len, int64_t vocab_size);
+
+}  // namespace wedlm

@@ -1,0 +1,146 @@
+#include "decode/sequence_decoder.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+
+namespace wedlm {
+namespace {
+
+constexpr int32_t kMaskSlot = -1;  // window slot still masked
+
+}  // namespace
+
+SequenceDecoder::SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p)
+    : p_(std::move(p)), rng_(p_.sampling.seed), prompt_len_(int64_t(prompt.size())),
+      tokens_(prompt.begin(), prompt.end()) {
+  WEDLM_CHECK(prompt_len_ >= 1 && prompt_len_ < p_.context, "decoder prompt not validated");
+}
+
+int64_t SequenceDecoder::kv_target() const {
+  const int64_t n = int64_t(tokens_.size());
+  return p_.mode == DecodeMode::kAR ? n - 1 : n;
+}
+
+int64_t SequenceDecoder::max_step_rows() const {
+  return p_.mode == DecodeMode::kAR ? 1 : 2 * p_.window;
+}
+
+int64_t SequenceDecoder::leading_filled() const {
+  int64_t n = 0;
+  while (n < int64_t(win_.size()) && win_[size_t(n)] != kMaskSlot) ++n;
+  return n;
+}
+
+int64_t SequenceDecoder::next_step_rows() const {
+  if (finished_) return 0;
+  if (p_.mode == DecodeMode::kAR) return 1;
+  const int64_t room = p_.context - int64_t(tokens_.size());
+  return std::min(p_.window + leading_filled(), std::max<int64_t>(room, 0));
+}
+
+bool SequenceDecoder::plan(StepRows& rows) {
+  rows.ids.clear();
+  rows.pos.clear();
+  rows.logit_rows.clear();
+  if (finished_) return false;
+  const int64_t L = int64_t(tokens_.size());
+  if (p_.mode == DecodeMode::kAR) {
+    rows.ids.push_back(tokens_.back());
+    rows.pos.push_back(L - 1);
+    rows.logit_rows.push_back(0);
+    return true;
+  }
+  const int64_t want = next_step_rows();  // top up: W + n slots within the context
+  if (want > int64_t(win_.size())) win_.resize(size_t(want), kMaskSlot);
+  if (win_.empty()) {
+    finished_ = true;
+    r_.finish_reason = "length";
+    return false;
+  }
+  for (size_t k = 0; k < win_.size(); ++k)  // filled slots first, then masks, both ascending
+    if (win_[k] != kMaskSlot) rows.ids.push_back(win_[k]), rows.pos.push_back(L + int64_t(k));
+  const int32_t n_filled = int32_t(rows.ids.size());
+  for (size_t k = 0; k < win_.size(); ++k)
+    if (win_[k] == kMaskSlot)
+      rows.ids.push_back(int32_t(p_.mask_id)), rows.pos.push_back(L + int64_t(k));
+  for (int32_t r = n_filled; r < int32_t(rows.ids.size()); ++r) rows.logit_rows.push_back(r);
+  return true;
+}
+
+bool SequenceDecoder::commit(int32_t t) {
+  tokens_.push_back(t);
+  r_.output.push_back(t);
+  if (std::find(p_.stop_ids.begin(), p_.stop_ids.end(), t) != p_.stop_ids.end()) {
+    r_.finish_reason = "stop";
+    return true;
+  }
+  if (int64_t(r_.output.size()) >= p_.max_tokens || int64_t(tokens_.size()) >= p_.context) {
+    r_.finish_reason = "length";
+    return true;
+  }
+  return false;
+}
+
+int64_t SequenceDecoder::apply(const float* logits, int64_t vocab) {
+  WEDLM_CHECK(!finished_, "apply() on a finished sequence");
+  ++r_.forwards;
+  const size_t first_new = r_.output.size();
+  const int64_t n = p_.mode == DecodeMode::kAR ? apply_ar(logits, vocab)
+                                               : apply_wedlm(logits, vocab);
+  if (!finished_ && n > 0) {  // a stop string ends generation; the output keeps its last token
+    if (const auto m = find_stop(p_.stop_strings, p_.text, r_.output, first_new)) {
+      r_.output.resize(m->n_tokens);
+      tokens_.resize(size_t(prompt_len_) + m->n_tokens);
+      r_.text_end = m->text_end;
+      r_.finish_reason = "stop";
+      finished_ = true;
+    }
+  }
+  return int64_t(r_.output.size()) - int64_t(first_new);
+}
+
+int64_t SequenceDecoder::apply_ar(const float* logits, int64_t vocab) {
+  finished_ = commit(choose_token(logits, vocab, p_.sampling, rng_, p_.mask_id));
+  return 1;
+}
+
+// Commit the leading filled run, then select and fill. Logit row j belongs to the j-th mask:
+// committing removes only slots before the first mask, so the masks keep their order.
+int64_t SequenceDecoder::apply_wedlm(const float* logits, int64_t vocab) {
+  const int64_t n = leading_filled();
+  StepTrace& tr = r_.steps.emplace_back();
+  for (int64_t k = 0; k < n && !finished_; ++k) {
+    finished_ = commit(win_[size_t(k)]);
+    ++tr.commit;
+  }
+  win_.erase(win_.begin(), win_.begin() + n);
+  if (!finished_) fill(logits, vocab, tr);
+  return tr.commit;
+}
+
+void SequenceDecoder::fill(const float* logits, int64_t vocab, StepTrace& tr) {
+  std::vector<int64_t> slots;
+  for (size_t k = 0; k < win_.size(); ++k)
+    if (win_[k] == kMaskSlot) slots.push_back(int64_t(k));
+  if (slots.empty()) return;
+  std::vector<double> adj(slots.size());
+  std::vector<int32_t> tok(slots.size());
+  for (size_t j = 0; j < slots.size(); ++j) {
+    const float* row = logits + j * size_t(vocab);
+    tok[j] = choose_token(row, vocab, p_.sampling, rng_, p_.mask_id);
+    adj[j] = entropy(row, vocab) + p_.penalty * double(slots[j] - slots[0]);
+  }
+  std::vector<size_t> chosen;
+  if (p_.threshold)
+    for (size_t j = 0; j < slots.size(); ++j)
+      if (adj[j] < *p_.threshold) chosen.push_back(j);
+  if (chosen.empty())
+    chosen.push_back(size_t(std::min_element(adj.begin(), adj.end()) - adj.begin()));
+  for (size_t j : chosen) {
+    win_[size_t(slots[j])] = tok[j];
+    tr.fill.emplace_back(slots[j], tok[j]);
+  }
+}
+
+}  // namespace wedlm
