@@ -15,6 +15,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::kCorruptFile: return "corrupt file";
     case ErrorKind::kUnsupported: return "unsupported";
     case ErrorKind::kIo: return "i/o error";
+    case ErrorKind::kOverloaded: return "overloaded";
   }
   return "unknown";
 }

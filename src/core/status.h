@@ -18,6 +18,7 @@ enum class ErrorKind {
   kCorruptFile,      // a file exists but its contents are wrong
   kUnsupported,      // valid input this build does not handle
   kIo,               // the operating system refused (open, mmap, read)
+  kOverloaded,       // the serving engine's queue is full: try again later
 };
 
 const char* error_kind_name(ErrorKind kind);

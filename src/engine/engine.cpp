@@ -1,0 +1,289 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include <fmt/core.h>
+
+namespace wedlm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); }
+
+int64_t pool_blocks(const Model& m, const EngineConfig& c) {
+  WEDLM_CHECK(c.block_size >= 1 && c.block_size <= 4096, "block size must be in [1, 4096]");
+  const int64_t tokens = c.kv_tokens > 0 ? c.kv_tokens : 4 * m.config().max_position_embeddings;
+  return std::max<int64_t>(1, (tokens + c.block_size - 1) / c.block_size);
+}
+
+}  // namespace
+
+// ---- RequestHandle ----
+
+void RequestHandle::push(RequestEvent e) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e.kind == RequestEvent::Kind::kFinished) finished_ = true;
+    events_.push_back(std::move(e));
+  }
+  cv_.notify_all();
+}
+
+std::optional<RequestEvent> RequestHandle::next() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !events_.empty() || delivered_end_; });
+  if (events_.empty()) return std::nullopt;
+  RequestEvent e = std::move(events_.front());
+  events_.pop_front();
+  if (e.kind == RequestEvent::Kind::kFinished) delivered_end_ = true;
+  return e;
+}
+
+std::optional<RequestEvent> RequestHandle::next_for(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, timeout, [this] { return !events_.empty() || delivered_end_; }))
+    return std::nullopt;
+  if (events_.empty()) return std::nullopt;
+  RequestEvent e = std::move(events_.front());
+  events_.pop_front();
+  if (e.kind == RequestEvent::Kind::kFinished) delivered_end_ = true;
+  return e;
+}
+
+// ---- Engine ----
+
+Engine::Engine(Model& model, const EngineConfig& cfg)
+    : model_(model), cfg_(cfg), kv_blocks_(pool_blocks(model, cfg)),
+      cache_(model.config(), kv_blocks_, cfg.block_size), blocks_(kv_blocks_, cfg.block_size),
+      scheduler_(cfg.scheduler, blocks_) {
+  loop_ = std::thread([this] { loop(); });
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  loop_.join();
+}
+
+Status Engine::check(const Request& r) const {
+  const int64_t V = model_.config().vocab_size;
+  WEDLM_RETURN_IF_ERROR(validate(r.params, int64_t(r.prompt.size()), V));
+  for (int32_t id : r.prompt)
+    if (id < 0 || id >= V)
+      return bad(fmt::format("prompt token id {} is outside the vocabulary [0, {})", id, V));
+  const SequenceDecoder d(r.prompt, r.params);
+  if (Scheduler::peak_slots(d) > kv_tokens())
+    return bad(fmt::format("the request needs {} KV slots (prompt {} + max_tokens {} + window "
+                           "headroom, within the context {}) but the KV pool holds {}",
+                           Scheduler::peak_slots(d), r.prompt.size(), r.params.max_tokens,
+                           r.params.context, kv_tokens()));
+  return Status::ok();
+}
+
+Result<std::shared_ptr<RequestHandle>> Engine::submit(Request r) {
+  WEDLM_RETURN_IF_ERROR(check(r));
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t queued = stats_.waiting + int64_t(incoming_.size());
+  if (queued >= cfg_.scheduler.max_waiting)
+    return Status(ErrorKind::kOverloaded,
+                  fmt::format("{} requests are already waiting (the limit is {}); retry later",
+                              queued, cfg_.scheduler.max_waiting));
+  const uint64_t id = next_id_++;
+  Entry e{std::make_unique<Sequence>(id, r.prompt, std::move(r.params)),
+          std::make_shared<RequestHandle>(id)};
+  std::shared_ptr<RequestHandle> handle = e.handle;
+  incoming_.push_back(std::move(e));
+  cv_.notify_all();
+  return handle;
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void Engine::loop() {
+  std::vector<Work> work;
+  bool idle = false;
+  while (take_incoming(idle)) {
+    drop_cancelled();
+    work = scheduler_.schedule();
+    idle = work.empty();
+    if (!idle) run_step(work);
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.running = scheduler_.n_running();
+    stats_.waiting = scheduler_.n_waiting();
+    stats_.kv_blocks = blocks_.n_blocks();
+    stats_.kv_blocks_free = blocks_.n_available();
+    stats_.kv_blocks_cached = blocks_.n_cached();
+    stats_.block_size = blocks_.block_size();
+    stats_.preemptions = scheduler_.preemptions();
+    stats_.prefix_queries = blocks_.stats().prefix_queries;
+    stats_.prefix_hit_blocks = blocks_.stats().prefix_hit_blocks;
+    stats_.evictions = blocks_.stats().evictions;
+  }
+  for (auto& [id, e] : entries_) {  // stopping
+    scheduler_.remove(e.seq.get());
+    e.handle->push({RequestEvent::Kind::kFinished, {}, 0, "cancelled", std::nullopt,
+                    counters_of(e)});
+  }
+  entries_.clear();
+}
+
+// Moves submitted requests into the scheduler; sleeps while there is nothing to do.
+bool Engine::take_incoming(bool idle) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (idle)  // requests that cannot run yet: look again soon (cancellations, memory)
+    cv_.wait_for(lock, std::chrono::milliseconds(2), [this] { return stop_ || !incoming_.empty(); });
+  else
+    cv_.wait(lock, [this] { return stop_ || !incoming_.empty() || !entries_.empty(); });
+  if (stop_) return false;
+  for (Entry& e : incoming_) {
+    scheduler_.enqueue(e.seq.get());
+    const uint64_t id = e.seq->id;
+    entries_.emplace(id, std::move(e));
+  }
+  incoming_.clear();
+  stats_.waiting = scheduler_.n_waiting();
+  return true;
+}
+
+void Engine::drop_cancelled() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry& e = it->second;
+    if (e.handle->cancelled() || e.handle.use_count() == 1) {  // asked, or nobody listens
+      scheduler_.remove(e.seq.get());
+      finish(e, "cancelled");
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+RequestCounters Engine::counters_of(const Entry& e) const {
+  const Sequence& s = *e.seq;
+  RequestCounters c;
+  c.prompt_tokens = s.counters.prompt_tokens;
+  c.cached_tokens = s.counters.cached_tokens;
+  c.completion_tokens = int64_t(s.decoder.result().output.size());
+  c.forwards = s.decoder.result().forwards;
+  c.prefill_tokens = s.counters.prefill_tokens;
+  c.preemptions = s.counters.preemptions;
+  c.prefill_ms = s.counters.prefill_ms;
+  c.queue_ms = s.counters.queue_ms.value_or(0);
+  c.first_token_ms = s.counters.first_token_ms.value_or(0);
+  c.total_ms = ms_between(s.submitted, Clock::now());
+  return c;
+}
+
+// One forward over every scheduled sequence's rows: its prefill chunk, then its step rows.
+void Engine::run_step(std::vector<Work>& work) {
+  const int64_t V = model_.config().vocab_size;
+  const auto t0 = Clock::now();
+  batch_.clear();
+  StepRows step;
+  std::vector<int32_t> ids, rows;
+  std::vector<int64_t> pos;
+  n_logit_rows_.assign(work.size(), 0);
+  for (size_t i = 0; i < work.size(); ++i) {
+    Work& w = work[i];
+    Sequence& s = *w.seq;
+    if (!s.counters.queue_ms) s.counters.queue_ms = ms_between(s.submitted, t0);
+    if (w.step && !s.decoder.plan(step)) w.step = false;  // no slot left: finished, "length"
+    if (!w.step) step = {};
+    const auto toks = s.decoder.tokens();
+    ids.assign(toks.begin() + w.prefill_begin, toks.begin() + w.prefill_end);
+    pos.resize(ids.size());
+    for (size_t i = 0; i < pos.size(); ++i) pos[i] = w.prefill_begin + int64_t(i);
+    ids.insert(ids.end(), step.ids.begin(), step.ids.end());
+    pos.insert(pos.end(), step.pos.begin(), step.pos.end());
+    rows.clear();
+    for (int32_t r : step.logit_rows) rows.push_back(int32_t(w.prefill_end - w.prefill_begin) + r);
+    n_logit_rows_[i] = rows.size();
+    if (!ids.empty()) batch_.add(ids, pos, w.prefill_begin, s.table.blocks, rows);
+  }
+  if (!batch_.ids.empty()) model_.forward(batch_, cache_, logits_);
+  const auto t1 = Clock::now();
+  const float* at = logits_.data();
+  int64_t committed = 0;
+  std::vector<uint64_t> done;
+  for (size_t i = 0; i < work.size(); ++i) {
+    const Work& w = work[i];
+    Entry& e = entries_.at(w.seq->id);
+    Sequence& s = *w.seq;
+    if (w.prefill_end > w.prefill_begin) s.counters.prefill_ms += ms_between(t0, t1);
+    if (w.step) {
+      const int64_t n = s.decoder.apply(at, V);
+      at += n_logit_rows_[i] * size_t(V);
+      if (n > 0) {
+        if (!s.counters.first_token_ms) s.counters.first_token_ms = ms_between(s.submitted, t1);
+        const auto& out = s.decoder.result().output;
+        e.handle->push({RequestEvent::Kind::kTokens, {out.end() - n, out.end()},
+                        s.decoder.result().forwards, "", std::nullopt, {}});
+        committed += n;
+      }
+    }
+    scheduler_.completed(w);
+    if (s.decoder.finished()) {
+      scheduler_.remove(&s);
+      finish(e, s.decoder.result().finish_reason);
+      done.push_back(s.id);
+    }
+  }
+  for (uint64_t id : done) entries_.erase(id);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.steps;
+  stats_.tokens_committed += committed;
+}
+
+void Engine::finish(Entry& e, const std::string& reason) {
+  RequestEvent ev;
+  ev.kind = RequestEvent::Kind::kFinished;
+  ev.finish_reason = reason;
+  ev.text_end = e.seq->decoder.result().text_end;
+  ev.counters = counters_of(e);
+  e.handle->push(std::move(ev));
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.requests_finished;
+}
+
+Result<int64_t> parse_kv_tokens(const std::string& text, int64_t bytes_per_token) {
+  static const std::pair<const char*, double> kUnits[] = {
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6},
+      {"GB", 1e9},     {"B", 1.0}};
+  double value = 0;
+  const char* end = text.data() + text.size();
+  const auto [rest, ec] = std::from_chars(text.data(), end, value);
+  const std::string unit(rest, end);
+  const auto fail = [&] {
+    return bad(fmt::format("KV size '{}' is not a token count (8192) or a size with a unit "
+                           "(512MiB, 2GiB, 1.5GB)", text));
+  };
+  if (ec != std::errc() || !(value > 0) || !std::isfinite(value)) return fail();
+  if (unit.empty()) {
+    if (value != std::floor(value)) return fail();
+    return int64_t(value);
+  }
+  for (const auto& [name, scale] : kUnits)
+    if (unit == name) {
+      const int64_t tokens = int64_t(value * scale / double(bytes_per_token));
+      if (tokens < 1)
+        return bad(fmt::format("KV size '{}' holds no token: one takes {} bytes", text,
+                               bytes_per_token));
+      return tokens;
+    }
+  return fail();
+}
+
+}  // namespace wedlm

@@ -1,0 +1,156 @@
+// The serving engine: many requests decoded together by one model, continuous batching over a
+// paged KV pool with prefix caching (wedlm-spec.md §4-5, without the reference engine's bugs).
+//
+// One loop thread owns the model, the KV pool, the block manager and the scheduler, and repeats:
+// take new and cancelled requests; schedule (scheduler.h); one batched forward carrying every
+// scheduled prefill chunk and decode step; apply each sequence's logits; stream what was committed.
+// Callers submit from any thread and get a RequestHandle that streams that request's events.
+//
+// Batch invariance (CPU backend): every row's numbers are independent of the rest of the batch
+// (model.h), and each request draws from its own seeded RNG, so a request gives the same tokens
+// alone or among others, in any arrival order, preempted or not.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "decode/generate_params.h"
+#include "engine/block_manager.h"
+#include "engine/scheduler.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace wedlm {
+
+struct EngineConfig {
+  SchedulerConfig scheduler;
+  int64_t block_size = 16;       // KV slots per block
+  int64_t kv_tokens = 0;         // KV pool size in token slots; 0 = 4 x the model's context
+};
+
+struct Request {
+  std::vector<int32_t> prompt;
+  GenerateParams params;         // mode, limits, WeDLM and sampling parameters, seed
+};
+
+// What a request reports when it ends.
+struct RequestCounters {
+  int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;     // prompt tokens served from the prefix cache
+  int64_t completion_tokens = 0;
+  int64_t forwards = 0;          // decode steps it took part in
+  int64_t prefill_tokens = 0;    // rows computed by prefill (recomputation after preemption too)
+  int64_t preemptions = 0;
+  double queue_ms = 0;           // submission to first admission
+  double first_token_ms = 0;     // submission to the first committed token
+  double prefill_ms = 0;         // wall time of the forwards that carried its prefill rows
+  double total_ms = 0;
+};
+
+struct RequestEvent {
+  enum class Kind { kTokens, kFinished };
+  Kind kind = Kind::kTokens;
+  std::vector<int32_t> tokens;   // kTokens: newly committed, in order
+  int64_t step = 0;              // kTokens: the request's decode step that committed them
+  std::string finish_reason;     // kFinished: "stop" | "length" | "cancelled"
+  std::optional<size_t> text_end;  // kFinished by a stop string: the reply text ends here
+  RequestCounters counters;      // kFinished
+};
+
+// A submitted request's end of the stream. Thread-safe: the engine loop pushes, any thread
+// reads and cancels. Dropping the last handle cancels the request.
+class RequestHandle {
+ public:
+  explicit RequestHandle(uint64_t id) : id_(id) {}
+  uint64_t id() const { return id_; }
+  // Blocks until the next event. After the kFinished event, returns nullopt.
+  std::optional<RequestEvent> next();
+  // As next(), but returns nullopt also when nothing came within `timeout`.
+  std::optional<RequestEvent> next_for(std::chrono::milliseconds timeout);
+  // Asks the engine to stop the request; it then finishes with "cancelled" (unless it finished).
+  void cancel() { cancelled_ = true; }
+  bool cancelled() const { return cancelled_; }
+
+ private:
+  friend class Engine;
+  void push(RequestEvent e);
+
+  uint64_t id_;
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<RequestEvent> events_;
+  bool finished_ = false;        // the kFinished event was pushed
+  bool delivered_end_ = false;   // ... and read
+};
+
+struct EngineStats {
+  int64_t running = 0, waiting = 0;
+  int64_t kv_blocks = 0, kv_blocks_free = 0, kv_blocks_cached = 0, block_size = 0;
+  int64_t steps = 0, preemptions = 0, prefix_queries = 0, prefix_hit_blocks = 0, evictions = 0;
+  int64_t requests_finished = 0, tokens_committed = 0;
+};
+
+class Engine {
+ public:
+  // Starts the loop thread. `model` must outlive the Engine and not be used by anyone else.
+  Engine(Model& model, const EngineConfig& cfg);
+  ~Engine();  // cancels what is still running and joins the loop
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Validates the request (parameters, token ids, fit in the KV pool) and queues it. Errors:
+  // kInvalidArgument naming what is wrong; kOverloaded when max_waiting requests are queued.
+  Result<std::shared_ptr<RequestHandle>> submit(Request r);
+  EngineStats stats() const;
+  const EngineConfig& config() const { return cfg_; }
+  int64_t kv_tokens() const { return kv_blocks_ * cfg_.block_size; }
+
+ private:
+  struct Entry {
+    std::unique_ptr<Sequence> seq;
+    std::shared_ptr<RequestHandle> handle;
+  };
+  Status check(const Request& r) const;
+  void loop();
+  bool take_incoming(bool idle);     // false when stopping
+  void drop_cancelled();
+  void run_step(std::vector<Work>& work);
+  void finish(Entry& e, const std::string& reason);
+  RequestCounters counters_of(const Entry& e) const;
+
+  Model& model_;
+  EngineConfig cfg_;
+  int64_t kv_blocks_;
+  KvCache cache_;
+  BlockManager blocks_;
+  Scheduler scheduler_;
+  std::unordered_map<uint64_t, Entry> entries_;  // loop thread only
+  Batch batch_;
+  std::vector<float> logits_;
+  std::vector<size_t> n_logit_rows_;  // per scheduled sequence, in this step
+
+  mutable std::mutex mu_;            // guards incoming_, stop_, next_id_, stats_
+  std::condition_variable cv_;
+  std::vector<Entry> incoming_;
+  bool stop_ = false;
+  uint64_t next_id_ = 1;
+  EngineStats stats_;
+  std::thread loop_;
+};
+
+// Parses a KV size: a token count ("8192"), or bytes with a unit ("512MiB", "2GiB", "1.5GB"),
+// converted with `bytes_per_token`. The message names the text when it is not a size.
+Result<int64_t> parse_kv_tokens(const std::string& text, int64_t bytes_per_token);
+
+}  // namespace wedlm
