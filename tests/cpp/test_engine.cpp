@@ -1,0 +1,247 @@
+// The serving engine on the bundled model: requests batched together give exactly the tokens they
+// give alone (generate() on a private cache), in any arrival order, preempted or not, greedy or
+// seeded; cancellation frees every block over 1000 requests; a second turn prefills only its new
+// tokens and equals a cold run; a full queue answers "overloaded"; bad requests are named.
+#include <algorithm>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "decode/generate.h"
+#include "engine/engine.h"
+#include "io/weights.h"
+#include "test_util.h"
+
+namespace wedlm {
+namespace {
+
+using nlohmann::json;
+
+struct Outcome {
+  std::vector<int32_t> tokens;
+  RequestEvent end;
+};
+
+Outcome drain(RequestHandle& h) {
+  Outcome o;
+  int64_t last_step = 0;
+  while (auto e = h.next()) {
+    if (e->kind == RequestEvent::Kind::kFinished) {
+      o.end = std::move(*e);
+      break;
+    }
+    EXPECT_GT(e->step, last_step) << "steps are increasing";
+    last_step = e->step;
+    o.tokens.insert(o.tokens.end(), e->tokens.begin(), e->tokens.end());
+  }
+  return o;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string dir = test::source_dir() + "/models/wedlm-tiny";
+    ck_ = Checkpoint::open(dir).value().release();
+    ops_ = make_cpu_ops().release();
+    model_ = new Model(*ck_, *ops_);
+    std::ifstream in(test::source_dir() + "/tests/data/heldout_wedlm_tiny.jsonl");
+    std::string line;
+    while (std::getline(in, line)) prompts_.push_back(json::parse(line)["prompt_ids"]);
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    delete ops_;
+    delete ck_;
+  }
+
+  // Request i: a held-out prompt, a mode, a window, greedy or seeded sampling.
+  static Request request(size_t i, int64_t max_tokens = 48) {
+    Request r;
+    r.prompt = prompts_[(i * 37) % prompts_.size()];
+    GenerateParams& p = r.params;
+    p.mode = i % 3 == 2 ? DecodeMode::kAR : DecodeMode::kWeDLM;
+    p.max_tokens = max_tokens;
+    p.context = ck_->config().max_position_embeddings;
+    p.stop_ids = ck_->config().eos_token_ids;
+    p.mask_id = ck_->config().mask_token_id;
+    p.window = i % 2 ? 8 : 16;
+    p.threshold = i % 5 == 4 ? std::optional<double>() : std::optional<double>(0.4 + 0.1 * (i % 3));
+    p.sampling.temperature = i % 4 == 1 ? 1.0 : 0.0;
+    p.sampling.top_p = i % 8 == 1 ? 0.9 : 1.0;
+    p.sampling.seed = 1000 + i;
+    return r;
+  }
+
+  static std::vector<int32_t> alone(const Request& r) {
+    ModelSequence seq(*model_, r.params.context, 16);
+    return generate(seq, r.prompt, r.params).value().output;
+  }
+
+  static EngineConfig config(int64_t kv_tokens = 0, int64_t max_running = 8) {
+    EngineConfig c;
+    c.kv_tokens = kv_tokens;
+    c.scheduler.max_running = max_running;
+    c.scheduler.prefill_chunk = 64;
+    c.scheduler.max_waiting = 2000;
+    return c;
+  }
+
+  static std::vector<Outcome> run_all(Engine& eng, const std::vector<Request>& reqs) {
+    std::vector<std::shared_ptr<RequestHandle>> hs;
+    for (const Request& r : reqs) hs.push_back(eng.submit(r).value());
+    std::vector<Outcome> out;
+    for (auto& h : hs) out.push_back(drain(*h));
+    return out;
+  }
+
+  static inline Checkpoint* ck_ = nullptr;
+  static inline Ops* ops_ = nullptr;
+  static inline Model* model_ = nullptr;
+  static inline std::vector<std::vector<int32_t>> prompts_;
+};
+
+TEST_F(EngineTest, ConcurrentRequestsGiveWhatTheyGiveAloneInAnyOrder) {
+  std::vector<Request> reqs;
+  for (size_t i = 0; i < 16; ++i) reqs.push_back(request(i));
+  std::vector<std::vector<int32_t>> want;
+  for (const Request& r : reqs) want.push_back(alone(r));
+  Engine eng(*model_, config());
+  const auto fwd = run_all(eng, reqs);
+  std::vector<Request> rev(reqs.rbegin(), reqs.rend());
+  const auto bwd = run_all(eng, rev);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(fwd[i].tokens, want[i]) << "request " << i << " batched";
+    EXPECT_EQ(bwd[reqs.size() - 1 - i].tokens, want[i]) << "request " << i << " reversed";
+    EXPECT_EQ(fwd[i].end.counters.completion_tokens, int64_t(want[i].size()));
+    EXPECT_TRUE(fwd[i].end.finish_reason == "stop" || fwd[i].end.finish_reason == "length");
+  }
+  EXPECT_GT(eng.stats().steps, 0);
+}
+
+TEST_F(EngineTest, APreemptedRequestFinishesWithTheSameOutput) {
+  std::vector<Request> reqs;
+  for (size_t i = 0; i < 8; ++i) reqs.push_back(request(i, 120));
+  int64_t peak = 0;
+  for (const Request& r : reqs)
+    peak = std::max<int64_t>(peak, int64_t(r.prompt.size()) + 120 + 2 * r.params.window);
+  Engine eng(*model_, config(peak + 32));  // room for about one and a bit
+  const auto out = run_all(eng, reqs);
+  int64_t preempted = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(out[i].tokens, alone(reqs[i])) << "request " << i;
+    preempted += out[i].end.counters.preemptions;
+  }
+  EXPECT_GT(preempted, 0) << "the pool was meant to force preemptions";
+  EXPECT_EQ(eng.stats().preemptions, preempted);
+}
+
+TEST_F(EngineTest, CancellationFreesEveryBlockOver1000Requests) {
+  Engine eng(*model_, config(4096, 16));
+  std::mt19937 rng(7);
+  std::vector<std::shared_ptr<RequestHandle>> hs;
+  int cancelled = 0, finished = 0;
+  for (size_t i = 0; i < 1000; ++i) {
+    hs.push_back(eng.submit(request(i, 12)).value());
+    if (rng() % 3 == 0) hs.back()->cancel();                    // at once
+    if (hs.size() == 32 || i == 999) {
+      for (auto& h : hs) {
+        if (rng() % 4 == 0) (void)h->next(), h->cancel();       // mid-stream
+        const Outcome o = drain(*h);
+        cancelled += o.end.finish_reason == "cancelled";
+        finished += o.end.finish_reason != "cancelled";
+      }
+      hs.clear();
+    }
+  }
+  EXPECT_EQ(cancelled + finished, 1000);
+  EXPECT_GT(cancelled, 200);
+  EXPECT_GT(finished, 200);
+  EngineStats s = eng.stats();
+  for (int i = 0; i < 100 && s.running + s.waiting > 0; ++i) {  // the loop publishes after a step
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    s = eng.stats();
+  }
+  EXPECT_EQ(s.running + s.waiting, 0);
+  EXPECT_EQ(s.kv_blocks_free, s.kv_blocks) << "KV blocks leaked";
+}
+
+TEST_F(EngineTest, SecondTurnPrefillsOnlyItsNewTokensAndEqualsAColdRun) {
+  Request t1 = request(0, 40);
+  Engine eng(*model_, config());
+  const Outcome o1 = drain(*eng.submit(t1).value());
+  Request t2 = t1;
+  t2.prompt.insert(t2.prompt.end(), o1.tokens.begin(), o1.tokens.end());
+  const std::vector<int32_t> more = {198, 2011, 268, 198, 660, 522, 2012, 198, 2011, 263, 198};
+  t2.prompt.insert(t2.prompt.end(), more.begin(), more.end());
+  const Outcome o2 = drain(*eng.submit(t2).value());
+  const int64_t reusable = (int64_t(t1.prompt.size() + o1.tokens.size())) / 16 * 16;
+  EXPECT_EQ(o2.end.counters.cached_tokens, reusable);
+  EXPECT_EQ(o2.end.counters.prefill_tokens, int64_t(t2.prompt.size()) - reusable);
+  EXPECT_EQ(o2.tokens, alone(t2));
+  Engine cold(*model_, config());
+  const Outcome c2 = drain(*cold.submit(t2).value());
+  EXPECT_EQ(c2.end.counters.cached_tokens, 0);
+  EXPECT_EQ(c2.tokens, o2.tokens);
+}
+
+TEST_F(EngineTest, HundredSeededRequestsRepeatIdentically) {
+  std::vector<Request> reqs;
+  for (size_t i = 0; i < 100; ++i) {
+    reqs.push_back(request(i, 24));
+    reqs.back().params.sampling.temperature = 0.8;
+  }
+  Engine eng(*model_, config(0, 16));
+  const auto a = run_all(eng, reqs);
+  const auto b = run_all(eng, reqs);
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(a[i].tokens, b[i].tokens) << "request " << i;
+}
+
+TEST_F(EngineTest, AFullQueueAnswersOverloaded) {
+  EngineConfig c = config(0, 1);
+  c.scheduler.max_waiting = 2;
+  Engine eng(*model_, c);
+  std::vector<std::shared_ptr<RequestHandle>> ok;
+  int overloaded = 0;
+  for (size_t i = 0; i < 10; ++i) {
+    auto r = eng.submit(request(i, 200));
+    if (r.is_ok()) ok.push_back(r.value());
+    else {
+      EXPECT_EQ(r.status().kind(), ErrorKind::kOverloaded);
+      EXPECT_NE(r.status().message().find("limit is 2"), std::string::npos);
+      ++overloaded;
+    }
+  }
+  EXPECT_GT(overloaded, 0);
+  for (auto& h : ok) EXPECT_NE(drain(*h).end.finish_reason, "cancelled");
+}
+
+TEST_F(EngineTest, BadRequestsAreNamed) {
+  Engine eng(*model_, config(256));
+  Request r = request(0);
+  r.prompt.push_back(5000);
+  EXPECT_NE(eng.submit(r).status().message().find("token id 5000"), std::string::npos);
+  r = request(0, 600);
+  EXPECT_NE(eng.submit(r).status().message().find("KV pool holds 256"), std::string::npos);
+  r = request(0);
+  r.params.window = 0;
+  EXPECT_NE(eng.submit(r).status().message().find("window 0"), std::string::npos);
+  EXPECT_TRUE(eng.submit(request(1, 4)).is_ok()) << "the engine keeps working";
+}
+
+TEST(KvSize, TokensOrBytesWithAUnit) {
+  EXPECT_EQ(parse_kv_tokens("8192", 1024).value(), 8192);
+  EXPECT_EQ(parse_kv_tokens("1MiB", 1024).value(), 1024);
+  EXPECT_EQ(parse_kv_tokens("1.5GB", 1000).value(), 1500000);
+  EXPECT_EQ(parse_kv_tokens("2GiB", 294912).value(), 7281);
+  for (const char* bad : {"", "12x", "-3", "1.5", "MiB", "0"})
+    EXPECT_NE(parse_kv_tokens(bad, 1024).status().message().find("KV size"), std::string::npos)
+        << bad;
+  EXPECT_NE(parse_kv_tokens("100B", 1024).status().message().find("holds no token"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace wedlm
