@@ -1,0 +1,187 @@
+// wedlm batch: JSONL requests through the serving engine, `--concurrency` of them in flight, one
+// JSON result per request in input order, then a summary (aggregate committed tokens/s).
+// Request lines: {"prompt_ids": [..]} | {"prompt": "raw text"} | {"messages": [{"role", "content"}]}
+// with optional "max_tokens", "mode", "temperature", "seed" overriding the flags, and "id" echoed.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/utf8.h"
+#include "tools/cli.h"
+
+namespace wedlm::cli {
+namespace {
+
+using nlohmann::json;
+
+Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); }
+
+Result<std::vector<int32_t>> prompt_ids_of(const json& in, const Loaded& m,
+                                           const std::string& model_dir) {
+  if (in.contains("prompt_ids")) {
+    if (!in["prompt_ids"].is_array()) return bad("\"prompt_ids\" must be an array of token ids");
+    std::vector<int32_t> ids;
+    for (const json& v : in["prompt_ids"]) {
+      if (!v.is_number_integer()) return bad("\"prompt_ids\" must be an array of token ids");
+      ids.push_back(v.get<int32_t>());
+    }
+    return ids;
+  }
+  if (!m.tok) return bad("text prompts need the model's tokenizer: " + m.tok_status.message());
+  if (in.contains("prompt") && in["prompt"].is_string())
+    return m.tok->encode(in["prompt"].get<std::string>(), true);
+  if (!in.contains("messages") || !in["messages"].is_array())
+    return bad("expected \"prompt_ids\", \"prompt\" or \"messages\"");
+  ChatRequest req;
+  for (const json& msg : in["messages"]) {
+    if (!msg.is_object() || !msg.value("role", json()).is_string() ||
+        !msg.value("content", json()).is_string())
+      return bad("each message needs string \"role\" and \"content\"");
+    req.messages.push_back({msg["role"].get<std::string>(), msg["content"].get<std::string>()});
+  }
+  return ChatTemplate::load(model_dir).encode(*m.tok, req);
+}
+
+Result<Request> request_of(const std::string& line, const CommonFlags& f, const GenerateFlags& g,
+                           const Loaded& m) {
+  const json in = json::parse(line, nullptr, false);
+  if (in.is_discarded() || !in.is_object()) return bad("not a JSON object");
+  GenerateFlags mine = g;
+  try {
+    mine.max_tokens = in.value("max_tokens", g.max_tokens);
+    mine.mode = in.value("mode", g.mode);
+    mine.temperature = in.value("temperature", g.temperature);
+    mine.seed = in.value("seed", g.seed);
+  } catch (const json::exception&) {
+    return bad("\"max_tokens\", \"mode\", \"temperature\" or \"seed\" has the wrong type");
+  }
+  Request r;
+  auto p = params_of(mine, m, f.context);
+  if (!p.is_ok()) return p.status();
+  r.params = std::move(p).value();
+  auto ids = prompt_ids_of(in, m, f.model_dir);
+  if (!ids.is_ok()) return ids.status();
+  r.prompt = std::move(ids).value();
+  return r;
+}
+
+json result_json(const Loaded& m, const std::vector<int32_t>& out, const RequestEvent& end) {
+  std::string text = text_of(m, out);
+  if (end.text_end) text.resize(std::min(text.size(), *end.text_end));
+  const RequestCounters& c = end.counters;
+  return {{"output_ids", out}, {"text", utf8_lossy(text)}, {"finish_reason", end.finish_reason},
+          {"usage", {{"prompt_tokens", c.prompt_tokens}, {"cached_tokens", c.cached_tokens},
+                     {"completion_tokens", c.completion_tokens}}},
+          {"counters", {{"forwards", c.forwards}, {"prefill_tokens", c.prefill_tokens},
+                        {"preemptions", c.preemptions}, {"queue_ms", c.queue_ms},
+                        {"prefill_ms", c.prefill_ms}, {"first_token_ms", c.first_token_ms},
+                        {"total_ms", c.total_ms}}}};
+}
+
+// A client: takes the next request, submits it, reads its stream to the end.
+void client(Engine& eng, const Loaded& m, std::vector<Result<Request>>& reqs,
+            std::vector<json>& results, std::atomic<size_t>& next) {
+  for (size_t i; (i = next++) < reqs.size();) {
+    json& out = results[i];
+    if (!reqs[i].is_ok()) {
+      out = {{"error", reqs[i].status().to_string()}};
+      continue;
+    }
+    auto h = eng.submit(std::move(reqs[i]).value());
+    if (!h.is_ok()) {
+      out = {{"error", h.status().to_string()}};
+      continue;
+    }
+    std::vector<int32_t> toks;
+    while (auto e = h.value()->next()) {
+      if (e->kind == RequestEvent::Kind::kTokens) {
+        toks.insert(toks.end(), e->tokens.begin(), e->tokens.end());
+      } else {
+        out = result_json(m, toks, *e);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void add_batch(CLI::App* app, BatchFlags& b) {
+  app->add_option("--requests", b.requests, "JSONL request file, - for stdin")->capture_default_str();
+  app->add_option("--concurrency", b.concurrency, "requests in flight")->capture_default_str();
+  app->add_option("--kv-size", b.kv_size,
+                  "KV pool: token slots (65536) or bytes (2GiB, 512MiB); default 4 x context");
+  app->add_option("--max-running", b.max_running, "sequences per forward")->capture_default_str();
+  app->add_option("--max-waiting", b.max_waiting, "queue limit (then: overloaded)")
+      ->capture_default_str();
+  app->add_option("--prefill-chunk", b.prefill_chunk, "prefill rows per step")->capture_default_str();
+}
+
+int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b) {
+  if (b.concurrency < 1 || b.max_running < 1 || b.max_waiting < 1 || b.prefill_chunk < 1)
+    return fail("--concurrency, --max-running, --max-waiting and --prefill-chunk must be >= 1");
+  if (!f.prompt.empty() || !f.prompt_ids.empty() || !f.prompt_file.empty() || f.chat)
+    return fail("batch reads its prompts from --requests (\"prompt\", \"prompt_ids\" or "
+                "\"messages\" per line); -p, -f, --prompt-ids and --chat do not apply");
+  auto l = load(f);
+  if (!l.is_ok()) return fail(l.status().to_string());
+  const Loaded& m = l.value();
+  std::ifstream file;
+  if (b.requests != "-" && (file.open(b.requests), !file)) return fail(b.requests + ": cannot open");
+  std::istream& in = b.requests == "-" ? std::cin : file;
+  std::vector<Result<Request>> reqs;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) reqs.push_back(request_of(line, f, g, m));
+  EngineConfig cfg;
+  cfg.block_size = f.block_size;
+  cfg.scheduler = {b.max_running, b.max_waiting, b.prefill_chunk};
+  if (!b.kv_size.empty()) {
+    auto kv = parse_kv_tokens(b.kv_size, KvCache::bytes_per_token(m.ck->config()));
+    if (!kv.is_ok()) return fail("--kv-size: " + kv.status().message());
+    cfg.kv_tokens = kv.value();
+  }
+  Engine eng(*m.model, cfg);
+  std::vector<json> results(reqs.size());
+  std::atomic<size_t> next{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> clients;
+  for (int64_t c = 0; c < std::min<int64_t>(b.concurrency, int64_t(reqs.size())); ++c)
+    clients.emplace_back([&] { client(eng, m, reqs, results, next); });
+  for (std::thread& t : clients) t.join();
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  int64_t tokens = 0, errors = 0, prompt = 0, cached = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    json& r = results[i];
+    r["index"] = i;
+    std::cout << r.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    if (r.contains("error")) { ++errors; continue; }
+    tokens += r["usage"]["completion_tokens"].get<int64_t>();
+    prompt += r["usage"]["prompt_tokens"].get<int64_t>();
+    cached += r["usage"]["cached_tokens"].get<int64_t>();
+  }
+  const EngineStats s = eng.stats();
+  const json summary = {{"requests", results.size()}, {"errors", errors},
+                        {"completion_tokens", tokens}, {"prompt_tokens", prompt},
+                        {"cached_tokens", cached}, {"wall_s", wall_s},
+                        {"tokens_per_s", wall_s > 0 ? double(tokens) / wall_s : 0.0},
+                        {"steps", s.steps}, {"preemptions", s.preemptions},
+                        {"concurrency", b.concurrency}, {"kv_tokens", eng.kv_tokens()}};
+  if (f.json) std::cerr << summary.dump() << "\n";
+  else
+    std::fprintf(stderr, "[batch: %zu requests (%lld errors), %lld tokens in %.2f s = %.1f tokens/s, "
+                 "%lld steps, %lld preemptions, %lld/%lld prompt tokens cached]\n",
+                 results.size(), (long long)errors, (long long)tokens, wall_s,
+                 summary["tokens_per_s"].get<double>(), (long long)s.steps,
+                 (long long)s.preemptions, (long long)cached, (long long)prompt);
+  return errors ? 2 : 0;
+}
+
+}  // namespace wedlm::cli

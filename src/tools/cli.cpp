@@ -1,0 +1,160 @@
+#include "tools/cli.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/core.h>
+
+#include "tokenizer/chat_template.h"
+
+namespace wedlm::cli {
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "wedlm: %s\n", msg.c_str());
+  return 1;
+}
+
+Result<std::vector<int32_t>> parse_ids(const std::string& s) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    long long v = -1;
+    try { v = std::stoll(item, &used); } catch (...) { used = 0; }
+    if (used != item.size() || item.empty() || v < 0 || v > INT32_MAX)
+      return Status(ErrorKind::kInvalidArgument,
+                    fmt::format("--prompt-ids: '{}' is not a token id", item));
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  if (ids.empty()) return Status(ErrorKind::kInvalidArgument, "--prompt-ids is empty");
+  return ids;
+}
+
+// --prompt-ids, or text from -p / -f: raw (special tokens parsed, as HF `encode`) or, with --chat,
+// a user message (after an optional --system one) through the model's chat template.
+Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional<Tokenizer>& tok,
+                                       const Status& tok_status) {
+  const int given = !f.prompt_ids.empty() + !f.prompt.empty() + !f.prompt_file.empty();
+  if (given != 1) return Status(ErrorKind::kInvalidArgument, "give one of -p, -f, --prompt-ids");
+  if (!f.prompt_ids.empty()) {
+    if (f.chat) return Status(ErrorKind::kInvalidArgument, "--chat needs a text prompt (-p or -f)");
+    return parse_ids(f.prompt_ids);
+  }
+  if (!tok)
+    return Status(tok_status.kind(), "text prompts need the model's tokenizer: " +
+                                          tok_status.message());
+  std::string text = f.prompt;
+  if (!f.prompt_file.empty()) {
+    std::ifstream in(f.prompt_file, std::ios::binary);
+    if (!in) return Status(ErrorKind::kNotFound, f.prompt_file + ": cannot open");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  Result<std::vector<int32_t>> ids = std::vector<int32_t>{};
+  if (f.chat) {
+    const ChatTemplate tmpl = ChatTemplate::load(f.model_dir);
+    if (!tmpl.note().empty()) std::fprintf(stderr, "wedlm: %s\n", tmpl.note().c_str());
+    ChatRequest req;
+    if (!f.system.empty()) req.messages.push_back({"system", f.system});
+    req.messages.push_back({"user", text});
+    ids = tmpl.encode(*tok, req);
+  } else {
+    ids = tok->encode(text, true);
+  }
+  if (ids.is_ok() && ids.value().empty())
+    return Status(ErrorKind::kInvalidArgument, "the prompt is empty");
+  return ids;
+}
+
+void add_common(CLI::App* app, CommonFlags& f) {
+  app->add_option("-m,--model", f.model_dir, "Hugging Face model directory")->capture_default_str();
+  app->add_option("--prompt-ids", f.prompt_ids, "prompt as comma-separated token ids");
+  app->add_option("-p,--prompt", f.prompt, "prompt text (special tokens in it are parsed)");
+  app->add_option("-f,--file", f.prompt_file, "read the prompt text from a file");
+  app->add_flag("--chat", f.chat, "send the text as a user message through the model's chat template");
+  app->add_option("--system", f.system, "system message (with --chat)");
+  app->add_flag("--json", f.json, "print one JSON object");
+  app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
+  app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");
+  app->add_option("--kv-block", f.block_size, "KV cache block size in tokens")->capture_default_str();
+}
+
+Result<Loaded> load(const CommonFlags& f) {
+  if (f.threads > 0) omp_set_num_threads(f.threads);
+  if (f.block_size < 1 || f.block_size > 65536)
+    return Status(ErrorKind::kInvalidArgument,
+                  fmt::format("--kv-block {} must be in [1, 65536]", f.block_size));
+  Loaded l;
+  auto ck = Checkpoint::open(f.model_dir);
+  if (!ck.is_ok()) return ck.status();
+  l.ck = std::move(ck).value();
+  l.ops = make_cpu_ops();
+  l.model = std::make_unique<Model>(*l.ck, *l.ops);
+  auto d = Tokenizer::load(f.model_dir + "/tokenizer.json");
+  if (d.is_ok()) l.tok = std::move(d).value();
+  else l.tok_status = d.status();
+  return l;
+}
+
+std::string text_of(const Loaded& l, const std::vector<int32_t>& ids) {
+  if (!l.tok) return "";
+  auto b = l.tok->decode_bytes(ids, true);
+  return b.is_ok() ? b.value() : "";
+}
+
+Result<GenerateParams> params_of(const GenerateFlags& g, const Loaded& m, int64_t ctx) {
+  const ModelConfig& cfg = m.ck->config();
+  GenerateParams p;
+  if (g.mode != "wedlm" && g.mode != "ar")
+    return Status(ErrorKind::kInvalidArgument, "--mode must be wedlm or ar, got " + g.mode);
+  p.mode = g.mode == "ar" ? DecodeMode::kAR : DecodeMode::kWeDLM;
+  if (g.threshold != "none") {
+    try { p.threshold = std::stod(g.threshold); } catch (...) {
+      return Status(ErrorKind::kInvalidArgument, "--threshold must be a number or none, got " +
+                                                     g.threshold);
+    }
+  } else {
+    p.threshold.reset();
+  }
+  p.max_tokens = g.max_tokens;
+  p.window = g.window;
+  p.penalty = g.penalty;
+  p.sampling = {g.temperature, g.top_k, g.top_p, g.seed};
+  p.context = ctx > 0 ? std::min(ctx, cfg.max_position_embeddings) : cfg.max_position_embeddings;
+  p.mask_id = cfg.mask_token_id;
+  p.stop_ids = cfg.eos_token_ids;
+  for (const char* name : {"<|im_end|>", "<|endoftext|>"})  // chat and document ends always stop
+    if (const int32_t id = m.tok ? m.tok->added_token_id(name) : -1;
+        id >= 0 && std::find(p.stop_ids.begin(), p.stop_ids.end(), id) == p.stop_ids.end())
+      p.stop_ids.push_back(id);
+  p.stop_strings = g.stop;
+  if (!g.stop.empty() && !m.tok)
+    return Status(ErrorKind::kInvalidArgument, "--stop needs the model's tokenizer.json");
+  const Loaded* lp = &m;
+  p.text = [lp](std::span<const int32_t> ids) {
+    return text_of(*lp, std::vector<int32_t>(ids.begin(), ids.end()));
+  };
+  return p;
+}
+
+void add_generate(CLI::App* app, GenerateFlags& g) {
+  app->add_option("-n,--max-tokens", g.max_tokens, "maximum generated tokens")->capture_default_str();
+  app->add_option("--mode", g.mode, "wedlm or ar")->capture_default_str();
+  app->add_option("--window", g.window, "WeDLM window size")->capture_default_str();
+  app->add_option("--threshold", g.threshold, "entropy threshold, or none")->capture_default_str();
+  app->add_option("--penalty", g.penalty, "distance penalty")->capture_default_str();
+  app->add_option("--temperature", g.temperature, "0 = greedy")->capture_default_str();
+  app->add_option("--top-k", g.top_k, "0 = off")->capture_default_str();
+  app->add_option("--top-p", g.top_p, "1 = off")->capture_default_str();
+  app->add_option("--seed", g.seed, "sampling seed")->capture_default_str();
+  app->add_option("--stop", g.stop, "stop string, matched on text (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+}  // namespace wedlm::cli

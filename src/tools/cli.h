@@ -1,0 +1,72 @@
+// Shared pieces of the wedlm subcommands: common flags, loading a model, prompts and decoding
+// parameters from flags. The CLI parses and calls the library; these only translate.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "decode/generate_params.h"
+#include "io/weights.h"
+#include "model/model.h"
+#include "ops/ops.h"
+#include "tokenizer/tokenizer.h"
+
+namespace wedlm::cli {
+
+struct CommonFlags {
+  std::string model_dir = WEDLM_DEFAULT_MODEL;
+  std::string prompt_ids, prompt, prompt_file, system;
+  bool chat = false, json = false;
+  int threads = 0;
+  int64_t context = 0, block_size = 16;
+};
+
+struct GenerateFlags {
+  std::string mode = "wedlm", threshold = "0.4";
+  std::vector<std::string> stop;
+  int64_t max_tokens = 64, window = 16, top_k = 0;
+  double penalty = 0.02, temperature = 0.2, top_p = 1.0;
+  uint64_t seed = 0;
+};
+
+struct Loaded {
+  std::unique_ptr<Checkpoint> ck;
+  std::unique_ptr<Ops> ops;
+  std::unique_ptr<Model> model;
+  std::optional<Tokenizer> tok;
+  Status tok_status;  // why there is no tokenizer, if there is none
+};
+
+int fail(const std::string& msg);
+Result<std::vector<int32_t>> parse_ids(const std::string& s);
+// --prompt-ids, or text from -p / -f: raw (special tokens parsed, as HF `encode`) or, with --chat,
+// a user message (after an optional --system one) through the model's chat template.
+Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional<Tokenizer>& tok,
+                                       const Status& tok_status);
+void add_common(CLI::App* app, CommonFlags& f);
+void add_generate(CLI::App* app, GenerateFlags& g);
+Result<Loaded> load(const CommonFlags& f);
+std::string text_of(const Loaded& l, const std::vector<int32_t>& ids);
+// Decoding parameters from flags; chat and document end tokens always stop; stop strings matched
+// on the model's text.
+Result<GenerateParams> params_of(const GenerateFlags& g, const Loaded& m, int64_t ctx);
+
+}  // namespace wedlm::cli
+
+namespace wedlm::cli {
+
+struct BatchFlags {
+  std::string requests = "-";      // JSONL file, "-" = stdin
+  int64_t concurrency = 8;         // requests in flight (client threads)
+  std::string kv_size;             // KV pool: tokens or bytes with a unit ("" = engine default)
+  int64_t max_running = 32, max_waiting = 1024, prefill_chunk = 256;
+};
+
+void add_batch(CLI::App* app, BatchFlags& b);
+int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b);
+
+}  // namespace wedlm::cli
