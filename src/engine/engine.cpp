@@ -36,9 +36,7 @@ void RequestHandle::push(RequestEvent e) {
   cv_.notify_all();
 }
 
-std::optional<RequestEvent> RequestHandle::next() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !events_.empty() || delivered_end_; });
+std::optional<RequestEvent> RequestHandle::pop_locked() {
   if (events_.empty()) return std::nullopt;
   RequestEvent e = std::move(events_.front());
   events_.pop_front();
@@ -46,15 +44,16 @@ std::optional<RequestEvent> RequestHandle::next() {
   return e;
 }
 
+std::optional<RequestEvent> RequestHandle::next() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !events_.empty() || delivered_end_; });
+  return pop_locked();
+}
+
 std::optional<RequestEvent> RequestHandle::next_for(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, timeout, [this] { return !events_.empty() || delivered_end_; }))
-    return std::nullopt;
-  if (events_.empty()) return std::nullopt;
-  RequestEvent e = std::move(events_.front());
-  events_.pop_front();
-  if (e.kind == RequestEvent::Kind::kFinished) delivered_end_ = true;
-  return e;
+  cv_.wait_for(lock, timeout, [this] { return !events_.empty() || delivered_end_; });
+  return pop_locked();
 }
 
 // ---- Engine ----

@@ -84,6 +84,7 @@ class RequestHandle {
  private:
   friend class Engine;
   void push(RequestEvent e);
+  std::optional<RequestEvent> pop_locked();  // with mu_ held
 
   uint64_t id_;
   std::atomic<bool> cancelled_{false};

@@ -215,7 +215,11 @@ TEST_F(EngineTest, AFullQueueAnswersOverloaded) {
     }
   }
   EXPECT_GT(overloaded, 0);
-  for (auto& h : ok) EXPECT_NE(drain(*h).end.finish_reason, "cancelled");
+  for (auto& h : ok) {
+    EXPECT_NE(drain(*h).end.finish_reason, "cancelled");
+    EXPECT_FALSE(h->next_for(std::chrono::milliseconds(1)).has_value()) << "nothing after the end";
+    EXPECT_FALSE(h->next().has_value());
+  }
 }
 
 TEST_F(EngineTest, BadRequestsAreNamed) {
