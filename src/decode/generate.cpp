@@ -17,16 +17,17 @@ double ms_since(Clock::time_point t0) {
 
 // Prefill of tokens [0, n) without logits.
 void prefill(SequenceModel& m, std::span<const int32_t> tokens, int64_t n) {
-  std::vector<int64_t> pos(size_t(n), 0);
-  for (int64_t i = 0; i < n; ++i) pos[size_t(i)] = i;
+  StepRows rows;
+  segment_rows(tokens, 0, n, nullptr, rows);
   std::vector<float> unused;
-  m.forward(tokens.first(size_t(n)), pos, 0, {}, unused);
+  m.forward(rows.ids, rows.pos, 0, {}, unused);
 }
 
 }  // namespace
 
-Status validate(const GenerateParams& p, int64_t prompt_len, int64_t vocab_size) {
+Status validate(const GenerateParams& p, std::span<const int32_t> prompt, int64_t vocab_size) {
   auto bad = [](std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); };
+  const int64_t prompt_len = int64_t(prompt.size());
   if (prompt_len < 1) return bad("the prompt is empty");
   if (prompt_len >= p.context)
     return bad(fmt::format("the prompt has {} tokens, which leaves no room in the context of {}",
@@ -43,17 +44,15 @@ Status validate(const GenerateParams& p, int64_t prompt_len, int64_t vocab_size)
   if (!(s.top_p > 0 && s.top_p <= 1)) return bad(fmt::format("top_p {} must be in (0, 1]", s.top_p));
   if (p.mode == DecodeMode::kWeDLM && (p.mask_id < 0 || p.mask_id >= vocab_size))
     return bad("WeDLM mode needs a mask token id inside the vocabulary (config mask_token_id)");
+  for (int32_t id : prompt)
+    if (id < 0 || id >= vocab_size)
+      return bad(fmt::format("prompt token id {} is outside the vocabulary [0, {})", id, vocab_size));
   return Status::ok();
 }
 
 Result<GenerateResult> generate(SequenceModel& m, std::span<const int32_t> prompt,
                                 const GenerateParams& p, const CommitFn& on_commit) {
-  WEDLM_RETURN_IF_ERROR(validate(p, int64_t(prompt.size()), m.vocab_size()));
-  for (int32_t id : prompt)
-    if (id < 0 || id >= m.vocab_size())
-      return Status(ErrorKind::kInvalidArgument,
-                    fmt::format("prompt token id {} is outside the vocabulary [0, {})", id,
-                                m.vocab_size()));
+  WEDLM_RETURN_IF_ERROR(validate(p, prompt, m.vocab_size()));
   SequenceDecoder dec(prompt, p);
   // WeDLM prefills on its own (its logits are never used, spec §3.2); AR runs the prompt and its
   // first step as one forward: the last prompt row gives the first token.
@@ -62,20 +61,11 @@ Result<GenerateResult> generate(SequenceModel& m, std::span<const int32_t> promp
   if (p.mode == DecodeMode::kWeDLM) prefill(m, dec.tokens(), computed = dec.kv_target());
   double prefill_ms = ms_since(t0);
   t0 = Clock::now();
-  StepRows step;
-  std::vector<int32_t> ids, rows;
-  std::vector<int64_t> pos;
+  StepRows step, rows;
   std::vector<float> logits;
-  while (dec.plan(step)) {
-    const int64_t n_pre = dec.kv_target() - computed;  // rows not in the cache yet, then the step
-    ids.assign(dec.tokens().begin() + computed, dec.tokens().begin() + dec.kv_target());
-    pos.resize(size_t(n_pre));
-    for (int64_t i = 0; i < n_pre; ++i) pos[size_t(i)] = computed + i;
-    ids.insert(ids.end(), step.ids.begin(), step.ids.end());
-    pos.insert(pos.end(), step.pos.begin(), step.pos.end());
-    rows.clear();
-    for (int32_t r : step.logit_rows) rows.push_back(int32_t(n_pre) + r);
-    m.forward(ids, pos, computed, rows, logits);
+  while (dec.plan(step)) {  // rows not in the cache yet, then the step
+    segment_rows(dec.tokens(), computed, dec.kv_target(), &step, rows);
+    m.forward(rows.ids, rows.pos, computed, rows.logit_rows, logits);
     const int64_t n = dec.apply(logits.data(), m.vocab_size());
     computed = dec.kv_target();
     if (p.mode == DecodeMode::kAR && dec.result().forwards == 1)  // AR: the first forward prefills

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,7 +48,7 @@ struct GenerateResult {
   }
 };
 
-// Checks parameters against the prompt and model; the message names the parameter and value.
-Status validate(const GenerateParams& p, int64_t prompt_len, int64_t vocab_size);
+// Checks parameters and prompt ids against the model; the message names the parameter and value.
+Status validate(const GenerateParams& p, std::span<const int32_t> prompt, int64_t vocab_size);
 
 }  // namespace wedlm

@@ -11,6 +11,18 @@ constexpr int32_t kMaskSlot = -1;  // window slot still masked
 
 }  // namespace
 
+void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end,
+                  const StepRows* step, StepRows& out) {
+  out.ids.assign(tokens.begin() + begin, tokens.begin() + end);
+  out.pos.resize(out.ids.size());
+  for (size_t i = 0; i < out.pos.size(); ++i) out.pos[i] = begin + int64_t(i);
+  out.logit_rows.clear();
+  if (!step) return;
+  out.ids.insert(out.ids.end(), step->ids.begin(), step->ids.end());
+  out.pos.insert(out.pos.end(), step->pos.begin(), step->pos.end());
+  for (int32_t r : step->logit_rows) out.logit_rows.push_back(int32_t(end - begin) + r);
+}
+
 SequenceDecoder::SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p)
     : p_(std::move(p)), rng_(p_.sampling.seed), prompt_len_(int64_t(prompt.size())),
       tokens_(prompt.begin(), prompt.end()) {

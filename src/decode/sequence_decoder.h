@@ -34,6 +34,11 @@ struct StepRows {
   std::vector<int32_t> logit_rows;  // indices into ids
 };
 
+// One sequence's rows of a forward: tokens[begin, end) as prefill rows (no logits) at their own
+// positions, then the rows of `step` when given, its logit rows shifted past the prefill rows.
+void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end,
+                  const StepRows* step, StepRows& out);
+
 class SequenceDecoder {
  public:
   // `p` must have passed validate() for this prompt; it is copied.

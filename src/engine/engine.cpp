@@ -76,10 +76,7 @@ Engine::~Engine() {
 
 Status Engine::check(const Request& r) const {
   const int64_t V = model_.config().vocab_size;
-  WEDLM_RETURN_IF_ERROR(validate(r.params, int64_t(r.prompt.size()), V));
-  for (int32_t id : r.prompt)
-    if (id < 0 || id >= V)
-      return bad(fmt::format("prompt token id {} is outside the vocabulary [0, {})", id, V));
+  WEDLM_RETURN_IF_ERROR(validate(r.params, r.prompt, V));
   const SequenceDecoder d(r.prompt, r.params);
   if (Scheduler::peak_slots(d) > kv_tokens())
     return bad(fmt::format("the request needs {} KV slots (prompt {} + max_tokens {} + window "
@@ -112,31 +109,33 @@ EngineStats Engine::stats() const {
 }
 
 void Engine::loop() {
-  std::vector<Work> work;
   bool idle = false;
   while (take_incoming(idle)) {
     drop_cancelled();
-    work = scheduler_.schedule();
+    std::vector<Work> work = scheduler_.schedule();
     idle = work.empty();
     if (!idle) run_step(work);
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.running = scheduler_.n_running();
-    stats_.waiting = scheduler_.n_waiting();
-    stats_.kv_blocks = blocks_.n_blocks();
-    stats_.kv_blocks_free = blocks_.n_available();
-    stats_.kv_blocks_cached = blocks_.n_cached();
-    stats_.block_size = blocks_.block_size();
-    stats_.preemptions = scheduler_.preemptions();
-    stats_.prefix_queries = blocks_.stats().prefix_queries;
-    stats_.prefix_hit_blocks = blocks_.stats().prefix_hit_blocks;
-    stats_.evictions = blocks_.stats().evictions;
+    publish_stats();
   }
   for (auto& [id, e] : entries_) {  // stopping
     scheduler_.remove(e.seq.get());
-    e.handle->push({RequestEvent::Kind::kFinished, {}, 0, "cancelled", std::nullopt,
-                    counters_of(e)});
+    finish(e, "cancelled");
   }
   entries_.clear();
+}
+
+void Engine::publish_stats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.running = scheduler_.n_running();
+  stats_.waiting = scheduler_.n_waiting();
+  stats_.kv_blocks = blocks_.n_blocks();
+  stats_.kv_blocks_free = blocks_.n_available();
+  stats_.kv_blocks_cached = blocks_.n_cached();
+  stats_.block_size = blocks_.block_size();
+  stats_.preemptions = scheduler_.preemptions();
+  stats_.prefix_queries = blocks_.stats().prefix_queries;
+  stats_.prefix_hit_blocks = blocks_.stats().prefix_hit_blocks;
+  stats_.evictions = blocks_.stats().evictions;
 }
 
 // Moves submitted requests into the scheduler; sleeps while there is nothing to do.
@@ -186,52 +185,53 @@ RequestCounters Engine::counters_of(const Entry& e) const {
   return c;
 }
 
-// One forward over every scheduled sequence's rows: its prefill chunk, then its step rows.
+// One forward over every scheduled sequence's rows, then each sequence's logits applied.
 void Engine::run_step(std::vector<Work>& work) {
-  const int64_t V = model_.config().vocab_size;
   const auto t0 = Clock::now();
+  build_batch(work, t0);
+  if (!batch_.ids.empty()) model_.forward(batch_, cache_, logits_);
+  apply_step(work, ms_between(t0, Clock::now()));
+}
+
+// Per sequence: its prefill chunk, then its step rows (plan() may find no slot left: the
+// sequence is then finished with "length" and runs its prefill rows only).
+void Engine::build_batch(std::vector<Work>& work, Clock::time_point t0) {
   batch_.clear();
-  StepRows step;
-  std::vector<int32_t> ids, rows;
-  std::vector<int64_t> pos;
+  StepRows step, rows;
   n_logit_rows_.assign(work.size(), 0);
   for (size_t i = 0; i < work.size(); ++i) {
     Work& w = work[i];
     Sequence& s = *w.seq;
     if (!s.counters.queue_ms) s.counters.queue_ms = ms_between(s.submitted, t0);
-    if (w.step && !s.decoder.plan(step)) w.step = false;  // no slot left: finished, "length"
-    if (!w.step) step = {};
-    const auto toks = s.decoder.tokens();
-    ids.assign(toks.begin() + w.prefill_begin, toks.begin() + w.prefill_end);
-    pos.resize(ids.size());
-    for (size_t i = 0; i < pos.size(); ++i) pos[i] = w.prefill_begin + int64_t(i);
-    ids.insert(ids.end(), step.ids.begin(), step.ids.end());
-    pos.insert(pos.end(), step.pos.begin(), step.pos.end());
-    rows.clear();
-    for (int32_t r : step.logit_rows) rows.push_back(int32_t(w.prefill_end - w.prefill_begin) + r);
-    n_logit_rows_[i] = rows.size();
-    if (!ids.empty()) batch_.add(ids, pos, w.prefill_begin, s.table.blocks, rows);
+    if (w.step && !s.decoder.plan(step)) w.step = false;
+    segment_rows(s.decoder.tokens(), w.prefill_begin, w.prefill_end, w.step ? &step : nullptr,
+                 rows);
+    n_logit_rows_[i] = rows.logit_rows.size();
+    if (!rows.ids.empty())
+      batch_.add(rows.ids, rows.pos, w.prefill_begin, s.table.blocks, rows.logit_rows);
   }
-  if (!batch_.ids.empty()) model_.forward(batch_, cache_, logits_);
-  const auto t1 = Clock::now();
+}
+
+// Applies each sequence's logits, streams its commits, records its K/V, finishes it if done.
+void Engine::apply_step(const std::vector<Work>& work, double forward_ms) {
+  const int64_t V = model_.config().vocab_size;
+  const auto now = Clock::now();
   const float* at = logits_.data();
   int64_t committed = 0;
   std::vector<uint64_t> done;
   for (size_t i = 0; i < work.size(); ++i) {
     const Work& w = work[i];
-    Entry& e = entries_.at(w.seq->id);
     Sequence& s = *w.seq;
-    if (w.prefill_end > w.prefill_begin) s.counters.prefill_ms += ms_between(t0, t1);
-    if (w.step) {
-      const int64_t n = s.decoder.apply(at, V);
-      at += n_logit_rows_[i] * size_t(V);
-      if (n > 0) {
-        if (!s.counters.first_token_ms) s.counters.first_token_ms = ms_between(s.submitted, t1);
-        const auto& out = s.decoder.result().output;
-        e.handle->push({RequestEvent::Kind::kTokens, {out.end() - n, out.end()},
-                        s.decoder.result().forwards, "", std::nullopt, {}});
-        committed += n;
-      }
+    Entry& e = entries_.at(s.id);
+    if (w.prefill_end > w.prefill_begin) s.counters.prefill_ms += forward_ms;
+    const int64_t n = w.step ? s.decoder.apply(at, V) : 0;
+    at += n_logit_rows_[i] * size_t(V);
+    if (n > 0) {
+      if (!s.counters.first_token_ms) s.counters.first_token_ms = ms_between(s.submitted, now);
+      const auto& out = s.decoder.result().output;
+      e.handle->push({RequestEvent::Kind::kTokens, {out.end() - n, out.end()},
+                      s.decoder.result().forwards, "", std::nullopt, {}});
+      committed += n;
     }
     scheduler_.completed(w);
     if (s.decoder.finished()) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -127,6 +128,9 @@ class Engine {
   bool take_incoming(bool idle);     // false when stopping
   void drop_cancelled();
   void run_step(std::vector<Work>& work);
+  void build_batch(std::vector<Work>& work, std::chrono::steady_clock::time_point t0);
+  void apply_step(const std::vector<Work>& work, double forward_ms);
+  void publish_stats();
   void finish(Entry& e, const std::string& reason);
   RequestCounters counters_of(const Entry& e) const;
 

@@ -17,8 +17,13 @@ int64_t KvCache::bytes_per_token(const ModelConfig& cfg) {
   return 2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * int64_t(sizeof(float));
 }
 
+bool KvCache::holds(std::span<const int32_t> table) const {
+  for (int32_t b : table)
+    if (b < 0 || b >= n_blocks_) return false;
+  return true;
+}
+
 KvLayerView KvCache::layer_view(int64_t layer, std::span<const int32_t> table) {
-  for (int32_t b : table) WEDLM_CHECK(b >= 0 && b < n_blocks_, "block table names a missing block");
   const int64_t layer_off = layer * block_size_ * kv_dim_;
   KvLayerView v;
   v.k = k_.data() + layer_off;

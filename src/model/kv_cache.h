@@ -22,7 +22,9 @@ class KvCache {
   int64_t n_blocks() const { return n_blocks_; }
   // Bytes of K and V one token slot takes over all layers (fp32).
   static int64_t bytes_per_token(const ModelConfig& cfg);
-  // Views of layer `layer` through `table`; valid while the cache and the table live unchanged.
+  // Whether every block `table` names exists in this pool.
+  bool holds(std::span<const int32_t> table) const;
+  // Views of layer `layer` through `table` (which the caller checked with holds()); valid while the cache and the table live unchanged.
   KvLayerView layer_view(int64_t layer, std::span<const int32_t> table);
 
  private:

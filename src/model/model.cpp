@@ -110,9 +110,11 @@ void Model::forward(std::span<const int32_t> ids, std::span<const int64_t> pos, 
 void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits) {
   const ModelConfig& c = cfg_;
   const int64_t T = static_cast<int64_t>(b.ids.size()), H = c.hidden_size;
-  for (const BatchSegment& s : b.segments)
+  for (const BatchSegment& s : b.segments) {
     WEDLM_CHECK(int64_t(s.table.size()) * cache.block_size() >= s.n_cached + s.n_rows,
                 "block table too short for the rows");
+    WEDLM_CHECK(cache.holds(s.table), "block table names a block outside the KV pool");
+  }
   auto fit = [](std::vector<float>& v, int64_t n) { v.resize(static_cast<size_t>(n)); };
   fit(h_, T * H); fit(x_, T * H); fit(tmp_, T * H);
   fit(q_, T * c.n_head * c.head_dim); fit(att_, T * c.n_head * c.head_dim);

@@ -75,7 +75,7 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
   if (!prompt.is_ok()) return fail(prompt.status().to_string());
   auto p = params_of(g, m, f.context);
   if (!p.is_ok()) return fail(p.status().to_string());
-  const Status v = validate(p.value(), int64_t(prompt.value().size()), m.ck->config().vocab_size);
+  const Status v = validate(p.value(), prompt.value(), m.ck->config().vocab_size);
   if (!v.is_ok()) return fail(v.to_string());
   size_t hold = 0;  // bytes that may begin a stop string are printed only once it is ruled out
   for (const std::string& s : g.stop) hold = std::max(hold, s.size() > 0 ? s.size() - 1 : 0);
