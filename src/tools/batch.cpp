@@ -24,8 +24,16 @@ using nlohmann::json;
 
 Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); }
 
-Result<std::vector<int32_t>> prompt_ids_of(const json& in, const Loaded& m,
-                                           const std::string& model_dir) {
+// What every request line is read against: the model and its chat template (loaded once).
+struct Context {
+  const CommonFlags& f;
+  const GenerateFlags& g;
+  const Loaded& m;
+  std::optional<ChatTemplate> tmpl;
+};
+
+Result<std::vector<int32_t>> prompt_ids_of(const json& in, const Context& cx) {
+  const Loaded& m = cx.m;
   if (in.contains("prompt_ids")) {
     if (!in["prompt_ids"].is_array()) return bad("\"prompt_ids\" must be an array of token ids");
     std::vector<int32_t> ids;
@@ -47,11 +55,11 @@ Result<std::vector<int32_t>> prompt_ids_of(const json& in, const Loaded& m,
       return bad("each message needs string \"role\" and \"content\"");
     req.messages.push_back({msg["role"].get<std::string>(), msg["content"].get<std::string>()});
   }
-  return ChatTemplate::load(model_dir).encode(*m.tok, req);
+  return cx.tmpl->encode(*m.tok, req);
 }
 
-Result<Request> request_of(const std::string& line, const CommonFlags& f, const GenerateFlags& g,
-                           const Loaded& m) {
+Result<Request> request_of(const std::string& line, const Context& cx) {
+  const GenerateFlags& g = cx.g;
   const json in = json::parse(line, nullptr, false);
   if (in.is_discarded() || !in.is_object()) return bad("not a JSON object");
   GenerateFlags mine = g;
@@ -64,10 +72,10 @@ Result<Request> request_of(const std::string& line, const CommonFlags& f, const 
     return bad("\"max_tokens\", \"mode\", \"temperature\" or \"seed\" has the wrong type");
   }
   Request r;
-  auto p = params_of(mine, m, f.context);
+  auto p = params_of(mine, cx.m, cx.f.context);
   if (!p.is_ok()) return p.status();
   r.params = std::move(p).value();
-  auto ids = prompt_ids_of(in, m, f.model_dir);
+  auto ids = prompt_ids_of(in, cx);
   if (!ids.is_ok()) return ids.status();
   r.prompt = std::move(ids).value();
   return r;
@@ -125,38 +133,34 @@ void add_batch(CLI::App* app, BatchFlags& b) {
   app->add_option("--prefill-chunk", b.prefill_chunk, "prefill rows per step")->capture_default_str();
 }
 
-int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b) {
-  if (b.concurrency < 1 || b.max_running < 1 || b.max_waiting < 1 || b.prefill_chunk < 1)
-    return fail("--concurrency, --max-running, --max-waiting and --prefill-chunk must be >= 1");
-  if (!f.prompt.empty() || !f.prompt_ids.empty() || !f.prompt_file.empty() || f.chat)
-    return fail("batch reads its prompts from --requests (\"prompt\", \"prompt_ids\" or "
-                "\"messages\" per line); -p, -f, --prompt-ids and --chat do not apply");
-  auto l = load(f);
-  if (!l.is_ok()) return fail(l.status().to_string());
-  const Loaded& m = l.value();
+namespace {
+
+Result<std::vector<Result<Request>>> read_requests(const BatchFlags& b, const Context& cx) {
   std::ifstream file;
-  if (b.requests != "-" && (file.open(b.requests), !file)) return fail(b.requests + ": cannot open");
+  if (b.requests != "-" && (file.open(b.requests), !file))
+    return Status(ErrorKind::kNotFound, b.requests + ": cannot open");
   std::istream& in = b.requests == "-" ? std::cin : file;
   std::vector<Result<Request>> reqs;
   for (std::string line; std::getline(in, line);)
-    if (!line.empty()) reqs.push_back(request_of(line, f, g, m));
+    if (!line.empty()) reqs.push_back(request_of(line, cx));
+  return reqs;
+}
+
+Result<EngineConfig> engine_config(const CommonFlags& f, const BatchFlags& b, const Loaded& m) {
   EngineConfig cfg;
   cfg.block_size = f.block_size;
   cfg.scheduler = {b.max_running, b.max_waiting, b.prefill_chunk};
   if (!b.kv_size.empty()) {
     auto kv = parse_kv_tokens(b.kv_size, KvCache::bytes_per_token(m.ck->config()));
-    if (!kv.is_ok()) return fail("--kv-size: " + kv.status().message());
+    if (!kv.is_ok()) return bad("--kv-size: " + kv.status().message());
     cfg.kv_tokens = kv.value();
   }
-  Engine eng(*m.model, cfg);
-  std::vector<json> results(reqs.size());
-  std::atomic<size_t> next{0};
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> clients;
-  for (int64_t c = 0; c < std::min<int64_t>(b.concurrency, int64_t(reqs.size())); ++c)
-    clients.emplace_back([&] { client(eng, m, reqs, results, next); });
-  for (std::thread& t : clients) t.join();
-  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return cfg;
+}
+
+// Prints the results in input order and the summary; returns how many requests failed.
+int64_t report(std::vector<json>& results, const Engine& eng, double wall_s, bool as_json,
+               int64_t concurrency) {
   int64_t tokens = 0, errors = 0, prompt = 0, cached = 0;
   for (size_t i = 0; i < results.size(); ++i) {
     json& r = results[i];
@@ -168,20 +172,51 @@ int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b)
     cached += r["usage"]["cached_tokens"].get<int64_t>();
   }
   const EngineStats s = eng.stats();
-  const json summary = {{"requests", results.size()}, {"errors", errors},
-                        {"completion_tokens", tokens}, {"prompt_tokens", prompt},
-                        {"cached_tokens", cached}, {"wall_s", wall_s},
-                        {"tokens_per_s", wall_s > 0 ? double(tokens) / wall_s : 0.0},
-                        {"steps", s.steps}, {"preemptions", s.preemptions},
-                        {"concurrency", b.concurrency}, {"kv_tokens", eng.kv_tokens()}};
-  if (f.json) std::cerr << summary.dump() << "\n";
+  const double tps = wall_s > 0 ? double(tokens) / wall_s : 0.0;
+  if (as_json)
+    std::cerr << json{{"requests", results.size()}, {"errors", errors},
+                      {"completion_tokens", tokens}, {"prompt_tokens", prompt},
+                      {"cached_tokens", cached}, {"wall_s", wall_s}, {"tokens_per_s", tps},
+                      {"steps", s.steps}, {"preemptions", s.preemptions},
+                      {"concurrency", concurrency}, {"kv_tokens", eng.kv_tokens()}}.dump()
+              << "\n";
   else
     std::fprintf(stderr, "[batch: %zu requests (%lld errors), %lld tokens in %.2f s = %.1f tokens/s, "
                  "%lld steps, %lld preemptions, %lld/%lld prompt tokens cached]\n",
-                 results.size(), (long long)errors, (long long)tokens, wall_s,
-                 summary["tokens_per_s"].get<double>(), (long long)s.steps,
-                 (long long)s.preemptions, (long long)cached, (long long)prompt);
-  return errors ? 2 : 0;
+                 results.size(), (long long)errors, (long long)tokens, wall_s, tps,
+                 (long long)s.steps, (long long)s.preemptions, (long long)cached, (long long)prompt);
+  return errors;
+}
+
+}  // namespace
+
+int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b) {
+  if (b.concurrency < 1 || b.max_running < 1 || b.max_waiting < 1 || b.prefill_chunk < 1)
+    return fail("--concurrency, --max-running, --max-waiting and --prefill-chunk must be >= 1");
+  if (!f.prompt.empty() || !f.prompt_ids.empty() || !f.prompt_file.empty() || f.chat)
+    return fail("batch reads its prompts from --requests (\"prompt\", \"prompt_ids\" or "
+                "\"messages\" per line); -p, -f, --prompt-ids and --chat do not apply");
+  auto l = load(f);
+  if (!l.is_ok()) return fail(l.status().to_string());
+  Context cx{f, g, l.value(), std::nullopt};
+  if (cx.m.tok) {
+    cx.tmpl = ChatTemplate::load(f.model_dir);
+    if (!cx.tmpl->note().empty()) std::fprintf(stderr, "wedlm: %s\n", cx.tmpl->note().c_str());
+  }
+  auto reqs = read_requests(b, cx);
+  if (!reqs.is_ok()) return fail(reqs.status().to_string());
+  auto cfg = engine_config(f, b, cx.m);
+  if (!cfg.is_ok()) return fail(cfg.status().message());
+  Engine eng(*cx.m.model, cfg.value());
+  std::vector<json> results(reqs.value().size());
+  std::atomic<size_t> next{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> clients;
+  for (int64_t c = 0; c < std::min<int64_t>(b.concurrency, int64_t(results.size())); ++c)
+    clients.emplace_back([&] { client(eng, cx.m, reqs.value(), results, next); });
+  for (std::thread& t : clients) t.join();
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return report(results, eng, wall_s, f.json, b.concurrency) ? 2 : 0;
 }
 
 }  // namespace wedlm::cli
