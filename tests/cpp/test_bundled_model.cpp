@@ -14,6 +14,7 @@
 #include "io/weights.h"
 #include "model/model.h"
 #include "ops/ops.h"
+#include "bundled_model.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
 
@@ -44,17 +45,14 @@ struct Tally {
 class BundledModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string dir = test::source_dir() + "/models/wedlm-tiny";
-    ck_ = Checkpoint::open(dir).value().release();
-    ops_ = make_cpu_ops().release();
-    model_ = new Model(*ck_, *ops_);
-    tok_ = new Tokenizer(Tokenizer::load(dir + "/tokenizer.json").value());
+    bm_ = new test::BundledModel();
+    ck_ = bm_->ck.get();
+    model_ = bm_->model.get();
+    tok_ = new Tokenizer(Tokenizer::load(bm_->dir + "/tokenizer.json").value());
   }
   static void TearDownTestSuite() {
     delete tok_;
-    delete model_;
-    delete ops_;
-    delete ck_;
+    delete bm_;
   }
 
   static GenerateResult run(const std::vector<int32_t>& prompt, DecodeMode mode) {
@@ -74,7 +72,7 @@ class BundledModel : public ::testing::Test {
   }
 
   static inline Checkpoint* ck_ = nullptr;
-  static inline Ops* ops_ = nullptr;
+  static inline test::BundledModel* bm_ = nullptr;
   static inline Model* model_ = nullptr;
   static inline Tokenizer* tok_ = nullptr;
 };

@@ -13,6 +13,7 @@
 #include "decode/generate.h"
 #include "engine/engine.h"
 #include "io/weights.h"
+#include "bundled_model.h"
 #include "test_util.h"
 
 namespace wedlm {
@@ -43,18 +44,15 @@ Outcome drain(RequestHandle& h) {
 class EngineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string dir = test::source_dir() + "/models/wedlm-tiny";
-    ck_ = Checkpoint::open(dir).value().release();
-    ops_ = make_cpu_ops().release();
-    model_ = new Model(*ck_, *ops_);
+    bm_ = new test::BundledModel();
+    ck_ = bm_->ck.get();
+    model_ = bm_->model.get();
     std::ifstream in(test::source_dir() + "/tests/data/heldout_wedlm_tiny.jsonl");
     std::string line;
     while (std::getline(in, line)) prompts_.push_back(json::parse(line)["prompt_ids"]);
   }
   static void TearDownTestSuite() {
-    delete model_;
-    delete ops_;
-    delete ck_;
+    delete bm_;
   }
 
   // Request i: a held-out prompt, a mode, a window, greedy or seeded sampling.
@@ -98,7 +96,7 @@ class EngineTest : public ::testing::Test {
   }
 
   static inline Checkpoint* ck_ = nullptr;
-  static inline Ops* ops_ = nullptr;
+  static inline test::BundledModel* bm_ = nullptr;
   static inline Model* model_ = nullptr;
   static inline std::vector<std::vector<int32_t>> prompts_;
 };
