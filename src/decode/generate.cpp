@@ -42,6 +42,8 @@ Status validate(const GenerateParams& p, std::span<const int32_t> prompt, int64_
     return bad(fmt::format("temperature {} must be in [0, 100]", s.temperature));
   if (s.top_k < 0) return bad(fmt::format("top_k {} must be >= 0", s.top_k));
   if (!(s.top_p > 0 && s.top_p <= 1)) return bad(fmt::format("top_p {} must be in (0, 1]", s.top_p));
+  if (p.logprobs < -1 || p.logprobs > 20)
+    return bad(fmt::format("logprobs {} must be -1 (off) or in [0, 20]", p.logprobs));
   if (p.mode == DecodeMode::kWeDLM && (p.mask_id < 0 || p.mask_id >= vocab_size))
     return bad("WeDLM mode needs a mask token id inside the vocabulary (config mask_token_id)");
   for (int32_t id : prompt)

@@ -29,6 +29,9 @@ struct GenerateParams {
   int64_t window = 16;
   std::optional<double> threshold = 0.4;
   double penalty = 0.02;
+  // -1: off. 0-20: record each output token's log-probability (sampler.h: token_logprob) and
+  // this many likeliest alternatives.
+  int64_t logprobs = -1;
 };
 
 struct StepTrace {                      // one WeDLM forward: committed count, fills (slot, token)
@@ -42,6 +45,7 @@ struct GenerateResult {
   int64_t forwards = 0;                 // decode forwards (AR: one per token, prefill included)
   double prefill_ms = 0, decode_ms = 0;
   std::vector<StepTrace> steps;         // WeDLM only
+  std::vector<TokenLogprob> logprobs;   // with params.logprobs >= 0: one per output token
   std::optional<size_t> text_end;       // set by a stop string: the reply text ends here
   double tokens_per_forward() const {
     return forwards ? double(output.size()) / double(forwards) : 0.0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <numeric>
 #include <vector>
 
@@ -82,6 +83,42 @@ int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, Rn
   for (size_t i = 0; i < ids.size(); ++i)
     if ((u -= w[i]) < 0) return ids[i];
   return ids.back();
+}
+
+namespace {
+
+// Log-softmax of logits[ids] / temperature, then the result for `token` and the top n.
+TokenLogprob logprob_over(const float* logits, const std::vector<int32_t>& ids, double temperature,
+                          int32_t token, int64_t n_top) {
+  double mx = -INFINITY;
+  for (int32_t i : ids) mx = std::max(mx, double(logits[i]) / temperature);
+  double z = 0;
+  for (int32_t i : ids) z += std::exp(double(logits[i]) / temperature - mx);
+  const double log_z = mx + std::log(z);
+  const auto lp = [&](int32_t i) { return float(double(logits[i]) / temperature - log_z); };
+  TokenLogprob r;
+  r.logprob = std::find(ids.begin(), ids.end(), token) != ids.end() ? lp(token) : -INFINITY;
+  std::vector<int32_t> top = ids;
+  const size_t k = std::min(top.size(), size_t(std::max<int64_t>(n_top, 0)));
+  std::partial_sort(top.begin(), top.begin() + std::ptrdiff_t(k), top.end(), [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  for (size_t j = 0; j < k; ++j) r.top.push_back({top[j], lp(top[j])});
+  return r;
+}
+
+}  // namespace
+
+TokenLogprob token_logprob(const float* logits, int64_t n, const SamplingParams& p,
+                           int64_t mask_id, int32_t token, int64_t n_top) {
+  std::vector<int32_t> ids;
+  if (p.temperature > 0) ids = candidates(logits, n, p, mask_id);
+  if (ids.empty()) {  // greedy (or nothing survived the filters): the model's distribution
+    for (int64_t i = 0; i < n; ++i)
+      if (i != mask_id && !std::isnan(logits[i])) ids.push_back(static_cast<int32_t>(i));
+    return logprob_over(logits, ids, 1.0, token, n_top);
+  }
+  return logprob_over(logits, ids, p.temperature, token, n_top);
 }
 
 }  // namespace wedlm

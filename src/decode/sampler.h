@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace wedlm {
 
@@ -32,5 +33,21 @@ class Rng {
 double entropy(const float* logits, int64_t n);
 int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, Rng& rng,
                      int64_t mask_id);
+
+struct TopLogprob {
+  int32_t id;
+  float logprob;
+};
+struct TokenLogprob {
+  float logprob = 0;
+  std::vector<TopLogprob> top;  // the n_top likeliest tokens, descending (fewer if fewer can be drawn)
+};
+
+// The log-probability of `token` under the distribution that choose_token() draws from with `p`
+// (softmax(logits / temperature) over the top-k/top-p candidates), and the n_top likeliest tokens
+// of that distribution. Greedy decoding draws from no distribution: its log-probabilities are the
+// model's own (softmax of the raw logits). The mask token is never a candidate.
+TokenLogprob token_logprob(const float* logits, int64_t n, const SamplingParams& p,
+                           int64_t mask_id, int32_t token, int64_t n_top);
 
 }  // namespace wedlm

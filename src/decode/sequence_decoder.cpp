@@ -65,6 +65,7 @@ bool SequenceDecoder::plan(StepRows& rows) {
   }
   const int64_t want = next_step_rows();  // top up: W + n slots within the context
   if (want > int64_t(win_.size())) win_.resize(size_t(want), kMaskSlot);
+  if (p_.logprobs >= 0) win_lp_.resize(win_.size());
   if (win_.empty()) {
     finished_ = true;
     r_.finish_reason = "length";
@@ -80,9 +81,15 @@ bool SequenceDecoder::plan(StepRows& rows) {
   return true;
 }
 
-bool SequenceDecoder::commit(int32_t t) {
+TokenLogprob SequenceDecoder::logprob_of(const float* row, int64_t vocab, int32_t t) const {
+  if (p_.logprobs < 0) return {};
+  return token_logprob(row, vocab, p_.sampling, p_.mask_id, t, p_.logprobs);
+}
+
+bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
   tokens_.push_back(t);
   r_.output.push_back(t);
+  if (p_.logprobs >= 0) r_.logprobs.push_back(std::move(lp));
   if (std::find(p_.stop_ids.begin(), p_.stop_ids.end(), t) != p_.stop_ids.end()) {
     r_.finish_reason = "stop";
     return true;
@@ -103,6 +110,7 @@ int64_t SequenceDecoder::apply(const float* logits, int64_t vocab) {
   if (!finished_ && n > 0) {  // a stop string ends generation; the output keeps its last token
     if (const auto m = find_stop(p_.stop_strings, p_.text, r_.output, first_new)) {
       r_.output.resize(m->n_tokens);
+      if (p_.logprobs >= 0) r_.logprobs.resize(m->n_tokens);
       tokens_.resize(size_t(prompt_len_) + m->n_tokens);
       r_.text_end = m->text_end;
       r_.finish_reason = "stop";
@@ -113,7 +121,8 @@ int64_t SequenceDecoder::apply(const float* logits, int64_t vocab) {
 }
 
 int64_t SequenceDecoder::apply_ar(const float* logits, int64_t vocab) {
-  finished_ = commit(choose_token(logits, vocab, p_.sampling, rng_, p_.mask_id));
+  const int32_t t = choose_token(logits, vocab, p_.sampling, rng_, p_.mask_id);
+  finished_ = commit(t, logprob_of(logits, vocab, t));
   return 1;
 }
 
@@ -123,10 +132,11 @@ int64_t SequenceDecoder::apply_wedlm(const float* logits, int64_t vocab) {
   const int64_t n = leading_filled();
   StepTrace& tr = r_.steps.emplace_back();
   for (int64_t k = 0; k < n && !finished_; ++k) {
-    finished_ = commit(win_[size_t(k)]);
+    finished_ = commit(win_[size_t(k)], p_.logprobs >= 0 ? win_lp_[size_t(k)] : TokenLogprob{});
     ++tr.commit;
   }
   win_.erase(win_.begin(), win_.begin() + n);
+  if (p_.logprobs >= 0) win_lp_.erase(win_lp_.begin(), win_lp_.begin() + n);
   if (!finished_) fill(logits, vocab, tr);
   return tr.commit;
 }
@@ -151,6 +161,7 @@ void SequenceDecoder::fill(const float* logits, int64_t vocab, StepTrace& tr) {
     chosen.push_back(size_t(std::min_element(adj.begin(), adj.end()) - adj.begin()));
   for (size_t j : chosen) {
     win_[size_t(slots[j])] = tok[j];
+    if (p_.logprobs >= 0) win_lp_[size_t(slots[j])] = logprob_of(logits + j * size_t(vocab), vocab, tok[j]);
     tr.fill.emplace_back(slots[j], tok[j]);
   }
 }

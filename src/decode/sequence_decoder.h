@@ -68,7 +68,8 @@ class SequenceDecoder {
   int64_t leading_filled() const;
   int64_t apply_wedlm(const float* logits, int64_t vocab);
   int64_t apply_ar(const float* logits, int64_t vocab);
-  bool commit(int32_t t);  // appends one token; true when it ends generation
+  bool commit(int32_t t, TokenLogprob lp);  // appends one token; true when it ends generation
+  TokenLogprob logprob_of(const float* row, int64_t vocab, int32_t t) const;
   void fill(const float* logits, int64_t vocab, StepTrace& tr);
 
   GenerateParams p_;
@@ -76,6 +77,7 @@ class SequenceDecoder {
   int64_t prompt_len_;
   std::vector<int32_t> tokens_;
   std::vector<int32_t> win_;  // WeDLM window: a token, or kMaskSlot
+  std::vector<TokenLogprob> win_lp_;  // with logprobs on: each filled slot's, beside win_
   GenerateResult r_;
   bool finished_ = false;
 };

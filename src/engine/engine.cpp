@@ -228,9 +228,11 @@ void Engine::apply_step(const std::vector<Work>& work, double forward_ms) {
     at += n_logit_rows_[i] * size_t(V);
     if (n > 0) {
       if (!s.counters.first_token_ms) s.counters.first_token_ms = ms_between(s.submitted, now);
-      const auto& out = s.decoder.result().output;
-      e.handle->push({RequestEvent::Kind::kTokens, {out.end() - n, out.end()},
-                      s.decoder.result().forwards, "", std::nullopt, {}});
+      const GenerateResult& r = s.decoder.result();
+      RequestEvent ev{RequestEvent::Kind::kTokens, {r.output.end() - n, r.output.end()},
+                      r.forwards, {}, "", std::nullopt, {}};
+      if (!r.logprobs.empty()) ev.logprobs.assign(r.logprobs.end() - n, r.logprobs.end());
+      e.handle->push(std::move(ev));
       committed += n;
     }
     scheduler_.completed(w);

@@ -63,6 +63,7 @@ struct RequestEvent {
   Kind kind = Kind::kTokens;
   std::vector<int32_t> tokens;   // kTokens: newly committed, in order
   int64_t step = 0;              // kTokens: the request's decode step that committed them
+  std::vector<TokenLogprob> logprobs;  // kTokens with params.logprobs >= 0: one per token
   std::string finish_reason;     // kFinished: "stop" | "length" | "cancelled"
   std::optional<size_t> text_end;  // kFinished by a stop string: the reply text ends here
   RequestCounters counters;      // kFinished

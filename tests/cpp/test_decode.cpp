@@ -235,5 +235,41 @@ TEST(Generate, BadParametersAreNamed) {
             std::string::npos);
 }
 
+// log softmax of row_with(h, tok) at `tok`, the mask left out, by hand
+double logprob_by_hand(double h, int32_t tok) {
+  const std::vector<float> row = row_with(h, tok);
+  double z = 0;
+  for (int64_t i = 0; i < kVocab; ++i)
+    if (i != kMask) z += std::exp(double(row[size_t(i)]));
+  return double(row[size_t(tok)]) - std::log(z);
+}
+
+TEST(Logprobs, OnePerOutputTokenFromTheRowThatChoseItAndTheOutputUnchanged) {
+  // confidence falls with the position: several steps, several fills per step
+  auto script = [](int, int64_t pos) {
+    return std::make_pair(0.05 * double(pos - 9), int32_t(A + pos % 5));
+  };
+  for (DecodeMode mode : {DecodeMode::kWeDLM, DecodeMode::kAR}) {
+    ScriptedModel plain(script), logged(script);
+    GenerateParams p = params(4, 12);
+    p.mode = mode;
+    const GenerateResult off = generate(plain, kPrompt, p).value();
+    p.logprobs = 2;
+    const GenerateResult on = generate(logged, kPrompt, p).value();
+    EXPECT_EQ(on.output, off.output);
+    EXPECT_TRUE(off.logprobs.empty());
+    ASSERT_EQ(on.logprobs.size(), on.output.size());
+    for (size_t i = 0; i < on.output.size(); ++i) {
+      // output i sits at position 10 + i; WeDLM reads it off that row, AR off the row before
+      const int64_t row_pos = 10 + int64_t(i) - (mode == DecodeMode::kAR ? 1 : 0);
+      const auto [h, tok] = script(0, row_pos);
+      EXPECT_EQ(on.output[i], tok);
+      ASSERT_EQ(on.logprobs[i].top.size(), 2u);
+      EXPECT_EQ(on.logprobs[i].top[0].id, tok) << "greedy takes the likeliest";
+      EXPECT_NEAR(on.logprobs[i].logprob, logprob_by_hand(h, tok), 1e-5) << "token " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace wedlm

@@ -23,6 +23,7 @@ using nlohmann::json;
 
 struct Outcome {
   std::vector<int32_t> tokens;
+  std::vector<TokenLogprob> logprobs;
   RequestEvent end;
 };
 
@@ -37,6 +38,7 @@ Outcome drain(RequestHandle& h) {
     EXPECT_GT(e->step, last_step) << "steps are increasing";
     last_step = e->step;
     o.tokens.insert(o.tokens.end(), e->tokens.begin(), e->tokens.end());
+    o.logprobs.insert(o.logprobs.end(), e->logprobs.begin(), e->logprobs.end());
   }
   return o;
 }
@@ -117,6 +119,25 @@ TEST_F(EngineTest, ConcurrentRequestsGiveWhatTheyGiveAloneInAnyOrder) {
     EXPECT_TRUE(fwd[i].end.finish_reason == "stop" || fwd[i].end.finish_reason == "length");
   }
   EXPECT_GT(eng.stats().steps, 0);
+}
+
+TEST_F(EngineTest, LogprobsStreamWithTheirTokensAsGenerateGivesThem) {
+  std::vector<Request> reqs;
+  for (size_t i = 0; i < 6; ++i) reqs.push_back(request(i)), reqs.back().params.logprobs = 3;
+  Engine eng(*model_, config());
+  const auto got = run_all(eng, reqs);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    ModelSequence seq(*model_, reqs[i].params.context, 16);
+    const GenerateResult want = generate(seq, reqs[i].prompt, reqs[i].params).value();
+    ASSERT_EQ(got[i].tokens, want.output);
+    ASSERT_EQ(got[i].logprobs.size(), want.output.size()) << "request " << i;
+    for (size_t t = 0; t < want.output.size(); ++t) {
+      EXPECT_EQ(got[i].logprobs[t].logprob, want.logprobs[t].logprob) << "request " << i;
+      ASSERT_EQ(got[i].logprobs[t].top.size(), want.logprobs[t].top.size());
+      ASSERT_GE(got[i].logprobs[t].top.size(), 1u);  // fewer than 3 only under top-p
+      EXPECT_EQ(got[i].logprobs[t].top[0].id, want.logprobs[t].top[0].id);
+    }
+  }
 }
 
 TEST_F(EngineTest, APreemptedRequestFinishesWithTheSameOutput) {

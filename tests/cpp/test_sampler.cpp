@@ -67,5 +67,47 @@ TEST(Sampler, TemperatureSharpens) {
   EXPECT_NEAR(cold / 4000.0, 1 / (1 + std::exp(-4.0)), 0.02);
 }
 
+// log softmax(x / t) over the ids in `keep`, by hand in double
+double by_hand(const std::vector<float>& l, const std::vector<int32_t>& keep, int32_t tok, double t) {
+  double z = 0;
+  for (int32_t i : keep) z += std::exp(double(l[size_t(i)]) / t);
+  return double(l[size_t(tok)]) / t - std::log(z);
+}
+
+TEST(Logprob, GreedyGivesTheModelsDistributionWithoutTheMask) {
+  std::vector<float> l = {1.0f, 3.0f, 2.5f, 9.0f, -1.0f};  // id 3 is the mask
+  const SamplingParams g{0.0, 0, 1.0, 0};
+  const TokenLogprob r = token_logprob(l.data(), 5, g, 3, 1, 2);
+  EXPECT_NEAR(r.logprob, by_hand(l, {0, 1, 2, 4}, 1, 1.0), 1e-6);
+  ASSERT_EQ(r.top.size(), 2u);
+  EXPECT_EQ(r.top[0].id, 1);
+  EXPECT_EQ(r.top[1].id, 2);
+  EXPECT_NEAR(r.top[1].logprob, by_hand(l, {0, 1, 2, 4}, 2, 1.0), 1e-6);
+  EXPECT_TRUE(token_logprob(l.data(), 5, g, 3, 1, 0).top.empty());
+}
+
+TEST(Logprob, SamplingUsesTheFilteredTemperedDistribution) {
+  std::vector<float> l = {1.0f, 3.0f, 2.5f, 0.0f, -1.0f};
+  const SamplingParams p{0.5, 2, 1.0, 0};  // top-k 2 keeps ids 1 and 2
+  const TokenLogprob r = token_logprob(l.data(), 5, p, -1, 2, 5);
+  EXPECT_NEAR(r.logprob, by_hand(l, {1, 2}, 2, 0.5), 1e-6);
+  ASSERT_EQ(r.top.size(), 2u) << "only the candidates can be drawn";
+  EXPECT_NEAR(std::exp(r.top[0].logprob) + std::exp(r.top[1].logprob), 1.0, 1e-6);
+  EXPECT_EQ(token_logprob(l.data(), 5, p, -1, 0, 0).logprob, -INFINITY) << "filtered out";
+}
+
+TEST(Logprob, MatchesTheFrequencyOfDraws) {
+  std::vector<float> l = {0.2f, 1.1f, 0.7f, -0.3f};
+  const SamplingParams p{0.8, 0, 0.95, 0};
+  Rng rng(5);
+  std::vector<int> count(4, 0);
+  const int n = 40000;
+  for (int i = 0; i < n; ++i) ++count[size_t(choose_token(l.data(), 4, p, rng, -1))];
+  for (int32_t t = 0; t < 4; ++t) {
+    const double want = std::exp(double(token_logprob(l.data(), 4, p, -1, t, 0).logprob));
+    EXPECT_NEAR(double(count[size_t(t)]) / n, want, 0.01) << "token " << t;
+  }
+}
+
 }  // namespace
 }  // namespace wedlm
