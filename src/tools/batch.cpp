@@ -125,12 +125,7 @@ void client(Engine& eng, const Loaded& m, std::vector<Result<Request>>& reqs,
 void add_batch(CLI::App* app, BatchFlags& b) {
   app->add_option("--requests", b.requests, "JSONL request file, - for stdin")->capture_default_str();
   app->add_option("--concurrency", b.concurrency, "requests in flight")->capture_default_str();
-  app->add_option("--kv-size", b.kv_size,
-                  "KV pool: token slots (65536) or bytes (2GiB, 512MiB); default 4 x context");
-  app->add_option("--max-running", b.max_running, "sequences per forward")->capture_default_str();
-  app->add_option("--max-waiting", b.max_waiting, "queue limit (then: overloaded)")
-      ->capture_default_str();
-  app->add_option("--prefill-chunk", b.prefill_chunk, "prefill rows per step")->capture_default_str();
+  add_engine(app, b.engine, "--max-running");
 }
 
 namespace {
@@ -144,18 +139,6 @@ Result<std::vector<Result<Request>>> read_requests(const BatchFlags& b, const Co
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) reqs.push_back(request_of(line, cx));
   return reqs;
-}
-
-Result<EngineConfig> engine_config(const CommonFlags& f, const BatchFlags& b, const Loaded& m) {
-  EngineConfig cfg;
-  cfg.block_size = f.block_size;
-  cfg.scheduler = {b.max_running, b.max_waiting, b.prefill_chunk};
-  if (!b.kv_size.empty()) {
-    auto kv = parse_kv_tokens(b.kv_size, KvCache::bytes_per_token(m.ck->config()));
-    if (!kv.is_ok()) return bad("--kv-size: " + kv.status().message());
-    cfg.kv_tokens = kv.value();
-  }
-  return cfg;
 }
 
 // Prints the results in input order and the summary; returns how many requests failed.
@@ -191,8 +174,8 @@ int64_t report(std::vector<json>& results, const Engine& eng, double wall_s, boo
 }  // namespace
 
 int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b) {
-  if (b.concurrency < 1 || b.max_running < 1 || b.max_waiting < 1 || b.prefill_chunk < 1)
-    return fail("--concurrency, --max-running, --max-waiting and --prefill-chunk must be >= 1");
+  if (b.concurrency < 1)
+    return fail("--concurrency must be >= 1");
   if (!f.prompt.empty() || !f.prompt_ids.empty() || !f.prompt_file.empty() || f.chat)
     return fail("batch reads its prompts from --requests (\"prompt\", \"prompt_ids\" or "
                 "\"messages\" per line); -p, -f, --prompt-ids and --chat do not apply");
@@ -205,7 +188,7 @@ int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b)
   }
   auto reqs = read_requests(b, cx);
   if (!reqs.is_ok()) return fail(reqs.status().to_string());
-  auto cfg = engine_config(f, b, cx.m);
+  auto cfg = engine_config(f, b.engine, cx.m);
   if (!cfg.is_ok()) return fail(cfg.status().message());
   Engine eng(*cx.m.model, cfg.value());
   std::vector<json> results(reqs.value().size());

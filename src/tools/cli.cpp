@@ -157,4 +157,29 @@ void add_generate(CLI::App* app, GenerateFlags& g) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+void add_engine(CLI::App* app, EngineFlags& e, const std::string& running_name) {
+  app->add_option("--kv-size", e.kv_size,
+                  "KV pool: token slots (65536) or bytes (2GiB, 512MiB); default 4 x context");
+  app->add_option(running_name, e.max_running, "sequences decoded together (one forward)")
+      ->capture_default_str();
+  app->add_option("--max-waiting", e.max_waiting, "queue limit (then: overloaded)")
+      ->capture_default_str();
+  app->add_option("--prefill-chunk", e.prefill_chunk, "prefill rows per step")->capture_default_str();
+}
+
+Result<EngineConfig> engine_config(const CommonFlags& f, const EngineFlags& e, const Loaded& m) {
+  const auto bad = [](std::string s) { return Status(ErrorKind::kInvalidArgument, std::move(s)); };
+  if (e.max_running < 1 || e.max_waiting < 1 || e.prefill_chunk < 1)
+    return bad("--max-running (-np), --max-waiting and --prefill-chunk must be at least 1");
+  EngineConfig cfg;
+  cfg.block_size = f.block_size;
+  cfg.scheduler = {e.max_running, e.max_waiting, e.prefill_chunk};
+  if (!e.kv_size.empty()) {
+    auto kv = parse_kv_tokens(e.kv_size, KvCache::bytes_per_token(m.ck->config()));
+    if (!kv.is_ok()) return bad("--kv-size: " + kv.status().message());
+    cfg.kv_tokens = kv.value();
+  }
+  return cfg;
+}
+
 }  // namespace wedlm::cli

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "decode/generate_params.h"
+#include "engine/engine.h"
 #include "io/weights.h"
 #include "model/model.h"
 #include "ops/ops.h"
@@ -59,14 +60,34 @@ Result<GenerateParams> params_of(const GenerateFlags& g, const Loaded& m, int64_
 
 namespace wedlm::cli {
 
-struct BatchFlags {
-  std::string requests = "-";      // JSONL file, "-" = stdin
-  int64_t concurrency = 8;         // requests in flight (client threads)
+// The serving engine's flags (batch and serve).
+struct EngineFlags {
   std::string kv_size;             // KV pool: tokens or bytes with a unit ("" = engine default)
   int64_t max_running = 32, max_waiting = 1024, prefill_chunk = 256;
 };
 
+// `running_name` names the max_running option ("--max-running"; serve: "--parallel", alias -np).
+void add_engine(CLI::App* app, EngineFlags& e, const std::string& running_name);
+Result<EngineConfig> engine_config(const CommonFlags& f, const EngineFlags& e, const Loaded& m);
+
+struct BatchFlags {
+  std::string requests = "-";      // JSONL file, "-" = stdin
+  int64_t concurrency = 8;         // requests in flight (client threads)
+  EngineFlags engine;
+};
+
 void add_batch(CLI::App* app, BatchFlags& b);
 int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b);
+
+struct ServeFlags {
+  std::string host = "127.0.0.1", api_key, alias;
+  int port = 8080, timeout_s = 600, http_threads = 0;
+  double shutdown_grace_s = 10;
+  bool log_prompts = false;
+  EngineFlags engine;
+};
+
+void add_serve(CLI::App* app, ServeFlags& s);
+int run_serve(const CommonFlags& f, const ServeFlags& s);
 
 }  // namespace wedlm::cli

@@ -1,6 +1,7 @@
 // wedlm: the command-line front end. Parses flags and calls the library; no logic of its own.
 //   wedlm generate   -m DIR --prompt-ids 1,2,3 [--mode wedlm|ar] [--window 16] ... [--json]
 //   wedlm batch      -m DIR --requests FILE.jsonl [--concurrency 8] [--kv-size 2GiB] ...
+//   wedlm serve      -m DIR [--host 127.0.0.1] [--port 8080] [-np 32] [--api-key KEY] ...
 //   wedlm perplexity -m DIR --prompt-ids 1,2,3 [--json]
 //   wedlm tokenize   -m DIR (-p TEXT | --decode 1,2,3 | --jsonl) [--json]
 //   wedlm info       -m DIR
@@ -235,12 +236,25 @@ int main(int argc, char** argv) {
   tokz->add_flag("--json", tf.json, "print one JSON object");
   tokz->add_flag("--jsonl", tf.jsonl, "encode {\"text\": ...} lines from stdin");
   tokz->add_flag("--timing", tf.timing, "with --jsonl: print load and encode milliseconds to stderr");
+  CommonFlags cs;
+  ServeFlags sf;
+  CLI::App* serve = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
+  add_common(serve, cs);
+  add_serve(serve, sf);
   CLI::App* info = app.add_subcommand("info", "describe a checkpoint");
   info->add_option("-m,--model", ci.model_dir, "model directory")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  std::vector<std::string> args(argv + 1, argv + argc);  // llama-server's -np (CLI11 has no
+  for (std::string& a : args) if (a == "-np") a = "--parallel";  // multi-letter short flags)
+  std::reverse(args.begin(), args.end());
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
   if (gen->parsed()) return run_generate(cg, g);
   if (batch->parsed()) return run_batch(cb, gb, bf);
   if (ppl->parsed()) return run_perplexity(cp);
+  if (serve->parsed()) return run_serve(cs, sf);
   if (tokz->parsed()) return run_tokenize(tf);
   return run_info(ci);
 }

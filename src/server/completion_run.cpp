@@ -1,0 +1,79 @@
+#include "server/completion_run.h"
+
+namespace wedlm::server {
+namespace {
+
+bool has_entries(const ojson& lp) {
+  if (lp.is_null()) return false;
+  const ojson& list = lp.contains("content") ? lp["content"] : lp["tokens"];
+  return !list.empty();
+}
+
+}  // namespace
+
+CompletionRun::CompletionRun(const ServedModel& m, const ApiRequest& r, ReplyHeader h,
+                             std::shared_ptr<RequestHandle> handle, Clock::time_point deadline,
+                             const std::atomic<bool>* abort)
+    : m_(m), r_(r), h_(std::move(h)), handle_(std::move(handle)), deadline_(deadline),
+      abort_(abort), text_(*m.tok, r.engine.params.stop_strings) {}
+
+std::optional<RequestEvent> CompletionRun::next() {
+  while (true) {
+    if (auto e = handle_->next_for(std::chrono::milliseconds(50))) return e;
+    if (Clock::now() > deadline_ || (abort_ && abort_->load())) handle_->cancel();
+  }
+}
+
+ojson CompletionRun::logprobs_of(const RequestEvent& e, size_t offset) const {
+  if (!r_.logprobs) return nullptr;
+  return r_.chat ? chat_logprobs(*m_.tok, e.tokens, e.logprobs, m_.stop_ids)
+                 : completion_logprobs(*m_.tok, e.tokens, e.logprobs, m_.stop_ids, offset);
+}
+
+void CompletionRun::stream(const std::function<bool(const std::string&)>& write) {
+  const auto send = [&](ojson c) {
+    if (r_.include_usage) c["usage"] = nullptr;
+    if (!client_gone_ && !write(sse(c))) client_gone_ = true, handle_->cancel();
+  };
+  if (r_.chat) send(chunk(h_, "", true, "", nullptr));  // the role, as OpenAI's first chunk
+  bool first = false;
+  while (auto e = next()) {
+    if (e->kind == RequestEvent::Kind::kFinished) {
+      end_ = std::move(*e);
+      break;
+    }
+    const size_t offset = text_.sent().size();
+    const std::string delta = text_.push(e->tokens);
+    const ojson lp = logprobs_of(*e, offset);
+    if (delta.empty() && !has_entries(lp)) continue;
+    send(chunk(h_, delta, first, "", lp));
+    first = false;
+  }
+  const std::string rest = text_.finish(end_.text_end);
+  send(chunk(h_, rest, first, finish_reason_of(end_.finish_reason), nullptr));
+  if (r_.include_usage && !client_gone_ && !write(sse(usage_chunk(h_, end_.counters))))
+    client_gone_ = true;
+  if (!client_gone_ && !write("data: [DONE]\n\n")) client_gone_ = true;
+}
+
+ojson CompletionRun::collect() {
+  std::vector<int32_t> ids;
+  std::vector<TokenLogprob> lps;
+  while (auto e = next()) {
+    if (e->kind == RequestEvent::Kind::kFinished) {
+      end_ = std::move(*e);
+      break;
+    }
+    text_.push(e->tokens);
+    ids.insert(ids.end(), e->tokens.begin(), e->tokens.end());
+    lps.insert(lps.end(), e->logprobs.begin(), e->logprobs.end());
+  }
+  text_.finish(end_.text_end);
+  RequestEvent all;
+  all.tokens = std::move(ids);
+  all.logprobs = std::move(lps);
+  return full_reply(h_, text_.sent(), finish_reason_of(end_.finish_reason), logprobs_of(all, 0),
+                    end_.counters);
+}
+
+}  // namespace wedlm::server

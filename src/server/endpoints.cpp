@@ -1,0 +1,161 @@
+// The request handlers of Server that need a model: generation, tokenize, detokenize,
+// apply-template (server.cpp has the routes, authentication and lifecycle).
+#include <httplib.h>
+#include <fmt/core.h>
+
+#include "server/completion_run.h"
+#include "server/http_util.h"
+#include "server/server.h"
+
+namespace wedlm::server {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The request log line of a generation request that reached the engine.
+ojson log_of(const std::string& id, const ApiRequest& r, const CompletionRun& run, double e2e_ms,
+             bool log_prompts) {
+  const RequestCounters& c = run.end().counters;
+  ojson j = {{"event", "request"}, {"id", id},
+             {"endpoint", r.chat ? "/v1/chat/completions" : "/v1/completions"},
+             {"status", 200}, {"stream", r.stream},
+             {"prompt_tokens", c.prompt_tokens}, {"completion_tokens", c.completion_tokens},
+             {"cached_tokens", c.cached_tokens},
+             {"ttft_ms", std::round(c.first_token_ms * 100) / 100},
+             {"e2e_ms", std::round(e2e_ms * 100) / 100}, {"forwards", c.forwards},
+             {"tokens_per_forward", c.forwards ? std::round(100.0 * double(c.completion_tokens) /
+                                                            double(c.forwards)) / 100 : 0.0},
+             {"preemptions", c.preemptions},
+             {"finish_reason", finish_reason_of(run.end().finish_reason)},
+             {"client_gone", run.client_gone()}};
+  if (!r.user.empty()) j["user"] = r.user;
+  if (log_prompts) j["prompt"] = r.prompt_text, j["reply"] = run.text();
+  return j;
+}
+
+ojson error_log_of(const std::string& id, const std::string& endpoint, const ApiError& e,
+                   double e2e_ms, bool log_messages) {
+  ojson j = {{"event", "request"}, {"id", id}, {"endpoint", endpoint}, {"status", e.status},
+             {"error_type", e.type}, {"param", e.param}, {"e2e_ms", std::round(e2e_ms * 100) / 100}};
+  if (log_messages) j["error"] = e.message;  // messages can quote request fields
+  return j;
+}
+
+std::string dumped(const ojson& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+void Server::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
+  const auto t0 = Clock::now();
+  auto in_flight = std::make_shared<InFlight>(in_flight_);
+  const ServedModel* m = model_.load();
+  Engine* engine = engine_.load();
+  const std::string id = request_id(chat ? "chatcmpl-" : "cmpl-", next_id_++);
+  const auto fail = [&](const ApiError& e) {
+    send_error(res, e);
+    log_line(dumped(error_log_of(id, req.path, e, ms_since(t0), cfg_.log_prompts)));
+  };
+  if (draining_) return fail(unavailable("The server is shutting down"));
+  if (!m || !engine) return fail(unavailable("Loading model"));
+  auto body = json_body(req);
+  if (auto* e = std::get_if<ApiError>(&body)) return fail(*e);
+  auto parsed = chat ? parse_chat(std::get<json>(body), *m, fresh_seed())
+                     : parse_completion(std::get<json>(body), *m, fresh_seed());
+  if (auto* e = std::get_if<ApiError>(&parsed)) return fail(*e);
+  auto api = std::make_shared<ApiRequest>(std::move(std::get<ApiRequest>(parsed)));
+  auto handle = engine->submit(api->engine);
+  if (!handle.is_ok()) return fail(from_status(handle.status()));
+  auto run = std::make_shared<CompletionRun>(*m, *api, ReplyHeader{chat, id, m->name, unix_now()},
+                                             handle.value(),
+                                             t0 + std::chrono::seconds(cfg_.timeout_s), &abort_);
+  const auto finished = [this, api, run, id, t0] {
+    metrics_.on_request(run->end().counters, finish_reason_of(run->end().finish_reason));
+    log_line(dumped(log_of(id, *api, *run, ms_since(t0), cfg_.log_prompts)));
+  };
+  if (!api->stream) {
+    send_json(res, run->collect());
+    return finished();
+  }
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      "text/event-stream", [run, finished, in_flight](size_t, httplib::DataSink& sink) {
+        run->stream([&](const std::string& s) { return sink.write(s.data(), s.size()); });
+        sink.done();
+        finished();
+        return true;
+      });
+}
+
+void Server::tokenize(const httplib::Request& req, httplib::Response& res) {
+  const ServedModel* m = model_.load();
+  if (!m) return send_error(res, unavailable("Loading model"));
+  auto body = json_body(req);
+  if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
+  const json& b = std::get<json>(body);
+  Result<std::vector<int32_t>> ids = std::vector<int32_t>{};
+  if (b.contains("messages")) {
+    auto conv = parse_conversation(b);
+    if (auto* e = std::get_if<ApiError>(&conv)) return send_error(res, *e);
+    ids = m->chat->encode(*m->tok, std::get<ChatRequest>(conv));
+  } else {
+    const char* key = b.contains("content") ? "content" : "prompt";
+    if (!b.value(key, json()).is_string())
+      return send_error(res, invalid_request("'content' (or 'prompt') must be a string", key));
+    const bool special = b.value("parse_special", true);
+    ids = m->tok->encode(b[key].get<std::string>(), special);
+  }
+  if (!ids.is_ok()) return send_error(res, from_status(ids.status()));
+  ojson out = {{"tokens", ids.value()}, {"count", ids.value().size()},
+               {"max_model_len", m->context}};
+  if (b.value("with_pieces", false)) {
+    ojson pieces = ojson::array();
+    for (int32_t id : ids.value()) {
+      const int32_t one[1] = {id};
+      auto t = m->tok->decode(one, false);
+      pieces.push_back({{"id", id}, {"piece", t.is_ok() ? t.value() : ""}});
+    }
+    out["tokens"] = std::move(pieces);
+  }
+  send_json(res, out);
+}
+
+void Server::detokenize(const httplib::Request& req, httplib::Response& res) {
+  const ServedModel* m = model_.load();
+  if (!m) return send_error(res, unavailable("Loading model"));
+  auto body = json_body(req);
+  if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
+  const json t = std::get<json>(body).value("tokens", json());
+  std::vector<int32_t> ids;
+  const auto bad = [&] {
+    send_error(res, invalid_request(fmt::format("'tokens' must be an array of token ids in [0, {})",
+                                                m->config.vocab_size), "tokens"));
+  };
+  if (!t.is_array()) return bad();
+  for (const json& v : t) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= m->tok->size())
+      return bad();
+    ids.push_back(v.get<int32_t>());
+  }
+  auto text = m->tok->decode(ids, false);
+  if (!text.is_ok()) return send_error(res, from_status(text.status()));
+  send_json(res, {{"content", text.value()}});
+}
+
+void Server::apply_template(const httplib::Request& req, httplib::Response& res) {
+  const ServedModel* m = model_.load();
+  if (!m) return send_error(res, unavailable("Loading model"));
+  auto body = json_body(req);
+  if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
+  auto conv = parse_conversation(std::get<json>(body));
+  if (auto* e = std::get_if<ApiError>(&conv)) return send_error(res, *e);
+  auto text = m->chat->render(std::get<ChatRequest>(conv));
+  if (!text.is_ok()) return send_error(res, invalid_request(text.status().message(), "messages"));
+  send_json(res, {{"prompt", text.value().text}});
+}
+
+}  // namespace wedlm::server

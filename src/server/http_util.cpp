@@ -1,0 +1,63 @@
+#include "server/http_util.h"
+
+#include <mutex>
+#include <random>
+
+#include <fmt/core.h>
+#include <httplib.h>
+
+#include "tokenizer/utf8.h"
+
+namespace wedlm::server {
+
+using nlohmann::json;
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  if (e.status == 503) res.set_header("Retry-After", "1");
+  if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+  res.set_content(error_body(e), "application/json");
+}
+
+void send_json(httplib::Response& res, const ojson& j) {
+  res.status = 200;
+  res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+ApiResult<json> json_body(const httplib::Request& req) {
+  const std::string type = req.get_header_value("Content-Type");
+  if (!type.empty() && type.find("application/json") == std::string::npos)
+    return ApiError{415, "invalid_request_error",
+                    "Content-Type must be application/json, got '" + type + "'", "", ""};
+  if (!is_valid_utf8(req.body)) {
+    size_t at = 0;
+    while (const size_t n = utf8_sequence_at(req.body, at)) at += n;
+    return invalid_request(fmt::format("the request body is not valid UTF-8 (byte {})", at));
+  }
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded()) return invalid_request("the request body is not valid JSON");
+  if (!j.is_object()) return invalid_request("the request body must be a JSON object");
+  return j;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+uint64_t fresh_seed() {
+  static std::mutex mu;
+  static std::mt19937_64 gen{std::random_device{}()};
+  std::lock_guard<std::mutex> lock(mu);
+  return gen();
+}
+
+std::string request_id(const char* prefix, int64_t n) {
+  return fmt::format("{}{:x}{:012x}", prefix, n, fresh_seed() & 0xffffffffffffull);
+}
+
+}  // namespace wedlm::server

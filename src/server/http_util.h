@@ -1,0 +1,47 @@
+// Small pieces shared by the server's endpoints: JSON bodies in, JSON and errors out, clocks,
+// request ids and seeds.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api_error.h"
+#include "server/openai_format.h"
+#include "server/parse_request.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace wedlm::server {
+
+// An OpenAI error object with its status (and Retry-After on 503, WWW-Authenticate on 401).
+void send_error(httplib::Response& res, const ApiError& e);
+void send_json(httplib::Response& res, const ojson& j);
+// The body as a JSON object, or the error that says why it is not one (content type, UTF-8,
+// syntax, not an object).
+ApiResult<nlohmann::json> json_body(const httplib::Request& req);
+
+double ms_since(std::chrono::steady_clock::time_point t);
+int64_t unix_now();
+uint64_t fresh_seed();  // a random seed for a request that gives none
+std::string request_id(const char* prefix, int64_t n);  // prefix + unique, unguessable suffix
+
+// Counts a request as in flight for as long as it lives.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int64_t>& n) : n_(n) { ++n_; }
+  ~InFlight() { --n_; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<int64_t>& n_;
+};
+
+}  // namespace wedlm::server

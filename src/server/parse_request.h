@@ -1,0 +1,43 @@
+// OpenAI request bodies -> engine requests. Chat messages go through the model's chat template;
+// completion prompts are text (special tokens parsed) or token ids. Every field OpenAI defines for
+// these endpoints is either honoured or, when it would change the answer and this server cannot
+// honour it (n > 1, echo, logit_bias, penalties, JSON modes), refused by name; unknown fields are
+// ignored. Extra fields: wedlm_window, wedlm_threshold (a number, or null for one slot per step),
+// wedlm_penalty, decode_mode ("wedlm" | "ar"), chat_template_kwargs.enable_thinking.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "server/api_error.h"
+#include "server/served_model.h"
+
+namespace wedlm::server {
+
+struct ApiRequest {
+  bool chat = false;               // /v1/chat/completions (else /v1/completions)
+  Request engine;                  // prompt ids and decoding parameters
+  bool stream = false;
+  bool include_usage = false;      // stream_options.include_usage
+  bool logprobs = false;
+  int64_t top_logprobs = 0;
+  std::string user;
+  std::string prompt_text;         // the rendered prompt, for --log-prompts
+};
+
+template <class T>
+using ApiResult = std::variant<T, ApiError>;
+
+// `seed` is used when the request has none (a fresh one per request gives OpenAI's behaviour).
+ApiResult<ApiRequest> parse_chat(const nlohmann::json& body, const ServedModel& m, uint64_t seed);
+ApiResult<ApiRequest> parse_completion(const nlohmann::json& body, const ServedModel& m,
+                                       uint64_t seed);
+// The conversation of a body with "messages" (and "tools", "add_generation_prompt",
+// "chat_template_kwargs"), as the chat template takes it.
+ApiResult<ChatRequest> parse_conversation(const nlohmann::json& body);
+
+}  // namespace wedlm::server

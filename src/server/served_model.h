@@ -1,0 +1,27 @@
+// What the server knows of the model it serves: tokenizer, chat template, limits and the request
+// defaults. Built once at startup (tools/serve.cpp); read-only afterwards, shared by HTTP threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "decode/sampler.h"
+#include "io/model_config.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace wedlm::server {
+
+struct ServedModel {
+  std::string name;                 // the id clients see (--alias, else the directory's name)
+  const Tokenizer* tok = nullptr;
+  const ChatTemplate* chat = nullptr;
+  ModelConfig config;
+  int64_t context = 0;              // max prompt + completion tokens of one request (-c)
+  std::vector<int64_t> stop_ids;    // always stop: eos ids, <|im_end|>, <|endoftext|>
+  SamplingParams sampling;          // defaults when a request leaves them out
+  int64_t created = 0;              // unix time the model was loaded (for /v1/models)
+};
+
+}  // namespace wedlm::server

@@ -1,0 +1,127 @@
+#include "server/server.h"
+
+#include <thread>
+
+#include <fmt/core.h>
+#include <httplib.h>
+
+#include "server/http_util.h"
+
+namespace wedlm::server {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+bool keys_equal(const std::string& presented, const std::string& expected) {
+  // Time depends on the expected key's length only, never on where the keys differ.
+  unsigned char diff = presented.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < presented.size() ? presented[i] : 0));
+  return diff == 0;
+}
+
+Server::Server(ServerConfig cfg) : cfg_(std::move(cfg)), http_(std::make_unique<httplib::Server>()) {
+  routes();
+}
+
+Server::~Server() = default;
+
+Result<int> Server::bind() {
+  const int n_threads = cfg_.http_threads > 0 ? cfg_.http_threads : 48;
+  http_->new_task_queue = [n_threads] { return new httplib::ThreadPool(size_t(n_threads)); };
+  http_->set_read_timeout(cfg_.timeout_s, 0);
+  http_->set_write_timeout(cfg_.timeout_s, 0);
+  http_->set_payload_max_length(cfg_.max_body_bytes);
+  const int port = cfg_.port == 0 ? http_->bind_to_any_port(cfg_.host)
+                                  : (http_->bind_to_port(cfg_.host, cfg_.port) ? cfg_.port : -1);
+  if (port < 0)
+    return Status(ErrorKind::kIo, fmt::format("cannot listen on {}:{} (in use, or not an address "
+                                              "of this machine)", cfg_.host, cfg_.port));
+  return port;
+}
+
+void Server::run() { http_->listen_after_bind(); }
+
+void Server::attach(const ServedModel& model, Engine& engine) {
+  engine_ = &engine;
+  model_ = &model;
+}
+
+void Server::shutdown(std::chrono::milliseconds grace) {
+  draining_ = true;
+  const auto until = Clock::now() + grace;
+  while (in_flight_ > 0 && Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  abort_ = true;  // what is still running is cancelled and answers with what it has
+  while (in_flight_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  http_->stop();
+}
+
+void Server::log_line(const std::string& line) {
+  std::lock_guard<std::mutex> lock(log_mu_);
+  fmt::print(stderr, "{}\n", line);
+  std::fflush(stderr);
+}
+
+bool Server::authorized(const httplib::Request& req) const {
+  if (cfg_.api_key.empty() || req.path == "/health" || req.path == "/metrics") return true;
+  const std::string h = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  return h.compare(0, prefix.size(), prefix) == 0 && keys_equal(h.substr(prefix.size()), cfg_.api_key);
+}
+
+void Server::routes() {
+  httplib::Server& s = *http_;
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, {401, "authentication_error", "Invalid or missing API key (send "
+                     "'Authorization: Bearer <key>')", "", "invalid_api_key"});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty()) send_error(res, from_http_status(res.status));
+  });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try { if (ep) std::rethrow_exception(ep); } catch (const std::exception& e) { what = e.what(); }
+    catch (...) {}
+    send_error(res, {500, "server_error", what, "", ""});
+  });
+  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    static const char* kKnown[] = {"/v1/chat/completions", "/v1/completions", "/v1/models",
+                                   "/health", "/tokenize", "/detokenize", "/apply-template",
+                                   "/metrics"};
+    std::string endpoint = "other";
+    for (const char* k : kKnown) if (req.path == k) endpoint = k;
+    metrics_.on_http(endpoint, res.status);
+  });
+  s.Post("/v1/chat/completions", [this](const auto& q, auto& r) { generate(q, r, true); });
+  s.Post("/v1/completions", [this](const auto& q, auto& r) { generate(q, r, false); });
+  s.Get("/v1/models", [this](const auto&, auto& r) { models(r); });
+  s.Get("/health", [this](const auto&, auto& r) { health(r); });
+  s.Post("/tokenize", [this](const auto& q, auto& r) { tokenize(q, r); });
+  s.Post("/detokenize", [this](const auto& q, auto& r) { detokenize(q, r); });
+  s.Post("/apply-template", [this](const auto& q, auto& r) { apply_template(q, r); });
+  s.Get("/metrics", [this](const auto&, auto& r) {
+    Engine* e = engine_.load();
+    const EngineStats st = e ? e->stats() : EngineStats{};
+    r.set_content(metrics_.render(e ? &st : nullptr), "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+void Server::health(httplib::Response& res) {
+  if (draining_) return send_error(res, unavailable("The server is shutting down"));
+  if (!model_.load()) return send_error(res, unavailable("Loading model"));
+  send_json(res, {{"status", "ok"}});
+}
+
+void Server::models(httplib::Response& res) {
+  const ServedModel* m = model_.load();
+  ojson data = ojson::array();
+  if (m)
+    data.push_back({{"id", m->name}, {"object", "model"}, {"created", m->created},
+                    {"owned_by", "wedlm.cpp"}, {"max_model_len", m->context}});
+  send_json(res, {{"object", "list"}, {"data", data}});
+}
+
+}  // namespace wedlm::server

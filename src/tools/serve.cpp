@@ -1,0 +1,141 @@
+// wedlm serve: the OpenAI-compatible HTTP server (src/server) over the serving engine. Listens
+// first (/health answers 503 while the model loads), then loads and serves until SIGINT/SIGTERM,
+// which drain in-flight requests (up to --shutdown-grace seconds, then cancel) and exit 0.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "server/server.h"
+#include "tools/cli.h"
+
+namespace wedlm::cli {
+namespace {
+
+using server::ServedModel;
+
+void log_event(const nlohmann::ordered_json& j) {
+  fmt::print(stderr, "{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  std::fflush(stderr);
+}
+
+// Request defaults: the checkpoint's generation_config.json sampling fields, else the Tencent
+// engine's defaults (wedlm-spec.md §3.7).
+SamplingParams default_sampling(const std::string& dir) {
+  SamplingParams s;
+  std::ifstream in(dir + "/generation_config.json");
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_object()) return s;
+  if (j.contains("temperature") && j["temperature"].is_number()) s.temperature = j["temperature"];
+  if (j.contains("top_p") && j["top_p"].is_number()) s.top_p = j["top_p"];
+  if (j.contains("top_k") && j["top_k"].is_number_integer()) s.top_k = j["top_k"];
+  return s;
+}
+
+std::string name_of(const std::string& dir) {
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  const size_t slash = d.find_last_of('/');
+  return slash == std::string::npos ? d : d.substr(slash + 1);
+}
+
+Result<ServedModel> served_model(const CommonFlags& f, const ServeFlags& s, const Loaded& m,
+                                 const ChatTemplate& chat) {
+  if (!m.tok) return Status(m.tok_status.kind(), "serve needs the model's tokenizer.json: " +
+                                                     m.tok_status.message());
+  ServedModel sm;
+  sm.name = s.alias.empty() ? name_of(f.model_dir) : s.alias;
+  sm.tok = &*m.tok;
+  sm.chat = &chat;
+  sm.config = m.ck->config();
+  const int64_t max_ctx = sm.config.max_position_embeddings;
+  sm.context = f.context > 0 ? std::min(f.context, max_ctx) : max_ctx;
+  GenerateFlags g;  // the stop ids every request gets, as the CLI's
+  auto p = params_of(g, m, sm.context);
+  if (!p.is_ok()) return p.status();
+  sm.stop_ids = p.value().stop_ids;
+  sm.sampling = default_sampling(f.model_dir);
+  sm.created = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+  return sm;
+}
+
+// Waits for SIGINT or SIGTERM (blocked in every thread, so only this wait sees them).
+int wait_for_signal(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+void add_serve(CLI::App* app, ServeFlags& s) {
+  app->add_option("--host", s.host, "address to listen on")->capture_default_str();
+  app->add_option("--port", s.port, "port (0 = any free port, printed at startup)")
+      ->capture_default_str();
+  app->add_option("--api-key", s.api_key, "require 'Authorization: Bearer KEY' (or env WEDLM_API_KEY)");
+  app->add_option("--alias", s.alias, "model name clients see (default: the directory's name)");
+  app->add_option("--timeout", s.timeout_s, "socket and per-request time limit, seconds")
+      ->capture_default_str();
+  app->add_option("--threads-http", s.http_threads, "HTTP worker threads (0 = parallel + 16)");
+  app->add_option("--shutdown-grace", s.shutdown_grace_s,
+                  "seconds in-flight requests get to finish on SIGINT/SIGTERM")->capture_default_str();
+  app->add_flag("--log-prompts", s.log_prompts, "put prompt and reply text in the request log");
+  add_engine(app, s.engine, "--parallel");
+}
+
+int run_serve(const CommonFlags& f, const ServeFlags& s) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
+  signal(SIGPIPE, SIG_IGN);                     // a vanished client is an error return, not a kill
+  server::ServerConfig sc;
+  sc.host = s.host;
+  sc.port = s.port;
+  sc.api_key = s.api_key;
+  if (const char* env = std::getenv("WEDLM_API_KEY"); sc.api_key.empty() && env) sc.api_key = env;
+  sc.timeout_s = s.timeout_s;
+  sc.log_prompts = s.log_prompts;
+  sc.http_threads = s.http_threads > 0 ? s.http_threads : int(s.engine.max_running) + 16;
+  if (s.timeout_s < 1) return fail("--timeout must be at least 1 second");
+  server::Server srv(sc);
+  auto port = srv.bind();
+  if (!port.is_ok()) return fail(port.status().message());
+  std::thread http([&] { srv.run(); });
+  log_event({{"event", "listening"}, {"host", s.host}, {"port", port.value()},
+             {"auth", !sc.api_key.empty()}});
+  std::thread signals([&] {
+    const int sig = wait_for_signal(set);
+    log_event({{"event", "shutdown"}, {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    srv.shutdown(std::chrono::milliseconds(int64_t(s.shutdown_grace_s * 1000)));
+  });
+  const auto stop = [&](int code) {
+    if (code != 0) kill(getpid(), SIGTERM);  // wakes the signal thread, which stops the server
+    signals.join();
+    http.join();
+    return code;
+  };
+  auto l = load(f);
+  if (!l.is_ok()) return fail(l.status().to_string()), stop(1);
+  const ChatTemplate chat = ChatTemplate::load(f.model_dir);
+  if (!chat.note().empty()) log_event({{"event", "note"}, {"message", chat.note()}});
+  auto sm = served_model(f, s, l.value(), chat);
+  if (!sm.is_ok()) return fail(sm.status().to_string()), stop(1);
+  auto cfg = engine_config(f, s.engine, l.value());
+  if (!cfg.is_ok()) return fail(cfg.status().message()), stop(1);
+  Engine engine(*l.value().model, cfg.value());
+  srv.attach(sm.value(), engine);
+  log_event({{"event", "ready"}, {"model", sm.value().name}, {"port", port.value()},
+             {"context", sm.value().context}, {"kv_tokens", engine.kv_tokens()},
+             {"parallel", s.engine.max_running}});
+  return stop(0);
+}
+
+}  // namespace wedlm::cli
