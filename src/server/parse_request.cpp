@@ -171,6 +171,7 @@ ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedMo
   p.context = m.context;
   p.mask_id = m.config.mask_token_id;
   p.stop_ids = m.stop_ids;
+  if (f.boolean("ignore_eos").value_or(false)) p.stop_ids.clear();  // vLLM's, for benchmarks
   read_limits(f, p, int64_t(r.engine.prompt.size()), m, prompt_field);
   read_sampling(f, p, m, seed);
   read_wedlm(f, p);

@@ -3,7 +3,8 @@
 // these endpoints is either honoured or, when it would change the answer and this server cannot
 // honour it (n > 1, echo, logit_bias, penalties, JSON modes), refused by name; unknown fields are
 // ignored. Extra fields: wedlm_window, wedlm_threshold (a number, or null for one slot per step),
-// wedlm_penalty, decode_mode ("wedlm" | "ar"), chat_template_kwargs.enable_thinking.
+// wedlm_penalty, decode_mode ("wedlm" | "ar"), chat_template_kwargs.enable_thinking, and vLLM's
+// ignore_eos (generate max_tokens tokens; for benchmarks).
 #pragma once
 
 #include <cstdint>
