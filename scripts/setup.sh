@@ -2,7 +2,8 @@
 # Installs every Debian package the project needs. Idempotent: installs only what is missing.
 set -euo pipefail
 PACKAGES=(
-  g++ cmake make pkg-config libgtest-dev libfmt-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libsimdjson-dev libicu-dev libxxhash-dev  # C++
+  g++ cmake make pkg-config libgtest-dev libfmt-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libsimdjson-dev libicu-dev libxxhash-dev libcpp-httplib-dev  # C++
+  prometheus                                                           # promtool, for the /metrics test
   python3 python3-numpy python3-regex python3-pytest                   # reference and its tests
 )
 missing=()

@@ -8,8 +8,11 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 # The npm oracles: the Qwen2.5 tokenizer of the C++ golden test and the live tokenizer
 # differential test (both skipped with a message without them)
+# and the official openai SDK of the server tests
 if command -v npm >/dev/null; then
-  (cd tests/oracle && npm ci --no-audit --no-fund --loglevel=error) || echo "test.sh: npm ci failed"
+  for d in tests/oracle tests/server; do
+    (cd "$d" && npm ci --no-audit --no-fund --loglevel=error) || echo "test.sh: npm ci in $d failed"
+  done
 fi
 (cd build && ctest --output-on-failure -j"$(nproc)")
 # Debian's interpreter, where setup.sh installs numpy/regex/pytest (a pyenv python3 may shadow it)

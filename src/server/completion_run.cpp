@@ -18,9 +18,9 @@ CompletionRun::CompletionRun(const ServedModel& m, const ApiRequest& r, ReplyHea
       abort_(abort), text_(*m.tok, r.engine.params.stop_strings) {}
 
 std::optional<RequestEvent> CompletionRun::next() {
-  while (true) {
-    if (auto e = handle_->next_for(std::chrono::milliseconds(50))) return e;
+  while (true) {  // checked between events too: a busy stream must still stop
     if (Clock::now() > deadline_ || (abort_ && abort_->load())) handle_->cancel();
+    if (auto e = handle_->next_for(std::chrono::milliseconds(50))) return e;
   }
 }
 
