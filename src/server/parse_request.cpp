@@ -101,8 +101,8 @@ void read_limits(JsonFields& f, GenerateParams& p, int64_t n_prompt, const Serve
   if (max && n_prompt + *max > ctx)
     f.fail(name, fmt::format("This model's maximum context length is {} tokens. However, you "
                              "requested {} tokens ({} in the prompt, {} in the completion). "
-                             "Please reduce the length of the prompt or the completion.",
-                             ctx, n_prompt + *max, n_prompt, *max));
+                             "Please reduce the length of the prompt or '{}'.",
+                             ctx, n_prompt + *max, n_prompt, *max, name));
 }
 
 // Fields OpenAI defines that this server cannot honour: refused by name unless neutral.

@@ -1,0 +1,234 @@
+// The server's pieces without HTTP: stop-string hold-back of streamed text, request parsing
+// (defaults, WeDLM fields, errors naming fields), the reply format, metrics, key comparison.
+// End-to-end HTTP tests are in tests/server (node, the openai SDK).
+#include <gtest/gtest.h>
+
+#include "io/model_config.h"
+#include "server/json_fields.h"
+#include "server/metrics.h"
+#include "server/openai_format.h"
+#include "server/parse_request.h"
+#include "server/reply_text.h"
+#include "server/server.h"
+#include "test_util.h"
+
+namespace wedlm::server {
+namespace {
+
+using nlohmann::json;
+
+class ServerPieces : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string dir = test::source_dir() + "/models/wedlm-tiny";
+    tok_ = new Tokenizer(Tokenizer::load(dir + "/tokenizer.json").value());
+    chat_ = new ChatTemplate(ChatTemplate::load(dir));
+    model_.tok = tok_;
+    model_.chat = chat_;
+    model_.config = load_model_config(dir).value();
+    model_.context = 1024;
+    model_.stop_ids = {2012};
+    model_.name = "tiny";
+  }
+  static void TearDownTestSuite() {
+    delete tok_;
+    delete chat_;
+  }
+  static ApiRequest chat_ok(const json& body) {
+    auto r = parse_chat(body, model_, 99);
+    if (auto* e = std::get_if<ApiError>(&r)) ADD_FAILURE() << e->message;
+    return std::get<ApiRequest>(r);
+  }
+  static ApiError chat_error(const json& body) {
+    auto r = parse_chat(body, model_, 99);
+    EXPECT_TRUE(std::holds_alternative<ApiError>(r)) << body.dump();
+    return std::holds_alternative<ApiError>(r) ? std::get<ApiError>(r) : ApiError{};
+  }
+  static inline Tokenizer* tok_ = nullptr;
+  static inline ChatTemplate* chat_ = nullptr;
+  static inline ServedModel model_;
+};
+
+json user(const std::string& text) {
+  return json::array({{{"role", "user"}, {"content", text}}});
+}
+
+TEST_F(ServerPieces, StreamedTextHoldsBackWhatCouldStartAStopString) {
+  const std::vector<int32_t> ids = tok_->encode("1, 2, 3, 4, 5", false).value();
+  ReplyText r(*tok_, {", 4"});
+  std::string streamed;
+  for (int32_t id : ids) {
+    streamed += r.push(std::span<const int32_t>(&id, 1));
+    EXPECT_EQ(streamed.find(", 4"), std::string::npos);
+    EXPECT_TRUE(streamed.empty() || streamed.back() != ',') << "a comma may start ', 4': " << streamed;
+  }
+  EXPECT_EQ(streamed, "1, 2, 3") << "the text up to the stop string, nothing of it";
+  streamed += r.finish(size_t(7));  // the engine found ", 4" at byte 7
+  EXPECT_EQ(streamed, "1, 2, 3");
+  EXPECT_EQ(r.sent(), streamed);
+}
+
+TEST_F(ServerPieces, StreamedTextIsReleasedWhenTheStopStringDoesNotFollow) {
+  const std::vector<int32_t> ids = tok_->encode("1, 2, 3", false).value();
+  ReplyText r(*tok_, {", 9"});
+  std::string streamed;
+  for (int32_t id : ids) streamed += r.push(std::span<const int32_t>(&id, 1));
+  EXPECT_EQ(streamed, "1, 2, 3");
+  ReplyText none(*tok_, {});
+  std::string all = none.push(ids);
+  all += none.finish(std::nullopt);
+  EXPECT_EQ(all, "1, 2, 3");
+}
+
+TEST_F(ServerPieces, ChatDefaultsFollowTheModelAndTheContext) {
+  const ApiRequest r = chat_ok({{"messages", user("Count from 1 to 3.")}});
+  const GenerateParams& p = r.engine.params;
+  EXPECT_TRUE(r.chat);
+  EXPECT_EQ(r.engine.prompt, chat_->encode(*tok_, {{{"user", "Count from 1 to 3."}}}).value());
+  EXPECT_EQ(p.max_tokens, 1024 - int64_t(r.engine.prompt.size())) << "up to the context";
+  EXPECT_EQ(p.context, 1024);
+  EXPECT_EQ(p.sampling.temperature, model_.sampling.temperature);
+  EXPECT_EQ(p.sampling.seed, 99u) << "the server's seed when the request has none";
+  EXPECT_EQ(p.mode, DecodeMode::kWeDLM);
+  EXPECT_EQ(p.threshold, std::optional<double>(0.4));
+  EXPECT_EQ(p.stop_ids, std::vector<int64_t>{2012});
+  EXPECT_EQ(p.logprobs, -1);
+  EXPECT_FALSE(r.stream);
+}
+
+TEST_F(ServerPieces, ChatFieldsReachTheEngine) {
+  const ApiRequest r = chat_ok({{"messages", json::array({{{"role", "developer"}, {"content", "Be brief."}},
+                                                         {{"role", "user"}, {"content", json::array({
+                                                             {{"type", "text"}, {"text", "Count "}},
+                                                             {{"type", "text"}, {"text", "to 3."}}})}}})},
+                                {"max_tokens", 50}, {"max_completion_tokens", 40}, {"temperature", 0.5},
+                                {"top_p", 0.9}, {"top_k", -1}, {"seed", -1}, {"stop", "x"},
+                                {"logprobs", true}, {"top_logprobs", 4}, {"stream", true},
+                                {"stream_options", {{"include_usage", true}}}, {"wedlm_window", 8},
+                                {"wedlm_threshold", nullptr}, {"wedlm_penalty", 0.1},
+                                {"decode_mode", "ar"}, {"ignore_eos", true}, {"unknown", {1, 2}}});
+  const GenerateParams& p = r.engine.params;
+  ChatRequest want{{{"system", "Be brief."}, {"user", "Count to 3."}}};
+  EXPECT_EQ(r.engine.prompt, chat_->encode(*tok_, want).value()) << "developer = system, parts joined";
+  EXPECT_EQ(p.max_tokens, 40) << "max_completion_tokens wins";
+  EXPECT_EQ(p.sampling.temperature, 0.5);
+  EXPECT_EQ(p.sampling.top_p, 0.9);
+  EXPECT_EQ(p.sampling.top_k, 0);
+  EXPECT_EQ(p.sampling.seed, ~uint64_t(0));
+  EXPECT_EQ(p.stop_strings, std::vector<std::string>{"x"});
+  EXPECT_EQ(p.logprobs, 4);
+  EXPECT_TRUE(r.stream && r.include_usage);
+  EXPECT_EQ(p.window, 8);
+  EXPECT_FALSE(p.threshold.has_value()) << "null threshold: one slot per step";
+  EXPECT_EQ(p.penalty, 0.1);
+  EXPECT_EQ(p.mode, DecodeMode::kAR);
+  EXPECT_TRUE(p.stop_ids.empty()) << "ignore_eos";
+  EXPECT_EQ(p.text(std::vector<int32_t>{tok_->encode("ab", false).value()}), "ab");
+}
+
+TEST_F(ServerPieces, BadFieldsAreNamed) {
+  const json msgs = user("hi");
+  const std::pair<json, std::string> cases[] = {
+      {{{"messages", msgs}, {"temperature", "1"}}, "temperature"},
+      {{{"messages", msgs}, {"max_tokens", 1.5}}, "max_tokens"},
+      {{{"messages", msgs}, {"max_tokens", 5000}}, "max_tokens"},
+      {{{"messages", msgs}, {"n", 2}}, "n"},
+      {{{"messages", msgs}, {"stop", json::array({1})}}, "stop"},
+      {{{"messages", msgs}, {"wedlm_window", 300}}, "wedlm_window"},
+      {{{"messages", json::array({{{"role", "user"}, {"content", 5}}})}}, "messages[0].content"},
+      {{{"messages", json::array({{{"role", "bot"}, {"content", "x"}}})}}, "messages[0].role"},
+      {{{"messages", json::array()}}, "messages"},
+  };
+  for (const auto& [body, param] : cases) {
+    const ApiError e = chat_error(body);
+    EXPECT_EQ(e.status, 400);
+    EXPECT_EQ(e.param, param) << e.message;
+    EXPECT_EQ(e.type, "invalid_request_error");
+    EXPECT_NE(e.message.find(param.substr(0, param.find('['))), std::string::npos) << e.message;
+  }
+  const ApiError too_long = chat_error({{"messages", msgs}, {"max_tokens", 1020}});
+  EXPECT_NE(too_long.message.find("maximum context length is 1024 tokens"), std::string::npos);
+}
+
+TEST_F(ServerPieces, CompletionPromptsAreTextOrIds) {
+  auto text = parse_completion({{"prompt", "<|im_start|>hi"}}, model_, 1);
+  ASSERT_TRUE(std::holds_alternative<ApiRequest>(text));
+  EXPECT_EQ(std::get<ApiRequest>(text).engine.prompt, tok_->encode("<|im_start|>hi", true).value());
+  auto ids = parse_completion({{"prompt", json::array({json::array({5, 6, 7})})}, {"logprobs", 0}},
+                              model_, 1);
+  ASSERT_TRUE(std::holds_alternative<ApiRequest>(ids));
+  EXPECT_EQ(std::get<ApiRequest>(ids).engine.prompt, (std::vector<int32_t>{5, 6, 7}));
+  EXPECT_EQ(std::get<ApiRequest>(ids).engine.params.logprobs, 0) << "logprobs 0: the token's only";
+  for (const json& bad : {json(5), json(""), json::array({"a", "b"}), json::array({1, -1})}) {
+    auto r = parse_completion({{"prompt", bad}}, model_, 1);
+    ASSERT_TRUE(std::holds_alternative<ApiError>(r)) << bad.dump();
+    EXPECT_EQ(std::get<ApiError>(r).param, "prompt");
+  }
+}
+
+TEST(JsonFieldsTest, NullIsAbsentAndTheFirstErrorIsKept) {
+  const json body = {{"a", nullptr}, {"b", "x"}, {"c", 3}};
+  JsonFields f(body);
+  EXPECT_FALSE(f.integer("a", 0, 10).has_value());
+  EXPECT_FALSE(f.error().has_value());
+  EXPECT_FALSE(f.integer("b", 0, 10).has_value());
+  EXPECT_FALSE(f.number("c", 5, 10).has_value());
+  ASSERT_TRUE(f.error().has_value());
+  EXPECT_EQ(f.error()->param, "b");
+  EXPECT_EQ(f.error()->message, "'b' must be an integer in [0, 10], got \"x\"");
+}
+
+TEST(OpenAIFormat, UsageAndErrors) {
+  RequestCounters c;
+  c.prompt_tokens = 10, c.cached_tokens = 8, c.completion_tokens = 30, c.forwards = 4;
+  c.queue_ms = 1, c.prefill_ms = 2, c.first_token_ms = 5, c.total_ms = 33;
+  const ojson u = usage_of(c);
+  EXPECT_EQ(u["total_tokens"], 40);
+  EXPECT_EQ(u["prompt_tokens_details"]["cached_tokens"], 8);
+  EXPECT_EQ(u["timings"]["tokens_per_forward"], 7.5);
+  EXPECT_EQ(u["timings"]["decode_ms"], 30.0);
+  EXPECT_EQ(u["timings"]["tokens_per_s"], 1000.0);
+  EXPECT_EQ(finish_reason_of("cancelled"), "abort");
+  EXPECT_EQ(finish_reason_of("stop"), "stop");
+  const json e = json::parse(error_body(invalid_request("bad", "temperature")));
+  EXPECT_EQ(e, json::parse(R"({"error": {"message": "bad", "type": "invalid_request_error",
+                                         "param": "temperature", "code": null}})"));
+  EXPECT_EQ(from_status(Status(ErrorKind::kOverloaded, "full")).status, 503);
+  EXPECT_EQ(sse({{"a", 1}}), "data: {\"a\":1}\n\n");
+}
+
+TEST(MetricsTest, HistogramsAreCumulativeAndCountersLabelled) {
+  Histogram h({1, 2, 5});
+  for (double v : {0.5, 1.0, 1.5, 7.0}) h.observe(v);
+  EXPECT_EQ(h.render("m"), "m_bucket{le=\"1\"} 2\nm_bucket{le=\"2\"} 3\nm_bucket{le=\"5\"} 3\n"
+                           "m_bucket{le=\"+Inf\"} 4\nm_sum 10\nm_count 4\n");
+  Metrics m;
+  m.on_http("/v1/completions", 400);
+  m.on_http("/v1/completions", 400);
+  RequestCounters c;
+  c.prompt_tokens = 20, c.cached_tokens = 16, c.completion_tokens = 3, c.forwards = 1;
+  m.on_request(c, "stop");
+  EngineStats s;
+  s.kv_blocks = 10, s.kv_blocks_free = 4, s.running = 2;
+  const std::string text = m.render(&s);
+  EXPECT_NE(text.find("wedlm:http_requests_total{endpoint=\"/v1/completions\",status=\"400\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("wedlm:request_success_total{finished_reason=\"stop\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("wedlm:prefix_cache_hit_rate 0.8\n"), std::string::npos);
+  EXPECT_NE(text.find("wedlm:kv_cache_usage_perc 0.6\n"), std::string::npos);
+  EXPECT_NE(text.find("wedlm:kv_cache_blocks_in_use 6\n"), std::string::npos);
+  EXPECT_NE(text.find("wedlm:num_requests_running 2\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE wedlm:time_to_first_token_seconds histogram\n"), std::string::npos);
+  EXPECT_EQ(m.render(nullptr).find("num_requests_running"), std::string::npos) << "no engine yet";
+}
+
+TEST(ApiKey, ComparesWholeKeys) {
+  EXPECT_TRUE(keys_equal("abc", "abc"));
+  EXPECT_FALSE(keys_equal("abd", "abc"));
+  EXPECT_FALSE(keys_equal("ab", "abc"));
+  EXPECT_FALSE(keys_equal("abcd", "abc"));
+  EXPECT_FALSE(keys_equal("", "abc"));
+}
+
+}  // namespace
+}  // namespace wedlm::server
