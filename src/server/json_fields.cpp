@@ -16,8 +16,9 @@ const nlohmann::json* JsonFields::get(const std::string& name) const {
   return it == b_.end() || it->is_null() ? nullptr : &*it;
 }
 
-void JsonFields::fail(const std::string& param, const std::string& message) {
-  if (!error_) error_ = invalid_request(message, param);
+void JsonFields::fail(const std::string& param, const std::string& message,
+                      const std::string& code) {
+  if (!error_) error_ = invalid_request(message, param, code);
 }
 
 std::optional<double> JsonFields::number(const std::string& name, double lo, double hi) {

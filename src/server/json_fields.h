@@ -24,7 +24,7 @@ class JsonFields {
   std::optional<bool> boolean(const std::string& name);
   std::optional<std::string> string(const std::string& name);
   // Records an error about `param` (unless one is recorded already).
-  void fail(const std::string& param, const std::string& message);
+  void fail(const std::string& param, const std::string& message, const std::string& code = "");
   const std::optional<ApiError>& error() const { return error_; }
 
  private:

@@ -12,6 +12,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr const char* kContextCode = "context_length_exceeded";  // OpenAI's error code
+
 ApiError field_error(const std::string& param, const std::string& message) {
   return invalid_request(message, param);
 }
@@ -92,7 +94,7 @@ void read_limits(JsonFields& f, GenerateParams& p, int64_t n_prompt, const Serve
   if (n_prompt >= ctx) {
     f.fail(prompt_field, fmt::format("This model's maximum context length is {} tokens, and "
                                      "the prompt has {} tokens, which leaves none to generate. "
-                                     "Please shorten the prompt.", ctx, n_prompt));
+                                     "Please shorten the prompt.", ctx, n_prompt), kContextCode);
     return;
   }
   const char* name = f.get("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
@@ -102,7 +104,7 @@ void read_limits(JsonFields& f, GenerateParams& p, int64_t n_prompt, const Serve
     f.fail(name, fmt::format("This model's maximum context length is {} tokens. However, you "
                              "requested {} tokens ({} in the prompt, {} in the completion). "
                              "Please reduce the length of the prompt or '{}'.",
-                             ctx, n_prompt + *max, n_prompt, *max, name));
+                             ctx, n_prompt + *max, n_prompt, *max, name), kContextCode);
 }
 
 // Fields OpenAI defines that this server cannot honour: refused by name unless neutral.
@@ -240,7 +242,7 @@ ApiResult<ApiRequest> parse_chat(const json& body, const ServedModel& m, uint64_
   JsonFields f(body);
   r.logprobs = f.boolean("logprobs").value_or(false);
   r.top_logprobs = f.integer("top_logprobs", 0, 20).value_or(0);
-  if (f.get("top_logprobs") && !r.logprobs)
+  if (r.top_logprobs > 0 && !r.logprobs)
     f.fail("top_logprobs", "'top_logprobs' needs 'logprobs': true");
   return finish_request(f, std::move(r), m, seed, "messages");
 }

@@ -64,7 +64,9 @@ void Server::log_line(const std::string& line) {
 }
 
 bool Server::authorized(const httplib::Request& req) const {
-  if (cfg_.api_key.empty() || req.path == "/health" || req.path == "/metrics") return true;
+  if (cfg_.api_key.empty() || req.path == "/health" || req.path == "/metrics" ||
+      req.method == "OPTIONS")  // CORS preflights carry no credentials
+    return true;
   const std::string h = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
   return h.compare(0, prefix.size(), prefix) == 0 && keys_equal(h.substr(prefix.size()), cfg_.api_key);
@@ -94,6 +96,14 @@ void Server::routes() {
     std::string endpoint = "other";
     for (const char* k : kKnown) if (req.path == k) endpoint = k;
     metrics_.on_http(endpoint, res.status);
+  });
+  // Browsers' clients (web UIs) need CORS: any origin, the API's methods and headers.
+  s.set_default_headers({{"Access-Control-Allow-Origin", "*"}});
+  s.Options(R"(/.*)", [](const auto&, httplib::Response& r) {
+    r.status = 204;
+    r.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    r.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    r.set_header("Access-Control-Max-Age", "86400");
   });
   s.Post("/v1/chat/completions", [this](const auto& q, auto& r) { generate(q, r, true); });
   s.Post("/v1/completions", [this](const auto& q, auto& r) { generate(q, r, false); });

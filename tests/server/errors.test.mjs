@@ -76,6 +76,7 @@ test('a prompt longer than the context: 400 with the numbers', async () => {
   const long = await chat({ messages: user('count '.repeat(1200)) });
   isError(long, 400, 'invalid_request_error', 'messages');
   assert.match(long.json.error.message, /1024/);
+  assert.equal(long.json.error.code, 'context_length_exceeded');
   const tooMuch = await chat({ messages: user('hi'), max_tokens: 1020 });
   isError(tooMuch, 400, 'invalid_request_error', 'max_tokens');
   assert.match(tooMuch.json.error.message, /maximum context length is 1024 tokens\. However, you requested \d+ tokens/);
