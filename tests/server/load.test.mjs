@@ -116,31 +116,31 @@ test('the request log: one JSON line per request, no prompt text', async () => {
   assert.ok(!JSON.stringify(srv.logs).includes(secret), 'prompts are not logged by default');
 });
 
-test('SIGTERM lets an in-flight stream finish, then exits 0', async () => {
-  const s = await startServer(['-np', '2']);
+// Starts a server, sends SIGTERM while a long AR stream is in flight; its SSE events and exit.
+async function sigtermDuring(args, maxTokens) {
+  const s = await startServer(['-np', '2', ...args]);
   const body = { messages: [{ role: 'user', content: 'Count from 1 to 100.' }], temperature: 0,
-                 decode_mode: 'ar', ignore_eos: true, max_tokens: 400, stream: true };
-  const pending = post(s.url, '/v1/chat/completions', body);
-  await sleep(150);
-  s.proc.kill('SIGTERM');
-  const r = await pending;
-  const events = sseEvents(r.text);
+                 decode_mode: 'ar', ignore_eos: true, max_tokens: maxTokens, stream: true };
+  const r = await fetch(`${s.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const reader = r.body.getReader();
+  const decoder = new TextDecoder();
+  let text = decoder.decode((await reader.read()).value, { stream: true });
+  s.proc.kill('SIGTERM');  // the stream has begun
+  for (let c; !(c = await reader.read()).done;) text += decoder.decode(c.value, { stream: true });
+  return { events: sseEvents(text), exit: await s.exited };
+}
+
+test('SIGTERM lets an in-flight stream finish, then exits 0', async () => {
+  const { events, exit } = await sigtermDuring([], 400);
   assert.equal(events.at(-1), '[DONE]');
-  const last = JSON.parse(events.at(-2));
-  assert.equal(last.choices[0].finish_reason, 'length', 'finished, not cut');
-  assert.equal((await s.exited).code, 0);
+  assert.equal(JSON.parse(events.at(-2)).choices[0].finish_reason, 'length', 'finished, not cut');
+  assert.equal(exit.code, 0);
 });
 
 test('SIGTERM with no grace cancels in-flight requests, which still end cleanly', async () => {
-  const s = await startServer(['-np', '2', '--shutdown-grace', '0']);
-  const body = { messages: [{ role: 'user', content: 'Count from 1 to 100.' }], temperature: 0,
-                 decode_mode: 'ar', ignore_eos: true, max_tokens: 900, stream: true };
-  const pending = post(s.url, '/v1/chat/completions', body);
-  await sleep(150);
-  s.proc.kill('SIGTERM');
-  const r = await pending;
-  const events = sseEvents(r.text);
+  const { events, exit } = await sigtermDuring(['--shutdown-grace', '0'], 900);
   assert.equal(events.at(-1), '[DONE]');
   assert.equal(JSON.parse(events.at(-2)).choices[0].finish_reason, 'abort');
-  assert.equal((await s.exited).code, 0);
+  assert.equal(exit.code, 0);
 });
