@@ -3,6 +3,14 @@
 namespace wedlm::server {
 namespace {
 
+// What the stream holds back: stop strings, and with tools offered, everything from a tool call on
+// (it is sent as tool_calls at the end, or as text if it is not a well-formed call).
+std::vector<std::string> held_back(const ApiRequest& r) {
+  std::vector<std::string> h = r.engine.params.stop_strings;
+  if (r.tools) h.push_back(kToolCallOpen);
+  return h;
+}
+
 bool has_entries(const ojson& lp) {
   if (lp.is_null()) return false;
   const ojson& list = lp.contains("content") ? lp["content"] : lp["tokens"];
@@ -15,7 +23,7 @@ CompletionRun::CompletionRun(const ServedModel& m, const ApiRequest& r, ReplyHea
                              std::shared_ptr<RequestHandle> handle, Clock::time_point deadline,
                              const std::atomic<bool>* abort)
     : m_(m), r_(r), h_(std::move(h)), handle_(std::move(handle)), deadline_(deadline),
-      abort_(abort), text_(*m.tok, r.engine.params.stop_strings) {}
+      abort_(abort), text_(*m.tok, held_back(r)) {}
 
 std::optional<RequestEvent> CompletionRun::next() {
   while (true) {  // checked between events too: a busy stream must still stop
@@ -50,7 +58,16 @@ void CompletionRun::stream(const std::function<bool(const std::string&)>& write)
     first = false;
   }
   const std::string rest = text_.finish(end_.text_end);
-  send(chunk(h_, rest, first, finish_reason_of(end_.finish_reason), nullptr));
+  const ParsedReply p = r_.tools ? parse_tool_calls(text_.sent()) : ParsedReply{};
+  if (p.calls.empty()) {
+    send(chunk(h_, rest, first, finish_reason_of(end_.finish_reason), nullptr));
+  } else {  // the content before the calls that was held back, the calls, the finish
+    const size_t sent_before = text_.sent().size() - rest.size();
+    if (p.content.size() > sent_before)
+      send(chunk(h_, p.content.substr(sent_before), false, "", nullptr));
+    send(tool_calls_chunk(h_, p.calls));
+    send(chunk(h_, "", false, "tool_calls", nullptr));
+  }
   if (r_.include_usage && !client_gone_ && !write(sse(usage_chunk(h_, end_.counters))))
     client_gone_ = true;
   if (!client_gone_ && !write("data: [DONE]\n\n")) client_gone_ = true;
@@ -72,8 +89,11 @@ ojson CompletionRun::collect() {
   RequestEvent all;
   all.tokens = std::move(ids);
   all.logprobs = std::move(lps);
-  return full_reply(h_, text_.sent(), finish_reason_of(end_.finish_reason), logprobs_of(all, 0),
-                    end_.counters);
+  const std::string reason = finish_reason_of(end_.finish_reason);
+  if (r_.tools)
+    if (ParsedReply p = parse_tool_calls(text_.sent()); !p.calls.empty())
+      return full_reply(h_, p.content, reason, logprobs_of(all, 0), end_.counters, p.calls);
+  return full_reply(h_, text_.sent(), reason, logprobs_of(all, 0), end_.counters);
 }
 
 }  // namespace wedlm::server

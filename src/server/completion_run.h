@@ -1,6 +1,7 @@
 // One completion request from submission to its last byte: streams the engine's events as SSE
 // chunks (text held back at possible stop strings, log-probabilities with their tokens, the usage
-// chunk, "data: [DONE]") or collects them into one reply. A client that goes away, the request
+// chunk, "data: [DONE]") or collects them into one reply. With tools offered, tool calls in the
+// reply become OpenAI tool_calls. A client that goes away, the request
 // timeout and server shutdown cancel the request, which frees its KV blocks.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include "server/parse_request.h"
 #include "server/reply_text.h"
 #include "server/served_model.h"
+#include "server/tool_calls.h"
 
 namespace wedlm::server {
 

@@ -1,7 +1,5 @@
 #include "server/http_util.h"
 
-#include <mutex>
-#include <random>
 
 #include <fmt/core.h>
 #include <httplib.h>
@@ -47,17 +45,6 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-uint64_t fresh_seed() {
-  static std::mutex mu;
-  static std::mt19937_64 gen{std::random_device{}()};
-  std::lock_guard<std::mutex> lock(mu);
-  return gen();
-}
-
-std::string request_id(const char* prefix, int64_t n) {
-  return fmt::format("{}{:x}{:012x}", prefix, n, fresh_seed() & 0xffffffffffffull);
 }
 
 }  // namespace wedlm::server

@@ -1,5 +1,5 @@
 // Small pieces shared by the server's endpoints: JSON bodies in, JSON and errors out, clocks,
-// request ids and seeds.
+// request ids and seeds (ids.h).
 #pragma once
 
 #include <atomic>
@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/api_error.h"
+#include "server/ids.h"
 #include "server/openai_format.h"
 #include "server/parse_request.h"
 
@@ -29,8 +30,6 @@ ApiResult<nlohmann::json> json_body(const httplib::Request& req);
 
 double ms_since(std::chrono::steady_clock::time_point t);
 int64_t unix_now();
-uint64_t fresh_seed();  // a random seed for a request that gives none
-std::string request_id(const char* prefix, int64_t n);  // prefix + unique, unguessable suffix
 
 // Counts a request as in flight for as long as it lives.
 class InFlight {

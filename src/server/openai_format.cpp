@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "server/ids.h"
 #include "tokenizer/utf8.h"
 
 namespace wedlm::server {
@@ -105,18 +106,36 @@ ojson head(const ReplyHeader& h, bool chunk) {
 
 ojson reason_or_null(const std::string& r) { return r.empty() ? ojson() : ojson(r); }
 
+ojson tool_calls_json(const std::vector<ParsedToolCall>& calls, bool indexed) {
+  ojson out = ojson::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    ojson c;
+    if (indexed) c["index"] = i;
+    c["id"] = request_id("call_", int64_t(i));
+    c["type"] = "function";
+    c["function"] = {{"name", calls[i].name}, {"arguments", calls[i].arguments}};
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 }  // namespace
 
 ojson full_reply(const ReplyHeader& h, const std::string& text, const std::string& finish_reason,
-                 const ojson& logprobs, const RequestCounters& c) {
+                 const ojson& logprobs, const RequestCounters& c,
+                 const std::vector<ParsedToolCall>& calls) {
   ojson r = head(h, false);
   ojson choice = {{"index", 0}};
-  if (h.chat)
-    choice["message"] = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
-  else
+  if (h.chat) {
+    const bool no_content = !calls.empty() && text.find_first_not_of(" \t\r\n") == std::string::npos;
+    choice["message"] = {{"role", "assistant"}, {"content", no_content ? ojson() : ojson(text)},
+                         {"refusal", nullptr}};
+    if (!calls.empty()) choice["message"]["tool_calls"] = tool_calls_json(calls, false);
+  } else {
     choice["text"] = text;
+  }
   choice["logprobs"] = logprobs;
-  choice["finish_reason"] = finish_reason;
+  choice["finish_reason"] = calls.empty() ? finish_reason : "tool_calls";
   r["choices"] = ojson::array({std::move(choice)});
   r["usage"] = usage_of(c);
   return r;
@@ -137,6 +156,15 @@ ojson chunk(const ReplyHeader& h, const std::string& text, bool first,
   choice["logprobs"] = logprobs;
   choice["finish_reason"] = reason_or_null(finish_reason);
   r["choices"] = ojson::array({std::move(choice)});
+  return r;
+}
+
+ojson tool_calls_chunk(const ReplyHeader& h, const std::vector<ParsedToolCall>& calls) {
+  ojson r = head(h, true);
+  r["choices"] = ojson::array({{{"index", 0},
+                                {"delta", {{"tool_calls", tool_calls_json(calls, true)}}},
+                                {"logprobs", nullptr},
+                                {"finish_reason", nullptr}}});
   return r;
 }
 

@@ -12,6 +12,7 @@
 
 #include "decode/sampler.h"
 #include "engine/engine.h"
+#include "server/tool_calls.h"
 #include "tokenizer/tokenizer.h"
 
 namespace wedlm::server {
@@ -39,9 +40,13 @@ ojson completion_logprobs(const Tokenizer& tok, std::span<const int32_t> ids,
                           std::span<const TokenLogprob> lps, std::span<const int64_t> stop_ids,
                           size_t offset);
 
-// A whole (non-streamed) reply. `logprobs` is null when not asked for.
+// A whole (non-streamed) reply. `logprobs` is null when not asked for. With tool calls (chat),
+// `text` is the content before them (null when empty) and the finish reason "tool_calls".
 ojson full_reply(const ReplyHeader& h, const std::string& text, const std::string& finish_reason,
-                 const ojson& logprobs, const RequestCounters& c);
+                 const ojson& logprobs, const RequestCounters& c,
+                 const std::vector<ParsedToolCall>& calls = {});
+// A chat stream chunk carrying tool calls (each whole, with its index and a fresh id).
+ojson tool_calls_chunk(const ReplyHeader& h, const std::vector<ParsedToolCall>& calls);
 // One stream chunk: a delta of text (chat: the first also carries the role), a finish reason
 // (null while running), log-probabilities of its tokens.
 ojson chunk(const ReplyHeader& h, const std::string& text, bool first,

@@ -240,6 +240,8 @@ ApiResult<ApiRequest> parse_chat(const json& body, const ServedModel& m, uint64_
   r.engine.prompt = std::move(ids).value();
   if (auto text = m.chat->render(req); text.is_ok()) r.prompt_text = text.value().text;
   JsonFields f(body);
+  const json* choice = f.get("tool_choice");
+  r.tools = !req.tools.empty() && !(choice && *choice == "none");
   r.logprobs = f.boolean("logprobs").value_or(false);
   r.top_logprobs = f.integer("top_logprobs", 0, 20).value_or(0);
   if (r.top_logprobs > 0 && !r.logprobs)

@@ -27,6 +27,7 @@ struct ApiRequest {
   bool logprobs = false;
   int64_t top_logprobs = 0;
   std::string user;
+  bool tools = false;              // tools offered (tool_choice not "none"): parse tool calls
   std::string prompt_text;         // the rendered prompt, for --log-prompts
 };
 

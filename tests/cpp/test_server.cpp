@@ -9,6 +9,7 @@
 #include "server/openai_format.h"
 #include "server/parse_request.h"
 #include "server/reply_text.h"
+#include "server/tool_calls.h"
 #include "server/server.h"
 #include "test_util.h"
 
@@ -220,6 +221,44 @@ TEST(MetricsTest, HistogramsAreCumulativeAndCountersLabelled) {
   EXPECT_NE(text.find("wedlm:num_requests_running 2\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE wedlm:time_to_first_token_seconds histogram\n"), std::string::npos);
   EXPECT_EQ(m.render(nullptr).find("num_requests_running"), std::string::npos) << "no engine yet";
+}
+
+TEST(ToolCalls, QwenBlocksBecomeCallsAndAnythingElseStaysText) {
+  const ParsedReply two = parse_tool_calls(
+      "Let me check.\n<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Paris\"}}\n"
+      "</tool_call>\n<tool_call>\n{\"name\": \"time\", \"arguments\": \"{}\"}\n</tool_call>");
+  ASSERT_EQ(two.calls.size(), 2u);
+  EXPECT_EQ(two.content, "Let me check.\n");
+  EXPECT_EQ(two.calls[0].name, "weather");
+  EXPECT_EQ(two.calls[0].arguments, "{\"city\":\"Paris\"}");
+  EXPECT_EQ(two.calls[1].arguments, "{}") << "a string of arguments is passed as is";
+  const ParsedReply unclosed = parse_tool_calls("<tool_call>\n{\"name\": \"f\"}");
+  ASSERT_EQ(unclosed.calls.size(), 1u) << "a reply cut at </tool_call> by a stop string";
+  EXPECT_EQ(unclosed.calls[0].arguments, "{}");
+  for (const char* text : {"no calls here", "<tool_call>\nnot json\n</tool_call>",
+                           "<tool_call>{\"arguments\": {}}</tool_call>",
+                           "<tool_call>{\"name\": \"f\"}</tool_call> and then more words"}) {
+    const ParsedReply r = parse_tool_calls(text);
+    EXPECT_TRUE(r.calls.empty()) << text;
+    EXPECT_EQ(r.content, text) << "nothing is dropped";
+  }
+  ReplyHeader h{true, "chatcmpl-1", "m", 0};
+  const ojson full = full_reply(h, "\n", "stop", nullptr, RequestCounters{}, two.calls);
+  const ojson& msg = full["choices"][0]["message"];
+  EXPECT_TRUE(msg["content"].is_null()) << "whitespace only: no content";
+  EXPECT_EQ(full["choices"][0]["finish_reason"], "tool_calls");
+  EXPECT_EQ(msg["tool_calls"][1]["function"]["name"], "time");
+  EXPECT_EQ(msg["tool_calls"][0]["type"], "function");
+  EXPECT_EQ(msg["tool_calls"][0]["id"].get<std::string>().rfind("call_", 0), 0u);
+  const ojson c = tool_calls_chunk(h, two.calls);
+  EXPECT_EQ(c["choices"][0]["delta"]["tool_calls"][1]["index"], 1);
+}
+
+TEST_F(ServerPieces, ToolsOfferedUnlessToolChoiceIsNone) {
+  // the bundled ChatML template cannot render tools: the request is refused by name
+  const json tools = json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});
+  EXPECT_EQ(chat_error({{"messages", user("hi")}, {"tools", tools}}).param, "messages");
+  EXPECT_FALSE(chat_ok({{"messages", user("hi")}, {"tool_choice", "auto"}}).tools) << "no tools";
 }
 
 TEST(ApiKey, ComparesWholeKeys) {
