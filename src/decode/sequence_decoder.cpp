@@ -107,7 +107,9 @@ int64_t SequenceDecoder::apply(const float* logits, int64_t vocab) {
   const size_t first_new = r_.output.size();
   const int64_t n = p_.mode == DecodeMode::kAR ? apply_ar(logits, vocab)
                                                : apply_wedlm(logits, vocab);
-  if (!finished_ && n > 0) {  // a stop string ends generation; the output keeps its last token
+  // A stop string ends generation, also one completed by the step that hit a stop id or
+  // max_tokens (the earlier end wins); the output keeps the token that completes it.
+  if (int64_t(r_.output.size()) > int64_t(first_new)) {
     if (const auto m = find_stop(p_.stop_strings, p_.text, r_.output, first_new)) {
       r_.output.resize(m->n_tokens);
       if (p_.logprobs >= 0) r_.logprobs.resize(m->n_tokens);

@@ -25,42 +25,51 @@ CompletionRun::CompletionRun(const ServedModel& m, const ApiRequest& r, ReplyHea
     : m_(m), r_(r), h_(std::move(h)), handle_(std::move(handle)), deadline_(deadline),
       abort_(abort), text_(*m.tok, held_back(r)) {}
 
+bool CompletionRun::send_raw(const std::string& bytes) {
+  if (!client_gone_ && !write_(bytes)) client_gone_ = true, handle_->cancel();
+  last_write_ = Clock::now();
+  return !client_gone_;
+}
+
 std::optional<RequestEvent> CompletionRun::next() {
-  while (true) {  // checked between events too: a busy stream must still stop
-    if (Clock::now() > deadline_ || (abort_ && abort_->load())) handle_->cancel();
+  while (true) {  // checked between events too: a busy request must still stop
+    const auto now = Clock::now();
+    if (now > deadline_ || (abort_ && abort_->load())) handle_->cancel();
+    if (now - last_write_ > std::chrono::milliseconds(500)) send_raw(heartbeat_);
     if (auto e = handle_->next_for(std::chrono::milliseconds(50))) return e;
   }
 }
 
-ojson CompletionRun::logprobs_of(const RequestEvent& e, size_t offset) const {
+ojson CompletionRun::logprobs_of(const RequestEvent& e) {
   if (!r_.logprobs) return nullptr;
-  return r_.chat ? chat_logprobs(*m_.tok, e.tokens, e.logprobs, m_.stop_ids)
-                 : completion_logprobs(*m_.tok, e.tokens, e.logprobs, m_.stop_ids, offset);
+  if (r_.chat) return chat_logprobs(*m_.tok, e.tokens, e.logprobs, m_.stop_ids);
+  ojson lp = completion_logprobs(*m_.tok, e.tokens, e.logprobs, m_.stop_ids, logprob_offset_);
+  for (const ojson& t : lp["tokens"]) logprob_offset_ += t.get<std::string>().size();
+  return lp;
 }
 
-void CompletionRun::stream(const std::function<bool(const std::string&)>& write) {
+void CompletionRun::stream(const Write& write) {
+  write_ = write;
+  heartbeat_ = ": keep-alive\n\n";
   const auto send = [&](ojson c) {
     if (r_.include_usage) c["usage"] = nullptr;
-    if (!client_gone_ && !write(sse(c))) client_gone_ = true, handle_->cancel();
+    send_raw(sse(c));
   };
   if (r_.chat) send(chunk(h_, "", true, "", nullptr));  // the role, as OpenAI's first chunk
-  bool first = false;
   while (auto e = next()) {
     if (e->kind == RequestEvent::Kind::kFinished) {
       end_ = std::move(*e);
       break;
     }
-    const size_t offset = text_.sent().size();
     const std::string delta = text_.push(e->tokens);
-    const ojson lp = logprobs_of(*e, offset);
+    const ojson lp = logprobs_of(*e);
     if (delta.empty() && !has_entries(lp)) continue;
-    send(chunk(h_, delta, first, "", lp));
-    first = false;
+    send(chunk(h_, delta, false, "", lp));
   }
   const std::string rest = text_.finish(end_.text_end);
   const ParsedReply p = r_.tools ? parse_tool_calls(text_.sent()) : ParsedReply{};
   if (p.calls.empty()) {
-    send(chunk(h_, rest, first, finish_reason_of(end_.finish_reason), nullptr));
+    send(chunk(h_, rest, false, finish_reason_of(end_.finish_reason), nullptr));
   } else {  // the content before the calls that was held back, the calls, the finish
     const size_t sent_before = text_.sent().size() - rest.size();
     if (p.content.size() > sent_before)
@@ -68,32 +77,29 @@ void CompletionRun::stream(const std::function<bool(const std::string&)>& write)
     send(tool_calls_chunk(h_, p.calls));
     send(chunk(h_, "", false, "tool_calls", nullptr));
   }
-  if (r_.include_usage && !client_gone_ && !write(sse(usage_chunk(h_, end_.counters))))
-    client_gone_ = true;
-  if (!client_gone_ && !write("data: [DONE]\n\n")) client_gone_ = true;
+  if (r_.include_usage) send_raw(sse(usage_chunk(h_, end_.counters)));
+  send_raw("data: [DONE]\n\n");
 }
 
-ojson CompletionRun::collect() {
-  std::vector<int32_t> ids;
-  std::vector<TokenLogprob> lps;
+ojson CompletionRun::collect(const Write& write) {
+  write_ = write;
+  heartbeat_ = " ";
+  RequestEvent all;
   while (auto e = next()) {
     if (e->kind == RequestEvent::Kind::kFinished) {
       end_ = std::move(*e);
       break;
     }
     text_.push(e->tokens);
-    ids.insert(ids.end(), e->tokens.begin(), e->tokens.end());
-    lps.insert(lps.end(), e->logprobs.begin(), e->logprobs.end());
+    all.tokens.insert(all.tokens.end(), e->tokens.begin(), e->tokens.end());
+    all.logprobs.insert(all.logprobs.end(), e->logprobs.begin(), e->logprobs.end());
   }
   text_.finish(end_.text_end);
-  RequestEvent all;
-  all.tokens = std::move(ids);
-  all.logprobs = std::move(lps);
   const std::string reason = finish_reason_of(end_.finish_reason);
   if (r_.tools)
     if (ParsedReply p = parse_tool_calls(text_.sent()); !p.calls.empty())
-      return full_reply(h_, p.content, reason, logprobs_of(all, 0), end_.counters, p.calls);
-  return full_reply(h_, text_.sent(), reason, logprobs_of(all, 0), end_.counters);
+      return full_reply(h_, p.content, reason, logprobs_of(all), end_.counters, p.calls);
+  return full_reply(h_, text_.sent(), reason, logprobs_of(all), end_.counters);
 }
 
 }  // namespace wedlm::server

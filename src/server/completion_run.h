@@ -23,23 +23,26 @@ namespace wedlm::server {
 class CompletionRun {
  public:
   using Clock = std::chrono::steady_clock;
+  using Write = std::function<bool(const std::string&)>;  // false: the client is gone
   // `abort` (may be null) cancels the request when it becomes true.
   CompletionRun(const ServedModel& m, const ApiRequest& r, ReplyHeader h,
                 std::shared_ptr<RequestHandle> handle, Clock::time_point deadline,
                 const std::atomic<bool>* abort);
 
-  // Streaming: each SSE event goes to `write`; false from it (client gone) cancels.
-  void stream(const std::function<bool(const std::string&)>& write);
-  // Non-streaming: the whole reply.
-  ojson collect();
+  // Streaming: each SSE event goes to `write`, with an SSE comment after half a second of silence.
+  void stream(const Write& write);
+  // Non-streaming: the whole reply. While it is computed, half a second of silence writes a space
+  // to `write` (JSON may begin with whitespace), so a client that left is noticed and cancels.
+  ojson collect(const Write& write);
 
   const RequestEvent& end() const { return end_; }  // the finish event (after either call)
   const std::string& text() const { return text_.sent(); }
   bool client_gone() const { return client_gone_; }
 
  private:
-  std::optional<RequestEvent> next();  // the next event, cancelling on deadline or abort
-  ojson logprobs_of(const RequestEvent& e, size_t offset) const;
+  std::optional<RequestEvent> next();  // the next event, cancelling on deadline, abort, gone
+  bool send_raw(const std::string& bytes);
+  ojson logprobs_of(const RequestEvent& e);
 
   const ServedModel& m_;
   const ApiRequest& r_;
@@ -49,6 +52,10 @@ class CompletionRun {
   const std::atomic<bool>* abort_;
   ReplyText text_;
   RequestEvent end_;
+  Write write_;
+  std::string heartbeat_;
+  Clock::time_point last_write_ = Clock::now();
+  size_t logprob_offset_ = 0;  // completions: where the next token's text starts
   bool client_gone_ = false;
 };
 

@@ -5,6 +5,7 @@
 
 #include "server/completion_run.h"
 #include "server/http_util.h"
+#include "server/json_fields.h"
 #include "server/server.h"
 
 namespace wedlm::server {
@@ -43,10 +44,6 @@ ojson error_log_of(const std::string& id, const std::string& endpoint, const Api
   return j;
 }
 
-std::string dumped(const ojson& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 }  // namespace
 
 void Server::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -55,6 +52,7 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
   const ServedModel* m = model_.load();
   Engine* engine = engine_.load();
   const std::string id = request_id(chat ? "chatcmpl-" : "cmpl-", next_id_++);
+  res.set_header("X-Request-Id", id);  // also tells the access log that this request logged
   const auto fail = [&](const ApiError& e) {
     send_error(res, e);
     log_line(dumped(error_log_of(id, req.path, e, ms_since(t0), cfg_.log_prompts)));
@@ -76,15 +74,17 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
     metrics_.on_request(run->end().counters, finish_reason_of(run->end().finish_reason));
     log_line(dumped(log_of(id, *api, *run, ms_since(t0), cfg_.log_prompts)));
   };
-  if (!api->stream) {
-    send_json(res, run->collect());
-    return finished();
-  }
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
+  const bool stream = api->stream;
+  // Both kinds are written as they are produced, so a client that leaves is noticed (a failed
+  // write) and its request cancelled: SSE events, or the reply after whitespace heartbeats.
   res.set_chunked_content_provider(
-      "text/event-stream", [run, finished, in_flight](size_t, httplib::DataSink& sink) {
-        run->stream([&](const std::string& s) { return sink.write(s.data(), s.size()); });
+      stream ? "text/event-stream" : "application/json",
+      [run, finished, in_flight, stream](size_t, httplib::DataSink& sink) {
+        const auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
+        if (stream) run->stream(write);
+        else write(dumped(run->collect(write)));
         sink.done();
         finished();
         return true;
@@ -97,6 +97,10 @@ void Server::tokenize(const httplib::Request& req, httplib::Response& res) {
   auto body = json_body(req);
   if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
   const json& b = std::get<json>(body);
+  JsonFields f(b);
+  const bool special = f.boolean("parse_special").value_or(true);
+  const bool with_pieces = f.boolean("with_pieces").value_or(false);
+  if (f.error()) return send_error(res, *f.error());
   Result<std::vector<int32_t>> ids = std::vector<int32_t>{};
   if (b.contains("messages")) {
     auto conv = parse_conversation(b);
@@ -104,15 +108,14 @@ void Server::tokenize(const httplib::Request& req, httplib::Response& res) {
     ids = m->chat->encode(*m->tok, std::get<ChatRequest>(conv));
   } else {
     const char* key = b.contains("content") ? "content" : "prompt";
-    if (!b.value(key, json()).is_string())
-      return send_error(res, invalid_request("'content' (or 'prompt') must be a string", key));
-    const bool special = b.value("parse_special", true);
-    ids = m->tok->encode(b[key].get<std::string>(), special);
+    const auto text = f.string(key);
+    if (!text) return send_error(res, invalid_request("'content' (or 'prompt') must be a string", key));
+    ids = m->tok->encode(*text, special);
   }
   if (!ids.is_ok()) return send_error(res, from_status(ids.status()));
   ojson out = {{"tokens", ids.value()}, {"count", ids.value().size()},
                {"max_model_len", m->context}};
-  if (b.value("with_pieces", false)) {
+  if (with_pieces) {
     ojson pieces = ojson::array();
     for (int32_t id : ids.value()) {
       const int32_t one[1] = {id};
@@ -129,7 +132,8 @@ void Server::detokenize(const httplib::Request& req, httplib::Response& res) {
   if (!m) return send_error(res, unavailable("Loading model"));
   auto body = json_body(req);
   if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
-  const json t = std::get<json>(body).value("tokens", json());
+  const json& b = std::get<json>(body);
+  const json& t = b.contains("tokens") ? b["tokens"] : b;  // b: not an array, refused below
   std::vector<int32_t> ids;
   const auto bad = [&] {
     send_error(res, invalid_request(fmt::format("'tokens' must be an array of token ids in [0, {})",

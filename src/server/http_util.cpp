@@ -1,6 +1,9 @@
 #include "server/http_util.h"
 
 
+#include <algorithm>
+#include <string_view>
+
 #include <fmt/core.h>
 #include <httplib.h>
 
@@ -19,8 +22,37 @@ void send_error(httplib::Response& res, const ApiError& e) {
 
 void send_json(httplib::Response& res, const ojson& j) {
   res.status = 200;
-  res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  res.set_content(dumped(j), "application/json");
 }
+
+std::string dumped(const ojson& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+namespace {
+
+// The deepest nesting of arrays and objects in a JSON text (strings skipped). Copying or
+// printing a value recurses, so a body of a million '[' must be refused before it is parsed.
+size_t json_depth(std::string_view s) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : s) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
 
 ApiResult<json> json_body(const httplib::Request& req) {
   const std::string type = req.get_header_value("Content-Type");
@@ -32,6 +64,8 @@ ApiResult<json> json_body(const httplib::Request& req) {
     while (const size_t n = utf8_sequence_at(req.body, at)) at += n;
     return invalid_request(fmt::format("the request body is not valid UTF-8 (byte {})", at));
   }
+  if (json_depth(req.body) > 100)
+    return invalid_request("the request body nests arrays and objects more than 100 deep");
   json j = json::parse(req.body, nullptr, false);
   if (j.is_discarded()) return invalid_request("the request body is not valid JSON");
   if (!j.is_object()) return invalid_request("the request body must be a JSON object");

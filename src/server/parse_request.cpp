@@ -136,8 +136,13 @@ std::vector<std::string> stops_of(JsonFields& f) {
     f.fail("stop", "'stop' must be a string or an array of at most 16 strings, got " + shown(*s));
     return out;
   }
-  for (const json& v : s->is_string() ? json::array({*s}) : *s)
+  for (const json& v : s->is_string() ? json::array({*s}) : *s) {
+    if (v.get<std::string>().size() > 1000) {  // held-back text is searched for each one
+      f.fail("stop", "'stop' strings must be at most 1000 bytes long");
+      return {};
+    }
     if (!v.get<std::string>().empty()) out.push_back(v.get<std::string>());  // "" stops nothing
+  }
   return out;
 }
 

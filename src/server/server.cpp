@@ -1,11 +1,13 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <thread>
 
 #include <fmt/core.h>
 #include <httplib.h>
 
 #include "server/http_util.h"
+#include "server/task_pool.h"
 
 namespace wedlm::server {
 
@@ -27,10 +29,13 @@ Server::Server(ServerConfig cfg) : cfg_(std::move(cfg)), http_(std::make_unique<
 Server::~Server() = default;
 
 Result<int> Server::bind() {
-  const int n_threads = cfg_.http_threads > 0 ? cfg_.http_threads : 48;
-  http_->new_task_queue = [n_threads] { return new httplib::ThreadPool(size_t(n_threads)); };
-  http_->set_read_timeout(cfg_.timeout_s, 0);
-  http_->set_write_timeout(cfg_.timeout_s, 0);
+  const size_t n_threads = size_t(cfg_.http_threads > 0 ? cfg_.http_threads : 64);
+  http_->new_task_queue = [n_threads] { return new ElasticPool(n_threads); };
+  // A request is read within 30 s and a write makes progress within 30 s (else the connection is
+  // dropped); --timeout bounds a whole request (CompletionRun's deadline).
+  const int socket_s = std::min(cfg_.timeout_s, 30);
+  http_->set_read_timeout(socket_s, 0);
+  http_->set_write_timeout(socket_s, 0);
   http_->set_payload_max_length(cfg_.max_body_bytes);
   const int port = cfg_.port == 0 ? http_->bind_to_any_port(cfg_.host)
                                   : (http_->bind_to_port(cfg_.host, cfg_.port) ? cfg_.port : -1);
@@ -49,11 +54,17 @@ void Server::attach(const ServedModel& model, Engine& engine) {
 
 void Server::shutdown(std::chrono::milliseconds grace) {
   draining_ = true;
-  const auto until = Clock::now() + grace;
-  while (in_flight_ > 0 && Clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto wait = [this](std::chrono::milliseconds limit) {
+    const auto until = Clock::now() + limit;
+    while (in_flight_ > 0 && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  wait(grace);
   abort_ = true;  // what is still running is cancelled and answers with what it has
-  while (in_flight_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait(std::chrono::seconds(5));  // a client that stopped reading is not waited for longer
+  // stop() is lost if it comes before run() has started listening: wait for that (briefly)
+  for (int i = 0; i < 200 && !http_->is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   http_->stop();
 }
 
@@ -74,12 +85,6 @@ bool Server::authorized(const httplib::Request& req) const {
 
 void Server::routes() {
   httplib::Server& s = *http_;
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
-    send_error(res, {401, "authentication_error", "Invalid or missing API key (send "
-                     "'Authorization: Bearer <key>')", "", "invalid_api_key"});
-    return httplib::Server::HandlerResponse::Handled;
-  });
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) send_error(res, from_http_status(res.status));
   });
@@ -96,6 +101,9 @@ void Server::routes() {
     std::string endpoint = "other";
     for (const char* k : kKnown) if (req.path == k) endpoint = k;
     metrics_.on_http(endpoint, res.status);
+    if (res.status >= 400 && !res.has_header("X-Request-Id"))  // generation requests log their own
+      log_line(dumped({{"event", "request"}, {"endpoint", endpoint}, {"method", req.method},
+                       {"status", res.status}}));
   });
   // Browsers' clients (web UIs) need CORS: any origin, the API's methods and headers.
   s.set_default_headers({{"Access-Control-Allow-Origin", "*"}});
@@ -105,13 +113,23 @@ void Server::routes() {
     r.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
     r.set_header("Access-Control-Max-Age", "86400");
   });
-  s.Post("/v1/chat/completions", [this](const auto& q, auto& r) { generate(q, r, true); });
-  s.Post("/v1/completions", [this](const auto& q, auto& r) { generate(q, r, false); });
-  s.Get("/v1/models", [this](const auto&, auto& r) { models(r); });
+  // Authentication inside the handlers, after the body is read: a 401 sent before it would
+  // leave the body in the connection, to be read as the next request.
+  const auto guarded = [this](auto handler) {
+    return [this, handler](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req))
+        return send_error(res, {401, "authentication_error", "Invalid or missing API key (send "
+                                "'Authorization: Bearer <key>')", "", "invalid_api_key"});
+      handler(req, res);
+    };
+  };
+  s.Post("/v1/chat/completions", guarded([this](const auto& q, auto& r) { generate(q, r, true); }));
+  s.Post("/v1/completions", guarded([this](const auto& q, auto& r) { generate(q, r, false); }));
+  s.Get("/v1/models", guarded([this](const auto&, auto& r) { models(r); }));
   s.Get("/health", [this](const auto&, auto& r) { health(r); });
-  s.Post("/tokenize", [this](const auto& q, auto& r) { tokenize(q, r); });
-  s.Post("/detokenize", [this](const auto& q, auto& r) { detokenize(q, r); });
-  s.Post("/apply-template", [this](const auto& q, auto& r) { apply_template(q, r); });
+  s.Post("/tokenize", guarded([this](const auto& q, auto& r) { tokenize(q, r); }));
+  s.Post("/detokenize", guarded([this](const auto& q, auto& r) { detokenize(q, r); }));
+  s.Post("/apply-template", guarded([this](const auto& q, auto& r) { apply_template(q, r); }));
   s.Get("/metrics", [this](const auto&, auto& r) {
     Engine* e = engine_.load();
     const EngineStats st = e ? e->stats() : EngineStats{};

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -82,7 +83,8 @@ void add_serve(CLI::App* app, ServeFlags& s) {
   app->add_option("--alias", s.alias, "model name clients see (default: the directory's name)");
   app->add_option("--timeout", s.timeout_s, "socket and per-request time limit, seconds")
       ->capture_default_str();
-  app->add_option("--threads-http", s.http_threads, "HTTP worker threads (0 = parallel + 16)");
+  app->add_option("--threads-http", s.http_threads,
+                  "most HTTP worker threads, started as needed (0 = parallel + max-waiting + 16)");
   app->add_option("--shutdown-grace", s.shutdown_grace_s,
                   "seconds in-flight requests get to finish on SIGINT/SIGTERM")->capture_default_str();
   app->add_flag("--log-prompts", s.log_prompts, "put prompt and reply text in the request log");
@@ -103,7 +105,11 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   if (const char* env = std::getenv("WEDLM_API_KEY"); sc.api_key.empty() && env) sc.api_key = env;
   sc.timeout_s = s.timeout_s;
   sc.log_prompts = s.log_prompts;
-  sc.http_threads = s.http_threads > 0 ? s.http_threads : int(s.engine.max_running) + 16;
+  // a thread per connection for every request the engine can hold, running or queued
+  sc.http_threads = s.http_threads > 0
+                        ? s.http_threads
+                        : int(std::min<int64_t>(s.engine.max_running + s.engine.max_waiting + 16,
+                                                4096));
   if (s.timeout_s < 1) return fail("--timeout must be at least 1 second");
   server::Server srv(sc);
   auto port = srv.bind();

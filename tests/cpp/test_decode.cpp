@@ -198,6 +198,20 @@ TEST(StopStrings, MatchAcrossTokensKeepsTheCompletingTokenAndCutsTheText) {
   }
 }
 
+TEST(StopStrings, FoundAlsoWhenTheSameStepHitsAStopIdOrMaxTokens) {
+  // one step commits A B (text "abcd") and then the stop id, or reaches max_tokens at B
+  for (int64_t max_tokens : {100, 2}) {
+    ScriptedModel m = confident({A, B, kStop, D});
+    GenerateParams p = params(4, max_tokens);
+    p.text = letters;
+    p.stop_strings = {"bc"};
+    const GenerateResult r = generate(m, kPrompt, p).value();
+    EXPECT_EQ(r.output, (std::vector<int32_t>{A, B})) << "max_tokens " << max_tokens;
+    EXPECT_EQ(r.text_end, 1u);
+    EXPECT_EQ(r.finish_reason, "stop");
+  }
+}
+
 TEST(StopStrings, NoMatchNoEffect) {
   ScriptedModel m = confident({A, B, C, D});
   GenerateParams p = params(4, 8);

@@ -31,6 +31,10 @@ test('malformed bodies: JSON, content type, UTF-8, not an object, too large', as
   isError(r, 400, 'invalid_request_error');
   assert.match(r.json.error.message, /UTF-8/);
   isError(await chat('[1, 2]'), 400, 'invalid_request_error');
+  const deep = `{"messages": [{"role": "user", "content": "hi"}], "temperature": ${'['.repeat(500000)}${']'.repeat(500000)}}`;
+  isError(await chat(deep), 400, 'invalid_request_error');
+  isError(await post(srv.url, '/tokenize', { content: 'x', parse_special: 'yes' }), 400,
+          'invalid_request_error', 'parse_special');
   const huge = JSON.stringify({ messages: user('x'.repeat(9 << 20)) });
   isError(await chat(huge), 413, 'invalid_request_error');
 });

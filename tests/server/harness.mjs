@@ -64,11 +64,12 @@ export function sample(text, name) {
   return undefined;
 }
 
-// Parses an SSE body strictly: every event is exactly "data: <payload>\n\n".
+// Parses an SSE body strictly: every event is exactly "data: <payload>\n\n", apart from the
+// server's ": keep-alive" comments after a second of silence (a loaded machine), which are dropped.
 export function sseEvents(body) {
   const events = body.split('\n\n');
   if (events.pop() !== '') throw new Error('the stream does not end with a blank line');
-  return events.map((e) => {
+  return events.filter((e) => e !== ': keep-alive').map((e) => {
     if (!e.startsWith('data: ') || e.includes('\n')) throw new Error(`bad SSE event: ${JSON.stringify(e)}`);
     return e.slice(6);
   });

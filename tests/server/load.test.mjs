@@ -62,10 +62,12 @@ test('32 concurrent streaming clients get what they get alone', async () => {
   assert.equal(m.includes('status="5'), false, 'no server errors');
 });
 
-async function settle(url) {
+// Waits until nothing runs, every block is free and `aborts` requests ended with "abort".
+async function settle(url, aborts) {
   for (let i = 0; i < 250; i++) {
     const m = await metrics(url);
-    if (sample(m, 'wedlm:num_requests_running') === 0 && sample(m, 'wedlm:kv_cache_blocks_in_use') === 0)
+    if (sample(m, 'wedlm:num_requests_running') === 0 && sample(m, 'wedlm:kv_cache_blocks_in_use') === 0 &&
+        sample(m, 'wedlm:request_success_total{finished_reason="abort"}') === aborts)
       return m;
     await sleep(20);
   }
@@ -84,20 +86,44 @@ test('a client that disconnects mid-stream cancels its request and frees its blo
       signal: ctl.signal });
     const reader = r.body.getReader();
     await reader.read();  // the first chunk
-    let during = await metrics(srv.url);
-    assert.ok(sample(during, 'wedlm:kv_cache_blocks_in_use') > 0, 'the request holds blocks');
+    let held = 0;
+    for (let i = 0; i < 100 && !held; i++, await sleep(10))
+      held = sample(await metrics(srv.url), 'wedlm:kv_cache_blocks_in_use');
+    assert.ok(held > 0, 'the request holds blocks');
     ctl.abort();
   }
-  const m = await settle(srv.url);
+  const m = await settle(srv.url, aborts0 + 4);
   assert.equal(sample(m, 'wedlm:num_requests_running'), 0);
   assert.equal(sample(m, 'wedlm:kv_cache_blocks_in_use'), 0, 'every block is free again');
   assert.equal(sample(m, 'wedlm:request_success_total{finished_reason="abort"}'), aborts0 + 4);
+  await sleep(100);  // the log lines follow the metrics
   const lines = srv.logs.filter((l) => l.event === 'request' && l.client_gone);
   assert.equal(lines.length, 4);
   for (const l of lines) {
     assert.equal(l.finish_reason, 'abort');
     assert.ok(l.completion_tokens < 900, 'cancelled before the end');
   }
+});
+
+test('a non-streaming client that disconnects is noticed too (whitespace heartbeats)', async () => {
+  const aborts0 = sample(await metrics(srv.url), 'wedlm:request_success_total{finished_reason="abort"}') ?? 0;
+  const ctl = new AbortController();
+  const pending = fetch(`${srv.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: ctl.signal,
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'Count from 1 to 100.' }], temperature: 0,
+                           decode_mode: 'ar', ignore_eos: true, max_tokens: 1000 }) });
+  const r = await pending;  // headers come at once; the body after the reply is complete
+  assert.equal(r.status, 200);
+  await sleep(200);
+  ctl.abort();
+  const m = await settle(srv.url, aborts0 + 1);
+  assert.equal(sample(m, 'wedlm:request_success_total{finished_reason="abort"}'), aborts0 + 1);
+  assert.equal(sample(m, 'wedlm:kv_cache_blocks_in_use'), 0);
+  await sleep(100);
+  const line = srv.logs.filter((l) => l.event === 'request').at(-1);
+  assert.equal(line.stream, false);
+  assert.equal(line.client_gone, true);
+  assert.ok(line.completion_tokens < 1000);
 });
 
 test('the request log: one JSON line per request, no prompt text', async () => {
