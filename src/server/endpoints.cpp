@@ -44,6 +44,16 @@ ojson error_log_of(const std::string& id, const std::string& endpoint, const Api
   return j;
 }
 
+// A loaded model and a JSON body, or false after answering the error.
+bool model_and_body(const ServedModel* m, const httplib::Request& req, httplib::Response& res,
+                    json& body) {
+  if (!m) return send_error(res, unavailable("Loading model")), false;
+  auto b = json_body(req);
+  if (auto* e = std::get_if<ApiError>(&b)) return send_error(res, *e), false;
+  body = std::move(std::get<json>(b));
+  return true;
+}
+
 }  // namespace
 
 void Server::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -93,10 +103,9 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
 
 void Server::tokenize(const httplib::Request& req, httplib::Response& res) {
   const ServedModel* m = model_.load();
-  if (!m) return send_error(res, unavailable("Loading model"));
-  auto body = json_body(req);
-  if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
-  const json& b = std::get<json>(body);
+  json body;
+  if (!model_and_body(m, req, res, body)) return;
+  const json& b = body;
   JsonFields f(b);
   const bool special = f.boolean("parse_special").value_or(true);
   const bool with_pieces = f.boolean("with_pieces").value_or(false);
@@ -129,10 +138,9 @@ void Server::tokenize(const httplib::Request& req, httplib::Response& res) {
 
 void Server::detokenize(const httplib::Request& req, httplib::Response& res) {
   const ServedModel* m = model_.load();
-  if (!m) return send_error(res, unavailable("Loading model"));
-  auto body = json_body(req);
-  if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
-  const json& b = std::get<json>(body);
+  json body;
+  if (!model_and_body(m, req, res, body)) return;
+  const json& b = body;
   const json& t = b.contains("tokens") ? b["tokens"] : b;  // b: not an array, refused below
   std::vector<int32_t> ids;
   const auto bad = [&] {
@@ -152,10 +160,9 @@ void Server::detokenize(const httplib::Request& req, httplib::Response& res) {
 
 void Server::apply_template(const httplib::Request& req, httplib::Response& res) {
   const ServedModel* m = model_.load();
-  if (!m) return send_error(res, unavailable("Loading model"));
-  auto body = json_body(req);
-  if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
-  auto conv = parse_conversation(std::get<json>(body));
+  json body;
+  if (!model_and_body(m, req, res, body)) return;
+  auto conv = parse_conversation(body);
   if (auto* e = std::get_if<ApiError>(&conv)) return send_error(res, *e);
   auto text = m->chat->render(std::get<ChatRequest>(conv));
   if (!text.is_ok()) return send_error(res, invalid_request(text.status().message(), "messages"));
