@@ -154,6 +154,11 @@ void read_sampling(JsonFields& f, GenerateParams& p, const ServedModel& m, uint6
   const int64_t k = f.integer("top_k", -1, std::numeric_limits<int32_t>::max()).value_or(
       p.sampling.top_k);
   p.sampling.top_k = std::max<int64_t>(k, 0);  // -1 (vLLM) and 0 both mean off
+  const json* big = f.get("seed");
+  if (big && big->is_number_unsigned()) {  // any 64-bit pattern, signed or not
+    p.sampling.seed = big->get<uint64_t>();
+    return;
+  }
   const auto s = f.integer("seed", std::numeric_limits<int64_t>::min(),
                            std::numeric_limits<int64_t>::max());
   p.sampling.seed = s ? uint64_t(*s) : seed;

@@ -125,6 +125,11 @@ void Server::routes() {
   };
   s.Post("/v1/chat/completions", guarded([this](const auto& q, auto& r) { generate(q, r, true); }));
   s.Post("/v1/completions", guarded([this](const auto& q, auto& r) { generate(q, r, false); }));
+  for (const char* post_only : {"/v1/chat/completions", "/v1/completions", "/tokenize",
+                                "/detokenize", "/apply-template"})
+    s.Get(post_only, [](const auto& q, auto& r) {
+      send_error(r, {405, "invalid_request_error", q.path + " takes POST", "", ""});
+    });
   s.Get("/v1/models", guarded([this](const auto&, auto& r) { models(r); }));
   s.Get("/health", [this](const auto&, auto& r) { health(r); });
   s.Post("/tokenize", guarded([this](const auto& q, auto& r) { tokenize(q, r); }));

@@ -116,6 +116,8 @@ TEST_F(ServerPieces, ChatFieldsReachTheEngine) {
   EXPECT_EQ(p.sampling.top_p, 0.9);
   EXPECT_EQ(p.sampling.top_k, 0);
   EXPECT_EQ(p.sampling.seed, ~uint64_t(0));
+  EXPECT_EQ(chat_ok({{"messages", user("hi")}, {"seed", ~uint64_t(0)}}).engine.params.sampling.seed,
+            ~uint64_t(0)) << "seeds are 64-bit patterns, signed or not";
   EXPECT_EQ(p.stop_strings, std::vector<std::string>{"x"});
   EXPECT_EQ(p.logprobs, 4);
   EXPECT_TRUE(r.stream && r.include_usage);

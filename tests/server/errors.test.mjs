@@ -92,6 +92,8 @@ test('unknown fields are ignored, unknown routes are 404s, and the server still 
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.choices[0].message.content, '1, 2, 3');
   isError(await post(srv.url, '/v1/embeddings', { input: 'x' }), 404, 'not_found_error');
+  const get = await fetch(`${srv.url}/v1/chat/completions`);
+  isError({ status: get.status, json: await get.json(), text: '' }, 405, 'invalid_request_error');
   isError(await post(srv.url, '/detokenize', { tokens: [-1] }), 400, 'invalid_request_error', 'tokens');
   isError(await post(srv.url, '/apply-template', { messages: 'hi' }), 400, 'invalid_request_error', 'messages');
 });
