@@ -40,6 +40,16 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
   return std::unique_ptr<MappedFile>(new MappedFile(path, data, size));
 }
 
+Result<std::unique_ptr<MappedFile>> MappedFile::anonymous(const std::string& name, size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (size == 0 || p == MAP_FAILED)
+    return Status(ErrorKind::kIo, fmt::format("{}: cannot allocate {} bytes: {}", name, size,
+                                              std::strerror(errno)));
+  std::unique_ptr<MappedFile> m(new MappedFile(name, static_cast<const uint8_t*>(p), size));
+  m->writable_ = true;
+  return m;
+}
+
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

@@ -14,6 +14,10 @@ namespace wedlm {
 class MappedFile {
  public:
   static Result<std::unique_ptr<MappedFile>> open(const std::string& path);
+  // Zeroed anonymous memory of `size` bytes, writable through `writable()`, named `name` in
+  // errors (an in-memory image: random weights for benchmarks).
+  static Result<std::unique_ptr<MappedFile>> anonymous(const std::string& name, size_t size);
+  uint8_t* writable() { return writable_ ? const_cast<uint8_t*>(data_) : nullptr; }
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -28,6 +32,7 @@ class MappedFile {
   std::string path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  bool writable_ = false;
 };
 
 // The whole file as a string (small JSON files).

@@ -138,10 +138,15 @@ SafetensorsFile::SafetensorsFile(std::unique_ptr<MappedFile> file, std::vector<T
 Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string& path) {
   auto file = MappedFile::open(path);
   if (!file.is_ok()) return file.status();
-  auto ts = parse_safetensors(path, file.value()->data(), file.value()->size());
+  return from_image(std::move(file).value());
+}
+
+Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::from_image(
+    std::unique_ptr<MappedFile> image) {
+  auto ts = parse_safetensors(image->path(), image->data(), image->size());
   if (!ts.is_ok()) return ts.status();
   return std::unique_ptr<SafetensorsFile>(
-      new SafetensorsFile(std::move(file).value(), std::move(ts).value()));
+      new SafetensorsFile(std::move(image), std::move(ts).value()));
 }
 
 const TensorInfo* SafetensorsFile::find(std::string_view name) const {

@@ -35,6 +35,8 @@ Result<std::vector<TensorInfo>> parse_safetensors(const std::string& path, const
 class SafetensorsFile {
  public:
   static Result<std::unique_ptr<SafetensorsFile>> open(const std::string& path);
+  // A safetensors image in memory, validated as a file would be.
+  static Result<std::unique_ptr<SafetensorsFile>> from_image(std::unique_ptr<MappedFile> image);
 
   const std::string& path() const { return file_->path(); }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }

@@ -65,27 +65,40 @@ class Binder {
   std::set<std::string> used_;
 };
 
+// The tensors of layer i of a config: suffix after "model.layers.{i}.", shape, where it binds.
+struct LayerSlot {
+  const char* suffix;
+  std::vector<int64_t> shape;
+  const TensorInfo* LayerWeights::*member;
+};
+
+std::vector<LayerSlot> layer_slots(const ModelConfig& c) {
+  const int64_t H = c.hidden_size, q = c.n_head * c.head_dim, kv = c.n_kv_head * c.head_dim;
+  const int64_t F = c.intermediate_size;
+  std::vector<LayerSlot> s = {{"input_layernorm.weight", {H}, &LayerWeights::input_norm},
+                              {"self_attn.q_proj.weight", {q, H}, &LayerWeights::q},
+                              {"self_attn.k_proj.weight", {kv, H}, &LayerWeights::k},
+                              {"self_attn.v_proj.weight", {kv, H}, &LayerWeights::v}};
+  if (c.attention_bias)
+    s.insert(s.end(), {{"self_attn.q_proj.bias", {q}, &LayerWeights::q_bias},
+                       {"self_attn.k_proj.bias", {kv}, &LayerWeights::k_bias},
+                       {"self_attn.v_proj.bias", {kv}, &LayerWeights::v_bias}});
+  if (c.qk_norm)
+    s.insert(s.end(), {{"self_attn.q_norm.weight", {c.head_dim}, &LayerWeights::q_norm},
+                       {"self_attn.k_norm.weight", {c.head_dim}, &LayerWeights::k_norm}});
+  s.insert(s.end(), {{"self_attn.o_proj.weight", {H, q}, &LayerWeights::o},
+                     {"post_attention_layernorm.weight", {H}, &LayerWeights::post_norm},
+                     {"mlp.gate_proj.weight", {F, H}, &LayerWeights::gate},
+                     {"mlp.up_proj.weight", {F, H}, &LayerWeights::up},
+                     {"mlp.down_proj.weight", {H, F}, &LayerWeights::down}});
+  return s;
+}
+
 Status bind_layer(const ModelConfig& c, int64_t i, Binder& b, LayerWeights& w) {
   const std::string p = fmt::format("model.layers.{}.", i);
-  const int64_t H = c.hidden_size, q = c.n_head * c.head_dim, kv = c.n_kv_head * c.head_dim;
-  WEDLM_RETURN_IF_ERROR(b.bind(p + "input_layernorm.weight", {H}, w.input_norm));
-  WEDLM_RETURN_IF_ERROR(b.bind(p + "self_attn.q_proj.weight", {q, H}, w.q));
-  WEDLM_RETURN_IF_ERROR(b.bind(p + "self_attn.k_proj.weight", {kv, H}, w.k));
-  WEDLM_RETURN_IF_ERROR(b.bind(p + "self_attn.v_proj.weight", {kv, H}, w.v));
-  if (c.attention_bias) {
-    WEDLM_RETURN_IF_ERROR(b.bind(p + "self_attn.q_proj.bias", {q}, w.q_bias));
-    WEDLM_RETURN_IF_ERROR(b.bind(p + "self_attn.k_proj.bias", {kv}, w.k_bias));
-    WEDLM_RETURN_IF_ERROR(b.bind(p + "self_attn.v_proj.bias", {kv}, w.v_bias));
-  }
-  if (c.qk_norm) {
-    WEDLM_RETURN_IF_ERROR(b.bind(p + "self_attn.q_norm.weight", {c.head_dim}, w.q_norm));
-    WEDLM_RETURN_IF_ERROR(b.bind(p + "self_attn.k_norm.weight", {c.head_dim}, w.k_norm));
-  }
-  WEDLM_RETURN_IF_ERROR(b.bind(p + "self_attn.o_proj.weight", {H, q}, w.o));
-  WEDLM_RETURN_IF_ERROR(b.bind(p + "post_attention_layernorm.weight", {H}, w.post_norm));
-  WEDLM_RETURN_IF_ERROR(b.bind(p + "mlp.gate_proj.weight", {c.intermediate_size, H}, w.gate));
-  WEDLM_RETURN_IF_ERROR(b.bind(p + "mlp.up_proj.weight", {c.intermediate_size, H}, w.up));
-  return b.bind(p + "mlp.down_proj.weight", {H, c.intermediate_size}, w.down);
+  for (const LayerSlot& slot : layer_slots(c))
+    WEDLM_RETURN_IF_ERROR(b.bind(p + slot.suffix, slot.shape, w.*slot.member));
+  return Status::ok();
 }
 
 // The safetensors files of a directory: those of model.safetensors.index.json, else
@@ -158,6 +171,16 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& model_di
     return Status(w.status().kind(), fmt::format("{}: {}", model_dir, w.status().message()));
   ck->w_ = std::move(w).value();
   return ck;
+}
+
+std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
+  std::vector<TensorSpec> out = {{"model.embed_tokens.weight", {c.vocab_size, c.hidden_size}}};
+  for (int64_t i = 0; i < c.n_layer; ++i)
+    for (const LayerSlot& slot : layer_slots(c))
+      out.push_back({fmt::format("model.layers.{}.{}", i, slot.suffix), slot.shape});
+  out.push_back({"model.norm.weight", {c.hidden_size}});
+  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, c.hidden_size}});
+  return out;
 }
 
 }  // namespace wedlm

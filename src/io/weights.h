@@ -4,6 +4,7 @@
 // Immutable after open(); safe to read from many threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,10 @@ struct ModelWeights {
 class Checkpoint {
  public:
   static Result<std::unique_ptr<Checkpoint>> open(const std::string& model_dir);
+  // A checkpoint of `cfg`'s shape with random BF16 weights, built in memory (random_weights.cpp):
+  // matrices uniform with standard deviation 1/sqrt(columns), norms 1. The same seed gives the
+  // same weights. Text from it is noise; its speed is the real shape's.
+  static Result<std::unique_ptr<Checkpoint>> random(const ModelConfig& cfg, uint64_t seed);
 
   const std::string& dir() const { return dir_; }
   const ModelConfig& config() const { return cfg_; }
@@ -53,6 +58,14 @@ class Checkpoint {
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   ModelWeights w_;
 };
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  bool is_norm() const { return name.find("norm.weight") != std::string::npos; }
+};
+// Every tensor a config needs (lm_head only when untied), in checkpoint order.
+std::vector<TensorSpec> expected_tensors(const ModelConfig& cfg);
 
 // Binds tensors (already validated files) to the config's expected names and shapes.
 Result<ModelWeights> bind_weights(const ModelConfig& cfg,

@@ -1,7 +1,10 @@
+#include <cmath>
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "core/dtype.h"
+#include "io/random_weights.h"
 #include "io/weights.h"
 #include "test_util.h"
 
@@ -116,6 +119,55 @@ TEST(Checkpoint, MissingFilesAreNamed) {
   test::write_text(empty + "/config.json", kTinyQwen2);
   EXPECT_NE(open_error(empty).message().find("no model.safetensors"), std::string::npos);
   EXPECT_NE(open_error(test::temp_dir()).message().find("config.json"), std::string::npos);
+}
+
+ModelConfig small_config() {
+  ModelConfig c;
+  c.vocab_size = 96, c.hidden_size = 32, c.intermediate_size = 48, c.n_layer = 2;
+  c.n_head = 4, c.n_kv_head = 2, c.head_dim = 8, c.qk_norm = true, c.max_position_embeddings = 64;
+  return c;
+}
+
+std::vector<float> values(const TensorInfo* t) {
+  std::vector<float> v(size_t(t->numel()));
+  const auto* p = reinterpret_cast<const uint16_t*>(t->data);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = bf16_to_f32(p[i]);
+  return v;
+}
+
+TEST(RandomCheckpoint, EveryTensorOfTheShapeSeededAndScaled) {
+  const ModelConfig c = small_config();
+  auto a = Checkpoint::random(c, 7);
+  ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+  const ModelWeights& w = a.value()->weights();
+  ASSERT_EQ(w.layers.size(), 2u);
+  EXPECT_NE(w.lm_head, w.embed) << "untied";
+  EXPECT_EQ(w.layers[1].down->shape, (std::vector<int64_t>{32, 48}));
+  for (float x : values(w.layers[0].q_norm)) EXPECT_EQ(x, 1.0f);
+  const std::vector<float> up = values(w.layers[1].up);  // [48, 32]: std 1/sqrt(32)
+  double sum = 0, sq = 0;
+  for (float x : up) sum += x, sq += double(x) * x;
+  const double mean = sum / double(up.size()), sd = std::sqrt(sq / double(up.size()) - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 0.02);
+  EXPECT_NEAR(sd, 1.0 / std::sqrt(32.0), 0.01);
+  for (float x : up) EXPECT_LE(std::abs(x), std::sqrt(3.0 / 32.0) * 1.01);
+  const std::vector<float> same = values(Checkpoint::random(c, 7).value()->weights().layers[1].up);
+  const std::vector<float> other = values(Checkpoint::random(c, 8).value()->weights().layers[1].up);
+  EXPECT_EQ(same, up) << "a seed gives the same weights";
+  EXPECT_NE(other, up);
+  EXPECT_NE(values(w.layers[0].up), up) << "each tensor draws its own values";
+}
+
+TEST(RandomCheckpoint, NamedShapesAreRealArchitectures) {
+  const ModelConfig c = random_shape("qwen3-0.6b").value();
+  EXPECT_EQ(c.n_layer, 28);
+  EXPECT_EQ(c.hidden_size, 1024);
+  EXPECT_EQ(c.n_head * c.head_dim, 2048);
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(random_shape("wedlm-8b").value().intermediate_size, 12288);
+  const auto bad = random_shape("gpt-9");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("qwen3-8b"), std::string::npos) << "lists the known ones";
 }
 
 }  // namespace
