@@ -90,4 +90,15 @@ struct ServeFlags {
 void add_serve(CLI::App* app, ServeFlags& s);
 int run_serve(const CommonFlags& f, const ServeFlags& s);
 
+// wedlm bench: comma lists are swept (every combination).
+struct BenchFlags {
+  std::string prompt = "512", gen = "128", mode = "wedlm,ar", window = "16", threshold = "0.4",
+              parallel = "1", threads = "0", output = "md", random_weights, chat_prompt;
+  int64_t reps = 5;
+  uint64_t seed = 0;
+};
+
+void add_bench(CLI::App* app, BenchFlags& b);
+int run_bench(CommonFlags f, const BenchFlags& b);
+
 }  // namespace wedlm::cli

@@ -1,0 +1,23 @@
+// `wedlm bench` reports: a markdown table (llama-bench's layout), CSV, or JSON carrying the build
+// commit, the CPU, the model and every setting of every case.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench/bench_runner.h"
+
+namespace wedlm::bench {
+
+struct ReportHeader {
+  std::string model, dtype, backend = "CPU", cpu, commit;
+  int64_t params = 0;
+  int reps = 0;
+};
+
+enum class ReportFormat { kMarkdown, kCsv, kJson };
+
+std::string report(const ReportHeader& h, const std::vector<CaseResult>& rows, ReportFormat f);
+std::string cpu_name();  // /proc/cpuinfo's model name ("unknown CPU" when absent)
+
+}  // namespace wedlm::bench

@@ -1,0 +1,175 @@
+// wedlm bench: llama-bench-style tables of the engine in process (src/bench), over comma-list
+// sweeps of tests and settings, on a checkpoint or on random weights of a real shape.
+#include <omp.h>
+
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include <fmt/core.h>
+
+#include "bench/bench_report.h"
+#include "io/random_weights.h"
+#include "tokenizer/chat_template.h"
+#include "tools/cli.h"
+
+namespace wedlm::cli {
+namespace {
+
+Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); }
+
+template <class T, class Parse>
+Result<std::vector<T>> list_of(const std::string& flag, const std::string& text, Parse parse) {
+  std::vector<T> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    try {
+      size_t used = 0;
+      out.push_back(parse(item, used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      return bad(fmt::format("{}: '{}' in '{}' is not a valid value", flag, item, text));
+    }
+  }
+  if (out.empty()) return bad(flag + " is empty");
+  return out;
+}
+
+Result<std::vector<int64_t>> ints(const std::string& flag, const std::string& text) {
+  return list_of<int64_t>(flag, text, [](const std::string& s, size_t& used) {
+    return int64_t(std::stoll(s, &used));
+  });
+}
+
+Result<std::vector<std::optional<double>>> thresholds(const std::string& text) {
+  return list_of<std::optional<double>>("--threshold", text, [](const std::string& s, size_t& used) {
+    if (s == "none") return used = s.size(), std::optional<double>();
+    return std::optional<double>(std::stod(s, &used));
+  });
+}
+
+Result<std::vector<DecodeMode>> modes(const std::string& text) {
+  return list_of<DecodeMode>("--mode", text, [](const std::string& s, size_t& used) {
+    if (s != "wedlm" && s != "ar") throw std::invalid_argument(s);
+    used = s.size();
+    return s == "ar" ? DecodeMode::kAR : DecodeMode::kWeDLM;
+  });
+}
+
+// Every combination of the sweeps, pp tests then tg tests for each setting.
+Result<std::vector<bench::BenchCase>> cases_of(const BenchFlags& b) {
+  auto pp = ints("-p", b.prompt), tg = ints("-n", b.gen), win = ints("--window", b.window),
+       np = ints("-np", b.parallel), th = ints("-t", b.threads);
+  auto thr = thresholds(b.threshold);
+  auto md = modes(b.mode);
+  for (const Status& s : {pp.status(), tg.status(), win.status(), np.status(), th.status(),
+                          thr.status(), md.status()})
+    if (!s.is_ok()) return s;
+  std::vector<bench::BenchCase> out;
+  for (int64_t t : th.value()) for (DecodeMode m : md.value()) for (int64_t w : win.value())
+    for (const auto& x : thr.value()) for (int64_t n : np.value()) {
+      if (w < 1 || n < 1 || t < 0) return bad("--window, -np must be >= 1 and -t >= 0");
+      const bool ar = m == DecodeMode::kAR;  // AR has no window: one row per setting
+      if (ar && (w != win.value().front() || x != thr.value().front())) continue;
+      for (const auto& [test, sizes] : {std::pair{"pp", pp.value()}, std::pair{"tg", tg.value()}})
+        for (int64_t k : sizes)
+          if (k > 0) out.push_back({test, k, m, w, x, n, int(t)});
+    }
+  if (out.empty()) return bad("nothing to run: -p and -n are all 0");
+  return out;
+}
+
+struct BenchModel {
+  Loaded l;
+  std::string name;
+};
+
+Result<BenchModel> bench_model(const CommonFlags& f, const BenchFlags& b) {
+  BenchModel bm;
+  if (b.random_weights.empty()) {
+    auto l = load(f);
+    if (!l.is_ok()) return l.status();
+    bm.l = std::move(l).value();
+    bm.name = f.model_dir.substr(f.model_dir.find_last_of('/') + 1);
+    return bm;
+  }
+  auto cfg = random_shape(b.random_weights);
+  if (!cfg.is_ok()) return cfg.status();
+  auto ck = Checkpoint::random(cfg.value(), b.seed);
+  if (!ck.is_ok()) return ck.status();
+  bm.l.ck = std::move(ck).value();
+  bm.l.ops = make_cpu_ops();
+  bm.l.model = std::make_unique<Model>(*bm.l.ck, *bm.l.ops);
+  bm.l.tok_status = bad("random weights have no tokenizer");
+  bm.name = b.random_weights + " (random)";
+  return bm;
+}
+
+int64_t n_params(const Checkpoint& ck) {
+  int64_t n = 0;
+  const ModelWeights& w = ck.weights();
+  n += w.embed->numel() + w.final_norm->numel() + (w.lm_head != w.embed ? w.lm_head->numel() : 0);
+  for (const LayerWeights& l : w.layers)
+    for (const TensorInfo* t : {l.input_norm, l.q, l.k, l.v, l.q_bias, l.k_bias, l.v_bias, l.q_norm,
+                                l.k_norm, l.o, l.post_norm, l.gate, l.up, l.down})
+      if (t) n += t->numel();
+  return n;
+}
+
+}  // namespace
+
+void add_bench(CLI::App* app, BenchFlags& b) {
+  app->add_option("-p,--n-prompt", b.prompt, "prefill tests: prompt lengths (0 = none)")
+      ->capture_default_str();
+  app->add_option("-n,--n-gen", b.gen, "generation tests: tokens to generate (0 = none)")
+      ->capture_default_str();
+  app->add_option("-r,--repetitions", b.reps, "timed repetitions after a warm-up")
+      ->capture_default_str();
+  app->add_option("--mode", b.mode, "decoders: wedlm,ar")->capture_default_str();
+  app->add_option("--window", b.window, "WeDLM windows")->capture_default_str();
+  app->add_option("--threshold", b.threshold, "WeDLM thresholds (or none)")->capture_default_str();
+  app->add_option("--parallel", b.parallel, "concurrent sequences (-np)")->capture_default_str();
+  app->add_option("-t,--threads", b.threads, "threads (0 = all cores)")->capture_default_str();
+  app->add_option("-o,--output", b.output, "md, csv or json")->capture_default_str();
+  app->add_option("--random-weights", b.random_weights,
+                  "time a random checkpoint of this shape: qwen3-0.6b, qwen3-1.7b, qwen3-4b, "
+                  "qwen3-8b, wedlm-8b");
+  app->add_option("--prompt", b.chat_prompt, "generation tests start from this user message "
+                  "(through the chat template) instead of 8 random tokens");
+  app->add_option("--seed", b.seed, "random weights and prompts")->capture_default_str();
+}
+
+int run_bench(CommonFlags f, const BenchFlags& b) {
+  const std::map<std::string, bench::ReportFormat> formats = {
+      {"md", bench::ReportFormat::kMarkdown}, {"csv", bench::ReportFormat::kCsv},
+      {"json", bench::ReportFormat::kJson}};
+  if (!formats.count(b.output)) return fail("-o must be md, csv or json, got " + b.output);
+  if (b.reps < 1) return fail("-r must be at least 1");
+  auto cases = cases_of(b);
+  if (!cases.is_ok()) return fail(cases.status().message());
+  auto bm = bench_model(f, b);
+  if (!bm.is_ok()) return fail(bm.status().to_string());
+  Loaded& l = bm.value().l;
+  bench::BenchInput in{l.model.get(), {}, b.seed, int(b.reps)};
+  if (!b.chat_prompt.empty()) {
+    if (!l.tok) return fail("--prompt needs the model's tokenizer: " + l.tok_status.message());
+    auto ids = ChatTemplate::load(f.model_dir).encode(*l.tok, {{{"user", b.chat_prompt}}});
+    if (!ids.is_ok()) return fail(ids.status().to_string());
+    in.tg_prompt = ids.value();
+  }
+  const auto& w = l.ck->weights();
+  bench::ReportHeader h{bm.value().name, dtype_name(w.embed->dtype), "CPU", bench::cpu_name(),
+                        WEDLM_COMMIT, n_params(*l.ck), int(b.reps)};
+  std::vector<bench::CaseResult> rows;
+  for (const bench::BenchCase& c : cases.value()) {
+    auto r = bench::run_case(in, c);
+    if (!r.is_ok()) return fail(r.status().to_string());
+    rows.push_back(r.value());
+    std::fprintf(stderr, "bench: %s %s done\n", bench::label(c).c_str(),
+                 c.mode == DecodeMode::kAR ? "ar" : "wedlm");
+  }
+  std::cout << bench::report(h, rows, formats.at(b.output));
+  return 0;
+}
+
+}  // namespace wedlm::cli
