@@ -12,6 +12,7 @@
 #include "io/random_weights.h"
 #include "tokenizer/chat_template.h"
 #include "tools/cli.h"
+#include "wedlm_commit.h"
 
 namespace wedlm::cli {
 namespace {
