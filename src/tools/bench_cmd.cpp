@@ -154,7 +154,9 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
   bench::BenchInput in{l.model.get(), {}, b.seed, int(b.reps)};
   if (!b.chat_prompt.empty()) {
     if (!l.tok) return fail("--prompt needs the model's tokenizer: " + l.tok_status.message());
-    auto ids = ChatTemplate::load(f.model_dir).encode(*l.tok, {{{"user", b.chat_prompt}}});
+    ChatRequest req;
+    req.messages.push_back({"user", b.chat_prompt});
+    auto ids = ChatTemplate::load(f.model_dir).encode(*l.tok, req);
     if (!ids.is_ok()) return fail(ids.status().to_string());
     in.tg_prompt = ids.value();
   }

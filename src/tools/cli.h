@@ -2,6 +2,7 @@
 // parameters from flags. The CLI parses and calls the library; these only translate.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,5 +101,19 @@ struct BenchFlags {
 
 void add_bench(CLI::App* app, BenchFlags& b);
 int run_bench(CommonFlags f, const BenchFlags& b);
+
+// wedlm bench-serve
+struct BenchServeFlags {
+  std::string base_url = "http://127.0.0.1:8080", endpoint = "/v1/chat/completions", api_key,
+              model = "default", scenario = "single", concurrency = "1,4,8", decode_mode,
+              save_result;
+  int64_t num_prompts = 20, min_tokens = -1, max_tokens = 128, conversations = 4, turns = 4;
+  double request_rate = std::numeric_limits<double>::infinity(), temperature = 0;
+  uint64_t seed = 0;
+  bool ignore_eos = false, no_progress = false;
+};
+
+void add_bench_serve(CLI::App* app, BenchServeFlags& b);
+int run_bench_serve(BenchServeFlags b);
 
 }  // namespace wedlm::cli

@@ -3,6 +3,7 @@
 //   wedlm batch      -m DIR --requests FILE.jsonl [--concurrency 8] [--kv-size 2GiB] ...
 //   wedlm serve      -m DIR [--host 127.0.0.1] [--port 8080] [-np 32] [--api-key KEY] ...
 //   wedlm bench      -m DIR | --random-weights qwen3-0.6b [-p 512] [-n 128] [--mode wedlm,ar] ...
+//   wedlm bench-serve [--base-url URL] [--scenario single|batch|multi-turn|stability] ...
 //   wedlm perplexity -m DIR --prompt-ids 1,2,3 [--json]
 //   wedlm tokenize   -m DIR (-p TEXT | --decode 1,2,3 | --jsonl) [--json]
 //   wedlm info       -m DIR
@@ -248,6 +249,9 @@ int main(int argc, char** argv) {
   bench->add_option("-m,--model", cbench.model_dir, "model directory")->capture_default_str();
   bench->add_option("--kv-block", cbench.block_size, "KV block size")->capture_default_str();
   add_bench(bench, bnf);
+  BenchServeFlags bsf;
+  CLI::App* bench_serve = app.add_subcommand("bench-serve", "load an OpenAI-compatible server");
+  add_bench_serve(bench_serve, bsf);
   CLI::App* info = app.add_subcommand("info", "describe a checkpoint");
   info->add_option("-m,--model", ci.model_dir, "model directory")->capture_default_str();
   std::vector<std::string> args(argv + 1, argv + argc);  // llama-server's -np (CLI11 has no
@@ -263,6 +267,7 @@ int main(int argc, char** argv) {
   if (ppl->parsed()) return run_perplexity(cp);
   if (serve->parsed()) return run_serve(cs, sf);
   if (bench->parsed()) return run_bench(cbench, bnf);
+  if (bench_serve->parsed()) return run_bench_serve(bsf);
   if (tokz->parsed()) return run_tokenize(tf);
   return run_info(ci);
 }

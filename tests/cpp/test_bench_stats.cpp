@@ -1,8 +1,10 @@
-// Benchmark statistics against hand-computed values.
+// Benchmark statistics and serving metrics (vLLM's TTFT / TPOT / ITL / E2EL definitions) against
+// hand-computed values; the SSE parser on events split across reads.
 #include <cmath>
 
 #include <gtest/gtest.h>
 
+#include "bench/serve_metrics.h"
 #include "bench/stats.h"
 
 namespace wedlm::bench {
@@ -24,6 +26,58 @@ TEST(BenchStats, PercentilesInterpolateBetweenClosestRanks) {
   EXPECT_DOUBLE_EQ(percentile(x, 99), 3.97);
   EXPECT_EQ(percentile({7}, 99), 7.0);
   EXPECT_EQ(percentile({}, 50), 0.0);
+}
+
+RequestOutcome outcome(double ttft, std::vector<double> gaps, int64_t tokens, double e2e) {
+  RequestOutcome o;
+  o.ok = true, o.ttft_ms = ttft, o.itl_ms = std::move(gaps), o.output_tokens = tokens;
+  o.n_chunks = int64_t(o.itl_ms.size()) + 1, o.e2e_ms = e2e, o.prompt_tokens = 10;
+  return o;
+}
+
+TEST(ServeMetrics, DefinitionsOfTtftTpotItlE2el) {
+  // request A: first chunk at 100 ms, chunks at +50 and +30, 7 tokens, ends at 190 ms
+  // request B: first chunk at 200 ms, one more at +100, 3 tokens, ends at 310 ms
+  RequestOutcome failed;
+  failed.error = "HTTP 503";
+  const std::vector<RequestOutcome> outs = {outcome(100, {50, 30}, 7, 190),
+                                            outcome(200, {100}, 3, 310), failed};
+  const ServeMetrics m = serve_metrics(outs, 2.0);
+  EXPECT_EQ(m.completed, 2);
+  EXPECT_EQ(m.failed, 1);
+  EXPECT_EQ(m.total_output, 10);
+  EXPECT_EQ(m.total_input, 20);
+  EXPECT_DOUBLE_EQ(m.ttft.mean, 150);
+  // TPOT: A (190 - 100) / 6 = 15, B (310 - 200) / 2 = 55
+  EXPECT_DOUBLE_EQ(m.tpot.mean, 35);
+  EXPECT_DOUBLE_EQ(m.tpot.median, 35);
+  // ITL pools every gap between chunks: 50, 30, 100
+  EXPECT_DOUBLE_EQ(m.itl.mean, 60);
+  EXPECT_DOUBLE_EQ(m.itl.median, 50);
+  EXPECT_DOUBLE_EQ(m.e2el.p99, 190 + 0.99 * 120);
+  EXPECT_DOUBLE_EQ(m.request_throughput, 1.0);
+  EXPECT_DOUBLE_EQ(m.output_throughput, 5.0);
+  EXPECT_DOUBLE_EQ(m.total_token_throughput, 15.0);
+  EXPECT_DOUBLE_EQ(m.chunks_per_s, 2.5);       // 5 chunks in 2 s
+  EXPECT_DOUBLE_EQ(m.tokens_per_chunk, 2.0);   // 10 tokens in 5 chunks
+  const auto j = serve_json(m, outs);
+  EXPECT_EQ(j["completed"], 2);
+  EXPECT_DOUBLE_EQ(j["median_itl_ms"].get<double>(), 50);
+  EXPECT_DOUBLE_EQ(j["ttfts"][0].get<double>(), 0.1) << "seconds, as vLLM stores them";
+  EXPECT_EQ(j["errors"][2], "HTTP 503");
+  EXPECT_NE(serve_report("single", m).find("Mean TPOT (ms):"), std::string::npos);
+}
+
+TEST(ServeMetrics, SseEventsSplitAcrossReads) {
+  SseParser p;
+  std::vector<std::string> got;
+  const auto on = [&](const std::string& e) { got.push_back(e); };
+  const std::string head = "data: {\"a\"";
+  p.feed(head.data(), head.size(), on);
+  EXPECT_TRUE(got.empty());
+  const std::string rest = ":1}\n\n: keep-alive\n\ndata: [DONE]\n\n";
+  p.feed(rest.data(), rest.size(), on);
+  EXPECT_EQ(got, (std::vector<std::string>{"{\"a\":1}", "[DONE]"})) << "comments are skipped";
 }
 
 }  // namespace

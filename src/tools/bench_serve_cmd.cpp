@@ -1,0 +1,92 @@
+// wedlm bench-serve: vLLM benchmark_serving-style load against any OpenAI-compatible server, in
+// named scenarios (src/bench/serve_scenarios.h).
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <sstream>
+
+#include <fmt/core.h>
+
+#include "bench/serve_scenarios.h"
+#include "tools/cli.h"
+
+namespace wedlm::cli {
+
+void add_bench_serve(CLI::App* app, BenchServeFlags& b) {
+  app->add_option("--base-url", b.base_url, "server, scheme://host:port")->capture_default_str();
+  app->add_option("--endpoint", b.endpoint, "/v1/chat/completions or /v1/completions")
+      ->capture_default_str();
+  app->add_option("--api-key", b.api_key, "Bearer key (or env OPENAI_API_KEY)");
+  app->add_option("--model", b.model, "the model name requests carry")->capture_default_str();
+  app->add_option("--scenario", b.scenario, "single, batch, multi-turn or stability")
+      ->capture_default_str();
+  app->add_option("--num-prompts", b.num_prompts, "requests per run (stability: per pass)")
+      ->capture_default_str();
+  app->add_option("--max-concurrency", b.concurrency,
+                  "batch: comma list of levels; stability: requests in flight")
+      ->capture_default_str();
+  app->add_option("--request-rate", b.request_rate, "Poisson arrivals per second (inf = all at once)")
+      ->capture_default_str();
+  app->add_option("--seed", b.seed, "request seeds, lengths and arrivals")->capture_default_str();
+  app->add_option("--min-tokens", b.min_tokens, "shortest max_tokens drawn (default: 64, or "
+                  "--max-tokens when that is smaller)");
+  app->add_option("--max-tokens", b.max_tokens, "longest max_tokens drawn")->capture_default_str();
+  app->add_option("--temperature", b.temperature, "sampling temperature")->capture_default_str();
+  app->add_option("--decode-mode", b.decode_mode, "wedlm or ar (wedlm serve's extra field)");
+  app->add_flag("--ignore-eos", b.ignore_eos, "ask for exactly max_tokens tokens (vLLM's field)");
+  app->add_option("--conversations", b.conversations, "multi-turn: conversations")
+      ->capture_default_str();
+  app->add_option("--turns", b.turns, "multi-turn: turns per conversation")->capture_default_str();
+  app->add_option("--save-result", b.save_result, "write the results as JSON (vLLM's keys)");
+  app->add_flag("--no-progress", b.no_progress, "no progress bar");
+}
+
+int run_bench_serve(BenchServeFlags b) {
+  if (b.min_tokens < 0) b.min_tokens = std::min<int64_t>(64, b.max_tokens);
+  const auto& names = bench::scenario_names();
+  if (std::find(names.begin(), names.end(), b.scenario) == names.end())
+    return fail("--scenario must be single, batch, multi-turn or stability, got " + b.scenario);
+  if (b.num_prompts < 1 || b.min_tokens < 1 || b.max_tokens < b.min_tokens || b.turns < 1 ||
+      b.conversations < 1)
+    return fail("--num-prompts, --turns, --conversations and --min-tokens must be >= 1, and "
+                "--max-tokens >= --min-tokens");
+  bench::ScenarioOptions o;
+  o.client = {b.base_url, b.endpoint, b.api_key, 600};
+  if (const char* env = std::getenv("OPENAI_API_KEY"); o.client.api_key.empty() && env)
+    o.client.api_key = env;
+  o.model = b.model;
+  o.num_prompts = int(b.num_prompts);
+  o.concurrency.clear();
+  std::stringstream ss(b.concurrency);
+  for (std::string item; std::getline(ss, item, ',');) {
+    char* end = nullptr;
+    const long c = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end || c < 1) return fail("--max-concurrency: '" + item + "' is not >= 1");
+    o.concurrency.push_back(int(c));
+  }
+  if (o.concurrency.empty()) return fail("--max-concurrency is empty");
+  o.load.request_rate = b.request_rate;
+  o.load.seed = b.seed;
+  o.load.progress = !b.no_progress;
+  o.min_tokens = int(b.min_tokens), o.max_tokens = int(b.max_tokens);
+  o.temperature = b.temperature;
+  o.decode_mode = b.decode_mode;
+  o.ignore_eos = b.ignore_eos;
+  o.conversations = int(b.conversations), o.turns = int(b.turns);
+  const bench::ScenarioReport r = bench::run_scenario(b.scenario, o);
+  std::cout << r.text;
+  if (!b.save_result.empty()) {
+    nlohmann::ordered_json j = {{"scenario", b.scenario}, {"base_url", b.base_url},
+                                {"model_id", b.model}, {"num_prompts", b.num_prompts},
+                                {"request_rate", std::isfinite(b.request_rate)
+                                                     ? nlohmann::ordered_json(b.request_rate)
+                                                     : nlohmann::ordered_json("inf")},
+                                {"seed", b.seed}, {"result", r.json}};
+    std::ofstream out(b.save_result);
+    if (!(out << j.dump(1) << "\n")) return fail("cannot write " + b.save_result);
+  }
+  return r.ok ? 0 : 2;
+}
+
+}  // namespace wedlm::cli
