@@ -1,6 +1,8 @@
 #include "bench/serve_scenarios.h"
 
+#include <fstream>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include <fmt/core.h>
@@ -8,6 +10,7 @@
 
 #include "bench/serve_metrics.h"
 #include "bench/stats.h"
+#include "core/status.h"
 #include "decode/sampler.h"
 
 namespace wedlm::bench {
@@ -169,10 +172,82 @@ ScenarioReport stability(const ScenarioOptions& o) {
   return rep;
 }
 
+// Whether a reply meets a smoke expectation; the reason when it does not.
+std::string unmet(const json& expect, const std::string& text) {
+  if (expect.contains("substring"))
+    return text.find(expect["substring"].get<std::string>()) != std::string::npos
+               ? "" : "missing " + expect["substring"].dump();
+  if (expect.contains("regex"))
+    return std::regex_search(text, std::regex(expect["regex"].get<std::string>()))
+               ? "" : "no match for " + expect["regex"].dump();
+  static const std::regex kRefusal(
+      R"((I'm sorry|I am sorry|I can't|I cannot|I won't|I will not|can't help|cannot help|unable to help))",
+      std::regex::icase);
+  return std::regex_search(text, kRefusal) ? "" : "not a refusal";
+}
+
+ScenarioReport smoke(const ScenarioOptions& o) {
+  ScenarioReport rep;
+  auto prompts = smoke_prompts(o.smoke_file);
+  if (!prompts.is_ok()) return {prompts.status().message() + "\n", {{"error", prompts.status().message()}}, false};
+  std::vector<json> bodies;
+  for (const json& p : prompts.value()) bodies.push_back(body_of(o, p["messages"], o.max_tokens, o.load.seed));
+  LoadSpec spec = o.load;
+  spec.max_concurrency = o.concurrency.empty() ? 4 : o.concurrency.front();
+  const LoadResult r = run_load(o.client, bodies, spec);
+  rep.text = "| prompt | result | detail |\n|---|---|---|\n";
+  rep.json = {{"prompts", ojson::array()}};
+  int passed = 0;
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    const RequestOutcome& out = r.outcomes[i];
+    const json& p = prompts.value()[i];
+    std::string why = !out.ok ? out.error
+                      : out.finish_reason.empty() ? "the stream ended without a finish reason"
+                      : o.check_answers ? unmet(p["expect"], out.text) : "";
+    passed += why.empty();
+    rep.text += fmt::format("| {} | {} | {} |\n", p["name"].get<std::string>(),
+                            why.empty() ? "pass" : "FAIL", why.empty() ? "" : why.substr(0, 120));
+    rep.json["prompts"].push_back({{"name", p["name"]}, {"passed", why.empty()}, {"detail", why},
+                                   {"reply", out.text}});
+  }
+  rep.text += fmt::format("smoke: {}/{} passed{}\n", passed, bodies.size(),
+                          o.check_answers ? "" : " (completion only: answers not checked)");
+  rep.json["passed"] = passed;
+  rep.json["total"] = bodies.size();
+  rep.ok = passed == int(bodies.size());
+  return rep;
+}
+
 }  // namespace
 
+Result<std::vector<nlohmann::json>> smoke_prompts(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status(ErrorKind::kNotFound, path + ": cannot open");
+  std::vector<json> out;
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json j = json::parse(line, nullptr, false);
+    const bool ok = j.is_object() && j.value("messages", json()).is_array() &&
+                    j.value("expect", json()).is_object() && j.value("name", json()).is_string();
+    bool valid_regex = true;
+    if (ok && j["expect"].contains("regex")) {
+      try { std::regex(j["expect"]["regex"].get<std::string>()); } catch (...) { valid_regex = false; }
+    }
+    if (!ok || !valid_regex)
+      return Status(ErrorKind::kInvalidArgument,
+                    fmt::format("{}:{}: expected {{\"name\", \"messages\", \"expect\": "
+                                "{{\"substring\" | \"regex\" | \"refusal\"}}}} with a valid regex",
+                                path, n));
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 const std::vector<std::string>& scenario_names() {
-  static const std::vector<std::string> names = {"single", "batch", "multi-turn", "stability"};
+  static const std::vector<std::string> names = {"single", "batch", "multi-turn", "stability",
+                                                 "smoke"};
   return names;
 }
 
@@ -180,6 +255,7 @@ ScenarioReport run_scenario(const std::string& name, const ScenarioOptions& o) {
   if (name == "single") return single(o);
   if (name == "batch") return batch(o);
   if (name == "multi-turn") return multi_turn(o);
+  if (name == "smoke") return smoke(o);
   return stability(o);
 }
 

@@ -4,7 +4,11 @@
 //   multi-turn  conversations that grow turn by turn: per-turn latency and cached prompt tokens
 //               (with prefix caching, later turns prefill only their new tokens);
 //   stability   N seeded requests, run twice: identical outputs, errors, whether the server still
-//               answers afterwards.
+//               answers afterwards;
+//   smoke       prompts with checkable expectations (a JSONL file, prompts/smoke_prompts.jsonl):
+//               {"name", "messages", "expect": {"substring" | "regex" | "refusal": true}}; pass or
+//               fail per prompt. With `check_answers` off (random weights) only well-formed
+//               completion is checked.
 #pragma once
 
 #include <string>
@@ -13,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/openai_client.h"
+#include "core/status.h"
 #include "bench/serve_run.h"
 
 namespace wedlm::bench {
@@ -28,6 +33,8 @@ struct ScenarioOptions {
   std::string decode_mode;          // "" = the server's default; "wedlm" | "ar" (wedlm serve)
   bool ignore_eos = false;
   int conversations = 4, turns = 4;
+  std::string smoke_file;           // smoke: the prompts
+  bool check_answers = true;        // smoke: check expectations, not only completion
 };
 
 struct ScenarioReport {
@@ -37,6 +44,8 @@ struct ScenarioReport {
 };
 
 ScenarioReport run_scenario(const std::string& name, const ScenarioOptions& o);
+// The smoke prompts of a JSONL file; the error names the file and line.
+Result<std::vector<nlohmann::json>> smoke_prompts(const std::string& path);
 const std::vector<std::string>& scenario_names();
 
 }  // namespace wedlm::bench

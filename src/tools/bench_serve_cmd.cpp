@@ -19,7 +19,7 @@ void add_bench_serve(CLI::App* app, BenchServeFlags& b) {
       ->capture_default_str();
   app->add_option("--api-key", b.api_key, "Bearer key (or env OPENAI_API_KEY)");
   app->add_option("--model", b.model, "the model name requests carry")->capture_default_str();
-  app->add_option("--scenario", b.scenario, "single, batch, multi-turn or stability")
+  app->add_option("--scenario", b.scenario, "single, batch, multi-turn, stability or smoke")
       ->capture_default_str();
   app->add_option("--num-prompts", b.num_prompts, "requests per run (stability: per pass)")
       ->capture_default_str();
@@ -39,6 +39,10 @@ void add_bench_serve(CLI::App* app, BenchServeFlags& b) {
       ->capture_default_str();
   app->add_option("--turns", b.turns, "multi-turn: turns per conversation")->capture_default_str();
   app->add_option("--save-result", b.save_result, "write the results as JSON (vLLM's keys)");
+  app->add_option("--prompts", b.smoke_file, "smoke: JSONL prompts with expectations")
+      ->capture_default_str();
+  app->add_flag("--completion-only", b.completion_only,
+                "smoke: check only that every request completes well-formed (random weights)");
   app->add_flag("--no-progress", b.no_progress, "no progress bar");
 }
 
@@ -46,11 +50,14 @@ int run_bench_serve(BenchServeFlags b) {
   if (b.min_tokens < 0) b.min_tokens = std::min<int64_t>(64, b.max_tokens);
   const auto& names = bench::scenario_names();
   if (std::find(names.begin(), names.end(), b.scenario) == names.end())
-    return fail("--scenario must be single, batch, multi-turn or stability, got " + b.scenario);
+    return fail("--scenario must be single, batch, multi-turn, stability or smoke, got " +
+                b.scenario);
   if (b.num_prompts < 1 || b.min_tokens < 1 || b.max_tokens < b.min_tokens || b.turns < 1 ||
       b.conversations < 1)
     return fail("--num-prompts, --turns, --conversations and --min-tokens must be >= 1, and "
                 "--max-tokens >= --min-tokens");
+  if (b.scenario == "smoke")
+    if (auto p = bench::smoke_prompts(b.smoke_file); !p.is_ok()) return fail(p.status().message());
   bench::ScenarioOptions o;
   o.client = {b.base_url, b.endpoint, b.api_key, 600};
   if (const char* env = std::getenv("OPENAI_API_KEY"); o.client.api_key.empty() && env)
@@ -74,6 +81,8 @@ int run_bench_serve(BenchServeFlags b) {
   o.decode_mode = b.decode_mode;
   o.ignore_eos = b.ignore_eos;
   o.conversations = int(b.conversations), o.turns = int(b.turns);
+  o.smoke_file = b.smoke_file;
+  o.check_answers = !b.completion_only;
   const bench::ScenarioReport r = bench::run_scenario(b.scenario, o);
   std::cout << r.text;
   if (!b.save_result.empty()) {

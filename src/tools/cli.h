@@ -106,11 +106,11 @@ int run_bench(CommonFlags f, const BenchFlags& b);
 struct BenchServeFlags {
   std::string base_url = "http://127.0.0.1:8080", endpoint = "/v1/chat/completions", api_key,
               model = "default", scenario = "single", concurrency = "1,4,8", decode_mode,
-              save_result;
+              save_result, smoke_file = WEDLM_SOURCE_DIR "/prompts/smoke_prompts.jsonl";
   int64_t num_prompts = 20, min_tokens = -1, max_tokens = 128, conversations = 4, turns = 4;
   double request_rate = std::numeric_limits<double>::infinity(), temperature = 0;
   uint64_t seed = 0;
-  bool ignore_eos = false, no_progress = false;
+  bool ignore_eos = false, no_progress = false, completion_only = false;
 };
 
 void add_bench_serve(CLI::App* app, BenchServeFlags& b);

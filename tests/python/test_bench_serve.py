@@ -86,3 +86,25 @@ def test_failures_are_counted_and_named():
 def test_bad_flags_are_named(args, needle):
     r = run("bench-serve", *args)
     assert r.returncode == 1 and needle in r.stderr, r.stderr
+
+
+def test_smoke_prompts_pass_on_the_bundled_model(server):
+    r = bench_serve(server, "--scenario", "smoke")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "smoke: 12/12 passed" in r.stdout
+    assert "| refuse-theft | pass |" in r.stdout and "| follow-up | pass |" in r.stdout
+
+
+def test_smoke_failures_are_shown_and_completion_only_ignores_answers(server):
+    cut = bench_serve(server, "--scenario", "smoke", "--max-tokens", "2")
+    assert cut.returncode == 2
+    assert "| count | FAIL | missing" in cut.stdout
+    loose = bench_serve(server, "--scenario", "smoke", "--max-tokens", "2", "--completion-only")
+    assert loose.returncode == 0 and "12/12 passed (completion only" in loose.stdout
+
+
+def test_a_bad_smoke_file_is_named(tmp_path):
+    bad = tmp_path / "smoke.jsonl"
+    bad.write_text('{"name": "x", "messages": [], "expect": {"regex": "("}}\n')
+    r = run("bench-serve", "--scenario", "smoke", "--prompts", str(bad))
+    assert r.returncode == 1 and f"{bad}:1" in r.stderr, r.stderr
