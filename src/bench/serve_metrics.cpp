@@ -109,11 +109,12 @@ nlohmann::ordered_json serve_json(const ServeMetrics& m, const std::vector<Reque
   j["chunks_per_s"] = m.chunks_per_s;
   j["tokens_per_chunk"] = m.tokens_per_chunk;
   nlohmann::ordered_json in = nlohmann::ordered_json::array(), out = in, ttfts = in, itls = in,
-                         errors = in;  // built apart: ordered_json entries move as keys are added
+                         errors = in, e2els = in;  // built apart: ordered_json entries move as keys are added
   for (const RequestOutcome& o : outs) {
     in.push_back(o.prompt_tokens);
     out.push_back(o.output_tokens);
     ttfts.push_back(o.ttft_ms / 1000);  // vLLM stores seconds here
+    e2els.push_back(o.e2e_ms / 1000);
     nlohmann::ordered_json gaps = nlohmann::ordered_json::array();
     for (double g : o.itl_ms) gaps.push_back(g / 1000);  // seconds, as vLLM
     itls.push_back(std::move(gaps));
@@ -122,6 +123,7 @@ nlohmann::ordered_json serve_json(const ServeMetrics& m, const std::vector<Reque
   j["input_lens"] = std::move(in);
   j["output_lens"] = std::move(out);
   j["ttfts"] = std::move(ttfts);
+  j["e2els"] = std::move(e2els);
   j["itls"] = std::move(itls);
   j["errors"] = std::move(errors);
   return j;

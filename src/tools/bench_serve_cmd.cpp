@@ -8,6 +8,7 @@
 
 #include <fmt/core.h>
 
+#include "bench/html_report.h"
 #include "bench/serve_scenarios.h"
 #include "tools/cli.h"
 
@@ -33,7 +34,9 @@ void add_bench_serve(CLI::App* app, BenchServeFlags& b) {
                   "--max-tokens when that is smaller)");
   app->add_option("--max-tokens", b.max_tokens, "longest max_tokens drawn")->capture_default_str();
   app->add_option("--temperature", b.temperature, "sampling temperature")->capture_default_str();
-  app->add_option("--decode-mode", b.decode_mode, "wedlm or ar (wedlm serve's extra field)");
+  app->add_option("--decode-mode", b.decode_mode,
+                  "wedlm, ar, or wedlm,ar to compare (wedlm serve's extra field)");
+  app->add_option("--html", b.html, "write a self-contained HTML report with plots");
   app->add_flag("--ignore-eos", b.ignore_eos, "ask for exactly max_tokens tokens (vLLM's field)");
   app->add_option("--conversations", b.conversations, "multi-turn: conversations")
       ->capture_default_str();
@@ -78,24 +81,41 @@ int run_bench_serve(BenchServeFlags b) {
   o.load.progress = !b.no_progress;
   o.min_tokens = int(b.min_tokens), o.max_tokens = int(b.max_tokens);
   o.temperature = b.temperature;
-  o.decode_mode = b.decode_mode;
   o.ignore_eos = b.ignore_eos;
   o.conversations = int(b.conversations), o.turns = int(b.turns);
   o.smoke_file = b.smoke_file;
   o.check_answers = !b.completion_only;
-  const bench::ScenarioReport r = bench::run_scenario(b.scenario, o);
-  std::cout << r.text;
+  std::vector<std::string> modes;  // each decode mode is a run of the scenario
+  std::stringstream ms(b.decode_mode);
+  for (std::string m; std::getline(ms, m, ',');) modes.push_back(m);
+  if (modes.empty()) modes.push_back("");
+  std::vector<std::pair<std::string, nlohmann::ordered_json>> results;
+  bool ok = true;
+  for (const std::string& mode : modes) {
+    o.decode_mode = mode;
+    if (modes.size() > 1) std::cout << "## decode mode: " << mode << "\n";
+    const bench::ScenarioReport r = bench::run_scenario(b.scenario, o);
+    std::cout << r.text << std::flush;
+    results.emplace_back(mode.empty() ? "server default" : mode, r.json);
+    ok = ok && r.ok;
+  }
   if (!b.save_result.empty()) {
     nlohmann::ordered_json j = {{"scenario", b.scenario}, {"base_url", b.base_url},
                                 {"model_id", b.model}, {"num_prompts", b.num_prompts},
                                 {"request_rate", std::isfinite(b.request_rate)
                                                      ? nlohmann::ordered_json(b.request_rate)
                                                      : nlohmann::ordered_json("inf")},
-                                {"seed", b.seed}, {"result", r.json}};
+                                {"seed", b.seed}};
+    if (results.size() == 1) j["result"] = results[0].second;
+    for (const auto& [mode, r] : results) if (results.size() > 1) j["results"][mode] = r;
     std::ofstream out(b.save_result);
     if (!(out << j.dump(1) << "\n")) return fail("cannot write " + b.save_result);
   }
-  return r.ok ? 0 : 2;
+  if (!b.html.empty()) {
+    std::ofstream out(b.html);
+    if (!(out << bench::html_report(b.scenario, results))) return fail("cannot write " + b.html);
+  }
+  return ok ? 0 : 2;
 }
 
 }  // namespace wedlm::cli

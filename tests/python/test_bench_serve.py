@@ -108,3 +108,21 @@ def test_a_bad_smoke_file_is_named(tmp_path):
     bad.write_text('{"name": "x", "messages": [], "expect": {"regex": "("}}\n')
     r = run("bench-serve", "--scenario", "smoke", "--prompts", str(bad))
     assert r.returncode == 1 and f"{bad}:1" in r.stderr, r.stderr
+
+
+def test_wedlm_against_ar_with_an_html_report(server, tmp_path):
+    page, saved = tmp_path / "batch.html", tmp_path / "batch.json"
+    r = bench_serve(server, "--scenario", "batch", "--num-prompts", "4", "--max-concurrency", "1,2",
+                    "--decode-mode", "wedlm,ar", "--max-tokens", "64", "--html", str(page),
+                    "--save-result", str(saved))
+    assert r.returncode == 0, r.stderr
+    assert "## decode mode: wedlm" in r.stdout and "## decode mode: ar" in r.stdout
+    results = json.loads(saved.read_text())["results"]
+    assert set(results) == {"wedlm", "ar"}
+    assert results["wedlm"]["levels"][0]["tokens_per_chunk"] > 2 > results["ar"]["levels"][0]["tokens_per_chunk"]
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 2
+    assert "Output throughput against concurrency" in html and ">wedlm<" in html and ">ar<" in html
+    # self-contained: no scripts, no external resources
+    assert "<script" not in html and "src=" not in html and "href=" not in html
+    assert html.count("http") == html.count('xmlns="http://www.w3.org/2000/svg"')
