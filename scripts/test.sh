@@ -14,6 +14,8 @@ if command -v npm >/dev/null; then
     (cd "$d" && npm ci --no-audit --no-fund --loglevel=error) || echo "test.sh: npm ci in $d failed"
   done
 fi
-(cd build && ctest --output-on-failure -j"$(nproc)")
+# Suites run side by side, each with OpenMP on every core: waiting threads sleep instead of
+# spinning, or two suites' spinning threads can starve each other (one run took 17 min, not 7)
+(cd build && OMP_WAIT_POLICY=passive ctest --output-on-failure -j"$(nproc)")
 # Debian's interpreter, where setup.sh installs numpy/regex/pytest (a pyenv python3 may shadow it)
 /usr/bin/python3 -m pytest -q -rs tests/python training/test_objective.py "$@"
