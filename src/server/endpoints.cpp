@@ -17,7 +17,7 @@ namespace {
 
 // The request log line of a generation request that reached the engine.
 ojson log_of(const std::string& id, const ApiRequest& r, const CompletionRun& run, double e2e_ms,
-             bool log_prompts) {
+             bool log_prompts, const Tokenizer& tok) {
   const RequestCounters& c = run.end().counters;
   ojson j = {{"event", "request"}, {"id", id},
              {"endpoint", r.chat ? "/v1/chat/completions" : "/v1/completions"},
@@ -32,7 +32,10 @@ ojson log_of(const std::string& id, const ApiRequest& r, const CompletionRun& ru
              {"finish_reason", finish_reason_of(run.end().finish_reason)},
              {"client_gone", run.client_gone()}};
   if (!r.user.empty()) j["user"] = r.user;
-  if (log_prompts) j["prompt"] = r.prompt_text, j["reply"] = run.text();
+  if (log_prompts) {  // the prompt as the model saw it (template markers included)
+    auto prompt = tok.decode(r.engine.prompt, false);
+    j["prompt"] = prompt.is_ok() ? prompt.value() : "", j["reply"] = run.text();
+  }
   return j;
 }
 
@@ -80,9 +83,9 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
   auto run = std::make_shared<CompletionRun>(*m, *api, ReplyHeader{chat, id, m->name, unix_now()},
                                              handle.value(),
                                              t0 + std::chrono::seconds(cfg_.timeout_s), &abort_);
-  const auto finished = [this, api, run, id, t0] {
+  const auto finished = [this, api, run, id, t0, m] {
     metrics_.on_request(run->end().counters, finish_reason_of(run->end().finish_reason));
-    log_line(dumped(log_of(id, *api, *run, ms_since(t0), cfg_.log_prompts)));
+    log_line(dumped(log_of(id, *api, *run, ms_since(t0), cfg_.log_prompts, *m->tok)));
   };
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");

@@ -248,7 +248,6 @@ ApiResult<ApiRequest> parse_chat(const json& body, const ServedModel& m, uint64_
   auto ids = m.chat->encode(*m.tok, req);
   if (!ids.is_ok()) return invalid_request(ids.status().message(), "messages");
   r.engine.prompt = std::move(ids).value();
-  if (auto text = m.chat->render(req); text.is_ok()) r.prompt_text = text.value().text;
   JsonFields f(body);
   const json* choice = f.get("tool_choice");
   r.tools = !req.tools.empty() && !(choice && *choice == "none");
@@ -269,7 +268,6 @@ ApiResult<ApiRequest> parse_completion(const json& body, const ServedModel& m, u
     auto ids = m.tok->encode(p->get<std::string>(), true);
     if (!ids.is_ok()) return invalid_request(ids.status().message(), "prompt");
     r.engine.prompt = std::move(ids).value();
-    r.prompt_text = p->get<std::string>();
   } else if (p && p->is_array() && !p->empty() &&
              std::all_of(p->begin(), p->end(), [](const json& v) { return v.is_number_integer(); })) {
     for (const json& v : *p) {

@@ -28,7 +28,6 @@ struct ApiRequest {
   int64_t top_logprobs = 0;
   std::string user;
   bool tools = false;              // tools offered (tool_choice not "none"): parse tool calls
-  std::string prompt_text;         // the rendered prompt, for --log-prompts
 };
 
 template <class T>

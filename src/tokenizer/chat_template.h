@@ -44,9 +44,9 @@ enum class ChatTemplateKind { kChatML, kQwen25, kQwen3 };
 
 struct ChatRequest {
   std::vector<ChatMessage> messages;
-  std::vector<nlohmann::ordered_json> tools;  // function definitions, printed with tojson
+  std::vector<nlohmann::ordered_json> tools = {};  // function definitions, printed with tojson
   bool add_generation_prompt = true;
-  std::optional<bool> enable_thinking;  // unset = the template's default
+  std::optional<bool> enable_thinking = std::nullopt;  // unset = the template's default
 };
 
 struct RenderedChat {
