@@ -108,12 +108,11 @@ Result<BenchModel> bench_model(const CommonFlags& f, const BenchFlags& b) {
 
 int64_t n_params(const Checkpoint& ck) {
   int64_t n = 0;
-  const ModelWeights& w = ck.weights();
-  n += w.embed->numel() + w.final_norm->numel() + (w.lm_head != w.embed ? w.lm_head->numel() : 0);
-  for (const LayerWeights& l : w.layers)
-    for (const TensorInfo* t : {l.input_norm, l.q, l.k, l.v, l.q_bias, l.k_bias, l.v_bias, l.q_norm,
-                                l.k_norm, l.o, l.post_norm, l.gate, l.up, l.down})
-      if (t) n += t->numel();
+  for (const TensorSpec& t : expected_tensors(ck.config())) {
+    int64_t k = 1;
+    for (int64_t d : t.shape) k *= d;
+    n += k;
+  }
   return n;
 }
 

@@ -49,18 +49,23 @@ void add_bench_serve(CLI::App* app, BenchServeFlags& b) {
   app->add_flag("--no-progress", b.no_progress, "no progress bar");
 }
 
-int run_bench_serve(BenchServeFlags b) {
+namespace {
+
+Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); }
+
+// The flags as scenario options, checked; the message names the flag.
+Result<bench::ScenarioOptions> options_of(BenchServeFlags b) {
   if (b.min_tokens < 0) b.min_tokens = std::min<int64_t>(64, b.max_tokens);
   const auto& names = bench::scenario_names();
   if (std::find(names.begin(), names.end(), b.scenario) == names.end())
-    return fail("--scenario must be single, batch, multi-turn, stability or smoke, got " +
-                b.scenario);
+    return bad("--scenario must be single, batch, multi-turn, stability or smoke, got " +
+               b.scenario);
   if (b.num_prompts < 1 || b.min_tokens < 1 || b.max_tokens < b.min_tokens || b.turns < 1 ||
       b.conversations < 1)
-    return fail("--num-prompts, --turns, --conversations and --min-tokens must be >= 1, and "
-                "--max-tokens >= --min-tokens");
+    return bad("--num-prompts, --turns, --conversations and --min-tokens must be >= 1, and "
+               "--max-tokens >= --min-tokens");
   if (b.scenario == "smoke")
-    if (auto p = bench::smoke_prompts(b.smoke_file); !p.is_ok()) return fail(p.status().message());
+    if (auto p = bench::smoke_prompts(b.smoke_file); !p.is_ok()) return p.status();
   bench::ScenarioOptions o;
   o.client = {b.base_url, b.endpoint, b.api_key, 600};
   if (const char* env = std::getenv("OPENAI_API_KEY"); o.client.api_key.empty() && env)
@@ -72,10 +77,10 @@ int run_bench_serve(BenchServeFlags b) {
   for (std::string item; std::getline(ss, item, ',');) {
     char* end = nullptr;
     const long c = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end || c < 1) return fail("--max-concurrency: '" + item + "' is not >= 1");
+    if (item.empty() || *end || c < 1) return bad("--max-concurrency: '" + item + "' is not >= 1");
     o.concurrency.push_back(int(c));
   }
-  if (o.concurrency.empty()) return fail("--max-concurrency is empty");
+  if (o.concurrency.empty()) return bad("--max-concurrency is empty");
   o.load.request_rate = b.request_rate;
   o.load.seed = b.seed;
   o.load.progress = !b.no_progress;
@@ -85,20 +90,13 @@ int run_bench_serve(BenchServeFlags b) {
   o.conversations = int(b.conversations), o.turns = int(b.turns);
   o.smoke_file = b.smoke_file;
   o.check_answers = !b.completion_only;
-  std::vector<std::string> modes;  // each decode mode is a run of the scenario
-  std::stringstream ms(b.decode_mode);
-  for (std::string m; std::getline(ms, m, ',');) modes.push_back(m);
-  if (modes.empty()) modes.push_back("");
-  std::vector<std::pair<std::string, nlohmann::ordered_json>> results;
-  bool ok = true;
-  for (const std::string& mode : modes) {
-    o.decode_mode = mode;
-    if (modes.size() > 1) std::cout << "## decode mode: " << mode << "\n";
-    const bench::ScenarioReport r = bench::run_scenario(b.scenario, o);
-    std::cout << r.text << std::flush;
-    results.emplace_back(mode.empty() ? "server default" : mode, r.json);
-    ok = ok && r.ok;
-  }
+  return o;
+}
+
+using ModeResults = std::vector<std::pair<std::string, nlohmann::ordered_json>>;
+
+// --save-result and --html.
+Status write_results(const BenchServeFlags& b, const ModeResults& results) {
   if (!b.save_result.empty()) {
     nlohmann::ordered_json j = {{"scenario", b.scenario}, {"base_url", b.base_url},
                                 {"model_id", b.model}, {"num_prompts", b.num_prompts},
@@ -109,12 +107,37 @@ int run_bench_serve(BenchServeFlags b) {
     if (results.size() == 1) j["result"] = results[0].second;
     for (const auto& [mode, r] : results) if (results.size() > 1) j["results"][mode] = r;
     std::ofstream out(b.save_result);
-    if (!(out << j.dump(1) << "\n")) return fail("cannot write " + b.save_result);
+    if (!(out << j.dump(1) << "\n")) return Status(ErrorKind::kIo, "cannot write " + b.save_result);
   }
   if (!b.html.empty()) {
     std::ofstream out(b.html);
-    if (!(out << bench::html_report(b.scenario, results))) return fail("cannot write " + b.html);
+    if (!(out << bench::html_report(b.scenario, results)))
+      return Status(ErrorKind::kIo, "cannot write " + b.html);
   }
+  return Status::ok();
+}
+
+}  // namespace
+
+int run_bench_serve(const BenchServeFlags& b) {
+  auto opts = options_of(b);
+  if (!opts.is_ok()) return fail(opts.status().message());
+  bench::ScenarioOptions& o = opts.value();
+  std::vector<std::string> modes;  // each decode mode is a run of the scenario
+  std::stringstream ms(b.decode_mode);
+  for (std::string m; std::getline(ms, m, ',');) modes.push_back(m);
+  if (modes.empty()) modes.push_back("");
+  ModeResults results;
+  bool ok = true;
+  for (const std::string& mode : modes) {
+    o.decode_mode = mode;
+    if (modes.size() > 1) std::cout << "## decode mode: " << mode << "\n";
+    const bench::ScenarioReport r = bench::run_scenario(b.scenario, o);
+    std::cout << r.text << std::flush;
+    results.emplace_back(mode.empty() ? "server default" : mode, r.json);
+    ok = ok && r.ok;
+  }
+  if (Status s = write_results(b, results); !s.is_ok()) return fail(s.message());
   return ok ? 0 : 2;
 }
 

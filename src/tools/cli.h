@@ -114,6 +114,6 @@ struct BenchServeFlags {
 };
 
 void add_bench_serve(CLI::App* app, BenchServeFlags& b);
-int run_bench_serve(BenchServeFlags b);
+int run_bench_serve(const BenchServeFlags& b);
 
 }  // namespace wedlm::cli

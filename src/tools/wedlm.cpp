@@ -143,6 +143,16 @@ struct TokenizeFlags {
   bool json = false, jsonl = false, skip_special = false, timing = false;
 };
 
+void add_tokenize(CLI::App* tokz, TokenizeFlags& tf) {
+  tokz->add_option("-m,--model", tf.model_dir, "model directory")->capture_default_str();
+  tokz->add_option("-p,--prompt", tf.text, "text to encode (special tokens parsed)");
+  tokz->add_option("--decode", tf.decode, "comma-separated ids to decode");
+  tokz->add_flag("--skip-special", tf.skip_special, "drop special tokens when decoding");
+  tokz->add_flag("--json", tf.json, "print one JSON object");
+  tokz->add_flag("--jsonl", tf.jsonl, "encode {\"text\": ...} lines from stdin");
+  tokz->add_flag("--timing", tf.timing, "with --jsonl: print load and encode milliseconds to stderr");
+}
+
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -231,13 +241,7 @@ int main(int argc, char** argv) {
   add_common(ppl, cp);
   TokenizeFlags tf;
   CLI::App* tokz = app.add_subcommand("tokenize", "text -> ids, ids -> text");
-  tokz->add_option("-m,--model", tf.model_dir, "model directory")->capture_default_str();
-  tokz->add_option("-p,--prompt", tf.text, "text to encode (special tokens parsed)");
-  tokz->add_option("--decode", tf.decode, "comma-separated ids to decode");
-  tokz->add_flag("--skip-special", tf.skip_special, "drop special tokens when decoding");
-  tokz->add_flag("--json", tf.json, "print one JSON object");
-  tokz->add_flag("--jsonl", tf.jsonl, "encode {\"text\": ...} lines from stdin");
-  tokz->add_flag("--timing", tf.timing, "with --jsonl: print load and encode milliseconds to stderr");
+  add_tokenize(tokz, tf);
   CommonFlags cs;
   ServeFlags sf;
   CLI::App* serve = app.add_subcommand("serve", "OpenAI-compatible HTTP server");

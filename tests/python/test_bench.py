@@ -49,9 +49,8 @@ def test_sweeps_give_one_row_per_setting_with_real_figures():
         assert r["threads"] >= 1 and r["ttft_ms"] > 0
         if r["mode"] == "ar":
             assert r["tokens_per_forward"] == 1.0
-    tg = {r["mode"]: r for r in out["results"] if r["test"] == "tg16" and r["window"] == 16 or
-          r["mode"] == "ar" and r["test"] == "tg16"}
-    assert tg["wedlm"]["tokens_per_forward"] >= 1.0
+    wedlm_tg = [r for r in out["results"] if r["mode"] == "wedlm" and r["test"] == "tg16"]
+    assert all(r["tokens_per_forward"] >= 1.0 for r in wedlm_tg)
 
 
 def test_a_chat_prompt_shows_wedlm_committing_several_tokens_per_forward():
