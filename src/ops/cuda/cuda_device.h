@@ -1,0 +1,71 @@
+// The CUDA runtime seen from plain C++ (no CUDA headers here, so callers need no nvcc): device
+// discovery that is safe on machines without a driver or a GPU, checked allocation and copies, and
+// an owning device buffer. Every CUDA call is checked; a failure is a broken invariant (abort with
+// the call, file and line), except in discovery, which reports "no device" instead.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace wedlm::cuda {
+
+using bf16_t = uint16_t;  // a bfloat16 as stored: the high half of an fp32 (core/dtype.h converts)
+
+// Number of usable CUDA devices: 0 when there is no driver, no device, or the runtime fails.
+int device_count();
+// "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; requires device_count() > i.
+std::string device_description(int device);
+// Free and total bytes of the current device's memory.
+void memory_info(size_t* free_bytes, size_t* total_bytes);
+
+void* device_malloc(size_t bytes);  // never null for bytes > 0
+void device_free(void* p);
+void copy_to_device(void* dst, const void* src, size_t bytes);
+void copy_to_host(void* dst, const void* src, size_t bytes);
+void synchronize();  // waits for the device and checks for errors of earlier launches
+// Checks the launch that precedes it (a kernel's configuration errors); `what` names the kernel.
+void check_launch(const char* what);
+
+// An owning array of T in device memory; move-only.
+template <class T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(size_t n) : n_(n), p_(n ? static_cast<T*>(device_malloc(n * sizeof(T))) : nullptr) {}
+  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
+  DeviceBuffer(DeviceBuffer&& o) noexcept : n_(o.n_), p_(o.p_) { o.n_ = 0; o.p_ = nullptr; }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      n_ = o.n_; p_ = o.p_;
+      o.n_ = 0; o.p_ = nullptr;
+    }
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() { reset(); }
+
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  size_t size() const { return n_; }
+  void upload(const std::vector<T>& host) { copy_to_device(p_, host.data(), host.size() * sizeof(T)); }
+  std::vector<T> download() const {
+    std::vector<T> out(n_);
+    copy_to_host(out.data(), p_, n_ * sizeof(T));
+    return out;
+  }
+
+ private:
+  void reset() {
+    if (p_ != nullptr) device_free(p_);
+    p_ = nullptr;
+    n_ = 0;
+  }
+  size_t n_ = 0;
+  T* p_ = nullptr;
+};
+
+}  // namespace wedlm::cuda

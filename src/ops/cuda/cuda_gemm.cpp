@@ -1,0 +1,84 @@
+#include "ops/cuda/cuda_gemm.h"
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "ops/cuda/cuda_check.h"
+
+namespace wedlm::cuda {
+namespace {
+
+void check(cublasStatus_t s, const char* what) {
+  if (s == CUBLAS_STATUS_SUCCESS) return;
+  std::fprintf(stderr, "cuBLASLt error %d in %s\n", int(s), what);
+  std::abort();
+}
+
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+
+}  // namespace
+
+struct Gemm::Impl {
+  cublasLtHandle_t handle = nullptr;
+  void* workspace = nullptr;
+
+  // Column-major, as cuBLAS sees it: C[m, n] = op(A)[m, k] . B[k, n] with A = w (k x m, ld k,
+  // transposed), B = x (k x n, ld k), C = y (m x n, ld m): y row-major [n, m].
+  void run(const void* x, int64_t n, const void* w, int64_t m, int64_t k, void* y,
+           cudaDataType_t y_type, void* stream) {
+    if (n == 0 || m == 0) return;
+    cublasLtMatmulDesc_t op = nullptr;
+    check(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "matmul desc");
+    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "transa");
+    check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "transb");
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    check(cublasLtMatrixLayoutCreate(&a, CUDA_R_16BF, uint64_t(k), uint64_t(m), k), "layout a");
+    check(cublasLtMatrixLayoutCreate(&b, CUDA_R_16BF, uint64_t(k), uint64_t(n), k), "layout b");
+    check(cublasLtMatrixLayoutCreate(&c, y_type, uint64_t(m), uint64_t(n), m), "layout c");
+    cublasLtMatmulPreference_t pref = nullptr;
+    check(cublasLtMatmulPreferenceCreate(&pref), "preference");
+    check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                               &kWorkspaceBytes, sizeof kWorkspaceBytes),
+          "workspace preference");
+    cublasLtMatmulHeuristicResult_t heur{};
+    int found = 0;
+    check(cublasLtMatmulAlgoGetHeuristic(handle, op, a, b, c, c, pref, 1, &heur, &found),
+          "heuristic");
+    if (found == 0) check(CUBLAS_STATUS_NOT_SUPPORTED, "no cuBLASLt algorithm for this GEMM");
+    const float alpha = 1.0f, beta = 0.0f;
+    check(cublasLtMatmul(handle, op, &alpha, w, a, x, b, &beta, y, c, y, c, &heur.algo, workspace,
+                         kWorkspaceBytes, static_cast<cudaStream_t>(stream)),
+          "matmul");
+    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatrixLayoutDestroy(c);
+    cublasLtMatrixLayoutDestroy(b);
+    cublasLtMatrixLayoutDestroy(a);
+    cublasLtMatmulDescDestroy(op);
+  }
+};
+
+Gemm::Gemm() : impl_(std::make_unique<Impl>()) {
+  check(cublasLtCreate(&impl_->handle), "cublasLtCreate");
+  impl_->workspace = device_malloc(kWorkspaceBytes);
+}
+
+Gemm::~Gemm() {
+  device_free(impl_->workspace);
+  cublasLtDestroy(impl_->handle);
+}
+
+void Gemm::bf16_out(const bf16_t* x, int64_t n, const bf16_t* w, int64_t m, int64_t k, bf16_t* y,
+                    void* stream) {
+  impl_->run(x, n, w, m, k, y, CUDA_R_16BF, stream);
+}
+
+void Gemm::f32_out(const bf16_t* x, int64_t n, const bf16_t* w, int64_t m, int64_t k, float* y,
+                   void* stream) {
+  impl_->run(x, n, w, m, k, y, CUDA_R_32F, stream);
+}
+
+}  // namespace wedlm::cuda

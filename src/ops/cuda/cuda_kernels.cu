@@ -1,0 +1,275 @@
+// First versions of the CUDA kernels: simple and correct (one block per row or per row and head),
+// each checked against its host twin before anything is made faster.
+#include "ops/cuda/cuda_kernels.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/check.h"
+#include "ops/cuda/cuda_check.h"
+
+namespace wedlm::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ inline float bf(bf16_t h) { return __uint_as_float(uint32_t(h) << 16); }
+
+// Round to nearest even, NaN kept (core/dtype.h f32_to_bf16 on the device).
+__device__ inline bf16_t to_bf(float f) {
+  uint32_t u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return bf16_t((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return bf16_t(u >> 16);
+}
+
+__device__ inline float round_bf(float f) { return bf(to_bf(f)); }
+
+__device__ inline float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// The sum over the block (blockDim.x a multiple of 32), returned to every thread.
+__device__ float block_sum(float v) {
+  __shared__ float part[32];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, n_warps = blockDim.x / 32;
+  v = warp_sum(v);
+  __syncthreads();  // `part` may still be read by a previous call
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  return warp_sum(lane < n_warps ? part[lane] : 0.0f);
+}
+
+cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+
+__global__ void embed_rows_k(const bf16_t* table, int64_t hidden, const int32_t* ids,
+                             bf16_t* out) {
+  const bf16_t* src = table + int64_t(ids[blockIdx.x]) * hidden;
+  bf16_t* dst = out + int64_t(blockIdx.x) * hidden;
+  for (int64_t c = threadIdx.x; c < hidden; c += blockDim.x) dst[c] = src[c];
+}
+
+__global__ void rms_norm_k(const bf16_t* x, int64_t d, const bf16_t* w, float eps, bf16_t* y) {
+  const bf16_t* xr = x + int64_t(blockIdx.x) * d;
+  bf16_t* yr = y + int64_t(blockIdx.x) * d;
+  float ss = 0;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) ss += bf(xr[i]) * bf(xr[i]);
+  const float inv = rsqrtf(block_sum(ss) / float(d) + eps);
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+    yr[i] = to_bf(round_bf(bf(xr[i]) * inv) * bf(w[i]));
+}
+
+__global__ void add_rms_norm_k(const bf16_t* x, bf16_t* residual, int64_t d, const bf16_t* w,
+                               float eps, bf16_t* y) {
+  extern __shared__ float sum[];  // [d]: the fp32 x + residual
+  const int64_t base = int64_t(blockIdx.x) * d;
+  float ss = 0;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+    const float s = bf(x[base + i]) + bf(residual[base + i]);
+    sum[i] = s;
+    ss += s * s;
+  }
+  const float inv = rsqrtf(block_sum(ss) / float(d) + eps);
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+    residual[base + i] = to_bf(sum[i]);
+    y[base + i] = to_bf(round_bf(sum[i] * inv) * bf(w[i]));
+  }
+}
+
+// One block per (row, head), head_dim / 2 threads: thread t rotates the pair (t, t + head_dim/2).
+__global__ void qk_norm_rope_k(bf16_t* q, bf16_t* k, int n_head, int n_kv_head, int head_dim,
+                               const bf16_t* q_norm, const bf16_t* k_norm, float eps,
+                               const int64_t* pos, const float* cos_sin) {
+  const int64_t i = blockIdx.x;
+  const int h = blockIdx.y, t = threadIdx.x, half = head_dim / 2;
+  const bool is_q = h < n_head;
+  bf16_t* x = is_q ? q + (i * n_head + h) * head_dim : k + (i * n_kv_head + h - n_head) * head_dim;
+  const bf16_t* w = is_q ? q_norm : k_norm;
+  float a = bf(x[t]), b = bf(x[t + half]);
+  if (w != nullptr) {  // the same for the whole block
+    const float inv = rsqrtf(block_sum(a * a + b * b) / float(head_dim) + eps);
+    a = round_bf(round_bf(a * inv) * bf(w[t]));
+    b = round_bf(round_bf(b * inv) * bf(w[t + half]));
+  }
+  const float* cs = cos_sin + pos[i] * head_dim;
+  const float c = cs[t], s = cs[half + t];
+  x[t] = to_bf(a * c - b * s);
+  x[t + half] = to_bf(b * c + a * s);
+}
+
+__global__ void store_kv_k(const bf16_t* k, const bf16_t* v, int64_t kv_dim, const int32_t* slots,
+                           bf16_t* k_cache, bf16_t* v_cache) {
+  const int64_t i = blockIdx.x, slot = slots[i];
+  for (int64_t c = threadIdx.x; c < kv_dim; c += blockDim.x) {
+    k_cache[slot * kv_dim + c] = k[i * kv_dim + c];
+    v_cache[slot * kv_dim + c] = v[i * kv_dim + c];
+  }
+}
+
+constexpr int kAttnWarps = 4;
+
+// One block per (row, head); warp w takes keys w, w + 4, ... with an online softmax; lane l holds
+// dimensions [l * NPL, (l + 1) * NPL) of q and of its accumulator; the warps merge at the end.
+template <int NPL>
+__global__ void attention_k(const bf16_t* q, int n_head, int n_kv_head, AttentionRows rows,
+                            const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out,
+                            float scale) {
+  constexpr int D = NPL * 32;
+  const int64_t i = blockIdx.x;
+  const int h = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t kv_dim = int64_t(n_kv_head) * D, kv_off = int64_t(h / (n_head / n_kv_head)) * D;
+  float qv[NPL], acc[NPL];
+  for (int e = 0; e < NPL; ++e) {
+    qv[e] = bf(q[(i * n_head + h) * D + lane * NPL + e]);
+    acc[e] = 0;
+  }
+  const int32_t* table = rows.block_tables + rows.table_start[i];
+  const int64_t bs = rows.block_size;
+  float m = -INFINITY, l = 0;
+  for (int64_t j = warp; j < rows.n_keys[i]; j += kAttnWarps) {
+    const int64_t row = (int64_t(table[j / bs]) * bs + j % bs) * kv_dim + kv_off + lane * NPL;
+    float s = 0;
+    for (int e = 0; e < NPL; ++e) s += qv[e] * bf(k_cache[row + e]);
+    s = warp_sum(s) * scale;
+    const float m_new = fmaxf(m, s), corr = expf(m - m_new), p = expf(s - m_new);
+    l = l * corr + p;
+    for (int e = 0; e < NPL; ++e) acc[e] = acc[e] * corr + p * bf(v_cache[row + e]);
+    m = m_new;
+  }
+  __shared__ float sm[kAttnWarps], sl[kAttnWarps], sacc[kAttnWarps][D];
+  if (lane == 0) sm[warp] = m, sl[warp] = l;
+  for (int e = 0; e < NPL; ++e) sacc[warp][lane * NPL + e] = acc[e];
+  __syncthreads();
+  if (warp != 0) return;
+  float mx = -INFINITY;
+  for (int w = 0; w < kAttnWarps; ++w) mx = fmaxf(mx, sm[w]);
+  float total = 0, f[kAttnWarps];
+  for (int w = 0; w < kAttnWarps; ++w) {
+    f[w] = sl[w] > 0 ? expf(sm[w] - mx) : 0.0f;  // a warp that saw no key adds nothing
+    total += sl[w] * f[w];
+  }
+  for (int e = 0; e < NPL; ++e) {
+    float o = 0;
+    for (int w = 0; w < kAttnWarps; ++w) o += sacc[w][lane * NPL + e] * f[w];
+    out[(i * n_head + h) * D + lane * NPL + e] = to_bf(o / total);
+  }
+}
+
+__global__ void silu_mul_k(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out) {
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < n * ffn;
+       idx += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = idx / ffn, c = idx % ffn;
+    const float g = bf(gate_up[r * 2 * ffn + c]), u = bf(gate_up[r * 2 * ffn + ffn + c]);
+    out[idx] = to_bf(round_bf(g / (1.0f + expf(-g))) * u);
+  }
+}
+
+// The larger value, the first index on ties.
+__device__ inline void arg_max_merge(float& v, int& idx, float ov, int oidx) {
+  if (ov > v || (ov == v && oidx < idx)) v = ov, idx = oidx;
+}
+
+__global__ void row_stats_k(const bf16_t* logits, int64_t vocab, RowStats* stats) {
+  const bf16_t* z = logits + int64_t(blockIdx.x) * vocab;
+  float mx = -INFINITY;
+  int arg = int(vocab);
+  for (int64_t j = threadIdx.x; j < vocab; j += blockDim.x) arg_max_merge(mx, arg, bf(z[j]), int(j));
+  for (int o = 16; o > 0; o >>= 1)
+    arg_max_merge(mx, arg, __shfl_xor_sync(0xffffffffu, mx, o), __shfl_xor_sync(0xffffffffu, arg, o));
+  __shared__ float wv[32];
+  __shared__ int wi[32];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, n_warps = blockDim.x / 32;
+  if (lane == 0) wv[warp] = mx, wi[warp] = arg;
+  __syncthreads();
+  mx = wv[0], arg = wi[0];
+  for (int w = 1; w < n_warps; ++w) arg_max_merge(mx, arg, wv[w], wi[w]);
+  float se = 0, sez = 0;  // sum of e^(z - max) and of e^(z - max) (z - max)
+  for (int64_t j = threadIdx.x; j < vocab; j += blockDim.x) {
+    const float d = bf(z[j]) - mx, e = expf(d);
+    se += e;
+    sez += e * d;
+  }
+  se = block_sum(se);
+  sez = block_sum(sez);
+  if (threadIdx.x == 0)
+    stats[blockIdx.x] = RowStats{mx, mx + logf(se), logf(se) - sez / se, arg};
+}
+
+}  // namespace
+
+void embed_rows(const bf16_t* table, int64_t hidden, const int32_t* ids, int64_t n, bf16_t* out,
+                void* stream) {
+  if (n == 0) return;
+  embed_rows_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(table, hidden, ids, out);
+  check_launch("embed_rows");
+}
+
+void rms_norm(const bf16_t* x, int64_t n, int64_t d, const bf16_t* w, float eps, bf16_t* y,
+              void* stream) {
+  if (n == 0) return;
+  rms_norm_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(x, d, w, eps, y);
+  check_launch("rms_norm");
+}
+
+void add_rms_norm(const bf16_t* x, bf16_t* residual, int64_t n, int64_t d, const bf16_t* w,
+                  float eps, bf16_t* y, void* stream) {
+  if (n == 0) return;
+  WEDLM_CHECK(d <= 12288, "add_rms_norm: rows wider than 48 KB of fp32 shared memory");
+  const size_t shared = size_t(d) * sizeof(float);
+  add_rms_norm_k<<<unsigned(n), kThreads, shared, as_stream(stream)>>>(x, residual, d, w, eps, y);
+  check_launch("add_rms_norm");
+}
+
+void qk_norm_rope(bf16_t* q, bf16_t* k, int64_t n, int64_t n_head, int64_t n_kv_head,
+                  int64_t head_dim, const bf16_t* q_norm, const bf16_t* k_norm, float eps,
+                  const int64_t* pos, const float* cos_sin, void* stream) {
+  if (n == 0) return;
+  WEDLM_CHECK(head_dim % 64 == 0 && head_dim <= 2048, "qk_norm_rope: head_dim a multiple of 64");
+  const dim3 grid{unsigned(n), unsigned(n_head + n_kv_head)};
+  qk_norm_rope_k<<<grid, unsigned(head_dim / 2), 0, as_stream(stream)>>>(
+      q, k, int(n_head), int(n_kv_head), int(head_dim), q_norm, k_norm, eps, pos, cos_sin);
+  check_launch("qk_norm_rope");
+}
+
+void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int32_t* slots,
+              bf16_t* k_cache, bf16_t* v_cache, void* stream) {
+  if (n == 0) return;
+  store_kv_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(k, v, kv_dim, slots, k_cache,
+                                                                 v_cache);
+  check_launch("store_kv");
+}
+
+void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+               const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache,
+               bf16_t* out, void* stream) {
+  if (n == 0) return;
+  const dim3 grid{unsigned(n), unsigned(n_head)};
+  const float scale = 1.0f / std::sqrt(float(head_dim));
+  const cudaStream_t s = as_stream(stream);
+  const int nh = int(n_head), nkv = int(n_kv_head);
+  switch (head_dim) {
+    case 64: attention_k<2><<<grid, 32 * kAttnWarps, 0, s>>>(q, nh, nkv, rows, k_cache, v_cache, out, scale); break;
+    case 128: attention_k<4><<<grid, 32 * kAttnWarps, 0, s>>>(q, nh, nkv, rows, k_cache, v_cache, out, scale); break;
+    case 256: attention_k<8><<<grid, 32 * kAttnWarps, 0, s>>>(q, nh, nkv, rows, k_cache, v_cache, out, scale); break;
+    default: WEDLM_CHECK(false, "attention: head_dim must be 64, 128 or 256");
+  }
+  check_launch("attention");
+}
+
+void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out, void* stream) {
+  if (n == 0) return;
+  const int64_t blocks = std::min<int64_t>((n * ffn + kThreads - 1) / kThreads, 65535);
+  silu_mul_k<<<unsigned(blocks), kThreads, 0, as_stream(stream)>>>(gate_up, n, ffn, out);
+  check_launch("silu_mul");
+}
+
+void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, RowStats* stats, void* stream) {
+  if (n == 0) return;
+  row_stats_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(logits, vocab, stats);
+  check_launch("row_stats");
+}
+
+}  // namespace wedlm::cuda

@@ -1,0 +1,70 @@
+// The CUDA backend's own kernels, launched asynchronously on `stream` (nullptr: the default
+// stream). All pointers are device pointers. Activations are bf16 with fp32 arithmetic inside each
+// kernel, rounding where the reference engine rounds (wedlm-spec.md §1.1); each kernel has a host
+// twin of the same semantics in cuda_reference.h, and tests/cpp/test_cuda_kernels.cpp compares them.
+#pragma once
+
+#include <cstdint>
+
+#include "ops/cuda/cuda_device.h"
+
+namespace wedlm::cuda {
+
+// out[i, :] = table[ids[i], :] for n rows of `hidden` elements.
+void embed_rows(const bf16_t* table, int64_t hidden, const int32_t* ids, int64_t n, bf16_t* out,
+                void* stream);
+
+// y[i] = bf16(bf16(x[i] * rsqrt(mean(x[i]^2) + eps)) * w), for n rows of d (fp32 inside).
+// y may alias x.
+void rms_norm(const bf16_t* x, int64_t n, int64_t d, const bf16_t* w, float eps, bf16_t* y,
+              void* stream);
+
+// The reference's AddRMSNorm: s = x + residual in fp32, residual = bf16(s), y = RMSNorm of the
+// fp32 s as above. y may alias x; residual is updated in place.
+void add_rms_norm(const bf16_t* x, bf16_t* residual, int64_t n, int64_t d, const bf16_t* w,
+                  float eps, bf16_t* y, void* stream);
+
+// In place, per head of q [n, n_head, head_dim] and k [n, n_kv_head, head_dim]: RMSNorm over
+// head_dim with q_norm / k_norm (skipped when null: the Qwen2 family), then NeoX rotate-half RoPE
+// at position pos[i] from `cos_sin` [max_pos, head_dim] (cos in the first half, sin in the second,
+// fp32; see rope_table in cuda_reference.h). Positions must be < max_pos (checked by the caller).
+void qk_norm_rope(bf16_t* q, bf16_t* k, int64_t n, int64_t n_head, int64_t n_kv_head,
+                  int64_t head_dim, const bf16_t* q_norm, const bf16_t* k_norm, float eps,
+                  const int64_t* pos, const float* cos_sin, void* stream);
+
+// k_cache[slots[i], :] = k[i, :] and likewise v, rows of kv_dim elements; a slot is a physical row
+// of the paged pool (block * block_size + offset).
+void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int32_t* slots,
+              bf16_t* k_cache, bf16_t* v_cache, void* stream);
+
+// Where each query row's keys are: row i sees the logical slots [0, n_keys[i]) of its sequence,
+// whose block table starts at block_tables[table_start[i]].
+struct AttentionRows {
+  const int32_t* n_keys = nullptr;       // [n]
+  const int32_t* table_start = nullptr;  // [n]
+  const int32_t* block_tables = nullptr;
+  int64_t block_size = 0;
+};
+
+// out[i, h, :] = softmax(q[i, h] . K^T / sqrt(head_dim)) V over row i's keys, with q head h reading
+// kv head h / (n_head / n_kv_head); fp32 scores and accumulation, bf16 out. head_dim is 64, 128 or
+// 256. The caches are [pool slots, n_kv_head * head_dim].
+void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+               const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache,
+               bf16_t* out, void* stream);
+
+// out[i, c] = bf16(bf16(silu(gate)) * up) with gate = gate_up[i, c], up = gate_up[i, ffn + c].
+void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out, void* stream);
+
+// What the WeDLM sampler needs of one row of logits (fp32 arithmetic on the bf16 values).
+struct RowStats {
+  float max = 0;
+  float log_sum_exp = 0;  // log sum_j exp(z_j)
+  float entropy = 0;      // natural log
+  int32_t argmax = 0;     // the first index of the maximum
+};
+
+// stats[i] for each of n rows of `vocab` bf16 logits.
+void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, RowStats* stats, void* stream);
+
+}  // namespace wedlm::cuda

@@ -1,0 +1,244 @@
+// The CUDA kernels against their host twins (ops/cuda/cuda_reference.h), on fresh random inputs
+// with poisoned outputs. Without a device the kernel tests report Skipped (CTest label cuda); the
+// twins' own checks against direct formulas run everywhere.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "ops/cuda/cuda_device.h"
+#include "ops/cuda/cuda_gemm.h"
+#include "ops/cuda/cuda_kernels.h"
+#include "ops/cuda/cuda_reference.h"
+
+namespace wedlm::cuda {
+namespace {
+
+#define REQUIRE_DEVICE()                                                         \
+  if (device_count() == 0) GTEST_SKIP() << "no CUDA device: kernel test skipped"
+
+constexpr bf16_t kPoison = 0x7fc1;  // a NaN: any element left unwritten fails every comparison
+
+std::vector<bf16_t> random_bf16(size_t n, std::mt19937& rng, float sd = 1.0f) {
+  std::normal_distribution<float> d(0.0f, sd);
+  std::vector<bf16_t> v(n);
+  for (auto& x : v) x = f32_to_bf16(d(rng));
+  return v;
+}
+
+// |a - b| within `ulps` units in the last place of a bf16 at the larger magnitude.
+::testing::AssertionResult near_bf16(const std::vector<bf16_t>& got, const std::vector<bf16_t>& want,
+                                     int ulps) {
+  if (got.size() != want.size()) return ::testing::AssertionFailure() << "sizes differ";
+  for (size_t i = 0; i < got.size(); ++i) {
+    const float a = bf16_to_f32(got[i]), b = bf16_to_f32(want[i]);
+    const float mag = std::max(std::fabs(a), std::fabs(b));
+    const float ulp = mag > 0 ? std::ldexp(1.0f, std::ilogb(mag) - 7) : 1e-30f;
+    if (!(std::fabs(a - b) <= ulps * ulp))
+      return ::testing::AssertionFailure() << "element " << i << ": " << a << " vs " << b;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::vector<bf16_t> poisoned(size_t n) { return std::vector<bf16_t>(n, kPoison); }
+
+TEST(CudaKernels, EmbedRows) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(1);
+  const int64_t vocab = 300, hidden = 200;
+  const auto table = random_bf16(size_t(vocab * hidden), rng);
+  const std::vector<int32_t> ids = {5, 0, 299, 5, 17};
+  DeviceBuffer<bf16_t> d_table(table), d_out(poisoned(ids.size() * hidden));
+  DeviceBuffer<int32_t> d_ids(ids);
+  embed_rows(d_table.data(), hidden, d_ids.data(), int64_t(ids.size()), d_out.data(), nullptr);
+  std::vector<bf16_t> want(ids.size() * hidden);
+  host::embed_rows(table.data(), hidden, ids.data(), int64_t(ids.size()), want.data());
+  EXPECT_EQ(d_out.download(), want);
+}
+
+TEST(CudaKernels, RmsNormAndAddRmsNorm) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(2);
+  for (const int64_t d : {64, 1000, 4096}) {
+    const int64_t n = 7;
+    const auto x = random_bf16(size_t(n * d), rng, 3.0f), res = random_bf16(size_t(n * d), rng);
+    const auto w = random_bf16(size_t(d), rng);
+    DeviceBuffer<bf16_t> dx(x), dw(w), dy(poisoned(x.size()));
+    rms_norm(dx.data(), n, d, dw.data(), 1e-6f, dy.data(), nullptr);
+    std::vector<bf16_t> want(x.size());
+    host::rms_norm(x.data(), n, d, w.data(), 1e-6f, want.data());
+    EXPECT_TRUE(near_bf16(dy.download(), want, 1)) << "rms_norm d=" << d;
+
+    DeviceBuffer<bf16_t> dres(res);  // y aliasing x, as the model uses it
+    add_rms_norm(dx.data(), dres.data(), n, d, dw.data(), 1e-6f, dx.data(), nullptr);
+    auto res_want = res;
+    host::add_rms_norm(x.data(), res_want.data(), n, d, w.data(), 1e-6f, want.data());
+    EXPECT_EQ(dres.download(), res_want) << "add_rms_norm residual d=" << d;
+    EXPECT_TRUE(near_bf16(dx.download(), want, 1)) << "add_rms_norm d=" << d;
+  }
+}
+
+TEST(CudaKernels, QkNormRope) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(3);
+  const int64_t n = 5, hq = 4, hkv = 2, max_pos = 1024;
+  for (const int64_t dh : {64, 128}) {
+    for (const bool with_norm : {true, false}) {
+      auto q = random_bf16(size_t(n * hq * dh), rng), k = random_bf16(size_t(n * hkv * dh), rng);
+      const auto qn = random_bf16(size_t(dh), rng), kn = random_bf16(size_t(dh), rng);
+      const std::vector<int64_t> pos = {0, 1, 17, 1023, 400};
+      const auto table = host::rope_table(max_pos, dh, 1e6);
+      DeviceBuffer<bf16_t> dq(q), dk(k), dqn(qn), dkn(kn);
+      DeviceBuffer<int64_t> dpos(pos);
+      DeviceBuffer<float> dtable(table);
+      qk_norm_rope(dq.data(), dk.data(), n, hq, hkv, dh, with_norm ? dqn.data() : nullptr,
+                   with_norm ? dkn.data() : nullptr, 1e-6f, dpos.data(), dtable.data(), nullptr);
+      host::qk_norm_rope(q.data(), k.data(), n, hq, hkv, dh, with_norm ? qn.data() : nullptr,
+                         with_norm ? kn.data() : nullptr, 1e-6f, pos.data(), table.data());
+      EXPECT_TRUE(near_bf16(dq.download(), q, 2)) << "q, head_dim " << dh << " norm " << with_norm;
+      EXPECT_TRUE(near_bf16(dk.download(), k, 2)) << "k, head_dim " << dh << " norm " << with_norm;
+    }
+  }
+}
+
+TEST(CudaKernels, StoreKvWritesOnlyItsSlots) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(4);
+  const int64_t n = 6, kv_dim = 256, pool = 64;
+  const auto k = random_bf16(size_t(n * kv_dim), rng), v = random_bf16(size_t(n * kv_dim), rng);
+  const std::vector<int32_t> slots = {40, 41, 42, 3, 63, 0};
+  DeviceBuffer<bf16_t> dk(k), dv(v), kc(poisoned(size_t(pool * kv_dim))),
+      vc(poisoned(size_t(pool * kv_dim)));
+  DeviceBuffer<int32_t> ds(slots);
+  store_kv(dk.data(), dv.data(), n, kv_dim, ds.data(), kc.data(), vc.data(), nullptr);
+  auto kw = poisoned(size_t(pool * kv_dim)), vw = kw;
+  host::store_kv(k.data(), v.data(), n, kv_dim, slots.data(), kw.data(), vw.data());
+  EXPECT_EQ(kc.download(), kw);
+  EXPECT_EQ(vc.download(), vw);
+}
+
+TEST(CudaKernels, AttentionOverPagedBlocks) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(5);
+  const int64_t hq = 8, hkv = 2, bs = 16, pool_blocks = 12;
+  for (const int64_t dh : {64, 128, 256}) {
+    // two sequences: 3 rows over 37 cached slots (a WeDLM step), and 2 rows from the start
+    const std::vector<int32_t> tables = {7, 2, 9, 0, 4, 11, 5};  // blocks in shuffled order
+    const std::vector<int32_t> n_keys = {38, 39, 40, 1, 2}, start = {0, 0, 0, 4, 4};
+    const int64_t n = int64_t(n_keys.size()), kv_dim = hkv * dh;
+    const auto q = random_bf16(size_t(n * hq * dh), rng);
+    const auto kc = random_bf16(size_t(pool_blocks * bs * kv_dim), rng, 2.0f);
+    const auto vc = random_bf16(size_t(pool_blocks * bs * kv_dim), rng);
+    DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc), dout(poisoned(q.size()));
+    DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
+    attention(dq.data(), n, hq, hkv, dh, AttentionRows{dn.data(), dstart.data(), dt.data(), bs},
+              dkc.data(), dvc.data(), dout.data(), nullptr);
+    std::vector<bf16_t> want(q.size());
+    host::attention(q.data(), n, hq, hkv, dh,
+                    AttentionRows{n_keys.data(), start.data(), tables.data(), bs}, kc.data(),
+                    vc.data(), want.data());
+    EXPECT_TRUE(near_bf16(dout.download(), want, 2)) << "head_dim " << dh;
+  }
+}
+
+TEST(CudaKernels, SiluMul) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(6);
+  const int64_t n = 9, ffn = 777;
+  const auto gu = random_bf16(size_t(n * 2 * ffn), rng, 3.0f);
+  DeviceBuffer<bf16_t> dgu(gu), dout(poisoned(size_t(n * ffn)));
+  silu_mul(dgu.data(), n, ffn, dout.data(), nullptr);
+  std::vector<bf16_t> want(size_t(n * ffn));
+  host::silu_mul(gu.data(), n, ffn, want.data());
+  EXPECT_TRUE(near_bf16(dout.download(), want, 1));
+}
+
+TEST(CudaKernels, RowStats) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(7);
+  const int64_t n = 4, vocab = 151936;
+  auto z = random_bf16(size_t(n * vocab), rng, 4.0f);
+  z[size_t(2 * vocab + 100)] = z[size_t(2 * vocab + 90000)] = f32_to_bf16(60.0f);  // a tie
+  DeviceBuffer<bf16_t> dz(z);
+  DeviceBuffer<RowStats> ds(static_cast<size_t>(n));
+  row_stats(dz.data(), n, vocab, ds.data(), nullptr);
+  std::vector<RowStats> want(static_cast<size_t>(n));
+  host::row_stats(z.data(), n, vocab, want.data());
+  const auto got = ds.download();
+  for (int64_t r = 0; r < n; ++r) {
+    EXPECT_EQ(got[size_t(r)].argmax, want[size_t(r)].argmax) << "row " << r;
+    EXPECT_EQ(got[size_t(r)].max, want[size_t(r)].max) << "row " << r;
+    EXPECT_NEAR(got[size_t(r)].log_sum_exp, want[size_t(r)].log_sum_exp, 1e-4) << "row " << r;
+    EXPECT_NEAR(got[size_t(r)].entropy, want[size_t(r)].entropy, 1e-3) << "row " << r;
+  }
+  EXPECT_EQ(got[2].argmax, 100);
+}
+
+double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    den += double(want[i]) * want[i];
+  }
+  return std::sqrt(num / den);
+}
+
+TEST(CudaKernels, GemmAgainstFloat64) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(8);
+  Gemm gemm;
+  for (const int64_t n : {1, 17, 64}) {
+    const int64_t m = 384, k = 1024;
+    const auto x = random_bf16(size_t(n * k), rng), w = random_bf16(size_t(m * k), rng, 0.03f);
+    std::vector<float> want(size_t(n * m));
+    host::matmul(x.data(), n, w.data(), m, k, want.data());
+    DeviceBuffer<bf16_t> dx(x), dw(w), dyb(poisoned(want.size()));
+    DeviceBuffer<float> dyf(std::vector<float>(want.size(), NAN));
+    gemm.f32_out(dx.data(), n, dw.data(), m, k, dyf.data(), nullptr);
+    gemm.bf16_out(dx.data(), n, dw.data(), m, k, dyb.data(), nullptr);
+    // fp32 accumulation over k = 1024 products: ~1e-6; bf16 output rounding: ~2^-9 per element
+    EXPECT_LT(rel_l2(dyf.download(), want), 1e-4) << "n=" << n;
+    std::vector<float> yb;
+    for (bf16_t h : dyb.download()) yb.push_back(bf16_to_f32(h));
+    EXPECT_LT(rel_l2(yb, want), 4e-3) << "n=" << n;
+  }
+}
+
+// The twins themselves, against direct formulas (no device needed).
+TEST(CudaTwins, RmsNormAndRopeTable) {
+  const std::vector<bf16_t> x = {f32_to_bf16(3.0f), f32_to_bf16(-4.0f)}, w = {f32_to_bf16(2.0f),
+                                                                           f32_to_bf16(0.5f)};
+  std::vector<bf16_t> y(2);
+  host::rms_norm(x.data(), 1, 2, w.data(), 0.0f, y.data());  // rms = sqrt(12.5)
+  EXPECT_FLOAT_EQ(bf16_to_f32(y[0]), host::round_bf16(host::round_bf16(3.0f / std::sqrt(12.5f)) * 2));
+  EXPECT_FLOAT_EQ(bf16_to_f32(y[1]), host::round_bf16(host::round_bf16(-4.0f / std::sqrt(12.5f)) * 0.5f));
+  const auto t = host::rope_table(8, 4, 10000.0);  // pos 3: angles 3 and 3 / 100
+  EXPECT_FLOAT_EQ(t[12], float(std::cos(3.0)));
+  EXPECT_FLOAT_EQ(t[13], float(std::cos(0.03)));
+  EXPECT_FLOAT_EQ(t[14], float(std::sin(3.0)));
+  EXPECT_FLOAT_EQ(t[15], float(std::sin(0.03)));
+}
+
+TEST(CudaTwins, AttentionOfOneKeyIsItsValueAndRowStatsOfUniformRow) {
+  const std::vector<bf16_t> q(64, f32_to_bf16(0.5f)), k(64, f32_to_bf16(1.0f));
+  std::vector<bf16_t> v(64);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = f32_to_bf16(float(i) - 30.0f);
+  const std::vector<int32_t> table = {0}, nk = {1}, start = {0};
+  std::vector<bf16_t> out(64);
+  host::attention(q.data(), 1, 1, 1, 64, AttentionRows{nk.data(), start.data(), table.data(), 16},
+                  k.data(), v.data(), out.data());
+  EXPECT_EQ(out, v);
+  const std::vector<bf16_t> z(1000, f32_to_bf16(2.0f));
+  RowStats s;
+  host::row_stats(z.data(), 1, 1000, &s);
+  EXPECT_EQ(s.argmax, 0);
+  EXPECT_NEAR(s.entropy, std::log(1000.0), 1e-5);
+  EXPECT_NEAR(s.log_sum_exp, 2.0 + std::log(1000.0), 1e-5);
+}
+
+}  // namespace
+}  // namespace wedlm::cuda
