@@ -110,10 +110,11 @@ TEST(CudaKernels, StoreKvWritesOnlyItsSlots) {
   std::mt19937 rng(4);
   const int64_t n = 6, kv_dim = 256, pool = 64;
   const auto k = random_bf16(size_t(n * kv_dim), rng), v = random_bf16(size_t(n * kv_dim), rng);
-  const std::vector<int32_t> slots = {40, 41, 42, 3, 63, 0};
+  std::vector<int64_t> slots;
+  for (int64_t s : {40, 41, 42, 3, 63, 0}) slots.push_back(s * kv_dim);
   DeviceBuffer<bf16_t> dk(k), dv(v), kc(poisoned(size_t(pool * kv_dim))),
       vc(poisoned(size_t(pool * kv_dim)));
-  DeviceBuffer<int32_t> ds(slots);
+  DeviceBuffer<int64_t> ds(slots);
   store_kv(dk.data(), dv.data(), n, kv_dim, ds.data(), kc.data(), vc.data(), nullptr);
   auto kw = poisoned(size_t(pool * kv_dim)), vw = kw;
   host::store_kv(k.data(), v.data(), n, kv_dim, slots.data(), kw.data(), vw.data());
@@ -124,23 +125,25 @@ TEST(CudaKernels, StoreKvWritesOnlyItsSlots) {
 TEST(CudaKernels, AttentionOverPagedBlocks) {
   REQUIRE_DEVICE();
   std::mt19937 rng(5);
-  const int64_t hq = 8, hkv = 2, bs = 16, pool_blocks = 12;
+  const int64_t hq = 8, hkv = 2, bs = 16, pool_blocks = 12, n_layer = 3, layer = 1;
   for (const int64_t dh : {64, 128, 256}) {
     // two sequences: 3 rows over 37 cached slots (a WeDLM step), and 2 rows from the start
     const std::vector<int32_t> tables = {7, 2, 9, 0, 4, 11, 5};  // blocks in shuffled order
     const std::vector<int32_t> n_keys = {38, 39, 40, 1, 2}, start = {0, 0, 0, 4, 4};
     const int64_t n = int64_t(n_keys.size()), kv_dim = hkv * dh;
+    const int64_t stride = n_layer * bs * kv_dim, at = layer * bs * kv_dim;  // KvCache's layout
     const auto q = random_bf16(size_t(n * hq * dh), rng);
-    const auto kc = random_bf16(size_t(pool_blocks * bs * kv_dim), rng, 2.0f);
-    const auto vc = random_bf16(size_t(pool_blocks * bs * kv_dim), rng);
+    const auto kc = random_bf16(size_t(pool_blocks * stride), rng, 2.0f);
+    const auto vc = random_bf16(size_t(pool_blocks * stride), rng);
     DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc), dout(poisoned(q.size()));
     DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
-    attention(dq.data(), n, hq, hkv, dh, AttentionRows{dn.data(), dstart.data(), dt.data(), bs},
-              dkc.data(), dvc.data(), dout.data(), nullptr);
+    attention(dq.data(), n, hq, hkv, dh,
+              AttentionRows{dn.data(), dstart.data(), dt.data(), bs, stride}, dkc.data() + at,
+              dvc.data() + at, dout.data(), nullptr);
     std::vector<bf16_t> want(q.size());
     host::attention(q.data(), n, hq, hkv, dh,
-                    AttentionRows{n_keys.data(), start.data(), tables.data(), bs}, kc.data(),
-                    vc.data(), want.data());
+                    AttentionRows{n_keys.data(), start.data(), tables.data(), bs, stride},
+                    kc.data() + at, vc.data() + at, want.data());
     EXPECT_TRUE(near_bf16(dout.download(), want, 2)) << "head_dim " << dh;
   }
 }
@@ -155,6 +158,18 @@ TEST(CudaKernels, SiluMul) {
   std::vector<bf16_t> want(size_t(n * ffn));
   host::silu_mul(gu.data(), n, ffn, want.data());
   EXPECT_TRUE(near_bf16(dout.download(), want, 1));
+}
+
+TEST(CudaKernels, AddBias) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(9);
+  const int64_t n = 5, m = 640;
+  auto y = random_bf16(size_t(n * m), rng);
+  const auto b = random_bf16(size_t(m), rng);
+  DeviceBuffer<bf16_t> dy(y), db(b);
+  add_bias(dy.data(), n, m, db.data(), nullptr);
+  host::add_bias(y.data(), n, m, b.data());
+  EXPECT_EQ(dy.download(), y);
 }
 
 TEST(CudaKernels, RowStats) {
@@ -229,7 +244,8 @@ TEST(CudaTwins, AttentionOfOneKeyIsItsValueAndRowStatsOfUniformRow) {
   for (size_t i = 0; i < v.size(); ++i) v[i] = f32_to_bf16(float(i) - 30.0f);
   const std::vector<int32_t> table = {0}, nk = {1}, start = {0};
   std::vector<bf16_t> out(64);
-  host::attention(q.data(), 1, 1, 1, 64, AttentionRows{nk.data(), start.data(), table.data(), 16},
+  host::attention(q.data(), 1, 1, 1, 64,
+                  AttentionRows{nk.data(), start.data(), table.data(), 16, 16 * 64},
                   k.data(), v.data(), out.data());
   EXPECT_EQ(out, v);
   const std::vector<bf16_t> z(1000, f32_to_bf16(2.0f));

@@ -66,7 +66,12 @@ void write_text(const std::string& path, const std::string& text) {
   f << text;
 }
 
-std::string source_dir() { return WEDLM_SOURCE_DIR; }
+// WEDLM_SOURCE_DIR in the environment overrides the build's path (test binaries run elsewhere,
+// e.g. carried to the GPU machine).
+std::string source_dir() {
+  const char* env = std::getenv("WEDLM_SOURCE_DIR");
+  return env != nullptr && *env != '\0' ? env : WEDLM_SOURCE_DIR;
+}
 std::string shared_dir() { return (fs::path(WEDLM_SOURCE_DIR) / ".." / "shared").string(); }
 
 }  // namespace wedlm::test

@@ -100,12 +100,12 @@ __global__ void qk_norm_rope_k(bf16_t* q, bf16_t* k, int n_head, int n_kv_head, 
   x[t + half] = to_bf(b * c + a * s);
 }
 
-__global__ void store_kv_k(const bf16_t* k, const bf16_t* v, int64_t kv_dim, const int32_t* slots,
-                           bf16_t* k_cache, bf16_t* v_cache) {
-  const int64_t i = blockIdx.x, slot = slots[i];
+__global__ void store_kv_k(const bf16_t* k, const bf16_t* v, int64_t kv_dim,
+                           const int64_t* offsets, bf16_t* k_cache, bf16_t* v_cache) {
+  const int64_t i = blockIdx.x, at = offsets[i];
   for (int64_t c = threadIdx.x; c < kv_dim; c += blockDim.x) {
-    k_cache[slot * kv_dim + c] = k[i * kv_dim + c];
-    v_cache[slot * kv_dim + c] = v[i * kv_dim + c];
+    k_cache[at + c] = k[i * kv_dim + c];
+    v_cache[at + c] = v[i * kv_dim + c];
   }
 }
 
@@ -130,7 +130,8 @@ __global__ void attention_k(const bf16_t* q, int n_head, int n_kv_head, Attentio
   const int64_t bs = rows.block_size;
   float m = -INFINITY, l = 0;
   for (int64_t j = warp; j < rows.n_keys[i]; j += kAttnWarps) {
-    const int64_t row = (int64_t(table[j / bs]) * bs + j % bs) * kv_dim + kv_off + lane * NPL;
+    const int64_t row =
+        int64_t(table[j / bs]) * rows.block_stride + (j % bs) * kv_dim + kv_off + lane * NPL;
     float s = 0;
     for (int e = 0; e < NPL; ++e) s += qv[e] * bf(k_cache[row + e]);
     s = warp_sum(s) * scale;
@@ -165,6 +166,12 @@ __global__ void silu_mul_k(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t
     const float g = bf(gate_up[r * 2 * ffn + c]), u = bf(gate_up[r * 2 * ffn + ffn + c]);
     out[idx] = to_bf(round_bf(g / (1.0f + expf(-g))) * u);
   }
+}
+
+__global__ void add_bias_k(bf16_t* y, int64_t n, int64_t m, const bf16_t* bias) {
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < n * m;
+       idx += int64_t(gridDim.x) * blockDim.x)
+    y[idx] = to_bf(bf(y[idx]) + bf(bias[idx % m]));
 }
 
 // The larger value, the first index on ties.
@@ -234,10 +241,10 @@ void qk_norm_rope(bf16_t* q, bf16_t* k, int64_t n, int64_t n_head, int64_t n_kv_
   check_launch("qk_norm_rope");
 }
 
-void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int32_t* slots,
+void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int64_t* offsets,
               bf16_t* k_cache, bf16_t* v_cache, void* stream) {
   if (n == 0) return;
-  store_kv_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(k, v, kv_dim, slots, k_cache,
+  store_kv_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(k, v, kv_dim, offsets, k_cache,
                                                                  v_cache);
   check_launch("store_kv");
 }
@@ -264,6 +271,13 @@ void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out, void* 
   const int64_t blocks = std::min<int64_t>((n * ffn + kThreads - 1) / kThreads, 65535);
   silu_mul_k<<<unsigned(blocks), kThreads, 0, as_stream(stream)>>>(gate_up, n, ffn, out);
   check_launch("silu_mul");
+}
+
+void add_bias(bf16_t* y, int64_t n, int64_t m, const bf16_t* bias, void* stream) {
+  if (n == 0) return;
+  const int64_t blocks = std::min<int64_t>((n * m + kThreads - 1) / kThreads, 65535);
+  add_bias_k<<<unsigned(blocks), kThreads, 0, as_stream(stream)>>>(y, n, m, bias);
+  check_launch("add_bias");
 }
 
 void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, RowStats* stats, void* stream) {

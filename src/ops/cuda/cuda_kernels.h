@@ -32,29 +32,35 @@ void qk_norm_rope(bf16_t* q, bf16_t* k, int64_t n, int64_t n_head, int64_t n_kv_
                   int64_t head_dim, const bf16_t* q_norm, const bf16_t* k_norm, float eps,
                   const int64_t* pos, const float* cos_sin, void* stream);
 
-// k_cache[slots[i], :] = k[i, :] and likewise v, rows of kv_dim elements; a slot is a physical row
-// of the paged pool (block * block_size + offset).
-void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int32_t* slots,
+// k_cache[offsets[i] + c] = k[i, c] and likewise v, for rows of kv_dim elements: offsets[i] is the
+// element offset of row i's slot in this layer's view of the paged pool (the same for K and V).
+void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int64_t* offsets,
               bf16_t* k_cache, bf16_t* v_cache, void* stream);
 
 // Where each query row's keys are: row i sees the logical slots [0, n_keys[i]) of its sequence,
-// whose block table starts at block_tables[table_start[i]].
+// whose block table starts at block_tables[table_start[i]]; logical slot s of that sequence is at
+// element table[s / block_size] * block_stride + (s % block_size) * kv_dim of the layer's cache
+// (ops.h KvLayerView's layout).
 struct AttentionRows {
   const int32_t* n_keys = nullptr;       // [n]
   const int32_t* table_start = nullptr;  // [n]
   const int32_t* block_tables = nullptr;
   int64_t block_size = 0;
+  int64_t block_stride = 0;              // elements from one block to the next
 };
 
 // out[i, h, :] = softmax(q[i, h] . K^T / sqrt(head_dim)) V over row i's keys, with q head h reading
 // kv head h / (n_head / n_kv_head); fp32 scores and accumulation, bf16 out. head_dim is 64, 128 or
-// 256. The caches are [pool slots, n_kv_head * head_dim].
+// 256. kv_dim = n_kv_head * head_dim.
 void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
                const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache,
                bf16_t* out, void* stream);
 
 // out[i, c] = bf16(bf16(silu(gate)) * up) with gate = gate_up[i, c], up = gate_up[i, ffn + c].
 void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out, void* stream);
+
+// y[i, c] = bf16(y[i, c] + bias[c]) for n rows of m (the Qwen2 family's q/k/v biases).
+void add_bias(bf16_t* y, int64_t n, int64_t m, const bf16_t* bias, void* stream);
 
 // What the WeDLM sampler needs of one row of logits (fp32 arithmetic on the bf16 values).
 struct RowStats {

@@ -94,11 +94,11 @@ void qk_norm_rope(bf16_t* q, bf16_t* k, int64_t n, int64_t n_head, int64_t n_kv_
   }
 }
 
-void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int32_t* slots,
+void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int64_t* offsets,
               bf16_t* k_cache, bf16_t* v_cache) {
   for (int64_t i = 0; i < n; ++i) {
-    std::copy(k + i * kv_dim, k + (i + 1) * kv_dim, k_cache + int64_t(slots[i]) * kv_dim);
-    std::copy(v + i * kv_dim, v + (i + 1) * kv_dim, v_cache + int64_t(slots[i]) * kv_dim);
+    std::copy(k + i * kv_dim, k + (i + 1) * kv_dim, k_cache + offsets[i]);
+    std::copy(v + i * kv_dim, v + (i + 1) * kv_dim, v_cache + offsets[i]);
   }
 }
 
@@ -117,7 +117,7 @@ void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, in
       std::vector<int64_t> at(static_cast<size_t>(nk));
       float mx = -INFINITY;
       for (int64_t j = 0; j < nk; ++j) {
-        at[size_t(j)] = (int64_t(table[j / bs]) * bs + j % bs) * kv_dim + off;
+        at[size_t(j)] = int64_t(table[j / bs]) * rows.block_stride + (j % bs) * kv_dim + off;
         float s = 0;
         for (int64_t e = 0; e < head_dim; ++e) s += bf(qh[e]) * bf(k_cache[at[size_t(j)] + e]);
         p[size_t(j)] = s * scale;
@@ -140,6 +140,10 @@ void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out) {
       const float g = bf(gate_up[r * 2 * ffn + c]), u = bf(gate_up[r * 2 * ffn + ffn + c]);
       out[r * ffn + c] = to_bf(round_bf16(g / (1.0f + std::exp(-g))) * u);
     }
+}
+
+void add_bias(bf16_t* y, int64_t n, int64_t m, const bf16_t* bias) {
+  for (int64_t i = 0; i < n * m; ++i) y[i] = to_bf(bf(y[i]) + bf(bias[i % m]));
 }
 
 void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, RowStats* stats) {

@@ -24,12 +24,13 @@ void add_rms_norm(const bf16_t* x, bf16_t* residual, int64_t n, int64_t d, const
 void qk_norm_rope(bf16_t* q, bf16_t* k, int64_t n, int64_t n_head, int64_t n_kv_head,
                   int64_t head_dim, const bf16_t* q_norm, const bf16_t* k_norm, float eps,
                   const int64_t* pos, const float* cos_sin);
-void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int32_t* slots,
+void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const int64_t* offsets,
               bf16_t* k_cache, bf16_t* v_cache);
 void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
                const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache,
                bf16_t* out);
 void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out);
+void add_bias(bf16_t* y, int64_t n, int64_t m, const bf16_t* bias);
 void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, RowStats* stats);
 // y[n, m] = x[n, k] . w[m, k]^T summed in double, given as fp32 unrounded (the GEMM's reference).
 void matmul(const bf16_t* x, int64_t n, const bf16_t* w, int64_t m, int64_t k, float* y);

@@ -1,0 +1,221 @@
+#include "model/cuda_model.h"
+
+#include <cstring>
+#include <utility>
+
+#include "core/check.h"
+#include "ops/cuda/cuda_device.h"
+#include "ops/cuda/cuda_gemm.h"
+#include "ops/cuda/cuda_kernels.h"
+#include "ops/cuda/cuda_reference.h"
+
+namespace wedlm {
+namespace {
+
+using cuda::bf16_t;
+using cuda::DeviceBuffer;
+
+// A stored tensor's elements as bf16 (copied as they are when already bf16).
+std::vector<bf16_t> host_bf16(const TensorInfo* t) {
+  const int64_t n = t->numel();
+  std::vector<bf16_t> out(static_cast<size_t>(n));
+  if (t->dtype == DType::kBF16) {
+    std::memcpy(out.data(), t->data, out.size() * sizeof(bf16_t));
+    return out;
+  }
+  const MatrixView m{t->data, t->dtype, 1, n};
+  for (int64_t i = 0; i < n; ++i) out[size_t(i)] = f32_to_bf16(m.at(0, i));
+  return out;
+}
+
+DeviceBuffer<bf16_t> upload(const TensorInfo* t) {
+  return t == nullptr ? DeviceBuffer<bf16_t>() : DeviceBuffer<bf16_t>(host_bf16(t));
+}
+
+// Grows `b` to at least n elements (contents not kept) and returns its data.
+template <class T>
+T* fit(DeviceBuffer<T>& b, size_t n) {
+  if (b.size() < n) b = DeviceBuffer<T>(n);
+  return b.data();
+}
+
+template <class T>
+void put(DeviceBuffer<T>& b, const std::vector<T>& host) {
+  fit(b, host.size());
+  cuda::copy_to_device(b.data(), host.data(), host.size() * sizeof(T));
+}
+
+struct DeviceLayer {
+  DeviceBuffer<bf16_t> input_norm, q, k, v, q_bias, k_bias, v_bias, q_norm, k_norm, o, post_norm,
+      gate_up, down;
+};
+
+// The host-side description of a batch's rows, uploaded once per forward.
+struct RowsMeta {
+  std::vector<int32_t> ids, n_keys, table_start, tables, logit_rows;
+  std::vector<int64_t> pos, kv_offsets;
+};
+
+}  // namespace
+
+struct CudaModel::Impl {
+  ModelConfig cfg;
+  int64_t n_blocks, block_size, kv_dim, block_stride;
+  DeviceBuffer<bf16_t> embed, final_norm, lm_head;  // lm_head empty when tied
+  std::vector<DeviceLayer> layers;
+  DeviceBuffer<bf16_t> k_pool, v_pool;
+  DeviceBuffer<float> rope;  // [max_pos, head_dim]
+  cuda::Gemm gemm;
+  // scratch, grown on demand
+  DeviceBuffer<bf16_t> h, residual, x, q, k, v, att, gate_up, act, gathered;
+  DeviceBuffer<float> logits;
+  DeviceBuffer<int32_t> ids, n_keys, table_start, tables, logit_rows;
+  DeviceBuffer<int64_t> pos, kv_offsets;
+
+  Impl(const Checkpoint& ck, int64_t blocks, int64_t bs);
+  RowsMeta describe(const Batch& b) const;
+  void upload_meta(const RowsMeta& m);
+  void attention_block(const DeviceLayer& w, int64_t l, int64_t T);
+  void mlp_block(const DeviceLayer& w, int64_t T);
+};
+
+CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
+    : cfg(ck.config()), n_blocks(blocks), block_size(bs),
+      kv_dim(cfg.n_kv_head * cfg.head_dim), block_stride(cfg.n_layer * bs * kv_dim) {
+  WEDLM_CHECK(cuda::device_count() > 0, "CudaModel needs a CUDA device");
+  const ModelWeights& w = ck.weights();
+  embed = upload(w.embed);
+  final_norm = upload(w.final_norm);
+  if (w.lm_head != w.embed) lm_head = upload(w.lm_head);
+  for (const LayerWeights& l : w.layers) {
+    DeviceLayer d;
+    d.input_norm = upload(l.input_norm), d.q = upload(l.q), d.k = upload(l.k), d.v = upload(l.v);
+    d.q_bias = upload(l.q_bias), d.k_bias = upload(l.k_bias), d.v_bias = upload(l.v_bias);
+    d.q_norm = upload(l.q_norm), d.k_norm = upload(l.k_norm), d.o = upload(l.o);
+    d.post_norm = upload(l.post_norm), d.down = upload(l.down);
+    std::vector<bf16_t> gu = host_bf16(l.gate), up = host_bf16(l.up);  // gate rows, then up rows
+    gu.insert(gu.end(), up.begin(), up.end());
+    d.gate_up = DeviceBuffer<bf16_t>(gu);
+    layers.push_back(std::move(d));
+  }
+  const size_t pool = size_t(n_blocks * block_stride);
+  k_pool = DeviceBuffer<bf16_t>(pool);
+  v_pool = DeviceBuffer<bf16_t>(pool);
+  rope = DeviceBuffer<float>(
+      cuda::host::rope_table(cfg.max_position_embeddings, cfg.head_dim, cfg.rope_theta));
+}
+
+RowsMeta CudaModel::Impl::describe(const Batch& b) const {
+  RowsMeta m;
+  m.ids = b.ids;
+  m.pos = b.pos;
+  m.logit_rows = b.logit_rows;
+  for (const BatchSegment& s : b.segments) {
+    WEDLM_CHECK(int64_t(s.table.size()) * block_size >= s.n_cached + s.n_rows,
+                "block table too short for the rows");
+    const int32_t start = int32_t(m.tables.size());
+    for (int32_t blk : s.table) {
+      WEDLM_CHECK(blk >= 0 && blk < n_blocks, "block table names a block outside the KV pool");
+      m.tables.push_back(blk);
+    }
+    for (int64_t r = 0; r < s.n_rows; ++r) {
+      const int64_t slot = s.n_cached + r;
+      m.kv_offsets.push_back(int64_t(s.table[size_t(slot / block_size)]) * block_stride +
+                             (slot % block_size) * kv_dim);
+      m.n_keys.push_back(int32_t(slot + 1));
+      m.table_start.push_back(start);
+    }
+  }
+  for (size_t i = 0; i < m.ids.size(); ++i) {
+    WEDLM_CHECK(m.ids[i] >= 0 && m.ids[i] < cfg.vocab_size, "token id out of range");
+    WEDLM_CHECK(m.pos[i] >= 0 && m.pos[i] < cfg.max_position_embeddings,
+                "position beyond max_position_embeddings");
+  }
+  return m;
+}
+
+void CudaModel::Impl::upload_meta(const RowsMeta& m) {
+  put(ids, m.ids), put(pos, m.pos), put(kv_offsets, m.kv_offsets), put(n_keys, m.n_keys);
+  put(table_start, m.table_start), put(tables, m.tables), put(logit_rows, m.logit_rows);
+}
+
+void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T) {
+  const ModelConfig& c = cfg;
+  const int64_t H = c.hidden_size, qd = c.n_head * c.head_dim;
+  const float eps = float(c.rms_norm_eps);
+  if (l == 0) {  // residual = embeddings; x = RMSNorm(residual)
+    std::swap(h, residual);
+    cuda::rms_norm(residual.data(), T, H, w.input_norm.data(), eps, fit(x, size_t(T * H)), nullptr);
+  } else {       // residual += h; x = RMSNorm(residual)
+    cuda::add_rms_norm(h.data(), residual.data(), T, H, w.input_norm.data(), eps, x.data(), nullptr);
+  }
+  gemm.bf16_out(x.data(), T, w.q.data(), qd, H, fit(q, size_t(T * qd)), nullptr);       // [T, qd]
+  gemm.bf16_out(x.data(), T, w.k.data(), kv_dim, H, fit(k, size_t(T * kv_dim)), nullptr);
+  gemm.bf16_out(x.data(), T, w.v.data(), kv_dim, H, fit(v, size_t(T * kv_dim)), nullptr);
+  if (w.q_bias.size() > 0) {
+    cuda::add_bias(q.data(), T, qd, w.q_bias.data(), nullptr);
+    cuda::add_bias(k.data(), T, kv_dim, w.k_bias.data(), nullptr);
+    cuda::add_bias(v.data(), T, kv_dim, w.v_bias.data(), nullptr);
+  }
+  cuda::qk_norm_rope(q.data(), k.data(), T, c.n_head, c.n_kv_head, c.head_dim,
+                     w.q_norm.size() ? w.q_norm.data() : nullptr,
+                     w.k_norm.size() ? w.k_norm.data() : nullptr, eps, pos.data(), rope.data(),
+                     nullptr);
+  const int64_t layer_at = l * block_size * kv_dim;  // this layer's rows inside every block
+  bf16_t* kc = k_pool.data() + layer_at;
+  bf16_t* vc = v_pool.data() + layer_at;
+  cuda::store_kv(k.data(), v.data(), T, kv_dim, kv_offsets.data(), kc, vc, nullptr);  // then attend
+  const cuda::AttentionRows rows{n_keys.data(), table_start.data(), tables.data(), block_size,
+                                 block_stride};
+  cuda::attention(q.data(), T, c.n_head, c.n_kv_head, c.head_dim, rows, kc, vc,
+                  fit(att, size_t(T * qd)), nullptr);
+  gemm.bf16_out(att.data(), T, w.o.data(), H, qd, fit(h, size_t(T * H)), nullptr);   // [T, H]
+}
+
+void CudaModel::Impl::mlp_block(const DeviceLayer& w, int64_t T) {
+  const int64_t H = cfg.hidden_size, F = cfg.intermediate_size;
+  cuda::add_rms_norm(h.data(), residual.data(), T, H, w.post_norm.data(), float(cfg.rms_norm_eps),
+                     x.data(), nullptr);
+  gemm.bf16_out(x.data(), T, w.gate_up.data(), 2 * F, H, fit(gate_up, size_t(T * 2 * F)),
+                nullptr);                                                          // [T, 2F]
+  cuda::silu_mul(gate_up.data(), T, F, fit(act, size_t(T * F)), nullptr);          // [T, F]
+  gemm.bf16_out(act.data(), T, w.down.data(), H, F, h.data(), nullptr);            // [T, H]
+}
+
+CudaModel::CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size)
+    : impl_(std::make_unique<Impl>(ck, n_blocks, block_size)) {}
+
+CudaModel::~CudaModel() = default;
+
+const ModelConfig& CudaModel::config() const { return impl_->cfg; }
+int64_t CudaModel::n_blocks() const { return impl_->n_blocks; }
+int64_t CudaModel::block_size() const { return impl_->block_size; }
+
+int64_t CudaModel::bytes_per_block(const ModelConfig& cfg, int64_t block_size) {
+  return 2 * cfg.n_layer * block_size * cfg.n_kv_head * cfg.head_dim * int64_t(sizeof(bf16_t));
+}
+
+void CudaModel::forward(const Batch& b, std::vector<float>& logits) {
+  Impl& m = *impl_;
+  const ModelConfig& c = m.cfg;
+  const int64_t T = int64_t(b.ids.size()), R = int64_t(b.logit_rows.size()), H = c.hidden_size;
+  m.upload_meta(m.describe(b));
+  fit(m.h, size_t(T * H)), fit(m.residual, size_t(T * H)), fit(m.x, size_t(T * H));
+  cuda::embed_rows(m.embed.data(), H, m.ids.data(), T, m.h.data(), nullptr);   // [T, H]
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    m.attention_block(m.layers[size_t(l)], l, T);
+    m.mlp_block(m.layers[size_t(l)], T);
+  }
+  cuda::add_rms_norm(m.h.data(), m.residual.data(), T, H, m.final_norm.data(),
+                     float(c.rms_norm_eps), m.x.data(), nullptr);
+  logits.resize(size_t(R * c.vocab_size));
+  if (R == 0) return;
+  // the logit rows of x, gathered like embeddings, then the LM head on those rows only
+  cuda::embed_rows(m.x.data(), H, m.logit_rows.data(), R, fit(m.gathered, size_t(R * H)), nullptr);
+  const bf16_t* head = m.lm_head.size() > 0 ? m.lm_head.data() : m.embed.data();
+  m.gemm.f32_out(m.gathered.data(), R, head, c.vocab_size, H,
+                 fit(m.logits, size_t(R * c.vocab_size)), nullptr);              // [R, vocab]
+  cuda::copy_to_host(logits.data(), m.logits.data(), logits.size() * sizeof(float));
+}
+
+}  // namespace wedlm

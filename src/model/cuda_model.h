@@ -1,0 +1,48 @@
+// The transformer forward on a CUDA device (built only with the CUDA toolkit): the same Batch
+// contract as Model (model.h) with the reference engine's precision (wedlm-spec.md §1.1): bf16
+// weights uploaded once, bf16 activations and residual stream, fp32 arithmetic inside each kernel,
+// GEMMs through cuBLASLt with fp32 accumulation, a paged bf16 KV pool on the device in KvCache's
+// layout ([block][layer][block_size][kv_dim]). Logits come back to the host as fp32.
+//
+// Why a second forward rather than Model over a device Ops: the device path wants bf16
+// activations, fused stages (AddRMSNorm, QK-norm + RoPE, gate|up in one GEMM), batch metadata
+// uploaded once per forward rather than per op, and (next) one CUDA graph per step; the per-op,
+// host-pointer, fp32 Ops contract of the CPU backends fits none of these. Both forwards are
+// checked against each other (tests/cpp/test_cuda_model.cpp).
+// Thread safety: one forward at a time per CudaModel.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "io/weights.h"
+#include "model/model.h"
+
+namespace wedlm {
+
+class CudaModel {
+ public:
+  // Uploads `ck`'s weights (converted to bf16 where stored otherwise) and allocates a KV pool of
+  // `n_blocks` blocks of `block_size` slots. Aborts if no device is present (callers check
+  // cuda::device_count() first).
+  CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size);
+  ~CudaModel();
+  CudaModel(const CudaModel&) = delete;
+  CudaModel& operator=(const CudaModel&) = delete;
+
+  const ModelConfig& config() const;
+  int64_t n_blocks() const;
+  int64_t block_size() const;
+  // Bytes of device memory one KV block takes (all layers, K and V, bf16).
+  static int64_t bytes_per_block(const ModelConfig& cfg, int64_t block_size);
+
+  // Block tables index this model's pool. logits: resized to [batch.logit_rows.size(), vocab].
+  void forward(const Batch& batch, std::vector<float>& logits);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wedlm
