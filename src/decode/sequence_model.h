@@ -1,12 +1,13 @@
 // What a decoder needs from a model: run rows of one sequence on top of its cached prefix.
-// ModelSequence is the real one (a Model plus a private paged KV cache); tests script fakes.
+// ModelSequence is the real one (a Forward with a KV pool of its own); tests script fakes.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
-#include "model/kv_cache.h"
+#include "model/forward.h"
 #include "model/model.h"
 
 namespace wedlm {
@@ -24,16 +25,18 @@ class SequenceModel {
 
 class ModelSequence final : public SequenceModel {
  public:
-  // Room for `capacity` slots in blocks of `block_size`. `model` must outlive this object.
+  // On the CPU: room for `capacity` slots in blocks of `block_size`. `model` must outlive this.
   ModelSequence(Model& model, int64_t capacity, int64_t block_size);
-  int64_t vocab_size() const override { return model_.config().vocab_size; }
+  // Any device: the whole pool of `forward` is this sequence's.
+  explicit ModelSequence(std::unique_ptr<Forward> forward);
+  int64_t vocab_size() const override { return forward_->config().vocab_size; }
   void forward(std::span<const int32_t> ids, std::span<const int64_t> pos, int64_t n_cached,
                std::span<const int32_t> logit_rows, std::vector<float>& logits) override;
 
  private:
-  Model& model_;
-  KvCache cache_;
+  std::unique_ptr<Forward> forward_;
   std::vector<int32_t> table_;
+  Batch batch_;
 };
 
 }  // namespace wedlm

@@ -17,9 +17,9 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); }
 
-int64_t pool_blocks(const Model& m, const EngineConfig& c) {
+int64_t pool_blocks(const ModelConfig& m, const EngineConfig& c) {
   WEDLM_CHECK(c.block_size >= 1 && c.block_size <= 4096, "block size must be in [1, 4096]");
-  const int64_t tokens = c.kv_tokens > 0 ? c.kv_tokens : 4 * m.config().max_position_embeddings;
+  const int64_t tokens = c.kv_tokens > 0 ? c.kv_tokens : 4 * m.max_position_embeddings;
   return std::max<int64_t>(1, (tokens + c.block_size - 1) / c.block_size);
 }
 
@@ -58,12 +58,16 @@ std::optional<RequestEvent> RequestHandle::next_for(std::chrono::milliseconds ti
 
 // ---- Engine ----
 
-Engine::Engine(Model& model, const EngineConfig& cfg)
-    : model_(model), cfg_(cfg), kv_blocks_(pool_blocks(model, cfg)),
-      cache_(model.config(), kv_blocks_, cfg.block_size), blocks_(kv_blocks_, cfg.block_size),
-      scheduler_(cfg.scheduler, blocks_) {
+Engine::Engine(std::unique_ptr<Forward> forward, const EngineConfig& cfg)
+    : forward_(std::move(forward)), cfg_(cfg), kv_blocks_(forward_->n_blocks()),
+      blocks_(kv_blocks_, cfg.block_size), scheduler_(cfg.scheduler, blocks_) {
+  WEDLM_CHECK(forward_->block_size() == cfg.block_size, "the forward's KV blocks are another size");
   loop_ = std::thread([this] { loop(); });
 }
+
+Engine::Engine(Model& model, const EngineConfig& cfg)
+    : Engine(std::make_unique<CpuForward>(model, pool_blocks(model.config(), cfg), cfg.block_size),
+             cfg) {}
 
 Engine::~Engine() {
   {
@@ -75,7 +79,7 @@ Engine::~Engine() {
 }
 
 Status Engine::check(const Request& r) const {
-  const int64_t V = model_.config().vocab_size;
+  const int64_t V = forward_->config().vocab_size;
   WEDLM_RETURN_IF_ERROR(validate(r.params, r.prompt, V));
   const SequenceDecoder d(r.prompt, r.params);
   if (Scheduler::peak_slots(d) > kv_tokens())
@@ -189,7 +193,7 @@ RequestCounters Engine::counters_of(const Entry& e) const {
 void Engine::run_step(std::vector<Work>& work) {
   const auto t0 = Clock::now();
   build_batch(work, t0);
-  if (!batch_.ids.empty()) model_.forward(batch_, cache_, logits_);
+  if (!batch_.ids.empty()) forward_->forward(batch_, logits_);
   apply_step(work, ms_between(t0, Clock::now()));
 }
 
@@ -214,7 +218,7 @@ void Engine::build_batch(std::vector<Work>& work, Clock::time_point t0) {
 
 // Applies each sequence's logits, streams its commits, records its K/V, finishes it if done.
 void Engine::apply_step(const std::vector<Work>& work, double forward_ms) {
-  const int64_t V = model_.config().vocab_size;
+  const int64_t V = forward_->config().vocab_size;
   const auto now = Clock::now();
   const float* at = logits_.data();
   int64_t committed = 0;

@@ -28,7 +28,7 @@
 #include "decode/generate_params.h"
 #include "engine/block_manager.h"
 #include "engine/scheduler.h"
-#include "model/kv_cache.h"
+#include "model/forward.h"
 #include "model/model.h"
 
 namespace wedlm {
@@ -106,7 +106,11 @@ struct EngineStats {
 
 class Engine {
  public:
-  // Starts the loop thread. `model` must outlive the Engine and not be used by anyone else.
+  // Starts the loop thread over `forward` (its KV pool is the engine's; its block size must be
+  // cfg.block_size).
+  Engine(std::unique_ptr<Forward> forward, const EngineConfig& cfg);
+  // On the CPU: `model` over a KV pool of cfg.kv_tokens (default 4 x max_position_embeddings).
+  // `model` must outlive the Engine and not be used by anyone else.
   Engine(Model& model, const EngineConfig& cfg);
   ~Engine();  // cancels what is still running and joins the loop
   Engine(const Engine&) = delete;
@@ -135,10 +139,9 @@ class Engine {
   void finish(Entry& e, const std::string& reason);
   RequestCounters counters_of(const Entry& e) const;
 
-  Model& model_;
+  std::unique_ptr<Forward> forward_;
   EngineConfig cfg_;
   int64_t kv_blocks_;
-  KvCache cache_;
   BlockManager blocks_;
   Scheduler scheduler_;
   std::unordered_map<uint64_t, Entry> entries_;  // loop thread only

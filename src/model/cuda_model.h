@@ -17,11 +17,12 @@
 #include <vector>
 
 #include "io/weights.h"
+#include "model/forward.h"
 #include "model/model.h"
 
 namespace wedlm {
 
-class CudaModel {
+class CudaModel final : public Forward {
  public:
   // Uploads `ck`'s weights (converted to bf16 where stored otherwise) and allocates a KV pool of
   // `n_blocks` blocks of `block_size` slots. Aborts if no device is present (callers check
@@ -31,14 +32,15 @@ class CudaModel {
   CudaModel(const CudaModel&) = delete;
   CudaModel& operator=(const CudaModel&) = delete;
 
-  const ModelConfig& config() const;
-  int64_t n_blocks() const;
-  int64_t block_size() const;
+  const ModelConfig& config() const override;
+  const char* device() const override { return "cuda"; }
+  int64_t n_blocks() const override;
+  int64_t block_size() const override;
   // Bytes of device memory one KV block takes (all layers, K and V, bf16).
   static int64_t bytes_per_block(const ModelConfig& cfg, int64_t block_size);
 
   // Block tables index this model's pool. logits: resized to [batch.logit_rows.size(), vocab].
-  void forward(const Batch& batch, std::vector<float>& logits);
+  void forward(const Batch& batch, std::vector<float>& logits) override;
 
  private:
   struct Impl;

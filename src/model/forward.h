@@ -1,0 +1,45 @@
+// A forward with its own paged KV pool: what the decoders and the engine run batches through,
+// whatever the device. CpuForward is Model (fp32, Ops) over a KvCache; CudaModel (cuda_model.h)
+// is the device one. Block tables in a Batch index the pool of the Forward that runs it.
+// Thread safety: one forward() at a time.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "io/model_config.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace wedlm {
+
+class Forward {
+ public:
+  virtual ~Forward() = default;
+  virtual const ModelConfig& config() const = 0;
+  virtual const char* device() const = 0;  // "cpu", "cuda"
+  virtual int64_t n_blocks() const = 0;
+  virtual int64_t block_size() const = 0;
+  // logits: resized to [batch.logit_rows.size(), vocab], fp32.
+  virtual void forward(const Batch& batch, std::vector<float>& logits) = 0;
+};
+
+class CpuForward final : public Forward {
+ public:
+  // `model` must outlive this object.
+  CpuForward(Model& model, int64_t n_blocks, int64_t block_size)
+      : model_(model), cache_(model.config(), n_blocks, block_size) {}
+  const ModelConfig& config() const override { return model_.config(); }
+  const char* device() const override { return "cpu"; }
+  int64_t n_blocks() const override { return cache_.n_blocks(); }
+  int64_t block_size() const override { return cache_.block_size(); }
+  void forward(const Batch& batch, std::vector<float>& logits) override {
+    model_.forward(batch, cache_, logits);
+  }
+
+ private:
+  Model& model_;
+  KvCache cache_;
+};
+
+}  // namespace wedlm
