@@ -16,6 +16,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
 #include "tools/cli.h"
+#include "tools/device.h"
 
 namespace wedlm::cli {
 namespace {
@@ -188,9 +189,13 @@ int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b)
   }
   auto reqs = read_requests(b, cx);
   if (!reqs.is_ok()) return fail(reqs.status().to_string());
-  auto cfg = engine_config(f, b.engine, cx.m);
+  auto dev = resolve_device(f);
+  if (!dev.is_ok()) return fail(dev.status().message());
+  auto cfg = engine_config(f, b.engine, cx.m, dev.value());
   if (!cfg.is_ok()) return fail(cfg.status().message());
-  Engine eng(*cx.m.model, cfg.value());
+  auto fw = make_forward(f, cx.m, dev.value(), cfg.value().kv_tokens);
+  if (!fw.is_ok()) return fail(fw.status().message());
+  Engine eng(std::move(fw).value(), cfg.value());
   std::vector<json> results(reqs.value().size());
   std::atomic<size_t> next{0};
   const auto t0 = std::chrono::steady_clock::now();

@@ -1,4 +1,5 @@
 #include "tools/cli.h"
+#include "tools/device.h"
 
 #include <omp.h>
 
@@ -83,6 +84,11 @@ void add_common(CLI::App* app, CommonFlags& f) {
   app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
   app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");
   app->add_option("--kv-block", f.block_size, "KV cache block size in tokens")->capture_default_str();
+  app->add_option("--device", f.device, "auto (CUDA when a GPU is present), cpu or cuda")
+      ->capture_default_str();
+  app->add_option("--gpu-memory-util", f.gpu_memory_util,
+                  "CUDA: share of the GPU's memory for weights, activations and the KV cache")
+      ->capture_default_str();
 }
 
 Result<Loaded> load(const CommonFlags& f) {
@@ -167,7 +173,8 @@ void add_engine(CLI::App* app, EngineFlags& e, const std::string& running_name) 
   app->add_option("--prefill-chunk", e.prefill_chunk, "prefill rows per step")->capture_default_str();
 }
 
-Result<EngineConfig> engine_config(const CommonFlags& f, const EngineFlags& e, const Loaded& m) {
+Result<EngineConfig> engine_config(const CommonFlags& f, const EngineFlags& e, const Loaded& m,
+                                   const std::string& device) {
   const auto bad = [](std::string s) { return Status(ErrorKind::kInvalidArgument, std::move(s)); };
   if (e.max_running < 1 || e.max_waiting < 1 || e.prefill_chunk < 1)
     return bad("--max-running (-np), --max-waiting and --prefill-chunk must be at least 1");
@@ -175,7 +182,7 @@ Result<EngineConfig> engine_config(const CommonFlags& f, const EngineFlags& e, c
   cfg.block_size = f.block_size;
   cfg.scheduler = {e.max_running, e.max_waiting, e.prefill_chunk};
   if (!e.kv_size.empty()) {
-    auto kv = parse_kv_tokens(e.kv_size, KvCache::bytes_per_token(m.ck->config()));
+    auto kv = parse_kv_tokens(e.kv_size, kv_bytes_per_token(m.ck->config(), device));
     if (!kv.is_ok()) return bad("--kv-size: " + kv.status().message());
     cfg.kv_tokens = kv.value();
   }

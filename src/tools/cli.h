@@ -25,6 +25,8 @@ struct CommonFlags {
   bool chat = false, json = false;
   int threads = 0;
   int64_t context = 0, block_size = 16;
+  std::string device = "auto";     // auto, cpu, cuda (tools/device.h)
+  double gpu_memory_util = 0.9;    // CUDA: share of the GPU's memory the engine may take
 };
 
 struct GenerateFlags {
@@ -69,7 +71,9 @@ struct EngineFlags {
 
 // `running_name` names the max_running option ("--max-running"; serve: "--parallel", alias -np).
 void add_engine(CLI::App* app, EngineFlags& e, const std::string& running_name);
-Result<EngineConfig> engine_config(const CommonFlags& f, const EngineFlags& e, const Loaded& m);
+// `device` ("cpu" or "cuda") decides how a --kv-size in bytes converts to token slots.
+Result<EngineConfig> engine_config(const CommonFlags& f, const EngineFlags& e, const Loaded& m,
+                                   const std::string& device);
 
 struct BatchFlags {
   std::string requests = "-";      // JSONL file, "-" = stdin

@@ -14,6 +14,7 @@
 
 #include "server/server.h"
 #include "tools/cli.h"
+#include "tools/device.h"
 
 namespace wedlm::cli {
 namespace {
@@ -134,12 +135,16 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   if (!chat.note().empty()) log_event({{"event", "note"}, {"message", chat.note()}});
   auto sm = served_model(f, s, l.value(), chat);
   if (!sm.is_ok()) return fail(sm.status().to_string()), stop(1);
-  auto cfg = engine_config(f, s.engine, l.value());
+  auto dev = resolve_device(f);
+  if (!dev.is_ok()) return fail(dev.status().message()), stop(1);
+  auto cfg = engine_config(f, s.engine, l.value(), dev.value());
   if (!cfg.is_ok()) return fail(cfg.status().message()), stop(1);
-  Engine engine(*l.value().model, cfg.value());
+  auto fw = make_forward(f, l.value(), dev.value(), cfg.value().kv_tokens);
+  if (!fw.is_ok()) return fail(fw.status().message()), stop(1);
+  Engine engine(std::move(fw).value(), cfg.value());
   srv.attach(sm.value(), engine);
   log_event({{"event", "ready"}, {"model", sm.value().name}, {"port", port.value()},
-             {"context", sm.value().context}, {"kv_tokens", engine.kv_tokens()},
+             {"context", sm.value().context}, {"device", dev.value()}, {"kv_tokens", engine.kv_tokens()},
              {"parallel", s.engine.max_running}});
   return stop(0);
 }

@@ -28,6 +28,7 @@
 
 #include "decode/generate.h"
 #include "tools/cli.h"
+#include "tools/device.h"
 #include "io/weights.h"
 #include "model/model.h"
 #include "ops/ops.h"
@@ -85,7 +86,11 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
   const int64_t cap = std::min(p.value().context,
                                int64_t(prompt.value().size()) + p.value().max_tokens +
                                    2 * p.value().window + 1);
-  ModelSequence seq(*m.model, cap, f.block_size);
+  auto dev = resolve_device(f);
+  if (!dev.is_ok()) return fail(dev.status().message());
+  auto fw = make_forward(f, m, dev.value(), cap);
+  if (!fw.is_ok()) return fail(fw.status().message());
+  ModelSequence seq(std::move(fw).value());
   std::string all;  // reply bytes so far: each commit appends only its own tokens' bytes
   size_t printed = 0;
   auto on_commit = [&](std::span<const int32_t> toks) {
@@ -115,7 +120,11 @@ int run_perplexity(const CommonFlags& f) {
   if (n < 2) return fail("perplexity needs at least 2 tokens");
   if (n > l.value().ck->config().max_position_embeddings) return fail("input longer than the context");
   for (int32_t t : x) if (t >= V) return fail(fmt::format("token id {} is outside the vocabulary", t));
-  ModelSequence seq(*l.value().model, n, f.block_size);
+  auto dev = resolve_device(f);
+  if (!dev.is_ok()) return fail(dev.status().message());
+  auto fw = make_forward(f, l.value(), dev.value(), n);
+  if (!fw.is_ok()) return fail(fw.status().message());
+  ModelSequence seq(std::move(fw).value());
   std::vector<int64_t> pos(size_t(n), 0);
   std::vector<int32_t> rows(size_t(n - 1));
   for (int64_t i = 0; i < n; ++i) pos[size_t(i)] = i;

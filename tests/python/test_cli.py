@@ -138,3 +138,17 @@ def test_tokenize_encode_decode_and_jsonl():
     assert len(out) == 4, "one answer per input line, in order"
     assert out[0] == {"ids": tok.encode("sort 3, 1")} and out[3] == {"ids": tok.encode("\u00e9")}
     assert "line 2" in out[1]["error"] and "line 3" in out[2]["error"]
+
+
+def test_device_flag():
+    r = run("generate", "-p", "x", "--device", "tpu")
+    assert r.returncode != 0 and "--device 'tpu': expected auto, cpu or cuda" in r.stderr
+    ids = chat_ids("Count from 1 to 12.")
+    r = run("generate", "--prompt-ids", ids, "--temperature", "0", "--device", "cuda")
+    if r.returncode != 0:  # no GPU here, or a build without the CUDA backend: named as such
+        assert ("--device cuda: no CUDA device found" in r.stderr
+                or "this build has no CUDA backend" in r.stderr), r.stderr
+    else:  # on a GPU the bundled model must still count
+        assert r.stdout.strip() == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+    cpu = run("generate", "--prompt-ids", ids, "--temperature", "0", "--device", "cpu")
+    assert cpu.returncode == 0 and cpu.stdout.strip() == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
