@@ -100,7 +100,19 @@ Result<CaseResult> run_case(const BenchInput& in, const BenchCase& c) {
   ec.scheduler.max_running = c.parallel;
   ec.scheduler.prefill_chunk = std::max<int64_t>(256, prompt * c.parallel);  // one prefill forward
   ec.kv_tokens = c.parallel * (need + 32);
-  Engine engine(*in.model, ec);
+  std::optional<Engine> held;
+  if (in.forward == nullptr) {
+    held.emplace(*in.model, ec);
+  } else {
+    ec.block_size = in.forward->block_size();
+    if (in.forward->n_blocks() * ec.block_size < ec.kv_tokens)
+      return Status(ErrorKind::kInvalidArgument,
+                    fmt::format("{}: needs {} KV slots, the {} pool has {}", label(c),
+                                ec.kv_tokens, in.forward->device(),
+                                in.forward->n_blocks() * ec.block_size));
+    held.emplace(std::make_unique<ForwardRef>(*in.forward), ec);
+  }
+  Engine& engine = *held;
   Rng rng(in.seed);
   CaseResult r{resolved, {}, 0, 0, 0};
   WEDLM_RETURN_IF_ERROR(run_once(engine, in, c, rng).status());  // warm-up

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "decode/generate_params.h"
+#include "model/forward.h"
 #include "model/model.h"
 
 namespace wedlm::bench {
@@ -38,6 +39,7 @@ struct CaseResult {
 
 struct BenchInput {
   Model* model = nullptr;
+  Forward* forward = nullptr;        // when set (a device), every case runs on it instead
   std::vector<int32_t> tg_prompt;    // tg prompt ("" = 8 random tokens); e.g. a chat message
   uint64_t seed = 0;                 // random prompts
   int reps = 5;

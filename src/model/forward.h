@@ -42,4 +42,21 @@ class CpuForward final : public Forward {
   KvCache cache_;
 };
 
+// Another Forward, borrowed: lets short-lived engines (one per `wedlm bench` case) share one
+// device model and its pool. `target` must outlive this object.
+class ForwardRef final : public Forward {
+ public:
+  explicit ForwardRef(Forward& target) : f_(target) {}
+  const ModelConfig& config() const override { return f_.config(); }
+  const char* device() const override { return f_.device(); }
+  int64_t n_blocks() const override { return f_.n_blocks(); }
+  int64_t block_size() const override { return f_.block_size(); }
+  void forward(const Batch& batch, std::vector<float>& logits) override {
+    f_.forward(batch, logits);
+  }
+
+ private:
+  Forward& f_;
+};
+
 }  // namespace wedlm

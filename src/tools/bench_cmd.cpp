@@ -12,6 +12,7 @@
 #include "io/random_weights.h"
 #include "tokenizer/chat_template.h"
 #include "tools/cli.h"
+#include "tools/device.h"
 #include "wedlm_commit.h"
 
 namespace wedlm::cli {
@@ -150,7 +151,15 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
   auto bm = bench_model(f, b);
   if (!bm.is_ok()) return fail(bm.status().to_string());
   Loaded& l = bm.value().l;
-  bench::BenchInput in{l.model.get(), {}, b.seed, int(b.reps)};
+  auto dev = resolve_device(f);
+  if (!dev.is_ok()) return fail(dev.status().message());
+  std::unique_ptr<Forward> device_forward;  // CUDA: one model and pool shared by every case
+  if (dev.value() != "cpu") {
+    auto fw = make_forward(f, l, dev.value(), 0);
+    if (!fw.is_ok()) return fail(fw.status().message());
+    device_forward = std::move(fw).value();
+  }
+  bench::BenchInput in{l.model.get(), device_forward.get(), {}, b.seed, int(b.reps)};
   if (!b.chat_prompt.empty()) {
     if (!l.tok) return fail("--prompt needs the model's tokenizer: " + l.tok_status.message());
     ChatRequest req;
@@ -160,7 +169,8 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
     in.tg_prompt = ids.value();
   }
   const auto& w = l.ck->weights();
-  bench::ReportHeader h{bm.value().name, dtype_name(w.embed->dtype), "CPU", bench::cpu_name(),
+  const auto [backend, processor] = device_names(dev.value());
+  bench::ReportHeader h{bm.value().name, dtype_name(w.embed->dtype), backend, processor,
                         WEDLM_COMMIT, n_params(*l.ck), int(b.reps)};
   std::vector<bench::CaseResult> rows;
   for (const bench::BenchCase& c : cases.value()) {

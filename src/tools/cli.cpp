@@ -84,6 +84,10 @@ void add_common(CLI::App* app, CommonFlags& f) {
   app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
   app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");
   app->add_option("--kv-block", f.block_size, "KV cache block size in tokens")->capture_default_str();
+  add_device_flags(app, f);
+}
+
+void add_device_flags(CLI::App* app, CommonFlags& f) {
   app->add_option("--device", f.device, "auto (CUDA when a GPU is present), cpu or cuda")
       ->capture_default_str();
   app->add_option("--gpu-memory-util", f.gpu_memory_util,

@@ -52,6 +52,7 @@ Result<std::vector<int32_t>> parse_ids(const std::string& s);
 Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional<Tokenizer>& tok,
                                        const Status& tok_status);
 void add_common(CLI::App* app, CommonFlags& f);
+void add_device_flags(CLI::App* app, CommonFlags& f);  // --device, --gpu-memory-util
 void add_generate(CLI::App* app, GenerateFlags& g);
 Result<Loaded> load(const CommonFlags& f);
 std::string text_of(const Loaded& l, const std::vector<int32_t>& ids);

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include "bench/bench_report.h"
+
 #ifdef WEDLM_HAVE_CUDA
 #include "model/cuda_model.h"
 #include "ops/cuda/cuda_device.h"
@@ -65,6 +67,14 @@ Result<std::string> resolve_device(const CommonFlags& f) {
   if (!has_gpu) return bad("--device cuda: no CUDA device found");
   return std::string("cuda");
 #endif
+}
+
+std::pair<std::string, std::string> device_names(const std::string& device) {
+#ifdef WEDLM_HAVE_CUDA
+  if (device == "cuda") return {"CUDA", cuda::device_description(0)};
+#endif
+  (void)device;
+  return {"CPU", bench::cpu_name()};
 }
 
 int64_t kv_bytes_per_token(const ModelConfig& cfg, const std::string& device) {

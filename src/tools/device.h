@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "core/status.h"
 #include "model/forward.h"
@@ -14,6 +15,8 @@ namespace wedlm::cli {
 
 // "cpu" or "cuda" for --device auto|cpu|cuda (auto: cuda when built with it and a GPU is there).
 Result<std::string> resolve_device(const CommonFlags& f);
+// "CPU"/"CUDA" and the processor's name ("NVIDIA H100 80GB HBM3 (sm_90, ...)"), for reports.
+std::pair<std::string, std::string> device_names(const std::string& device);
 // KV bytes one token slot takes on `device` (fp32 on the CPU, bf16 on CUDA), all layers.
 int64_t kv_bytes_per_token(const ModelConfig& cfg, const std::string& device);
 // The model of `m` on `device` with a KV pool of `kv_tokens` slots in blocks of --kv-block;

@@ -261,6 +261,7 @@ int main(int argc, char** argv) {
   CLI::App* bench = app.add_subcommand("bench", "llama-bench-style tables of the engine");
   bench->add_option("-m,--model", cbench.model_dir, "model directory")->capture_default_str();
   bench->add_option("--kv-block", cbench.block_size, "KV block size")->capture_default_str();
+  add_device_flags(bench, cbench);
   add_bench(bench, bnf);
   BenchServeFlags bsf;
   CLI::App* bench_serve = app.add_subcommand("bench-serve", "load an OpenAI-compatible server");
