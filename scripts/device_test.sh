@@ -1,20 +1,53 @@
 #!/usr/bin/env bash
-# Runs the CUDA tests packed by scripts/device_pack.sh, on the GPU machine, from the repository
-# root: each test binary, then the kernel tests again under compute-sanitizer (memcheck).
-# Logs go to $OUT when set (the GPU tool's output folder).
+# On the GPU machine, from the repository root, with .device/ carried (scripts/device_pack.sh):
+#   scripts/device_test.sh [tests] [tools] [bench]     (default: tests tools)
+# tests: the CUDA test binaries, then the kernel tests under compute-sanitizer (memcheck);
+# tools: `wedlm generate` on the bundled model, CUDA against CPU; `wedlm serve --device cuda`
+#        answering one chat request;
+# bench: bench/cuda_vs_transformers.py (WeDLM-8B shape, this engine against transformers).
+# Logs and figures go to $OUT when set (the GPU tool's output folder).
 set -uo pipefail
 out="${OUT:-/tmp/wedlm-device}"
 mkdir -p "$out"
-export LD_LIBRARY_PATH="$PWD/.device/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+pack=/tmp/wedlm-pack
+rm -rf "$pack" && mkdir -p "$pack" && tar -C "$pack" -xJf .device/pack.tar.xz
+export LD_LIBRARY_PATH="$pack/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export WEDLM_SOURCE_DIR="$PWD"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader
+[ $# -gt 0 ] || set -- tests tools
 status=0
-for t in .device/bin/test_cuda_*; do
-  "$t" --gtest_brief=1 2>&1 | tee "$out/$(basename "$t").log" | tail -25 || status=1
+for stage in "$@"; do
+  echo "== $stage"
+  case "$stage" in
+    tests)
+      for t in "$pack"/bin/test_cuda_*; do
+        "$t" 2>&1 | tee "$out/$(basename "$t").log" | grep -E "^\[  (FAILED|PASSED|SKIPPED)|Failure|error" \
+          | head -30
+        [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+      done
+      compute-sanitizer --tool memcheck --error-exitcode 9 "$pack/bin/test_cuda_kernels" \
+        > "$out/sanitizer.log" 2>&1 || status=1
+      grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/sanitizer.log" | tail -3 ;;
+    tools)
+      w="$pack/bin/wedlm"
+      for d in cpu cuda; do
+        "$w" generate -m models/wedlm-tiny -p "Count from 1 to 60." --chat --temperature 0 --device "$d" -n 320 \
+          > "$out/count_$d.txt" 2> "$out/count_$d.err" || status=1
+        tail -1 "$out/count_$d.err"
+      done
+      cmp -s "$out/count_cpu.txt" "$out/count_cuda.txt" && echo "count: CUDA text = CPU text" \
+        || { echo "count: CUDA text differs:"; head -c 300 "$out/count_cuda.txt"; echo; }
+      "$w" serve -m models/wedlm-tiny --device cuda --port 18080 > "$out/serve.log" 2>&1 &
+      pid=$!
+      for _ in $(seq 60); do curl -s localhost:18080/health >/dev/null && break; sleep 1; done
+      curl -s localhost:18080/v1/chat/completions -H 'Content-Type: application/json' \
+        -d '{"messages":[{"role":"user","content":"Count from 1 to 12."}],"temperature":0}' \
+        | tee "$out/serve_reply.json" | head -c 400; echo
+      kill "$pid"; wait "$pid" ;;
+    bench)
+      PYTHONUNBUFFERED=1 python3 bench/cuda_vs_transformers.py --wedlm "$pack/bin/wedlm" \
+        --out "$out" 2>&1 | tee "$out/bench.log" | tail -12 ;;
+    *) echo "unknown stage $stage"; status=2 ;;
+  esac
 done
-if command -v compute-sanitizer >/dev/null; then
-  compute-sanitizer --tool memcheck --error-exitcode 9 .device/bin/test_cuda_kernels \
-    --gtest_brief=1 > "$out/sanitizer.log" 2>&1 || status=1
-  tail -5 "$out/sanitizer.log"
-fi
 exit $status

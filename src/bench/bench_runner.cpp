@@ -33,7 +33,7 @@ Request request_of(const BenchInput& in, const BenchCase& c, Rng& rng) {
   Request r;
   const bool pp = c.test == "pp";
   r.prompt = pp ? random_tokens(c.n_tokens, cfg, rng)
-                : (in.tg_prompt.empty() ? random_tokens(8, cfg, rng) : in.tg_prompt);
+                : (in.tg_prompt.empty() ? random_tokens(in.tg_depth, cfg, rng) : in.tg_prompt);
   GenerateParams& p = r.params;
   p.mode = c.mode;
   p.max_tokens = pp ? 1 : c.n_tokens;
@@ -87,7 +87,7 @@ std::string label(const BenchCase& c) { return fmt::format("{}{}", c.test, c.n_t
 Result<CaseResult> run_case(const BenchInput& in, const BenchCase& c) {
   const ModelConfig& cfg = in.model->config();
   const int64_t prompt = c.test == "pp" ? c.n_tokens
-                                        : (in.tg_prompt.empty() ? 8 : int64_t(in.tg_prompt.size()));
+                                        : (in.tg_prompt.empty() ? in.tg_depth : int64_t(in.tg_prompt.size()));
   const int64_t need = prompt + (c.test == "pp" ? 1 : c.n_tokens) + 2 * c.window + 1;
   if (need > cfg.max_position_embeddings)
     return Status(ErrorKind::kInvalidArgument,

@@ -40,7 +40,8 @@ struct CaseResult {
 struct BenchInput {
   Model* model = nullptr;
   Forward* forward = nullptr;        // when set (a device), every case runs on it instead
-  std::vector<int32_t> tg_prompt;    // tg prompt ("" = 8 random tokens); e.g. a chat message
+  std::vector<int32_t> tg_prompt;    // tg prompt (empty: tg_depth random tokens); e.g. a chat message
+  int64_t tg_depth = 8;              // random tg prompt length: the context generation starts at
   uint64_t seed = 0;                 // random prompts
   int reps = 5;
 };

@@ -138,6 +138,8 @@ void add_bench(CLI::App* app, BenchFlags& b) {
   app->add_option("--prompt", b.chat_prompt, "generation tests start from this user message "
                   "(through the chat template) instead of 8 random tokens");
   app->add_option("--seed", b.seed, "random weights and prompts")->capture_default_str();
+  app->add_option("-d,--depth", b.depth, "generation tests start after this many random prompt "
+                  "tokens (the context a step attends over)")->capture_default_str();
 }
 
 int run_bench(CommonFlags f, const BenchFlags& b) {
@@ -146,6 +148,8 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
       {"json", bench::ReportFormat::kJson}};
   if (!formats.count(b.output)) return fail("-o must be md, csv or json, got " + b.output);
   if (b.reps < 1) return fail("-r must be at least 1");
+  if (b.depth < 1) return fail("-d must be at least 1");
+  if (b.depth != 8 && !b.chat_prompt.empty()) return fail("-d and --prompt exclude each other");
   auto cases = cases_of(b);
   if (!cases.is_ok()) return fail(cases.status().message());
   auto bm = bench_model(f, b);
@@ -159,7 +163,7 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
     if (!fw.is_ok()) return fail(fw.status().message());
     device_forward = std::move(fw).value();
   }
-  bench::BenchInput in{l.model.get(), device_forward.get(), {}, b.seed, int(b.reps)};
+  bench::BenchInput in{l.model.get(), device_forward.get(), {}, b.depth, b.seed, int(b.reps)};
   if (!b.chat_prompt.empty()) {
     if (!l.tok) return fail("--prompt needs the model's tokenizer: " + l.tok_status.message());
     ChatRequest req;

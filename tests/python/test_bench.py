@@ -90,3 +90,15 @@ def test_random_weights_of_a_real_shape():
 def test_bad_input_is_named(args, needle):
     r = run("bench", "-r", "1", *args)
     assert r.returncode == 1 and needle in r.stderr, r.stderr
+
+
+def test_depth_sets_the_context_of_generation_tests():
+    shallow = bench_json("-p", "0", "-n", "8", "--mode", "ar", "-r", "1")
+    deep = bench_json("-p", "0", "-n", "8", "--mode", "ar", "-r", "1", "-d", "600")
+    (s,), (d,) = shallow["results"], deep["results"]
+    assert s["test"] == d["test"] == "tg8"
+    # 600 prompt tokens to prefill before the first token, against 8
+    assert d["ttft_ms"] > s["ttft_ms"]
+    too_deep = run("bench", "-p", "0", "-n", "8", "-d", "1020", "-r", "1")
+    assert too_deep.returncode != 0 and "need 1061 positions, the model has 1024" in too_deep.stderr
+    assert "-d must be at least 1" in run("bench", "-d", "0").stderr

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <tuple>
 
 #include "ops/cuda/cuda_check.h"
 
@@ -21,24 +23,32 @@ constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 
 }  // namespace
 
+// One GEMM shape's cuBLASLt descriptors and chosen algorithm, made once and reused: the heuristic
+// query costs tens of microseconds, and a decode step runs a few hundred GEMMs.
+struct Plan {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+};
+
 struct Gemm::Impl {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
+  std::map<std::tuple<int64_t, int64_t, int64_t, int>, Plan> plans;  // (n, m, k, out type)
 
   // Column-major, as cuBLAS sees it: C[m, n] = op(A)[m, k] . B[k, n] with A = w (k x m, ld k,
   // transposed), B = x (k x n, ld k), C = y (m x n, ld m): y row-major [n, m].
-  void run(const void* x, int64_t n, const void* w, int64_t m, int64_t k, void* y,
-           cudaDataType_t y_type, void* stream) {
-    if (n == 0 || m == 0) return;
-    cublasLtMatmulDesc_t op = nullptr;
-    check(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "matmul desc");
+  const Plan& plan(int64_t n, int64_t m, int64_t k, cudaDataType_t y_type) {
+    const auto key = std::make_tuple(n, m, k, int(y_type));
+    if (auto it = plans.find(key); it != plans.end()) return it->second;
+    Plan p;
+    check(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "matmul desc");
     const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "transa");
-    check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "transb");
-    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-    check(cublasLtMatrixLayoutCreate(&a, CUDA_R_16BF, uint64_t(k), uint64_t(m), k), "layout a");
-    check(cublasLtMatrixLayoutCreate(&b, CUDA_R_16BF, uint64_t(k), uint64_t(n), k), "layout b");
-    check(cublasLtMatrixLayoutCreate(&c, y_type, uint64_t(m), uint64_t(n), m), "layout c");
+    check(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "transa");
+    check(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "transb");
+    check(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, uint64_t(k), uint64_t(m), k), "layout a");
+    check(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, uint64_t(k), uint64_t(n), k), "layout b");
+    check(cublasLtMatrixLayoutCreate(&p.c, y_type, uint64_t(m), uint64_t(n), m), "layout c");
     cublasLtMatmulPreference_t pref = nullptr;
     check(cublasLtMatmulPreferenceCreate(&pref), "preference");
     check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -46,18 +56,31 @@ struct Gemm::Impl {
           "workspace preference");
     cublasLtMatmulHeuristicResult_t heur{};
     int found = 0;
-    check(cublasLtMatmulAlgoGetHeuristic(handle, op, a, b, c, c, pref, 1, &heur, &found),
+    check(cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.c, p.c, pref, 1, &heur, &found),
           "heuristic");
-    if (found == 0) check(CUBLAS_STATUS_NOT_SUPPORTED, "no cuBLASLt algorithm for this GEMM");
-    const float alpha = 1.0f, beta = 0.0f;
-    check(cublasLtMatmul(handle, op, &alpha, w, a, x, b, &beta, y, c, y, c, &heur.algo, workspace,
-                         kWorkspaceBytes, static_cast<cudaStream_t>(stream)),
-          "matmul");
     cublasLtMatmulPreferenceDestroy(pref);
-    cublasLtMatrixLayoutDestroy(c);
-    cublasLtMatrixLayoutDestroy(b);
-    cublasLtMatrixLayoutDestroy(a);
-    cublasLtMatmulDescDestroy(op);
+    if (found == 0) check(CUBLAS_STATUS_NOT_SUPPORTED, "no cuBLASLt algorithm for this GEMM");
+    p.algo = heur.algo;
+    return plans.emplace(key, p).first->second;
+  }
+
+  void run(const void* x, int64_t n, const void* w, int64_t m, int64_t k, void* y,
+           cudaDataType_t y_type, void* stream) {
+    if (n == 0 || m == 0) return;
+    const Plan& p = plan(n, m, k, y_type);
+    const float alpha = 1.0f, beta = 0.0f;
+    check(cublasLtMatmul(handle, p.op, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &p.algo,
+                         workspace, kWorkspaceBytes, static_cast<cudaStream_t>(stream)),
+          "matmul");
+  }
+
+  ~Impl() {
+    for (auto& [key, p] : plans) {
+      cublasLtMatrixLayoutDestroy(p.c);
+      cublasLtMatrixLayoutDestroy(p.b);
+      cublasLtMatrixLayoutDestroy(p.a);
+      cublasLtMatmulDescDestroy(p.op);
+    }
   }
 };
 
