@@ -4,6 +4,8 @@
 # than the C runtime and CUDA's. .device/ is ignored by git; carry it with the GPU call.
 #   scripts/device_pack.sh            # the CUDA tests and the wedlm tool, built portably
 #   scripts/device_pack.sh BIN...     # those binaries only
+#   WITH_SHARED=1 scripts/device_pack.sh  # also ../shared/fixtures (+~25 MB; the tree travels too:
+#                                         # 64 MiB in all)
 # The default build is build-device/ with WEDLM_NATIVE=OFF: the GPU machine's processor is not
 # this one, and -march=native code can stop there on an instruction it lacks.
 # Then, on the GPU machine, from the repository root: scripts/device_test.sh
@@ -11,8 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -eq 0 ]; then
   cmake -S . -B build-device -DWEDLM_NATIVE=OFF -DWEDLM_CUDA=ON >/dev/null
-  cmake --build build-device -j"$(nproc)" --target test_cuda_kernels test_cuda_model wedlm
+  cmake --build build-device -j"$(nproc)" --target test_cuda_kernels test_cuda_model \
+    test_cuda_parity wedlm
   set -- build-device/tests/cpp/test_cuda_kernels build-device/tests/cpp/test_cuda_model \
+    build-device/tests/cpp/test_cuda_parity \
     build-device/src/tools/wedlm
 fi
 grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >> .git/info/exclude
@@ -28,7 +32,11 @@ for bin in "$@"; do
     esac
   done
 done
+parts=(bin lib)
+if [ "${WITH_SHARED:-0}" = 1 ]; then
+  mkdir -p "$stage/shared" && cp -r ../shared/fixtures "$stage/shared/" && parts+=(shared)
+fi
 rm -rf .device && mkdir -p .device
-tar -C "$stage" -cJf .device/pack.tar.xz bin lib
+tar -C "$stage" -cJf .device/pack.tar.xz "${parts[@]}"
 rm -rf "$stage"
 du -h .device/pack.tar.xz

@@ -13,6 +13,7 @@ pack=/tmp/wedlm-pack
 rm -rf "$pack" && mkdir -p "$pack" && tar -C "$pack" -xJf .device/pack.tar.xz
 export LD_LIBRARY_PATH="$pack/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export WEDLM_SOURCE_DIR="$PWD"
+[ -d "$pack/shared" ] && export WEDLM_SHARED_DIR="$pack/shared"
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader
 [ $# -gt 0 ] || set -- tests tools
 status=0

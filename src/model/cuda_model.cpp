@@ -3,6 +3,8 @@
 #include <cstring>
 #include <utility>
 
+#include <fmt/core.h>
+
 #include "core/check.h"
 #include "ops/cuda/cuda_device.h"
 #include "ops/cuda/cuda_gemm.h"
@@ -190,6 +192,19 @@ CudaModel::~CudaModel() = default;
 const ModelConfig& CudaModel::config() const { return impl_->cfg; }
 int64_t CudaModel::n_blocks() const { return impl_->n_blocks; }
 int64_t CudaModel::block_size() const { return impl_->block_size; }
+
+Status CudaModel::supports(const ModelConfig& cfg) {
+  const int64_t d = cfg.head_dim, npl = d <= 32 ? 1 : d <= 64 ? 2 : d <= 128 ? 4 : 8;
+  if (d > 256 || d % npl != 0 || d % 2 != 0)
+    return Status(ErrorKind::kInvalidArgument,
+                  fmt::format("the CUDA backend takes head_dim up to 256 (even; a multiple of 2, "
+                              "4, 8 above 32, 64, 128), the model has {}", d));
+  if (cfg.hidden_size > 12288)
+    return Status(ErrorKind::kInvalidArgument,
+                  fmt::format("the CUDA backend takes hidden_size up to 12288, the model has {}",
+                              cfg.hidden_size));
+  return Status::ok();
+}
 
 int64_t CudaModel::bytes_per_block(const ModelConfig& cfg, int64_t block_size) {
   return 2 * cfg.n_layer * block_size * cfg.n_kv_head * cfg.head_dim * int64_t(sizeof(bf16_t));

@@ -36,6 +36,8 @@ class CudaModel final : public Forward {
   const char* device() const override { return "cuda"; }
   int64_t n_blocks() const override;
   int64_t block_size() const override;
+  // Whether the kernels take this shape (head_dim, hidden size): a Status naming what they do not.
+  static Status supports(const ModelConfig& cfg);
   // Bytes of device memory one KV block takes (all layers, K and V, bf16).
   static int64_t bytes_per_block(const ModelConfig& cfg, int64_t block_size);
 

@@ -90,6 +90,7 @@ Result<std::unique_ptr<Forward>> make_forward(const CommonFlags& f, const Loaded
         std::make_unique<CpuForward>(*m.model, blocks_for(tokens, f.block_size), f.block_size));
   }
 #ifdef WEDLM_HAVE_CUDA
+  WEDLM_RETURN_IF_ERROR(CudaModel::supports(m.ck->config()));
   if (f.gpu_memory_util <= 0 || f.gpu_memory_util > 1)
     return bad(fmt::format("--gpu-memory-util {} must be in (0, 1]", f.gpu_memory_util));
   int64_t blocks = blocks_for(kv_tokens, f.block_size);

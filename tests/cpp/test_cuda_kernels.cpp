@@ -86,7 +86,7 @@ TEST(CudaKernels, QkNormRope) {
   REQUIRE_DEVICE();
   std::mt19937 rng(3);
   const int64_t n = 5, hq = 4, hkv = 2, max_pos = 1024;
-  for (const int64_t dh : {64, 128}) {
+  for (const int64_t dh : {8, 16, 64, 128}) {
     for (const bool with_norm : {true, false}) {
       auto q = random_bf16(size_t(n * hq * dh), rng), k = random_bf16(size_t(n * hkv * dh), rng);
       const auto qn = random_bf16(size_t(dh), rng), kn = random_bf16(size_t(dh), rng);
@@ -126,7 +126,7 @@ TEST(CudaKernels, AttentionOverPagedBlocks) {
   REQUIRE_DEVICE();
   std::mt19937 rng(5);
   const int64_t hq = 8, hkv = 2, bs = 16, pool_blocks = 12, n_layer = 3, layer = 1;
-  for (const int64_t dh : {64, 128, 256}) {
+  for (const int64_t dh : {8, 16, 48, 64, 128, 256}) {
     // two sequences: 3 rows over 37 cached slots (a WeDLM step), and 2 rows from the start
     const std::vector<int32_t> tables = {7, 2, 9, 0, 4, 11, 5};  // blocks in shuffled order
     const std::vector<int32_t> n_keys = {38, 39, 40, 1, 2}, start = {0, 0, 0, 4, 4};

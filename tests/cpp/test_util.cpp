@@ -72,6 +72,10 @@ std::string source_dir() {
   const char* env = std::getenv("WEDLM_SOURCE_DIR");
   return env != nullptr && *env != '\0' ? env : WEDLM_SOURCE_DIR;
 }
-std::string shared_dir() { return (fs::path(WEDLM_SOURCE_DIR) / ".." / "shared").string(); }
+std::string shared_dir() {  // WEDLM_SHARED_DIR in the environment overrides it
+  const char* env = std::getenv("WEDLM_SHARED_DIR");
+  if (env != nullptr && *env != '\0') return env;
+  return (fs::path(WEDLM_SOURCE_DIR) / ".." / "shared").string();
+}
 
 }  // namespace wedlm::test

@@ -79,21 +79,25 @@ __global__ void add_rms_norm_k(const bf16_t* x, bf16_t* residual, int64_t d, con
   }
 }
 
-// One block per (row, head), head_dim / 2 threads: thread t rotates the pair (t, t + head_dim/2).
+// One block per (row, head); thread t < head_dim / 2 rotates the pair (t, t + head_dim/2), the
+// others (the block is whole warps) only take part in the sum of squares.
 __global__ void qk_norm_rope_k(bf16_t* q, bf16_t* k, int n_head, int n_kv_head, int head_dim,
                                const bf16_t* q_norm, const bf16_t* k_norm, float eps,
                                const int64_t* pos, const float* cos_sin) {
   const int64_t i = blockIdx.x;
   const int h = blockIdx.y, t = threadIdx.x, half = head_dim / 2;
-  const bool is_q = h < n_head;
+  const bool is_q = h < n_head, active = t < half;
   bf16_t* x = is_q ? q + (i * n_head + h) * head_dim : k + (i * n_kv_head + h - n_head) * head_dim;
   const bf16_t* w = is_q ? q_norm : k_norm;
-  float a = bf(x[t]), b = bf(x[t + half]);
+  float a = active ? bf(x[t]) : 0.0f, b = active ? bf(x[t + half]) : 0.0f;
   if (w != nullptr) {  // the same for the whole block
     const float inv = rsqrtf(block_sum(a * a + b * b) / float(head_dim) + eps);
-    a = round_bf(round_bf(a * inv) * bf(w[t]));
-    b = round_bf(round_bf(b * inv) * bf(w[t + half]));
+    if (active) {
+      a = round_bf(round_bf(a * inv) * bf(w[t]));
+      b = round_bf(round_bf(b * inv) * bf(w[t + half]));
+    }
   }
+  if (!active) return;
   const float* cs = cos_sin + pos[i] * head_dim;
   const float c = cs[t], s = cs[half + t];
   x[t] = to_bf(a * c - b * s);
@@ -112,18 +116,20 @@ __global__ void store_kv_k(const bf16_t* k, const bf16_t* v, int64_t kv_dim,
 constexpr int kAttnWarps = 4;
 
 // One block per (row, head); warp w takes keys w, w + 4, ... with an online softmax; lane l holds
-// dimensions [l * NPL, (l + 1) * NPL) of q and of its accumulator; the warps merge at the end.
+// dimensions [l * NPL, (l + 1) * NPL) of q and of its accumulator (lanes past head_dim / NPL hold
+// none); the warps merge at the end.
 template <int NPL>
-__global__ void attention_k(const bf16_t* q, int n_head, int n_kv_head, AttentionRows rows,
+__global__ void attention_k(const bf16_t* q, int n_head, int n_kv_head, int D, AttentionRows rows,
                             const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out,
                             float scale) {
-  constexpr int D = NPL * 32;
+  constexpr int kMaxD = NPL * 32;
   const int64_t i = blockIdx.x;
   const int h = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const bool active = lane * NPL < D;
   const int64_t kv_dim = int64_t(n_kv_head) * D, kv_off = int64_t(h / (n_head / n_kv_head)) * D;
   float qv[NPL], acc[NPL];
   for (int e = 0; e < NPL; ++e) {
-    qv[e] = bf(q[(i * n_head + h) * D + lane * NPL + e]);
+    qv[e] = active ? bf(q[(i * n_head + h) * D + lane * NPL + e]) : 0.0f;
     acc[e] = 0;
   }
   const int32_t* table = rows.block_tables + rows.table_start[i];
@@ -133,18 +139,20 @@ __global__ void attention_k(const bf16_t* q, int n_head, int n_kv_head, Attentio
     const int64_t row =
         int64_t(table[j / bs]) * rows.block_stride + (j % bs) * kv_dim + kv_off + lane * NPL;
     float s = 0;
-    for (int e = 0; e < NPL; ++e) s += qv[e] * bf(k_cache[row + e]);
+    if (active)
+      for (int e = 0; e < NPL; ++e) s += qv[e] * bf(k_cache[row + e]);
     s = warp_sum(s) * scale;
     const float m_new = fmaxf(m, s), corr = expf(m - m_new), p = expf(s - m_new);
     l = l * corr + p;
-    for (int e = 0; e < NPL; ++e) acc[e] = acc[e] * corr + p * bf(v_cache[row + e]);
+    if (active)
+      for (int e = 0; e < NPL; ++e) acc[e] = acc[e] * corr + p * bf(v_cache[row + e]);
     m = m_new;
   }
-  __shared__ float sm[kAttnWarps], sl[kAttnWarps], sacc[kAttnWarps][D];
+  __shared__ float sm[kAttnWarps], sl[kAttnWarps], sacc[kAttnWarps][kMaxD];
   if (lane == 0) sm[warp] = m, sl[warp] = l;
   for (int e = 0; e < NPL; ++e) sacc[warp][lane * NPL + e] = acc[e];
   __syncthreads();
-  if (warp != 0) return;
+  if (warp != 0 || !active) return;
   float mx = -INFINITY;
   for (int w = 0; w < kAttnWarps; ++w) mx = fmaxf(mx, sm[w]);
   float total = 0, f[kAttnWarps];
@@ -234,9 +242,10 @@ void qk_norm_rope(bf16_t* q, bf16_t* k, int64_t n, int64_t n_head, int64_t n_kv_
                   int64_t head_dim, const bf16_t* q_norm, const bf16_t* k_norm, float eps,
                   const int64_t* pos, const float* cos_sin, void* stream) {
   if (n == 0) return;
-  WEDLM_CHECK(head_dim % 64 == 0 && head_dim <= 2048, "qk_norm_rope: head_dim a multiple of 64");
+  WEDLM_CHECK(head_dim % 2 == 0 && head_dim <= 2048, "qk_norm_rope: head_dim even, <= 2048");
   const dim3 grid{unsigned(n), unsigned(n_head + n_kv_head)};
-  qk_norm_rope_k<<<grid, unsigned(head_dim / 2), 0, as_stream(stream)>>>(
+  const unsigned threads = unsigned((head_dim / 2 + 31) / 32 * 32);
+  qk_norm_rope_k<<<grid, threads, 0, as_stream(stream)>>>(
       q, k, int(n_head), int(n_kv_head), int(head_dim), q_norm, k_norm, eps, pos, cos_sin);
   check_launch("qk_norm_rope");
 }
@@ -257,11 +266,16 @@ void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, in
   const float scale = 1.0f / std::sqrt(float(head_dim));
   const cudaStream_t s = as_stream(stream);
   const int nh = int(n_head), nkv = int(n_kv_head);
-  switch (head_dim) {
-    case 64: attention_k<2><<<grid, 32 * kAttnWarps, 0, s>>>(q, nh, nkv, rows, k_cache, v_cache, out, scale); break;
-    case 128: attention_k<4><<<grid, 32 * kAttnWarps, 0, s>>>(q, nh, nkv, rows, k_cache, v_cache, out, scale); break;
-    case 256: attention_k<8><<<grid, 32 * kAttnWarps, 0, s>>>(q, nh, nkv, rows, k_cache, v_cache, out, scale); break;
-    default: WEDLM_CHECK(false, "attention: head_dim must be 64, 128 or 256");
+  const int D = int(head_dim);
+  // lanes hold NPL dimensions each: the fewest of 1, 2, 4, 8 that cover head_dim in one warp
+  const int npl = D <= 32 ? 1 : D <= 64 ? 2 : D <= 128 ? 4 : 8;
+  WEDLM_CHECK(D <= 256 && D % npl == 0, "attention: head_dim <= 256, a multiple of its lane share");
+  const unsigned threads = 32 * kAttnWarps;
+  switch (npl) {
+    case 1: attention_k<1><<<grid, threads, 0, s>>>(q, nh, nkv, D, rows, k_cache, v_cache, out, scale); break;
+    case 2: attention_k<2><<<grid, threads, 0, s>>>(q, nh, nkv, D, rows, k_cache, v_cache, out, scale); break;
+    case 4: attention_k<4><<<grid, threads, 0, s>>>(q, nh, nkv, D, rows, k_cache, v_cache, out, scale); break;
+    default: attention_k<8><<<grid, threads, 0, s>>>(q, nh, nkv, D, rows, k_cache, v_cache, out, scale); break;
   }
   check_launch("attention");
 }

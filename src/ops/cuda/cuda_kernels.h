@@ -50,8 +50,8 @@ struct AttentionRows {
 };
 
 // out[i, h, :] = softmax(q[i, h] . K^T / sqrt(head_dim)) V over row i's keys, with q head h reading
-// kv head h / (n_head / n_kv_head); fp32 scores and accumulation, bf16 out. head_dim is 64, 128 or
-// 256. kv_dim = n_kv_head * head_dim.
+// kv head h / (n_head / n_kv_head); fp32 scores and accumulation, bf16 out. head_dim <= 256 (and
+// a multiple of 2, 4 or 8 above 32, 64, 128). kv_dim = n_kv_head * head_dim.
 void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
                const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache,
                bf16_t* out, void* stream);
