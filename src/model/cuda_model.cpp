@@ -67,7 +67,7 @@ struct CudaModel::Impl {
   std::vector<DeviceLayer> layers;
   DeviceBuffer<bf16_t> k_pool, v_pool;
   DeviceBuffer<float> rope;  // [max_pos, head_dim]
-  cuda::Gemm gemm;
+  std::unique_ptr<cuda::Gemm> gemm;  // made once a device is known to be there
   // scratch, grown on demand
   DeviceBuffer<bf16_t> h, residual, x, q, k, v, att, gate_up, act, gathered;
   DeviceBuffer<float> logits;
@@ -85,6 +85,9 @@ CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
     : cfg(ck.config()), n_blocks(blocks), block_size(bs),
       kv_dim(cfg.n_kv_head * cfg.head_dim), block_stride(cfg.n_layer * bs * kv_dim) {
   WEDLM_CHECK(cuda::device_count() > 0, "CudaModel needs a CUDA device");
+  const Status shape = supports(cfg);
+  WEDLM_CHECK(shape.is_ok(), shape.message());
+  gemm = std::make_unique<cuda::Gemm>();
   const ModelWeights& w = ck.weights();
   embed = upload(w.embed);
   final_norm = upload(w.final_norm);
@@ -103,6 +106,8 @@ CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
   const size_t pool = size_t(n_blocks * block_stride);
   k_pool = DeviceBuffer<bf16_t>(pool);
   v_pool = DeviceBuffer<bf16_t>(pool);
+  cuda::zero(k_pool.data(), pool * sizeof(bf16_t));  // as KvCache: never-written slots are 0
+  cuda::zero(v_pool.data(), pool * sizeof(bf16_t));
   rope = DeviceBuffer<float>(
       cuda::host::rope_table(cfg.max_position_embeddings, cfg.head_dim, cfg.rope_theta));
 }
@@ -151,9 +156,9 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
   } else {       // residual += h; x = RMSNorm(residual)
     cuda::add_rms_norm(h.data(), residual.data(), T, H, w.input_norm.data(), eps, x.data(), nullptr);
   }
-  gemm.bf16_out(x.data(), T, w.q.data(), qd, H, fit(q, size_t(T * qd)), nullptr);       // [T, qd]
-  gemm.bf16_out(x.data(), T, w.k.data(), kv_dim, H, fit(k, size_t(T * kv_dim)), nullptr);
-  gemm.bf16_out(x.data(), T, w.v.data(), kv_dim, H, fit(v, size_t(T * kv_dim)), nullptr);
+  gemm->bf16_out(x.data(), T, w.q.data(), qd, H, fit(q, size_t(T * qd)), nullptr);       // [T, qd]
+  gemm->bf16_out(x.data(), T, w.k.data(), kv_dim, H, fit(k, size_t(T * kv_dim)), nullptr);
+  gemm->bf16_out(x.data(), T, w.v.data(), kv_dim, H, fit(v, size_t(T * kv_dim)), nullptr);
   if (w.q_bias.size() > 0) {
     cuda::add_bias(q.data(), T, qd, w.q_bias.data(), nullptr);
     cuda::add_bias(k.data(), T, kv_dim, w.k_bias.data(), nullptr);
@@ -171,17 +176,17 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
                                  block_stride};
   cuda::attention(q.data(), T, c.n_head, c.n_kv_head, c.head_dim, rows, kc, vc,
                   fit(att, size_t(T * qd)), nullptr);
-  gemm.bf16_out(att.data(), T, w.o.data(), H, qd, fit(h, size_t(T * H)), nullptr);   // [T, H]
+  gemm->bf16_out(att.data(), T, w.o.data(), H, qd, fit(h, size_t(T * H)), nullptr);   // [T, H]
 }
 
 void CudaModel::Impl::mlp_block(const DeviceLayer& w, int64_t T) {
   const int64_t H = cfg.hidden_size, F = cfg.intermediate_size;
   cuda::add_rms_norm(h.data(), residual.data(), T, H, w.post_norm.data(), float(cfg.rms_norm_eps),
                      x.data(), nullptr);
-  gemm.bf16_out(x.data(), T, w.gate_up.data(), 2 * F, H, fit(gate_up, size_t(T * 2 * F)),
+  gemm->bf16_out(x.data(), T, w.gate_up.data(), 2 * F, H, fit(gate_up, size_t(T * 2 * F)),
                 nullptr);                                                          // [T, 2F]
   cuda::silu_mul(gate_up.data(), T, F, fit(act, size_t(T * F)), nullptr);          // [T, F]
-  gemm.bf16_out(act.data(), T, w.down.data(), H, F, h.data(), nullptr);            // [T, H]
+  gemm->bf16_out(act.data(), T, w.down.data(), H, F, h.data(), nullptr);            // [T, H]
 }
 
 CudaModel::CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size)
@@ -199,10 +204,6 @@ Status CudaModel::supports(const ModelConfig& cfg) {
     return Status(ErrorKind::kInvalidArgument,
                   fmt::format("the CUDA backend takes head_dim up to 256 (even; a multiple of 2, "
                               "4, 8 above 32, 64, 128), the model has {}", d));
-  if (cfg.hidden_size > 12288)
-    return Status(ErrorKind::kInvalidArgument,
-                  fmt::format("the CUDA backend takes hidden_size up to 12288, the model has {}",
-                              cfg.hidden_size));
   return Status::ok();
 }
 
@@ -224,11 +225,11 @@ void CudaModel::forward(const Batch& b, std::vector<float>& logits) {
   cuda::add_rms_norm(m.h.data(), m.residual.data(), T, H, m.final_norm.data(),
                      float(c.rms_norm_eps), m.x.data(), nullptr);
   logits.resize(size_t(R * c.vocab_size));
-  if (R == 0) return;
+  if (R == 0) return cuda::synchronize();  // a failed kernel is named by this forward
   // the logit rows of x, gathered like embeddings, then the LM head on those rows only
   cuda::embed_rows(m.x.data(), H, m.logit_rows.data(), R, fit(m.gathered, size_t(R * H)), nullptr);
   const bf16_t* head = m.lm_head.size() > 0 ? m.lm_head.data() : m.embed.data();
-  m.gemm.f32_out(m.gathered.data(), R, head, c.vocab_size, H,
+  m.gemm->f32_out(m.gathered.data(), R, head, c.vocab_size, H,
                  fit(m.logits, size_t(R * c.vocab_size)), nullptr);              // [R, vocab]
   cuda::copy_to_host(logits.data(), m.logits.data(), logits.size() * sizeof(float));
 }

@@ -30,15 +30,16 @@ std::vector<bf16_t> random_bf16(size_t n, std::mt19937& rng, float sd = 1.0f) {
   return v;
 }
 
-// |a - b| within `ulps` units in the last place of a bf16 at the larger magnitude.
+// |a - b| within `ulps` units in the last place of a bf16 at the larger magnitude, or within
+// `abs_floor` (for values that nearly cancel to 0, where an ulp means little).
 ::testing::AssertionResult near_bf16(const std::vector<bf16_t>& got, const std::vector<bf16_t>& want,
-                                     int ulps) {
+                                     int ulps, float abs_floor = 0) {
   if (got.size() != want.size()) return ::testing::AssertionFailure() << "sizes differ";
   for (size_t i = 0; i < got.size(); ++i) {
     const float a = bf16_to_f32(got[i]), b = bf16_to_f32(want[i]);
     const float mag = std::max(std::fabs(a), std::fabs(b));
     const float ulp = mag > 0 ? std::ldexp(1.0f, std::ilogb(mag) - 7) : 1e-30f;
-    if (!(std::fabs(a - b) <= ulps * ulp))
+    if (!(std::fabs(a - b) <= std::max(ulps * ulp, abs_floor)))
       return ::testing::AssertionFailure() << "element " << i << ": " << a << " vs " << b;
   }
   return ::testing::AssertionSuccess();
@@ -71,14 +72,16 @@ TEST(CudaKernels, RmsNormAndAddRmsNorm) {
     rms_norm(dx.data(), n, d, dw.data(), 1e-6f, dy.data(), nullptr);
     std::vector<bf16_t> want(x.size());
     host::rms_norm(x.data(), n, d, w.data(), 1e-6f, want.data());
-    EXPECT_TRUE(near_bf16(dy.download(), want, 1)) << "rms_norm d=" << d;
+    // the device's rsqrtf and tree sum against 1/sqrt and a sequential sum can flip the inner
+    // rounding of x * inv by one ulp, which the weight (mantissa up to 2) can make two
+    EXPECT_TRUE(near_bf16(dy.download(), want, 2)) << "rms_norm d=" << d;
 
     DeviceBuffer<bf16_t> dres(res);  // y aliasing x, as the model uses it
     add_rms_norm(dx.data(), dres.data(), n, d, dw.data(), 1e-6f, dx.data(), nullptr);
     auto res_want = res;
     host::add_rms_norm(x.data(), res_want.data(), n, d, w.data(), 1e-6f, want.data());
     EXPECT_EQ(dres.download(), res_want) << "add_rms_norm residual d=" << d;
-    EXPECT_TRUE(near_bf16(dx.download(), want, 1)) << "add_rms_norm d=" << d;
+    EXPECT_TRUE(near_bf16(dx.download(), want, 2)) << "add_rms_norm d=" << d;
   }
 }
 
@@ -144,7 +147,8 @@ TEST(CudaKernels, AttentionOverPagedBlocks) {
     host::attention(q.data(), n, hq, hkv, dh,
                     AttentionRows{n_keys.data(), start.data(), tables.data(), bs, stride},
                     kc.data() + at, vc.data() + at, want.data());
-    EXPECT_TRUE(near_bf16(dout.download(), want, 2)) << "head_dim " << dh;
+    // outputs that nearly cancel differ by more ulps than they are worth: 1e-5 absolute (|v| ~ 1)
+    EXPECT_TRUE(near_bf16(dout.download(), want, 2, 1e-5f)) << "head_dim " << dh;
   }
 }
 

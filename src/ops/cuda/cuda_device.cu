@@ -53,6 +53,10 @@ void copy_to_host(void* dst, const void* src, size_t bytes) {
   if (bytes > 0) WEDLM_CUDA(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
+void zero(void* dst, size_t bytes) {
+  if (bytes > 0) WEDLM_CUDA(cudaMemset(dst, 0, bytes));
+}
+
 void synchronize() { WEDLM_CUDA(cudaDeviceSynchronize()); }
 
 void check_launch(const char* what) {

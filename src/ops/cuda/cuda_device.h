@@ -24,6 +24,7 @@ void* device_malloc(size_t bytes);  // never null for bytes > 0
 void device_free(void* p);
 void copy_to_device(void* dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* src, size_t bytes);
+void zero(void* dst, size_t bytes);
 void synchronize();  // waits for the device and checks for errors of earlier launches
 // Checks the launch that precedes it (a kernel's configuration errors); `what` names the kernel.
 void check_launch(const char* what);

@@ -62,20 +62,22 @@ __global__ void rms_norm_k(const bf16_t* x, int64_t d, const bf16_t* w, float ep
     yr[i] = to_bf(round_bf(bf(xr[i]) * inv) * bf(w[i]));
 }
 
+// Each thread adds its own elements twice (before and after the block's sum of squares) rather
+// than keeping them: the same fp32 sums, no row-size limit; y aliasing x is safe (same thread, same
+// element, read before written).
 __global__ void add_rms_norm_k(const bf16_t* x, bf16_t* residual, int64_t d, const bf16_t* w,
                                float eps, bf16_t* y) {
-  extern __shared__ float sum[];  // [d]: the fp32 x + residual
   const int64_t base = int64_t(blockIdx.x) * d;
   float ss = 0;
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
     const float s = bf(x[base + i]) + bf(residual[base + i]);
-    sum[i] = s;
     ss += s * s;
   }
   const float inv = rsqrtf(block_sum(ss) / float(d) + eps);
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
-    residual[base + i] = to_bf(sum[i]);
-    y[base + i] = to_bf(round_bf(sum[i] * inv) * bf(w[i]));
+    const float s = bf(x[base + i]) + bf(residual[base + i]);
+    residual[base + i] = to_bf(s);
+    y[base + i] = to_bf(round_bf(s * inv) * bf(w[i]));
   }
 }
 
@@ -232,9 +234,7 @@ void rms_norm(const bf16_t* x, int64_t n, int64_t d, const bf16_t* w, float eps,
 void add_rms_norm(const bf16_t* x, bf16_t* residual, int64_t n, int64_t d, const bf16_t* w,
                   float eps, bf16_t* y, void* stream) {
   if (n == 0) return;
-  WEDLM_CHECK(d <= 12288, "add_rms_norm: rows wider than 48 KB of fp32 shared memory");
-  const size_t shared = size_t(d) * sizeof(float);
-  add_rms_norm_k<<<unsigned(n), kThreads, shared, as_stream(stream)>>>(x, residual, d, w, eps, y);
+  add_rms_norm_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(x, residual, d, w, eps, y);
   check_launch("add_rms_norm");
 }
 
