@@ -65,10 +65,18 @@ Result<GenerateResult> generate(SequenceModel& m, std::span<const int32_t> promp
   t0 = Clock::now();
   StepRows step, rows;
   std::vector<float> logits;
+  std::vector<RowPick> picks;
+  const bool by_picks = m.picks_are_cheaper() && dec.takes_picks();
   while (dec.plan(step)) {  // rows not in the cache yet, then the step
     segment_rows(dec.tokens(), computed, dec.kv_target(), &step, rows);
-    m.forward(rows.ids, rows.pos, computed, rows.logit_rows, logits);
-    const int64_t n = dec.apply(logits.data(), m.vocab_size());
+    int64_t n = 0;
+    if (by_picks) {
+      m.forward_picks(rows.ids, rows.pos, computed, rows.logit_rows, p.mask_id, picks);
+      n = dec.apply(picks);
+    } else {
+      m.forward(rows.ids, rows.pos, computed, rows.logit_rows, logits);
+      n = dec.apply(logits.data(), m.vocab_size());
+    }
     computed = dec.kv_target();
     if (p.mode == DecodeMode::kAR && dec.result().forwards == 1)  // AR: the first forward prefills
       prefill_ms = ms_since(t0), t0 = Clock::now();

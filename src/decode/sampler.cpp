@@ -1,5 +1,7 @@
 #include "decode/sampler.h"
 
+#include "ops/logit_rows.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -17,25 +19,12 @@ uint64_t Rng::next_u64() {  // splitmix64
 
 double Rng::uniform() { return double(next_u64() >> 11) * 0x1.0p-53; }
 
-double entropy(const float* logits, int64_t n) {
-  double mx = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, double(logits[i]));
-  double z = 0, zx = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = double(logits[i]) - mx, e = std::exp(d);
-    z += e;
-    zx += e * d;
-  }
-  return std::log(z) - zx / z;  // H = log Z - E[x - max]
-}
+double entropy(const float* logits, int64_t n) { return row_entropy(logits, n); }
 
 namespace {
 
 int32_t argmax(const float* logits, int64_t n, int64_t mask_id) {
-  int64_t best = -1;
-  for (int64_t i = 0; i < n; ++i)
-    if (i != mask_id && (best < 0 || logits[i] > logits[best])) best = i;
-  return static_cast<int32_t>(best);
+  return row_argmax(logits, n, mask_id);
 }
 
 // Candidate ids surviving top-k and top-p, in descending logit order.

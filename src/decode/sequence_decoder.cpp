@@ -81,9 +81,14 @@ bool SequenceDecoder::plan(StepRows& rows) {
   return true;
 }
 
-TokenLogprob SequenceDecoder::logprob_of(const float* row, int64_t vocab, int32_t t) const {
+TokenLogprob SequenceDecoder::logprob_of(const Rows& rows, size_t j, int32_t t) const {
   if (p_.logprobs < 0) return {};
-  return token_logprob(row, vocab, p_.sampling, p_.mask_id, t, p_.logprobs);
+  return token_logprob(rows.row(j), rows.vocab, p_.sampling, p_.mask_id, t, p_.logprobs);
+}
+
+int32_t SequenceDecoder::token_of(const Rows& rows, size_t j) {
+  if (rows.picks != nullptr) return rows.picks[j].token;
+  return choose_token(rows.row(j), rows.vocab, p_.sampling, rng_, p_.mask_id);
 }
 
 bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
@@ -102,11 +107,19 @@ bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
 }
 
 int64_t SequenceDecoder::apply(const float* logits, int64_t vocab) {
+  return apply_rows(Rows{logits, vocab, nullptr});
+}
+
+int64_t SequenceDecoder::apply(std::span<const RowPick> picks) {
+  WEDLM_CHECK(takes_picks(), "picks given to a sequence that samples or wants logprobs");
+  return apply_rows(Rows{nullptr, 0, picks.data()});
+}
+
+int64_t SequenceDecoder::apply_rows(const Rows& rows) {
   WEDLM_CHECK(!finished_, "apply() on a finished sequence");
   ++r_.forwards;
   const size_t first_new = r_.output.size();
-  const int64_t n = p_.mode == DecodeMode::kAR ? apply_ar(logits, vocab)
-                                               : apply_wedlm(logits, vocab);
+  const int64_t n = p_.mode == DecodeMode::kAR ? apply_ar(rows) : apply_wedlm(rows);
   // A stop string ends generation, also one completed by the step that hit a stop id or
   // max_tokens (the earlier end wins); the output keeps the token that completes it.
   if (int64_t(r_.output.size()) > int64_t(first_new)) {
@@ -122,15 +135,15 @@ int64_t SequenceDecoder::apply(const float* logits, int64_t vocab) {
   return int64_t(r_.output.size()) - int64_t(first_new);
 }
 
-int64_t SequenceDecoder::apply_ar(const float* logits, int64_t vocab) {
-  const int32_t t = choose_token(logits, vocab, p_.sampling, rng_, p_.mask_id);
-  finished_ = commit(t, logprob_of(logits, vocab, t));
+int64_t SequenceDecoder::apply_ar(const Rows& rows) {
+  const int32_t t = token_of(rows, 0);
+  finished_ = commit(t, logprob_of(rows, 0, t));
   return 1;
 }
 
 // Commit the leading filled run, then select and fill. Logit row j belongs to the j-th mask:
 // committing removes only slots before the first mask, so the masks keep their order.
-int64_t SequenceDecoder::apply_wedlm(const float* logits, int64_t vocab) {
+int64_t SequenceDecoder::apply_wedlm(const Rows& rows) {
   const int64_t n = leading_filled();
   StepTrace& tr = r_.steps.emplace_back();
   for (int64_t k = 0; k < n && !finished_; ++k) {
@@ -139,11 +152,11 @@ int64_t SequenceDecoder::apply_wedlm(const float* logits, int64_t vocab) {
   }
   win_.erase(win_.begin(), win_.begin() + n);
   if (p_.logprobs >= 0) win_lp_.erase(win_lp_.begin(), win_lp_.begin() + n);
-  if (!finished_) fill(logits, vocab, tr);
+  if (!finished_) fill(rows, tr);
   return tr.commit;
 }
 
-void SequenceDecoder::fill(const float* logits, int64_t vocab, StepTrace& tr) {
+void SequenceDecoder::fill(const Rows& rows, StepTrace& tr) {
   std::vector<int64_t> slots;
   for (size_t k = 0; k < win_.size(); ++k)
     if (win_[k] == kMaskSlot) slots.push_back(int64_t(k));
@@ -151,9 +164,9 @@ void SequenceDecoder::fill(const float* logits, int64_t vocab, StepTrace& tr) {
   std::vector<double> adj(slots.size());
   std::vector<int32_t> tok(slots.size());
   for (size_t j = 0; j < slots.size(); ++j) {
-    const float* row = logits + j * size_t(vocab);
-    tok[j] = choose_token(row, vocab, p_.sampling, rng_, p_.mask_id);
-    adj[j] = entropy(row, vocab) + p_.penalty * double(slots[j] - slots[0]);
+    tok[j] = token_of(rows, j);
+    const double h = rows.picks ? rows.picks[j].entropy : entropy(rows.row(j), rows.vocab);
+    adj[j] = h + p_.penalty * double(slots[j] - slots[0]);
   }
   std::vector<size_t> chosen;
   if (p_.threshold)
@@ -163,7 +176,7 @@ void SequenceDecoder::fill(const float* logits, int64_t vocab, StepTrace& tr) {
     chosen.push_back(size_t(std::min_element(adj.begin(), adj.end()) - adj.begin()));
   for (size_t j : chosen) {
     win_[size_t(slots[j])] = tok[j];
-    if (p_.logprobs >= 0) win_lp_[size_t(slots[j])] = logprob_of(logits + j * size_t(vocab), vocab, tok[j]);
+    if (p_.logprobs >= 0) win_lp_[size_t(slots[j])] = logprob_of(rows, j, tok[j]);
     tr.fill.emplace_back(slots[j], tok[j]);
   }
 }

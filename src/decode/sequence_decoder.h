@@ -25,6 +25,7 @@
 
 #include "decode/generate_params.h"
 #include "decode/sampler.h"
+#include "ops/logit_rows.h"
 
 namespace wedlm {
 
@@ -59,18 +60,31 @@ class SequenceDecoder {
   // Applies the logits of plan()'s logit rows ([rows, vocab]); returns how many tokens it
   // committed (they are the last ones of output()).
   int64_t apply(const float* logits, int64_t vocab);
+  // Greedy decoding without logprobs needs of each row only its argmax (never the mask id) and
+  // its entropy: then the rows can come as picks (Forward::forward_picks), the same decoding.
+  bool takes_picks() const { return p_.sampling.temperature <= 0 && p_.logprobs < 0; }
+  int64_t apply(std::span<const RowPick> picks);
 
   // What has been decoded so far; the finish reason once finished().
   const GenerateResult& result() const { return r_; }
   GenerateResult take_result() { return std::move(r_); }
 
  private:
+  // A step's logit rows: whole rows, or greedy picks made elsewhere.
+  struct Rows {
+    const float* logits = nullptr;
+    int64_t vocab = 0;
+    const RowPick* picks = nullptr;
+    const float* row(size_t j) const { return logits + j * size_t(vocab); }
+  };
   int64_t leading_filled() const;
-  int64_t apply_wedlm(const float* logits, int64_t vocab);
-  int64_t apply_ar(const float* logits, int64_t vocab);
+  int64_t apply_rows(const Rows& rows);
+  int64_t apply_wedlm(const Rows& rows);
+  int64_t apply_ar(const Rows& rows);
   bool commit(int32_t t, TokenLogprob lp);  // appends one token; true when it ends generation
-  TokenLogprob logprob_of(const float* row, int64_t vocab, int32_t t) const;
-  void fill(const float* logits, int64_t vocab, StepTrace& tr);
+  TokenLogprob logprob_of(const Rows& rows, size_t j, int32_t t) const;
+  int32_t token_of(const Rows& rows, size_t j);
+  void fill(const Rows& rows, StepTrace& tr);
 
   GenerateParams p_;
   Rng rng_;

@@ -10,9 +10,33 @@ ModelSequence::ModelSequence(Model& model, int64_t capacity, int64_t block_size)
 
 ModelSequence::ModelSequence(std::unique_ptr<Forward> forward) : forward_(std::move(forward)) {}
 
+void SequenceModel::forward_picks(std::span<const int32_t> ids, std::span<const int64_t> pos,
+                                  int64_t n_cached, std::span<const int32_t> logit_rows,
+                                  int64_t banned, std::vector<RowPick>& picks) {
+  std::vector<float> logits;
+  forward(ids, pos, n_cached, logit_rows, logits);
+  const int64_t V = vocab_size();
+  picks.resize(logit_rows.size());
+  for (size_t r = 0; r < picks.size(); ++r)
+    picks[r] = greedy_pick(logits.data() + r * size_t(V), V, banned);
+}
+
 void ModelSequence::forward(std::span<const int32_t> ids, std::span<const int64_t> pos,
                             int64_t n_cached, std::span<const int32_t> logit_rows,
                             std::vector<float>& logits) {
+  batch_of(ids, pos, n_cached, logit_rows);
+  forward_->forward(batch_, logits);
+}
+
+void ModelSequence::forward_picks(std::span<const int32_t> ids, std::span<const int64_t> pos,
+                                  int64_t n_cached, std::span<const int32_t> logit_rows,
+                                  int64_t banned, std::vector<RowPick>& picks) {
+  batch_of(ids, pos, n_cached, logit_rows);
+  forward_->forward_picks(batch_, banned, picks);
+}
+
+void ModelSequence::batch_of(std::span<const int32_t> ids, std::span<const int64_t> pos,
+                             int64_t n_cached, std::span<const int32_t> logit_rows) {
   const int64_t need = n_cached + static_cast<int64_t>(ids.size());
   const int64_t bs = forward_->block_size();
   WEDLM_CHECK(need <= forward_->n_blocks() * bs, "sequence KV capacity exceeded");
@@ -20,7 +44,6 @@ void ModelSequence::forward(std::span<const int32_t> ids, std::span<const int64_
     table_.push_back(int32_t(table_.size()));
   batch_.clear();
   batch_.add(ids, pos, n_cached, table_, logit_rows);
-  forward_->forward(batch_, logits);
 }
 
 }  // namespace wedlm

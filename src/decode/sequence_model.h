@@ -21,6 +21,11 @@ class SequenceModel {
   virtual void forward(std::span<const int32_t> ids, std::span<const int64_t> pos,
                        int64_t n_cached, std::span<const int32_t> logit_rows,
                        std::vector<float>& logits) = 0;
+  // Greedy picks instead of logits (Forward::forward_picks), where that saves work.
+  virtual bool picks_are_cheaper() const { return false; }
+  virtual void forward_picks(std::span<const int32_t> ids, std::span<const int64_t> pos,
+                             int64_t n_cached, std::span<const int32_t> logit_rows,
+                             int64_t banned, std::vector<RowPick>& picks);
 };
 
 class ModelSequence final : public SequenceModel {
@@ -32,8 +37,14 @@ class ModelSequence final : public SequenceModel {
   int64_t vocab_size() const override { return forward_->config().vocab_size; }
   void forward(std::span<const int32_t> ids, std::span<const int64_t> pos, int64_t n_cached,
                std::span<const int32_t> logit_rows, std::vector<float>& logits) override;
+  bool picks_are_cheaper() const override { return forward_->picks_are_cheaper(); }
+  void forward_picks(std::span<const int32_t> ids, std::span<const int64_t> pos,
+                     int64_t n_cached, std::span<const int32_t> logit_rows, int64_t banned,
+                     std::vector<RowPick>& picks) override;
 
  private:
+  void batch_of(std::span<const int32_t> ids, std::span<const int64_t> pos, int64_t n_cached,
+                std::span<const int32_t> logit_rows);
   std::unique_ptr<Forward> forward_;
   std::vector<int32_t> table_;
   Batch batch_;

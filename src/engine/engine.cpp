@@ -193,7 +193,10 @@ RequestCounters Engine::counters_of(const Entry& e) const {
 void Engine::run_step(std::vector<Work>& work) {
   const auto t0 = Clock::now();
   build_batch(work, t0);
-  if (!batch_.ids.empty()) forward_->forward(batch_, logits_);
+  if (!batch_.ids.empty()) {
+    if (by_picks_) forward_->forward_picks(batch_, banned_, picks_);
+    else forward_->forward(batch_, logits_);
+  }
   apply_step(work, ms_between(t0, Clock::now()));
 }
 
@@ -203,6 +206,15 @@ void Engine::build_batch(std::vector<Work>& work, Clock::time_point t0) {
   batch_.clear();
   StepRows step, rows;
   n_logit_rows_.assign(work.size(), 0);
+  // picks when the forward makes them cheaper and every stepping sequence decodes greedily
+  by_picks_ = forward_->picks_are_cheaper();
+  banned_ = -1;
+  for (const Work& w : work)
+    if (w.step) {
+      const SequenceDecoder& d = w.seq->decoder;
+      if (banned_ < 0) banned_ = d.params().mask_id;
+      by_picks_ = by_picks_ && d.takes_picks() && d.params().mask_id == banned_;
+    }
   for (size_t i = 0; i < work.size(); ++i) {
     Work& w = work[i];
     Sequence& s = *w.seq;
@@ -221,6 +233,7 @@ void Engine::apply_step(const std::vector<Work>& work, double forward_ms) {
   const int64_t V = forward_->config().vocab_size;
   const auto now = Clock::now();
   const float* at = logits_.data();
+  size_t pick = 0;
   int64_t committed = 0;
   std::vector<uint64_t> done;
   for (size_t i = 0; i < work.size(); ++i) {
@@ -228,8 +241,13 @@ void Engine::apply_step(const std::vector<Work>& work, double forward_ms) {
     Sequence& s = *w.seq;
     Entry& e = entries_.at(s.id);
     if (w.prefill_end > w.prefill_begin) s.counters.prefill_ms += forward_ms;
-    const int64_t n = w.step ? s.decoder.apply(at, V) : 0;
-    at += n_logit_rows_[i] * size_t(V);
+    int64_t n = 0;
+    if (w.step && by_picks_)
+      n = s.decoder.apply(std::span<const RowPick>(picks_).subspan(pick, n_logit_rows_[i]));
+    else if (w.step)
+      n = s.decoder.apply(at, V);
+    at += by_picks_ ? 0 : n_logit_rows_[i] * size_t(V);
+    pick += n_logit_rows_[i];
     if (n > 0) {
       if (!s.counters.first_token_ms) s.counters.first_token_ms = ms_between(s.submitted, now);
       const GenerateResult& r = s.decoder.result();

@@ -71,6 +71,7 @@ struct CudaModel::Impl {
   // scratch, grown on demand
   DeviceBuffer<bf16_t> h, residual, x, q, k, v, att, gate_up, act, gathered;
   DeviceBuffer<float> logits;
+  DeviceBuffer<cuda::RowStats> stats;
   DeviceBuffer<int32_t> ids, n_keys, table_start, tables, logit_rows;
   DeviceBuffer<int64_t> pos, kv_offsets;
 
@@ -79,6 +80,7 @@ struct CudaModel::Impl {
   void upload_meta(const RowsMeta& m);
   void attention_block(const DeviceLayer& w, int64_t l, int64_t T);
   void mlp_block(const DeviceLayer& w, int64_t T);
+  int64_t run(const Batch& b);  // the forward, logits of the logit rows left in `logits`
 };
 
 CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
@@ -211,8 +213,8 @@ int64_t CudaModel::bytes_per_block(const ModelConfig& cfg, int64_t block_size) {
   return 2 * cfg.n_layer * block_size * cfg.n_kv_head * cfg.head_dim * int64_t(sizeof(bf16_t));
 }
 
-void CudaModel::forward(const Batch& b, std::vector<float>& logits) {
-  Impl& m = *impl_;
+int64_t CudaModel::Impl::run(const Batch& b) {
+  Impl& m = *this;
   const ModelConfig& c = m.cfg;
   const int64_t T = int64_t(b.ids.size()), R = int64_t(b.logit_rows.size()), H = c.hidden_size;
   m.upload_meta(m.describe(b));
@@ -224,14 +226,31 @@ void CudaModel::forward(const Batch& b, std::vector<float>& logits) {
   }
   cuda::add_rms_norm(m.h.data(), m.residual.data(), T, H, m.final_norm.data(),
                      float(c.rms_norm_eps), m.x.data(), nullptr);
-  logits.resize(size_t(R * c.vocab_size));
-  if (R == 0) return cuda::synchronize();  // a failed kernel is named by this forward
+  if (R == 0) return 0;
   // the logit rows of x, gathered like embeddings, then the LM head on those rows only
   cuda::embed_rows(m.x.data(), H, m.logit_rows.data(), R, fit(m.gathered, size_t(R * H)), nullptr);
   const bf16_t* head = m.lm_head.size() > 0 ? m.lm_head.data() : m.embed.data();
   m.gemm->f32_out(m.gathered.data(), R, head, c.vocab_size, H,
                  fit(m.logits, size_t(R * c.vocab_size)), nullptr);              // [R, vocab]
-  cuda::copy_to_host(logits.data(), m.logits.data(), logits.size() * sizeof(float));
+  return R;
+}
+
+void CudaModel::forward(const Batch& b, std::vector<float>& logits) {
+  const int64_t R = impl_->run(b), V = impl_->cfg.vocab_size;
+  logits.resize(size_t(R * V));
+  if (R == 0) return cuda::synchronize();  // a failed kernel is named by this forward
+  cuda::copy_to_host(logits.data(), impl_->logits.data(), logits.size() * sizeof(float));
+}
+
+void CudaModel::forward_picks(const Batch& b, int64_t banned, std::vector<RowPick>& picks) {
+  Impl& m = *impl_;
+  const int64_t R = m.run(b);
+  picks.resize(size_t(R));
+  if (R == 0) return cuda::synchronize();
+  cuda::row_stats(m.logits.data(), R, m.cfg.vocab_size, banned, fit(m.stats, size_t(R)), nullptr);
+  std::vector<cuda::RowStats> s(static_cast<size_t>(R));
+  cuda::copy_to_host(s.data(), m.stats.data(), s.size() * sizeof(cuda::RowStats));
+  for (size_t r = 0; r < s.size(); ++r) picks[r] = RowPick{s[r].argmax, double(s[r].entropy)};
 }
 
 }  // namespace wedlm

@@ -10,6 +10,7 @@
 #include "io/model_config.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
+#include "ops/logit_rows.h"
 
 namespace wedlm {
 
@@ -22,6 +23,13 @@ class Forward {
   virtual int64_t block_size() const = 0;
   // logits: resized to [batch.logit_rows.size(), vocab], fp32.
   virtual void forward(const Batch& batch, std::vector<float>& logits) = 0;
+  // For greedy decoding: per logit row, the largest logit other than `banned` and the row's
+  // entropy (ops/logit_rows.h) instead of the row. This default computes them from forward()'s
+  // logits on the host; a device overrides it so that only the picks leave the device.
+  virtual void forward_picks(const Batch& batch, int64_t banned, std::vector<RowPick>& picks);
+  // Whether forward_picks() saves work over forward() (true on a device); callers that can use
+  // picks ask this first.
+  virtual bool picks_are_cheaper() const { return false; }
 };
 
 class CpuForward final : public Forward {

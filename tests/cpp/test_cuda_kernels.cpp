@@ -182,12 +182,20 @@ TEST(CudaKernels, RowStats) {
   const int64_t n = 4, vocab = 151936;
   auto z = random_bf16(size_t(n * vocab), rng, 4.0f);
   z[size_t(2 * vocab + 100)] = z[size_t(2 * vocab + 90000)] = f32_to_bf16(60.0f);  // a tie
+  const int64_t banned = 151665;
+  z[size_t(3 * vocab + banned)] = f32_to_bf16(70.0f);  // the largest, but banned
   DeviceBuffer<bf16_t> dz(z);
   DeviceBuffer<RowStats> ds(static_cast<size_t>(n));
-  row_stats(dz.data(), n, vocab, ds.data(), nullptr);
+  row_stats(dz.data(), n, vocab, banned, ds.data(), nullptr);
   std::vector<RowStats> want(static_cast<size_t>(n));
-  host::row_stats(z.data(), n, vocab, want.data());
+  host::row_stats(z.data(), n, vocab, banned, want.data());
   const auto got = ds.download();
+  std::vector<float> zf(z.size());  // the fp32 kernel on the same values gives the same stats
+  for (size_t i = 0; i < z.size(); ++i) zf[i] = bf16_to_f32(z[i]);
+  DeviceBuffer<float> dzf(zf);
+  DeviceBuffer<RowStats> dsf(static_cast<size_t>(n));
+  row_stats(dzf.data(), n, vocab, banned, dsf.data(), nullptr);
+  const auto got_f = dsf.download();
   for (int64_t r = 0; r < n; ++r) {
     EXPECT_EQ(got[size_t(r)].argmax, want[size_t(r)].argmax) << "row " << r;
     EXPECT_EQ(got[size_t(r)].max, want[size_t(r)].max) << "row " << r;
@@ -195,6 +203,12 @@ TEST(CudaKernels, RowStats) {
     EXPECT_NEAR(got[size_t(r)].entropy, want[size_t(r)].entropy, 1e-3) << "row " << r;
   }
   EXPECT_EQ(got[2].argmax, 100);
+  EXPECT_NE(got[3].argmax, banned);
+  EXPECT_GT(got[3].log_sum_exp, 69.9f);  // the banned logit still counts in the sums
+  for (int64_t r = 0; r < n; ++r) {
+    EXPECT_EQ(got_f[size_t(r)].argmax, got[size_t(r)].argmax);
+    EXPECT_EQ(got_f[size_t(r)].entropy, got[size_t(r)].entropy);
+  }
 }
 
 double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
@@ -254,7 +268,7 @@ TEST(CudaTwins, AttentionOfOneKeyIsItsValueAndRowStatsOfUniformRow) {
   EXPECT_EQ(out, v);
   const std::vector<bf16_t> z(1000, f32_to_bf16(2.0f));
   RowStats s;
-  host::row_stats(z.data(), 1, 1000, &s);
+  host::row_stats(z.data(), 1, 1000, -1, &s);
   EXPECT_EQ(s.argmax, 0);
   EXPECT_NEAR(s.entropy, std::log(1000.0), 1e-5);
   EXPECT_NEAR(s.log_sum_exp, 2.0 + std::log(1000.0), 1e-5);

@@ -81,6 +81,19 @@ TEST(CudaModel, PrefillAndABatchedWeDLMStepMatchTheCpuForward) {
   bm.model->forward(step, cpu_cache, want);
   gpu.forward(step, got);
   expect_close(got, want, c.vocab_size, "step");
+  // the same step's greedy picks made on the device, against picks from the CPU's logits (the
+  // step's KV rows are rewritten with the same values, so running it again changes nothing)
+  std::vector<RowPick> picks;
+  gpu.forward_picks(step, c.mask_token_id, picks);
+  ASSERT_EQ(picks.size(), step.logit_rows.size());
+  size_t same = 0;
+  for (size_t r = 0; r < picks.size(); ++r) {
+    const RowPick cpu = greedy_pick(want.data() + r * c.vocab_size, c.vocab_size, c.mask_token_id);
+    same += picks[r].token == cpu.token;
+    EXPECT_NE(picks[r].token, c.mask_token_id);
+    EXPECT_NEAR(picks[r].entropy, cpu.entropy, 0.05) << "row " << r;  // bf16 activations
+  }
+  EXPECT_GE(double(same), 0.9 * double(picks.size()));
 }
 
 }  // namespace

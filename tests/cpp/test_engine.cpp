@@ -121,6 +121,59 @@ TEST_F(EngineTest, ConcurrentRequestsGiveWhatTheyGiveAloneInAnyOrder) {
   EXPECT_GT(eng.stats().steps, 0);
 }
 
+// A CPU forward that claims picks are cheaper, so the engine and generate() take the greedy-picks
+// path a device forward takes (Forward::forward_picks, here its host default).
+class PicksForward final : public Forward {
+ public:
+  PicksForward(Model& m, int64_t n_blocks) : cpu_(m, n_blocks, 16) {}
+  const ModelConfig& config() const override { return cpu_.config(); }
+  const char* device() const override { return "cpu-picks"; }
+  int64_t n_blocks() const override { return cpu_.n_blocks(); }
+  int64_t block_size() const override { return cpu_.block_size(); }
+  void forward(const Batch& b, std::vector<float>& logits) override { cpu_.forward(b, logits); }
+  bool picks_are_cheaper() const override { return true; }
+  int64_t picked = 0;  // forwards that went by picks
+  void forward_picks(const Batch& b, int64_t banned, std::vector<RowPick>& picks) override {
+    ++picked;
+    Forward::forward_picks(b, banned, picks);
+  }
+
+ private:
+  CpuForward cpu_;
+};
+
+TEST_F(EngineTest, GreedyPicksDecodeExactlyAsLogitsDo) {
+  std::vector<Request> greedy, mixed;
+  for (size_t i = 0; i < 16; ++i) {
+    Request r = request(i);
+    (r.params.sampling.temperature == 0 ? greedy : mixed).push_back(r);
+  }
+  mixed.insert(mixed.end(), greedy.begin(), greedy.begin() + 3);  // a sampler in every batch
+  for (const auto* reqs : {&greedy, &mixed}) {
+    auto owned = std::make_unique<PicksForward>(*model_, 4 * 1024 / 16);
+    PicksForward* f = owned.get();
+    Engine eng(std::move(owned), config());
+    const auto got = run_all(eng, *reqs);
+    for (int k = 0; k < 1000 && eng.stats().running > 0; ++k)  // the last step's stats land
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));    // just after its events
+    for (size_t i = 0; i < reqs->size(); ++i)
+      EXPECT_EQ(got[i].tokens, alone((*reqs)[i])) << "request " << i;
+    if (reqs == &greedy) EXPECT_EQ(f->picked, eng.stats().steps) << "every step by picks";
+    else EXPECT_LT(f->picked, eng.stats().steps) << "steps with a sampler need logits";
+  }
+  for (size_t i = 0; i < greedy.size(); ++i) {  // generate() on one sequence, by picks
+    auto owned = std::make_unique<PicksForward>(*model_, 4 * 1024 / 16);
+    PicksForward* f = owned.get();
+    ModelSequence seq(std::move(owned));
+    const GenerateResult r = generate(seq, greedy[i].prompt, greedy[i].params).value();
+    ModelSequence ref(*model_, greedy[i].params.context, 16);
+    const GenerateResult want = generate(ref, greedy[i].prompt, greedy[i].params).value();
+    EXPECT_EQ(r.output, want.output) << "request " << i;
+    EXPECT_EQ(r.steps.size(), want.steps.size()) << "request " << i;
+    EXPECT_EQ(f->picked, r.forwards) << "request " << i;
+  }
+}
+
 TEST_F(EngineTest, LogprobsStreamWithTheirTokensAsGenerateGivesThem) {
   std::vector<Request> reqs;
   for (size_t i = 0; i < 6; ++i) reqs.push_back(request(i)), reqs.back().params.logprobs = 3;

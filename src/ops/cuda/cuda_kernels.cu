@@ -189,30 +189,42 @@ __device__ inline void arg_max_merge(float& v, int& idx, float ov, int oidx) {
   if (ov > v || (ov == v && oidx < idx)) v = ov, idx = oidx;
 }
 
-__global__ void row_stats_k(const bf16_t* logits, int64_t vocab, RowStats* stats) {
-  const bf16_t* z = logits + int64_t(blockIdx.x) * vocab;
-  float mx = -INFINITY;
+__device__ inline float load(const bf16_t* p, int64_t i) { return bf(p[i]); }
+__device__ inline float load(const float* p, int64_t i) { return p[i]; }
+
+// Pass 1: the row's maximum (for a stable sum) and the argmax other than `banned`; pass 2: the
+// sums of e^(z - max) and e^(z - max) (z - max).
+template <class T>
+__global__ void row_stats_k(const T* logits, int64_t vocab, int64_t banned, RowStats* stats) {
+  const T* z = logits + int64_t(blockIdx.x) * vocab;
+  float all = -INFINITY, mx = -INFINITY;
   int arg = int(vocab);
-  for (int64_t j = threadIdx.x; j < vocab; j += blockDim.x) arg_max_merge(mx, arg, bf(z[j]), int(j));
-  for (int o = 16; o > 0; o >>= 1)
+  for (int64_t j = threadIdx.x; j < vocab; j += blockDim.x) {
+    const float v = load(z, j);
+    all = fmaxf(all, v);
+    if (j != banned) arg_max_merge(mx, arg, v, int(j));
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    all = fmaxf(all, __shfl_xor_sync(0xffffffffu, all, o));
     arg_max_merge(mx, arg, __shfl_xor_sync(0xffffffffu, mx, o), __shfl_xor_sync(0xffffffffu, arg, o));
-  __shared__ float wv[32];
+  }
+  __shared__ float wa[32], wv[32];
   __shared__ int wi[32];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, n_warps = blockDim.x / 32;
-  if (lane == 0) wv[warp] = mx, wi[warp] = arg;
+  if (lane == 0) wa[warp] = all, wv[warp] = mx, wi[warp] = arg;
   __syncthreads();
-  mx = wv[0], arg = wi[0];
-  for (int w = 1; w < n_warps; ++w) arg_max_merge(mx, arg, wv[w], wi[w]);
-  float se = 0, sez = 0;  // sum of e^(z - max) and of e^(z - max) (z - max)
+  all = wa[0], mx = wv[0], arg = wi[0];
+  for (int w = 1; w < n_warps; ++w) all = fmaxf(all, wa[w]), arg_max_merge(mx, arg, wv[w], wi[w]);
+  float se = 0, sez = 0;
   for (int64_t j = threadIdx.x; j < vocab; j += blockDim.x) {
-    const float d = bf(z[j]) - mx, e = expf(d);
+    const float d = load(z, j) - all, e = expf(d);
     se += e;
     sez += e * d;
   }
   se = block_sum(se);
   sez = block_sum(sez);
   if (threadIdx.x == 0)
-    stats[blockIdx.x] = RowStats{mx, mx + logf(se), logf(se) - sez / se, arg};
+    stats[blockIdx.x] = RowStats{mx, all + logf(se), logf(se) - sez / se, arg};
 }
 
 }  // namespace
@@ -294,9 +306,17 @@ void add_bias(bf16_t* y, int64_t n, int64_t m, const bf16_t* bias, void* stream)
   check_launch("add_bias");
 }
 
-void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, RowStats* stats, void* stream) {
+void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, int64_t banned, RowStats* stats,
+               void* stream) {
   if (n == 0) return;
-  row_stats_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(logits, vocab, stats);
+  row_stats_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(logits, vocab, banned, stats);
+  check_launch("row_stats");
+}
+
+void row_stats(const float* logits, int64_t n, int64_t vocab, int64_t banned, RowStats* stats,
+               void* stream) {
+  if (n == 0) return;
+  row_stats_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(logits, vocab, banned, stats);
   check_launch("row_stats");
 }
 

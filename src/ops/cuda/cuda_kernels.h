@@ -62,15 +62,18 @@ void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out, void* 
 // y[i, c] = bf16(y[i, c] + bias[c]) for n rows of m (the Qwen2 family's q/k/v biases).
 void add_bias(bf16_t* y, int64_t n, int64_t m, const bf16_t* bias, void* stream);
 
-// What the WeDLM sampler needs of one row of logits (fp32 arithmetic on the bf16 values).
+// What the WeDLM sampler needs of one row of logits (fp32 arithmetic).
 struct RowStats {
-  float max = 0;
-  float log_sum_exp = 0;  // log sum_j exp(z_j)
-  float entropy = 0;      // natural log
-  int32_t argmax = 0;     // the first index of the maximum
+  float max = 0;          // the largest logit other than the banned one
+  float log_sum_exp = 0;  // log sum_j exp(z_j), over every j
+  float entropy = 0;      // natural log, over every j
+  int32_t argmax = 0;     // the first index of `max`
 };
 
-// stats[i] for each of n rows of `vocab` bf16 logits.
-void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, RowStats* stats, void* stream);
+// stats[i] for each of n rows of `vocab` logits; `banned` (< 0: none) is never the argmax.
+void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, int64_t banned, RowStats* stats,
+               void* stream);
+void row_stats(const float* logits, int64_t n, int64_t vocab, int64_t banned, RowStats* stats,
+               void* stream);
 
 }  // namespace wedlm::cuda

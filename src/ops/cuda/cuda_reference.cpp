@@ -146,19 +146,22 @@ void add_bias(bf16_t* y, int64_t n, int64_t m, const bf16_t* bias) {
   for (int64_t i = 0; i < n * m; ++i) y[i] = to_bf(bf(y[i]) + bf(bias[i % m]));
 }
 
-void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, RowStats* stats) {
+void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, int64_t banned, RowStats* stats) {
   for (int64_t r = 0; r < n; ++r) {
     const bf16_t* z = logits + r * vocab;
     RowStats s{-INFINITY, 0, 0, 0};
-    for (int64_t j = 0; j < vocab; ++j)
-      if (bf(z[j]) > s.max) s.max = bf(z[j]), s.argmax = int32_t(j);
+    float all = -INFINITY;
+    for (int64_t j = 0; j < vocab; ++j) {
+      all = std::max(all, bf(z[j]));
+      if (j != banned && bf(z[j]) > s.max) s.max = bf(z[j]), s.argmax = int32_t(j);
+    }
     double se = 0, sez = 0;
     for (int64_t j = 0; j < vocab; ++j) {
-      const double d = double(bf(z[j])) - s.max, e = std::exp(d);
+      const double d = double(bf(z[j])) - all, e = std::exp(d);
       se += e;
       sez += e * d;
     }
-    s.log_sum_exp = float(s.max + std::log(se));
+    s.log_sum_exp = float(all + std::log(se));
     s.entropy = float(std::log(se) - sez / se);
     stats[r] = s;
   }

@@ -31,7 +31,7 @@ void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, in
                bf16_t* out);
 void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out);
 void add_bias(bf16_t* y, int64_t n, int64_t m, const bf16_t* bias);
-void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, RowStats* stats);
+void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, int64_t banned, RowStats* stats);
 // y[n, m] = x[n, k] . w[m, k]^T summed in double, given as fp32 unrounded (the GEMM's reference).
 void matmul(const bf16_t* x, int64_t n, const bf16_t* w, int64_t m, int64_t k, float* y);
 
