@@ -1,6 +1,11 @@
 #include "model/cuda_model.h"
 
+#include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <set>
+#include <string>
 #include <utility>
 
 #include <fmt/core.h>
@@ -34,17 +39,20 @@ DeviceBuffer<bf16_t> upload(const TensorInfo* t) {
   return t == nullptr ? DeviceBuffer<bf16_t>() : DeviceBuffer<bf16_t>(host_bf16(t));
 }
 
-// Grows `b` to at least n elements (contents not kept) and returns its data.
+// Grows `b` to hold n elements (to the next power of two; contents not kept); counts the
+// reallocations in `generation`, since a reallocation invalidates every captured graph.
 template <class T>
-T* fit(DeviceBuffer<T>& b, size_t n) {
-  if (b.size() < n) b = DeviceBuffer<T>(n);
-  return b.data();
+void grow(DeviceBuffer<T>& b, size_t n, int64_t& generation) {
+  if (b.size() >= n) return;
+  b = DeviceBuffer<T>(std::bit_ceil(std::max<size_t>(n, 16)));
+  ++generation;
 }
 
+// Queues the copy of `host` into `b` (reserved large enough) on `stream`.
 template <class T>
-void put(DeviceBuffer<T>& b, const std::vector<T>& host) {
-  fit(b, host.size());
-  cuda::copy_to_device(b.data(), host.data(), host.size() * sizeof(T));
+void put(DeviceBuffer<T>& b, const std::vector<T>& host, void* stream) {
+  WEDLM_CHECK(b.size() >= host.size(), "device buffer not reserved");
+  cuda::copy_to_device_async(b.data(), host.data(), host.size() * sizeof(T), stream);
 }
 
 struct DeviceLayer {
@@ -75,12 +83,24 @@ struct CudaModel::Impl {
   DeviceBuffer<int32_t> ids, n_keys, table_start, tables, logit_rows;
   DeviceBuffer<int64_t> pos, kv_offsets;
 
+  void* stream = nullptr;  // every launch and copy of this model
+  // CUDA graphs (WEDLM_CUDA_GRAPHS=1): a forward of a (rows, logit rows) shape runs eagerly the
+  // first time, is captured the second time and replayed after; a buffer reallocation (a larger
+  // shape) drops them all.
+  bool use_graphs = false;
+  std::map<std::pair<int64_t, int64_t>, cuda::Graph> graphs;
+  std::set<std::pair<int64_t, int64_t>> seen;
+  int64_t generation = 0, graphs_generation = 0;
+
   Impl(const Checkpoint& ck, int64_t blocks, int64_t bs);
+  ~Impl();
   RowsMeta describe(const Batch& b) const;
+  void reserve(int64_t T, int64_t R, const RowsMeta& m);
   void upload_meta(const RowsMeta& m);
   void attention_block(const DeviceLayer& w, int64_t l, int64_t T);
   void mlp_block(const DeviceLayer& w, int64_t T);
-  int64_t run(const Batch& b);  // the forward, logits of the logit rows left in `logits`
+  void body(int64_t T, int64_t R);  // every launch of a forward (what a graph captures)
+  int64_t run(const Batch& b);      // the forward; the logit rows' logits left in `logits`
 };
 
 CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
@@ -90,6 +110,9 @@ CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
   const Status shape = supports(cfg);
   WEDLM_CHECK(shape.is_ok(), shape.message());
   gemm = std::make_unique<cuda::Gemm>();
+  stream = cuda::create_stream();
+  const char* g = std::getenv("WEDLM_CUDA_GRAPHS");
+  use_graphs = g != nullptr && std::string(g) == "1";
   const ModelWeights& w = ck.weights();
   embed = upload(w.embed);
   final_norm = upload(w.final_norm);
@@ -112,6 +135,11 @@ CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
   cuda::zero(v_pool.data(), pool * sizeof(bf16_t));
   rope = DeviceBuffer<float>(
       cuda::host::rope_table(cfg.max_position_embeddings, cfg.head_dim, cfg.rope_theta));
+}
+
+CudaModel::Impl::~Impl() {
+  graphs.clear();
+  cuda::destroy_stream(stream);
 }
 
 RowsMeta CudaModel::Impl::describe(const Batch& b) const {
@@ -143,9 +171,22 @@ RowsMeta CudaModel::Impl::describe(const Batch& b) const {
   return m;
 }
 
+void CudaModel::Impl::reserve(int64_t T, int64_t R, const RowsMeta& m) {
+  const size_t t = size_t(T), H = size_t(cfg.hidden_size), F = size_t(cfg.intermediate_size);
+  const size_t qd = size_t(cfg.n_head * cfg.head_dim), kv = size_t(kv_dim);
+  int64_t& g = generation;
+  grow(h, t * H, g), grow(residual, t * H, g), grow(x, t * H, g), grow(q, t * qd, g);
+  grow(att, t * qd, g), grow(k, t * kv, g), grow(v, t * kv, g), grow(gate_up, t * 2 * F, g);
+  grow(act, t * F, g), grow(gathered, size_t(R) * H, g);
+  grow(logits, size_t(R * cfg.vocab_size), g), grow(stats, size_t(R), g);
+  grow(ids, t, g), grow(pos, t, g), grow(kv_offsets, t, g), grow(n_keys, t, g);
+  grow(table_start, t, g), grow(tables, m.tables.size(), g), grow(logit_rows, size_t(R), g);
+}
+
 void CudaModel::Impl::upload_meta(const RowsMeta& m) {
-  put(ids, m.ids), put(pos, m.pos), put(kv_offsets, m.kv_offsets), put(n_keys, m.n_keys);
-  put(table_start, m.table_start), put(tables, m.tables), put(logit_rows, m.logit_rows);
+  put(ids, m.ids, stream), put(pos, m.pos, stream), put(kv_offsets, m.kv_offsets, stream);
+  put(n_keys, m.n_keys, stream), put(table_start, m.table_start, stream);
+  put(tables, m.tables, stream), put(logit_rows, m.logit_rows, stream);
 }
 
 void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T) {
@@ -154,41 +195,41 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
   const float eps = float(c.rms_norm_eps);
   if (l == 0) {  // residual = embeddings; x = RMSNorm(residual)
     std::swap(h, residual);
-    cuda::rms_norm(residual.data(), T, H, w.input_norm.data(), eps, fit(x, size_t(T * H)), nullptr);
+    cuda::rms_norm(residual.data(), T, H, w.input_norm.data(), eps, x.data(), stream);
   } else {       // residual += h; x = RMSNorm(residual)
-    cuda::add_rms_norm(h.data(), residual.data(), T, H, w.input_norm.data(), eps, x.data(), nullptr);
+    cuda::add_rms_norm(h.data(), residual.data(), T, H, w.input_norm.data(), eps, x.data(), stream);
   }
-  gemm->bf16_out(x.data(), T, w.q.data(), qd, H, fit(q, size_t(T * qd)), nullptr);       // [T, qd]
-  gemm->bf16_out(x.data(), T, w.k.data(), kv_dim, H, fit(k, size_t(T * kv_dim)), nullptr);
-  gemm->bf16_out(x.data(), T, w.v.data(), kv_dim, H, fit(v, size_t(T * kv_dim)), nullptr);
+  gemm->bf16_out(x.data(), T, w.q.data(), qd, H, q.data(), stream);       // [T, qd]
+  gemm->bf16_out(x.data(), T, w.k.data(), kv_dim, H, k.data(), stream);
+  gemm->bf16_out(x.data(), T, w.v.data(), kv_dim, H, v.data(), stream);
   if (w.q_bias.size() > 0) {
-    cuda::add_bias(q.data(), T, qd, w.q_bias.data(), nullptr);
-    cuda::add_bias(k.data(), T, kv_dim, w.k_bias.data(), nullptr);
-    cuda::add_bias(v.data(), T, kv_dim, w.v_bias.data(), nullptr);
+    cuda::add_bias(q.data(), T, qd, w.q_bias.data(), stream);
+    cuda::add_bias(k.data(), T, kv_dim, w.k_bias.data(), stream);
+    cuda::add_bias(v.data(), T, kv_dim, w.v_bias.data(), stream);
   }
   cuda::qk_norm_rope(q.data(), k.data(), T, c.n_head, c.n_kv_head, c.head_dim,
                      w.q_norm.size() ? w.q_norm.data() : nullptr,
                      w.k_norm.size() ? w.k_norm.data() : nullptr, eps, pos.data(), rope.data(),
-                     nullptr);
+                     stream);
   const int64_t layer_at = l * block_size * kv_dim;  // this layer's rows inside every block
   bf16_t* kc = k_pool.data() + layer_at;
   bf16_t* vc = v_pool.data() + layer_at;
-  cuda::store_kv(k.data(), v.data(), T, kv_dim, kv_offsets.data(), kc, vc, nullptr);  // then attend
+  cuda::store_kv(k.data(), v.data(), T, kv_dim, kv_offsets.data(), kc, vc, stream);  // then attend
   const cuda::AttentionRows rows{n_keys.data(), table_start.data(), tables.data(), block_size,
                                  block_stride};
   cuda::attention(q.data(), T, c.n_head, c.n_kv_head, c.head_dim, rows, kc, vc,
-                  fit(att, size_t(T * qd)), nullptr);
-  gemm->bf16_out(att.data(), T, w.o.data(), H, qd, fit(h, size_t(T * H)), nullptr);   // [T, H]
+                  att.data(), stream);
+  gemm->bf16_out(att.data(), T, w.o.data(), H, qd, h.data(), stream);   // [T, H]
 }
 
 void CudaModel::Impl::mlp_block(const DeviceLayer& w, int64_t T) {
   const int64_t H = cfg.hidden_size, F = cfg.intermediate_size;
   cuda::add_rms_norm(h.data(), residual.data(), T, H, w.post_norm.data(), float(cfg.rms_norm_eps),
-                     x.data(), nullptr);
-  gemm->bf16_out(x.data(), T, w.gate_up.data(), 2 * F, H, fit(gate_up, size_t(T * 2 * F)),
-                nullptr);                                                          // [T, 2F]
-  cuda::silu_mul(gate_up.data(), T, F, fit(act, size_t(T * F)), nullptr);          // [T, F]
-  gemm->bf16_out(act.data(), T, w.down.data(), H, F, h.data(), nullptr);            // [T, H]
+                     x.data(), stream);
+  gemm->bf16_out(x.data(), T, w.gate_up.data(), 2 * F, H, gate_up.data(),
+                stream);                                                          // [T, 2F]
+  cuda::silu_mul(gate_up.data(), T, F, act.data(), stream);          // [T, F]
+  gemm->bf16_out(act.data(), T, w.down.data(), H, F, h.data(), stream);            // [T, H]
 }
 
 CudaModel::CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size)
@@ -213,32 +254,52 @@ int64_t CudaModel::bytes_per_block(const ModelConfig& cfg, int64_t block_size) {
   return 2 * cfg.n_layer * block_size * cfg.n_kv_head * cfg.head_dim * int64_t(sizeof(bf16_t));
 }
 
-int64_t CudaModel::Impl::run(const Batch& b) {
-  Impl& m = *this;
-  const ModelConfig& c = m.cfg;
-  const int64_t T = int64_t(b.ids.size()), R = int64_t(b.logit_rows.size()), H = c.hidden_size;
-  m.upload_meta(m.describe(b));
-  fit(m.h, size_t(T * H)), fit(m.residual, size_t(T * H)), fit(m.x, size_t(T * H));
-  cuda::embed_rows(m.embed.data(), H, m.ids.data(), T, m.h.data(), nullptr);   // [T, H]
+void CudaModel::Impl::body(int64_t T, int64_t R) {
+  const ModelConfig& c = cfg;
+  const int64_t H = c.hidden_size;
+  cuda::embed_rows(embed.data(), H, ids.data(), T, h.data(), stream);           // [T, H]
   for (int64_t l = 0; l < c.n_layer; ++l) {
-    m.attention_block(m.layers[size_t(l)], l, T);
-    m.mlp_block(m.layers[size_t(l)], T);
+    attention_block(layers[size_t(l)], l, T);
+    mlp_block(layers[size_t(l)], T);
   }
-  cuda::add_rms_norm(m.h.data(), m.residual.data(), T, H, m.final_norm.data(),
-                     float(c.rms_norm_eps), m.x.data(), nullptr);
-  if (R == 0) return 0;
+  cuda::add_rms_norm(h.data(), residual.data(), T, H, final_norm.data(), float(c.rms_norm_eps),
+                     x.data(), stream);
+  if (R == 0) return;
   // the logit rows of x, gathered like embeddings, then the LM head on those rows only
-  cuda::embed_rows(m.x.data(), H, m.logit_rows.data(), R, fit(m.gathered, size_t(R * H)), nullptr);
-  const bf16_t* head = m.lm_head.size() > 0 ? m.lm_head.data() : m.embed.data();
-  m.gemm->f32_out(m.gathered.data(), R, head, c.vocab_size, H,
-                 fit(m.logits, size_t(R * c.vocab_size)), nullptr);              // [R, vocab]
+  cuda::embed_rows(x.data(), H, logit_rows.data(), R, gathered.data(), stream);
+  const bf16_t* head = lm_head.size() > 0 ? lm_head.data() : embed.data();
+  gemm->f32_out(gathered.data(), R, head, c.vocab_size, H, logits.data(), stream);  // [R, vocab]
+}
+
+int64_t CudaModel::Impl::run(const Batch& b) {
+  const int64_t T = int64_t(b.ids.size()), R = int64_t(b.logit_rows.size());
+  const RowsMeta meta = describe(b);
+  reserve(T, R, meta);
+  if (generation != graphs_generation) graphs.clear(), seen.clear();
+  graphs_generation = generation;
+  upload_meta(meta);
+  const auto key = std::make_pair(T, R);
+  if (!use_graphs || T == 0) {
+    body(T, R);
+  } else if (auto it = graphs.find(key); it != graphs.end()) {
+    it->second.launch(stream);
+  } else if (seen.insert(key).second) {  // first time: eagerly (plans and buffers settle)
+    body(T, R);
+  } else {                               // second time: capture, then replay from now on
+    cuda::Graph g;
+    g.begin(stream);
+    body(T, R);
+    g.end(stream);
+    g.launch(stream);
+    graphs.emplace(key, std::move(g));
+  }
   return R;
 }
 
 void CudaModel::forward(const Batch& b, std::vector<float>& logits) {
   const int64_t R = impl_->run(b), V = impl_->cfg.vocab_size;
   logits.resize(size_t(R * V));
-  if (R == 0) return cuda::synchronize();  // a failed kernel is named by this forward
+  cuda::stream_sync(impl_->stream);  // a failed kernel is named by this forward
   cuda::copy_to_host(logits.data(), impl_->logits.data(), logits.size() * sizeof(float));
 }
 
@@ -246,8 +307,8 @@ void CudaModel::forward_picks(const Batch& b, int64_t banned, std::vector<RowPic
   Impl& m = *impl_;
   const int64_t R = m.run(b);
   picks.resize(size_t(R));
-  if (R == 0) return cuda::synchronize();
-  cuda::row_stats(m.logits.data(), R, m.cfg.vocab_size, banned, fit(m.stats, size_t(R)), nullptr);
+  cuda::row_stats(m.logits.data(), R, m.cfg.vocab_size, banned, m.stats.data(), m.stream);
+  cuda::stream_sync(m.stream);
   std::vector<cuda::RowStats> s(static_cast<size_t>(R));
   cuda::copy_to_host(s.data(), m.stats.data(), s.size() * sizeof(cuda::RowStats));
   for (size_t r = 0; r < s.size(); ++r) picks[r] = RowPick{s[r].argmax, double(s[r].entropy)};

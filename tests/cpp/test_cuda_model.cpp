@@ -98,3 +98,40 @@ TEST(CudaModel, PrefillAndABatchedWeDLMStepMatchTheCpuForward) {
 
 }  // namespace
 }  // namespace wedlm
+
+namespace wedlm {
+namespace {
+
+// CUDA graphs (WEDLM_CUDA_GRAPHS=1) replay exactly what eager launches compute: the same batches
+// through two models, a step shape seen once (eager), twice (captured) and three times (replayed).
+TEST(CudaModel, GraphReplaysGiveTheEagerLogitsBitForBit) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: device forward test skipped";
+  static test::BundledModel bm;
+  const ModelConfig& c = bm.ck->config();
+  unsetenv("WEDLM_CUDA_GRAPHS");
+  CudaModel eager(*bm.ck, 8, 16);
+  setenv("WEDLM_CUDA_GRAPHS", "1", 1);
+  CudaModel graphed(*bm.ck, 8, 16);
+  unsetenv("WEDLM_CUDA_GRAPHS");
+  const std::vector<int32_t> table = {4, 1, 6, 0};
+  const int64_t P = int64_t(kPrompt.size());
+  std::vector<Batch> batches(4);
+  batches[0].add(kPrompt, iota_from(0, P), 0, table, {});
+  for (int64_t s = 1; s <= 3; ++s) {  // three steps of one shape: 2 committed + 16 masks
+    std::vector<int32_t> ids = {int32_t(16 + s), int32_t(11)};
+    ids.insert(ids.end(), 16, int32_t(c.mask_token_id));
+    const int64_t at = P + 2 * (s - 1);
+    std::vector<int32_t> rows = all_rows(18);
+    rows.erase(rows.begin(), rows.begin() + 2);
+    batches[size_t(s)].add(ids, iota_from(at, 18), at, table, rows);
+  }
+  for (size_t i = 0; i < batches.size(); ++i) {
+    std::vector<float> a, b;
+    eager.forward(batches[i], a);
+    graphed.forward(batches[i], b);
+    EXPECT_EQ(a, b) << "forward " << i;
+  }
+}
+
+}  // namespace
+}  // namespace wedlm

@@ -57,6 +57,47 @@ void zero(void* dst, size_t bytes) {
   if (bytes > 0) WEDLM_CUDA(cudaMemset(dst, 0, bytes));
 }
 
+void* create_stream() {
+  cudaStream_t s = nullptr;
+  WEDLM_CUDA(cudaStreamCreate(&s));
+  return s;
+}
+
+void destroy_stream(void* stream) { WEDLM_CUDA(cudaStreamDestroy(static_cast<cudaStream_t>(stream))); }
+
+void stream_sync(void* stream) {
+  WEDLM_CUDA(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
+}
+
+void copy_to_device_async(void* dst, const void* src, size_t bytes, void* stream) {
+  if (bytes > 0)
+    WEDLM_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice,
+                               static_cast<cudaStream_t>(stream)));
+}
+
+Graph::~Graph() {
+  if (exec_ != nullptr) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec_));
+  if (graph_ != nullptr) cudaGraphDestroy(static_cast<cudaGraph_t>(graph_));
+}
+
+void Graph::begin(void* stream) {
+  WEDLM_CUDA(cudaStreamBeginCapture(static_cast<cudaStream_t>(stream),
+                                    cudaStreamCaptureModeThreadLocal));
+}
+
+void Graph::end(void* stream) {
+  cudaGraph_t g = nullptr;
+  WEDLM_CUDA(cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &g));
+  graph_ = g;
+  cudaGraphExec_t e = nullptr;
+  WEDLM_CUDA(cudaGraphInstantiate(&e, g, 0));
+  exec_ = e;
+}
+
+void Graph::launch(void* stream) {
+  WEDLM_CUDA(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), static_cast<cudaStream_t>(stream)));
+}
+
 void synchronize() { WEDLM_CUDA(cudaDeviceSynchronize()); }
 
 void check_launch(const char* what) {

@@ -25,6 +25,31 @@ void device_free(void* p);
 void copy_to_device(void* dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* src, size_t bytes);
 void zero(void* dst, size_t bytes);
+// Streams: a blocking stream of its own (ordered with the legacy default stream), copies queued
+// on it (from pageable memory: the source may be freed on return), waiting for it.
+void* create_stream();
+void destroy_stream(void* stream);
+void stream_sync(void* stream);
+void copy_to_device_async(void* dst, const void* src, size_t bytes, void* stream);
+
+// A CUDA graph: the launches queued on `stream` between begin() and end(), captured once and
+// replayed by launch(). Kernel arguments (pointers, sizes) are baked in at capture: the buffers
+// they name must stay allocated, and only their contents may change between replays. Move-only.
+class Graph {
+ public:
+  Graph() = default;
+  Graph(Graph&& o) noexcept : graph_(o.graph_), exec_(o.exec_) { o.graph_ = o.exec_ = nullptr; }
+  Graph& operator=(Graph&&) = delete;
+  Graph(const Graph&) = delete;
+  ~Graph();
+  void begin(void* stream);
+  void end(void* stream);
+  void launch(void* stream);
+
+ private:
+  void* graph_ = nullptr;
+  void* exec_ = nullptr;
+};
 void synchronize();  // waits for the device and checks for errors of earlier launches
 // Checks the launch that precedes it (a kernel's configuration errors); `what` names the kernel.
 void check_launch(const char* what);
