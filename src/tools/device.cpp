@@ -58,6 +58,8 @@ Result<std::string> resolve_device(const CommonFlags& f) {
 #else
   const bool has_gpu = false;
 #endif
+  if (!(f.gpu_memory_util > 0 && f.gpu_memory_util <= 1))
+    return bad(fmt::format("--gpu-memory-util {} must be in (0, 1]", f.gpu_memory_util));
   if (f.device == "cpu") return std::string("cpu");
   if (f.device == "auto") return std::string(has_gpu ? "cuda" : "cpu");
   if (f.device != "cuda") return bad(fmt::format("--device '{}': expected auto, cpu or cuda", f.device));
@@ -91,8 +93,6 @@ Result<std::unique_ptr<Forward>> make_forward(const CommonFlags& f, const Loaded
   }
 #ifdef WEDLM_HAVE_CUDA
   WEDLM_RETURN_IF_ERROR(CudaModel::supports(m.ck->config()));
-  if (f.gpu_memory_util <= 0 || f.gpu_memory_util > 1)
-    return bad(fmt::format("--gpu-memory-util {} must be in (0, 1]", f.gpu_memory_util));
   int64_t blocks = blocks_for(kv_tokens, f.block_size);
   if (kv_tokens <= 0) {
     auto b = cuda_pool_blocks(f, *m.ck);

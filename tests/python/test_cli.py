@@ -143,6 +143,8 @@ def test_tokenize_encode_decode_and_jsonl():
 def test_device_flag():
     r = run("generate", "-p", "x", "--device", "tpu")
     assert r.returncode != 0 and "--device 'tpu': expected auto, cpu or cuda" in r.stderr
+    r = run("generate", "-p", "x", "--device", "cpu", "--gpu-memory-util", "1.5")
+    assert r.returncode != 0 and "--gpu-memory-util 1.5 must be in (0, 1]" in r.stderr
     ids = chat_ids("Count from 1 to 12.")
     r = run("generate", "--prompt-ids", ids, "--temperature", "0", "--device", "cuda")
     if r.returncode != 0:  # no GPU here, or a build without the CUDA backend: named as such
