@@ -40,10 +40,24 @@ for stage in "$@"; do
         || { echo "count: CUDA text differs:"; head -c 300 "$out/count_cuda.txt"; echo; }
       "$w" serve -m models/wedlm-tiny --device cuda --port 18080 > "$out/serve.log" 2>&1 &
       pid=$!
-      for _ in $(seq 60); do curl -s localhost:18080/health >/dev/null && break; sleep 1; done
-      curl -s localhost:18080/v1/chat/completions -H 'Content-Type: application/json' \
-        -d '{"messages":[{"role":"user","content":"Count from 1 to 12."}],"temperature":0}' \
-        | tee "$out/serve_reply.json" | head -c 400; echo
+      python3 - "$out/serve_reply.json" <<'PY' || status=1
+import json, sys, time, urllib.request
+base = "http://127.0.0.1:18080"
+for _ in range(120):  # the server answers /health with 200 once the model is loaded
+    try:
+        if urllib.request.urlopen(base + "/health", timeout=2).status == 200:
+            break
+    except Exception:
+        time.sleep(0.5)
+body = {"messages": [{"role": "user", "content": "Count from 1 to 12."}], "temperature": 0}
+req = urllib.request.Request(base + "/v1/chat/completions", json.dumps(body).encode(),
+                             {"Content-Type": "application/json"})
+reply = json.load(urllib.request.urlopen(req, timeout=60))
+open(sys.argv[1], "w").write(json.dumps(reply))
+text = reply["choices"][0]["message"]["content"]
+print("serve --device cuda:", repr(text))
+sys.exit(0 if text == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12" else 1)
+PY
       kill "$pid"; wait "$pid" ;;
     bench)
       PYTHONUNBUFFERED=1 python3 bench/cuda_vs_transformers.py --wedlm "$pack/bin/wedlm" \
