@@ -56,6 +56,20 @@ void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, in
                const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache,
                bf16_t* out, void* stream);
 
+// Up to 64 consecutive query rows of one sequence, [row0, row0 + n), for attention_tiled.
+struct AttentionTile {
+  int32_t row0 = 0;
+  int32_t n = 0;
+};
+
+// attention() computed 64 query rows at a time with tensor cores (bf16 WMMA, fp32 scores,
+// softmax and accumulation; the probabilities rounded to bf16 for P.V, as FlashAttention-2 does):
+// for prefills and other segments of many rows. head_dim 64 or 128; `tiles` [n_tiles] on the
+// device cover the rows to compute. Blocks take ~107 KB of shared memory (sm_80 and up).
+void attention_tiled(const bf16_t* q, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+                     const AttentionRows& rows, const AttentionTile* tiles, int64_t n_tiles,
+                     const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out, void* stream);
+
 // out[i, c] = bf16(bf16(silu(gate)) * up) with gate = gate_up[i, c], up = gate_up[i, ffn + c].
 void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out, void* stream);
 
