@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include <fmt/core.h>
@@ -64,6 +65,7 @@ struct DeviceLayer {
 struct RowsMeta {
   std::vector<int32_t> ids, n_keys, table_start, tables, logit_rows;
   std::vector<int64_t> pos, kv_offsets;
+  std::vector<cuda::AttentionTile> tiles;  // 64-row runs of each segment (tiled attention)
 };
 
 }  // namespace
@@ -82,14 +84,20 @@ struct CudaModel::Impl {
   DeviceBuffer<cuda::RowStats> stats;
   DeviceBuffer<int32_t> ids, n_keys, table_start, tables, logit_rows;
   DeviceBuffer<int64_t> pos, kv_offsets;
+  DeviceBuffer<cuda::AttentionTile> tiles;
+  // WEDLM_CUDA_FA=1: forwards of at least 64 rows attend with the tiled tensor-core kernel (head_dim
+  // 64 or 128) until it is measured and made the default
+  bool use_tiled = false;
+  bool tiled_now = false;  // this forward
+  int64_t n_tiles = 0;     // this forward's
 
   void* stream = nullptr;  // every launch and copy of this model
-  // CUDA graphs (WEDLM_CUDA_GRAPHS=1): a forward of a (rows, logit rows) shape runs eagerly the
-  // first time, is captured the second time and replayed after; a buffer reallocation (a larger
-  // shape) drops them all.
+  // CUDA graphs (WEDLM_CUDA_GRAPHS=1): a forward of a (rows, logit rows, tiles) shape runs eagerly
+  // the first time, is captured the second time and replayed after; a buffer reallocation (a
+  // larger shape) drops them all.
   bool use_graphs = false;
-  std::map<std::pair<int64_t, int64_t>, cuda::Graph> graphs;
-  std::set<std::pair<int64_t, int64_t>> seen;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, cuda::Graph> graphs;  // (rows, logit rows, tiles)
+  std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
   int64_t generation = 0, graphs_generation = 0;
 
   Impl(const Checkpoint& ck, int64_t blocks, int64_t bs);
@@ -113,6 +121,8 @@ CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
   stream = cuda::create_stream();
   const char* g = std::getenv("WEDLM_CUDA_GRAPHS");
   use_graphs = g != nullptr && std::string(g) == "1";
+  const char* fa = std::getenv("WEDLM_CUDA_FA");
+  use_tiled = fa != nullptr && std::string(fa) == "1" && (cfg.head_dim == 64 || cfg.head_dim == 128);
   const ModelWeights& w = ck.weights();
   embed = upload(w.embed);
   final_norm = upload(w.final_norm);
@@ -155,6 +165,9 @@ RowsMeta CudaModel::Impl::describe(const Batch& b) const {
       WEDLM_CHECK(blk >= 0 && blk < n_blocks, "block table names a block outside the KV pool");
       m.tables.push_back(blk);
     }
+    for (int64_t r0 = 0; r0 < s.n_rows; r0 += 64)
+      m.tiles.push_back({int32_t(m.n_keys.size() + r0),
+                         int32_t(std::min<int64_t>(64, s.n_rows - r0))});
     for (int64_t r = 0; r < s.n_rows; ++r) {
       const int64_t slot = s.n_cached + r;
       m.kv_offsets.push_back(int64_t(s.table[size_t(slot / block_size)]) * block_stride +
@@ -181,12 +194,14 @@ void CudaModel::Impl::reserve(int64_t T, int64_t R, const RowsMeta& m) {
   grow(logits, size_t(R * cfg.vocab_size), g), grow(stats, size_t(R), g);
   grow(ids, t, g), grow(pos, t, g), grow(kv_offsets, t, g), grow(n_keys, t, g);
   grow(table_start, t, g), grow(tables, m.tables.size(), g), grow(logit_rows, size_t(R), g);
+  grow(tiles, m.tiles.size(), g);
 }
 
 void CudaModel::Impl::upload_meta(const RowsMeta& m) {
   put(ids, m.ids, stream), put(pos, m.pos, stream), put(kv_offsets, m.kv_offsets, stream);
   put(n_keys, m.n_keys, stream), put(table_start, m.table_start, stream);
   put(tables, m.tables, stream), put(logit_rows, m.logit_rows, stream);
+  put(tiles, m.tiles, stream);
 }
 
 void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T) {
@@ -217,7 +232,11 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
   cuda::store_kv(k.data(), v.data(), T, kv_dim, kv_offsets.data(), kc, vc, stream);  // then attend
   const cuda::AttentionRows rows{n_keys.data(), table_start.data(), tables.data(), block_size,
                                  block_stride};
-  cuda::attention(q.data(), T, c.n_head, c.n_kv_head, c.head_dim, rows, kc, vc,
+  if (tiled_now)
+    cuda::attention_tiled(q.data(), c.n_head, c.n_kv_head, c.head_dim, rows, tiles.data(),
+                          n_tiles, kc, vc, att.data(), stream);
+  else
+    cuda::attention(q.data(), T, c.n_head, c.n_kv_head, c.head_dim, rows, kc, vc,
                   att.data(), stream);
   gemm->bf16_out(att.data(), T, w.o.data(), H, qd, h.data(), stream);   // [T, H]
 }
@@ -274,11 +293,13 @@ void CudaModel::Impl::body(int64_t T, int64_t R) {
 int64_t CudaModel::Impl::run(const Batch& b) {
   const int64_t T = int64_t(b.ids.size()), R = int64_t(b.logit_rows.size());
   const RowsMeta meta = describe(b);
+  tiled_now = use_tiled && T >= 64;
+  n_tiles = int64_t(meta.tiles.size());
   reserve(T, R, meta);
   if (generation != graphs_generation) graphs.clear(), seen.clear();
   graphs_generation = generation;
   upload_meta(meta);
-  const auto key = std::make_pair(T, R);
+  const auto key = std::make_tuple(T, R, tiled_now ? n_tiles : 0);  // all a capture bakes in
   if (!use_graphs || T == 0) {
     body(T, R);
   } else if (auto it = graphs.find(key); it != graphs.end()) {

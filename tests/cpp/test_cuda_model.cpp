@@ -135,3 +135,38 @@ TEST(CudaModel, GraphReplaysGiveTheEagerLogitsBitForBit) {
 
 }  // namespace
 }  // namespace wedlm
+
+namespace wedlm {
+namespace {
+
+// WEDLM_CUDA_FA=1: a forward of 64 rows or more attends with the tiled tensor-core kernel. Its
+// bf16 probabilities move the logits by well under the bf16-vs-fp32 gap tested above.
+TEST(CudaModel, TiledAttentionForwardAgreesWithTheDefault) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: device forward test skipped";
+  static test::BundledModel bm;
+  unsetenv("WEDLM_CUDA_FA");
+  CudaModel plain(*bm.ck, 16, 16);
+  setenv("WEDLM_CUDA_FA", "1", 1);
+  CudaModel tiled(*bm.ck, 16, 16);
+  unsetenv("WEDLM_CUDA_FA");
+  std::vector<int32_t> ids;  // 150 tokens: the chat prompt, repeated
+  while (ids.size() < 150) ids.insert(ids.end(), kPrompt.begin(), kPrompt.end());
+  ids.resize(150);
+  std::vector<int32_t> table(16);
+  std::iota(table.begin(), table.end(), 0);
+  Batch b;
+  b.add(ids, iota_from(0, 150), 0, table, all_rows(150));
+  std::vector<float> want, got;
+  plain.forward(b, want);
+  tiled.forward(b, got);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(got[i])) << i;
+    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    den += double(want[i]) * want[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 1e-2);
+}
+
+}  // namespace
+}  // namespace wedlm
