@@ -19,13 +19,7 @@ uint64_t Rng::next_u64() {  // splitmix64
 
 double Rng::uniform() { return double(next_u64() >> 11) * 0x1.0p-53; }
 
-double entropy(const float* logits, int64_t n) { return row_entropy(logits, n); }
-
 namespace {
-
-int32_t argmax(const float* logits, int64_t n, int64_t mask_id) {
-  return row_argmax(logits, n, mask_id);
-}
 
 // Candidate ids surviving top-k and top-p, in descending logit order.
 std::vector<int32_t> candidates(const float* logits, int64_t n, const SamplingParams& p,
@@ -61,9 +55,9 @@ std::vector<int32_t> candidates(const float* logits, int64_t n, const SamplingPa
 
 int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, Rng& rng,
                      int64_t mask_id) {
-  if (p.temperature <= 0) return argmax(logits, n, mask_id);
+  if (p.temperature <= 0) return row_argmax(logits, n, mask_id);
   const std::vector<int32_t> ids = candidates(logits, n, p, mask_id);
-  if (ids.empty()) return argmax(logits, n, mask_id);
+  if (ids.empty()) return row_argmax(logits, n, mask_id);
   const double mx = logits[ids[0]] / p.temperature;
   std::vector<double> w(ids.size());
   double z = 0;

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/logit_rows.h"  // row_entropy, row_argmax
+
 namespace wedlm {
 
 struct SamplingParams {
@@ -29,8 +31,6 @@ class Rng {
   uint64_t s_;
 };
 
-// Natural-log entropy of softmax(logits[0..n)), in double.
-double entropy(const float* logits, int64_t n);
 int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, Rng& rng,
                      int64_t mask_id);
 

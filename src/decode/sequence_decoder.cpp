@@ -165,7 +165,7 @@ void SequenceDecoder::fill(const Rows& rows, StepTrace& tr) {
   std::vector<int32_t> tok(slots.size());
   for (size_t j = 0; j < slots.size(); ++j) {
     tok[j] = token_of(rows, j);
-    const double h = rows.picks ? rows.picks[j].entropy : entropy(rows.row(j), rows.vocab);
+    const double h = rows.picks ? rows.picks[j].entropy : row_entropy(rows.row(j), rows.vocab);
     adj[j] = h + p_.penalty * double(slots[j] - slots[0]);
   }
   std::vector<size_t> chosen;

@@ -15,10 +15,7 @@ void SequenceModel::forward_picks(std::span<const int32_t> ids, std::span<const 
                                   int64_t banned, std::vector<RowPick>& picks) {
   std::vector<float> logits;
   forward(ids, pos, n_cached, logit_rows, logits);
-  const int64_t V = vocab_size();
-  picks.resize(logit_rows.size());
-  for (size_t r = 0; r < picks.size(); ++r)
-    picks[r] = greedy_pick(logits.data() + r * size_t(V), V, banned);
+  greedy_picks(logits, vocab_size(), banned, picks);
 }
 
 void ModelSequence::forward(std::span<const int32_t> ids, std::span<const int64_t> pos,

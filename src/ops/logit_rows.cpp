@@ -24,4 +24,11 @@ int32_t row_argmax(const float* logits, int64_t n, int64_t banned) {
   return static_cast<int32_t>(best);
 }
 
+void greedy_picks(const std::vector<float>& logits, int64_t vocab, int64_t banned,
+                  std::vector<RowPick>& picks) {
+  picks.resize(logits.size() / size_t(vocab));
+  for (size_t r = 0; r < picks.size(); ++r)
+    picks[r] = greedy_pick(logits.data() + r * size_t(vocab), vocab, banned);
+}
+
 }  // namespace wedlm

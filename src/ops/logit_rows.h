@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace wedlm {
 
@@ -20,5 +21,9 @@ struct RowPick {
 inline RowPick greedy_pick(const float* logits, int64_t n, int64_t banned) {
   return RowPick{row_argmax(logits, n, banned), row_entropy(logits, n)};
 }
+
+// picks[r] = greedy_pick of row r of logits [rows, vocab].
+void greedy_picks(const std::vector<float>& logits, int64_t vocab, int64_t banned,
+                  std::vector<RowPick>& picks);
 
 }  // namespace wedlm

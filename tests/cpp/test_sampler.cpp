@@ -10,9 +10,9 @@ namespace {
 
 TEST(Sampler, EntropyOfKnownDistributions) {
   std::vector<float> flat(10, 3.0f);
-  EXPECT_NEAR(entropy(flat.data(), 10), std::log(10.0), 1e-12);
+  EXPECT_NEAR(row_entropy(flat.data(), 10), std::log(10.0), 1e-12);
   std::vector<float> sharp = {0, 0, 100, 0};
-  EXPECT_NEAR(entropy(sharp.data(), 4), 0.0, 1e-12);
+  EXPECT_NEAR(row_entropy(sharp.data(), 4), 0.0, 1e-12);
 }
 
 TEST(Sampler, GreedyTakesTheLowestIdOnTiesAndSkipsTheMask) {
