@@ -14,6 +14,7 @@
 #include "io/weights.h"
 #include "model/cuda_model.h"
 #include "ops/cuda/cuda_device.h"
+#include "parity_fixture.h"
 #include "test_util.h"
 
 namespace wedlm {
@@ -31,41 +32,19 @@ ModelSequence on_device(const Checkpoint& ck) {
 }
 
 void logprob_errors(const Checkpoint& ck, const json& fx, Agreement& a) {
-  const int64_t V = ck.config().vocab_size;
   for (const json& c : fx["logprobs"]) {
-    const std::vector<int32_t> ids = c["ids"];
-    std::vector<int64_t> pos(ids.size());
-    std::vector<int32_t> rows(ids.size() - 1);
-    for (size_t i = 0; i < ids.size(); ++i) pos[i] = int64_t(i);
-    for (size_t i = 0; i + 1 < ids.size(); ++i) rows[i] = int32_t(i);
     ModelSequence seq = on_device(ck);
-    std::vector<float> logits;
-    seq.forward(ids, pos, 0, rows, logits);
-    for (size_t t = 0; t + 1 < ids.size(); ++t) {
-      const float* r = logits.data() + t * size_t(V);
-      double mx = -INFINITY, z = 0;
-      for (int64_t i = 0; i < V; ++i) mx = std::max(mx, double(r[i]));
-      for (int64_t i = 0; i < V; ++i) z += std::exp(double(r[i]) - mx);
-      const double lp = double(r[ids[t + 1]]) - mx - std::log(z);
+    const std::vector<int32_t> ids = c["ids"];
+    const std::vector<double> lp = test::next_token_logprobs(seq, ids);
+    for (size_t t = 0; t < lp.size(); ++t)
       a.max_logprob_error =
-          std::max(a.max_logprob_error, std::fabs(lp - c["next_logprob"][t].get<double>()));
-    }
+          std::max(a.max_logprob_error, std::fabs(lp[t] - c["next_logprob"][t].get<double>()));
   }
 }
 
-GenerateParams params_of(const json& fx, const json& c, int64_t context) {
-  GenerateParams p;
-  p.max_tokens = c["max_tokens"];
-  p.context = context;
-  p.stop_ids = fx["stop_ids"].get<std::vector<int64_t>>();
-  p.mask_id = fx["mask_token_id"];
-  p.sampling.temperature = 0;
-  return p;
-}
-
 void ar_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement& a) {
-  GenerateParams p = params_of(fx, c, ck.config().max_position_embeddings);
-  p.mode = DecodeMode::kAR;
+  const GenerateParams p =
+      test::fixture_params(fx, c, ck.config().max_position_embeddings, DecodeMode::kAR);
   ModelSequence seq = on_device(ck);
   const std::vector<int32_t> prompt = c["prompt"], want = c["output"];
   const std::vector<int32_t> got = generate(seq, prompt, p).value().output;
@@ -75,20 +54,15 @@ void ar_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement
 }
 
 void wedlm_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement& a) {
-  GenerateParams p = params_of(fx, c, ck.config().max_position_embeddings);
-  p.window = c["window"];
-  p.penalty = c["penalty"];
-  if (c["threshold"].is_null()) p.threshold.reset();
-  else p.threshold = c["threshold"].get<double>();
+  const GenerateParams p =
+      test::fixture_params(fx, c, ck.config().max_position_embeddings, DecodeMode::kWeDLM);
   ModelSequence seq = on_device(ck);
   const GenerateResult r = generate(seq, c["prompt"].get<std::vector<int32_t>>(), p).value();
   size_t k = 0;
-  for (; k < r.steps.size() && k < c["steps"].size(); ++k) {
-    std::vector<std::pair<int64_t, int32_t>> fill;
-    for (const json& f : c["steps"][k]["fill"]) fill.emplace_back(f[0], f[1]);
-    if (r.steps[k].commit != c["steps"][k]["commit"].get<int64_t>() || r.steps[k].fill != fill)
+  for (; k < r.steps.size() && k < c["steps"].size(); ++k)
+    if (r.steps[k].commit != c["steps"][k]["commit"].get<int64_t>() ||
+        r.steps[k].fill != test::fixture_fill(c["steps"][k]))
       break;
-  }
   a.matched += int64_t(k), a.total += int64_t(c["steps"].size());
 }
 

@@ -12,6 +12,7 @@
 #include "decode/generate.h"
 #include "io/weights.h"
 #include "model/model.h"
+#include "parity_fixture.h"
 #include "test_util.h"
 
 namespace wedlm {
@@ -19,43 +20,18 @@ namespace {
 
 using nlohmann::json;
 
-void check_logprobs(Model& model, int64_t V, const json& fx) {
+void check_logprobs(Model& model, const json& fx) {
   for (const json& c : fx["logprobs"]) {
     const std::vector<int32_t> ids = c["ids"];
-    std::vector<int64_t> pos(ids.size());
-    std::vector<int32_t> rows(ids.size() - 1);
-    for (size_t i = 0; i < ids.size(); ++i) pos[i] = int64_t(i);
-    for (size_t i = 0; i + 1 < ids.size(); ++i) rows[i] = int32_t(i);
     ModelSequence seq(model, int64_t(ids.size()), 4);
-    std::vector<float> logits;
-    seq.forward(ids, pos, 0, rows, logits);
-    for (size_t t = 0; t + 1 < ids.size(); ++t) {
-      const float* r = logits.data() + t * size_t(V);
-      double mx = -INFINITY, z = 0;
-      for (int64_t i = 0; i < V; ++i) mx = std::max(mx, double(r[i]));
-      for (int64_t i = 0; i < V; ++i) z += std::exp(double(r[i]) - mx);
-      EXPECT_NEAR(double(r[ids[t + 1]]) - mx - std::log(z), c["next_logprob"][t].get<double>(),
-                  1e-4) << "position " << t;
-    }
+    const std::vector<double> lp = test::next_token_logprobs(seq, ids);
+    for (size_t t = 0; t < lp.size(); ++t)
+      EXPECT_NEAR(lp[t], c["next_logprob"][t].get<double>(), 1e-4) << "position " << t;
   }
 }
 
-GenerateParams params_of(const json& fx, const json& c, int64_t context) {
-  GenerateParams p;
-  p.max_tokens = c["max_tokens"];
-  p.context = context;
-  p.stop_ids = fx["stop_ids"].get<std::vector<int64_t>>();
-  p.mask_id = fx["mask_token_id"];
-  p.sampling.temperature = 0;
-  return p;
-}
-
 void check_wedlm_trace(Model& model, const json& fx, const json& c, int64_t context) {
-  GenerateParams p = params_of(fx, c, context);
-  p.window = c["window"];
-  p.penalty = c["penalty"];
-  if (c["threshold"].is_null()) p.threshold.reset();
-  else p.threshold = c["threshold"].get<double>();
+  const GenerateParams p = test::fixture_params(fx, c, context, DecodeMode::kWeDLM);
   ModelSequence seq(model, 512, 16);
   const std::vector<int32_t> prompt = c["prompt"];
   const GenerateResult r = generate(seq, prompt, p).value();
@@ -64,9 +40,7 @@ void check_wedlm_trace(Model& model, const json& fx, const json& c, int64_t cont
   ASSERT_EQ(r.steps.size(), c["steps"].size());
   for (size_t k = 0; k < r.steps.size(); ++k) {
     EXPECT_EQ(r.steps[k].commit, c["steps"][k]["commit"].get<int64_t>()) << "step " << k;
-    std::vector<std::pair<int64_t, int32_t>> fill;
-    for (const json& f : c["steps"][k]["fill"]) fill.emplace_back(f[0], f[1]);
-    EXPECT_EQ(r.steps[k].fill, fill) << "step " << k;
+    EXPECT_EQ(r.steps[k].fill, test::fixture_fill(c["steps"][k])) << "step " << k;
   }
 }
 
@@ -78,10 +52,9 @@ void check_fixture(const std::string& model_dir, const std::string& fixture_path
   auto ops = make_cpu_ops();
   Model model(*ck.value(), *ops);
   const int64_t context = ck.value()->config().max_position_embeddings;
-  check_logprobs(model, ck.value()->config().vocab_size, fx);
+  check_logprobs(model, fx);
   for (const json& c : fx["ar"]) {
-    GenerateParams p = params_of(fx, c, context);
-    p.mode = DecodeMode::kAR;
+    const GenerateParams p = test::fixture_params(fx, c, context, DecodeMode::kAR);
     ModelSequence seq(model, 512, 16);
     const std::vector<int32_t> prompt = c["prompt"];
     EXPECT_EQ(generate(seq, prompt, p).value().output, c["output"].get<std::vector<int32_t>>());
