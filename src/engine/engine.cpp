@@ -6,6 +6,8 @@
 
 #include <fmt/core.h>
 
+#include "ops/ops.h"
+
 namespace wedlm {
 namespace {
 
@@ -62,7 +64,10 @@ Engine::Engine(std::unique_ptr<Forward> forward, const EngineConfig& cfg)
     : forward_(std::move(forward)), cfg_(cfg), kv_blocks_(forward_->n_blocks()),
       blocks_(kv_blocks_, cfg.block_size), scheduler_(cfg.scheduler, blocks_) {
   WEDLM_CHECK(forward_->block_size() == cfg.block_size, "the forward's KV blocks are another size");
-  loop_ = std::thread([this] { loop(); });
+  loop_ = std::thread([this, threads = cpu_threads()] {
+    set_cpu_threads(threads);  // the creator's -t, not the process default
+    loop();
+  });
 }
 
 Engine::Engine(Model& model, const EngineConfig& cfg)

@@ -55,4 +55,10 @@ class Ops {
 std::unique_ptr<Ops> make_reference_ops();
 std::unique_ptr<Ops> make_cpu_ops();
 
+// Threads the CPU backend uses for ops called from this thread. The setting is per calling thread
+// (OpenMP's): a thread started later, like the engine's loop, begins at the process default and
+// must be given the count its creator chose.
+int cpu_threads();
+void set_cpu_threads(int n);
+
 }  // namespace wedlm

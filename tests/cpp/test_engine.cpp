@@ -3,6 +3,7 @@
 // seeded; cancellation frees every block over 1000 requests; a second turn prefills only its new
 // tokens and equals a cold run; a full queue answers "overloaded"; bad requests are named.
 #include <algorithm>
+#include <atomic>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include "decode/generate.h"
 #include "engine/engine.h"
 #include "io/weights.h"
+#include "ops/ops.h"
 #include "bundled_model.h"
 #include "test_util.h"
 
@@ -121,25 +123,31 @@ TEST_F(EngineTest, ConcurrentRequestsGiveWhatTheyGiveAloneInAnyOrder) {
   EXPECT_GT(eng.stats().steps, 0);
 }
 
-// A CPU forward that claims picks are cheaper, so the engine and generate() take the greedy-picks
-// path a device forward takes (Forward::forward_picks, here its host default).
-class PicksForward final : public Forward {
+// A CpuForward inside another Forward, for test doubles that watch or change one behaviour.
+class WrappedCpuForward : public Forward {
  public:
-  PicksForward(Model& m, int64_t n_blocks) : cpu_(m, n_blocks, 16) {}
+  WrappedCpuForward(Model& m, int64_t n_blocks) : cpu_(m, n_blocks, 16) {}
   const ModelConfig& config() const override { return cpu_.config(); }
-  const char* device() const override { return "cpu-picks"; }
+  const char* device() const override { return "cpu"; }
   int64_t n_blocks() const override { return cpu_.n_blocks(); }
   int64_t block_size() const override { return cpu_.block_size(); }
   void forward(const Batch& b, std::vector<float>& logits) override { cpu_.forward(b, logits); }
+
+ private:
+  CpuForward cpu_;
+};
+
+// A CPU forward that claims picks are cheaper, so the engine and generate() take the greedy-picks
+// path a device forward takes (Forward::forward_picks, here its host default).
+class PicksForward final : public WrappedCpuForward {
+ public:
+  using WrappedCpuForward::WrappedCpuForward;
   bool picks_are_cheaper() const override { return true; }
   int64_t picked = 0;  // forwards that went by picks
   void forward_picks(const Batch& b, int64_t banned, std::vector<RowPick>& picks) override {
     ++picked;
     Forward::forward_picks(b, banned, picks);
   }
-
- private:
-  CpuForward cpu_;
 };
 
 TEST_F(EngineTest, GreedyPicksDecodeExactlyAsLogitsDo) {
@@ -172,6 +180,32 @@ TEST_F(EngineTest, GreedyPicksDecodeExactlyAsLogitsDo) {
     EXPECT_EQ(r.steps.size(), want.steps.size()) << "request " << i;
     EXPECT_EQ(f->picked, r.forwards) << "request " << i;
   }
+}
+
+// A CPU forward that records the CPU thread count its forwards ran under.
+class ThreadCountForward final : public WrappedCpuForward {
+ public:
+  using WrappedCpuForward::WrappedCpuForward;
+  void forward(const Batch& b, std::vector<float>& logits) override {
+    seen = cpu_threads();
+    WrappedCpuForward::forward(b, logits);
+  }
+  std::atomic<int> seen{0};
+};
+
+// OpenMP's thread count is per thread: the engine's loop must take its creator's (`-t`), not the
+// process default (the bug: `wedlm bench/batch/serve -t 1` ran on every core).
+TEST_F(EngineTest, TheLoopRunsWithItsCreatorsThreadCount) {
+  const int before = cpu_threads();
+  for (const int want : {1, 3}) {
+    set_cpu_threads(want);
+    auto owned = std::make_unique<ThreadCountForward>(*model_, 4 * 1024 / 16);
+    ThreadCountForward* f = owned.get();
+    Engine eng(std::move(owned), config());
+    run_all(eng, {request(0)});
+    EXPECT_EQ(f->seen.load(), want);
+  }
+  set_cpu_threads(before);
 }
 
 TEST_F(EngineTest, LogprobsStreamWithTheirTokensAsGenerateGivesThem) {

@@ -1,12 +1,14 @@
 // Every CPU op against its scalar reference twin, on fresh random inputs, for every weight dtype.
 // Tolerance: fp32 arithmetic with different reduction orders (8-lane partial sums vs double) on
 // O(1) values of length <= 512 stays far below 1e-4 relative; a wrong index or stride is O(1).
+#include <algorithm>
 #include <cmath>
 #include <random>
 
 #include <gtest/gtest.h>
 
 #include "core/dtype.h"
+#include "ops/cpu/cpu_attention.h"
 #include "ops/ops.h"
 
 namespace wedlm {
@@ -97,28 +99,67 @@ TEST_F(OpsTest, RmsNormRopeSilu) {
   EXPECT_LT(rel_err(sa, sb), 1e-6);
 }
 
-// A paged cache with a scrambled block table, GQA, rows on top of a cached prefix.
-TEST_F(OpsTest, PagedCausalAttentionOnTopOfAPrefix) {
-  const int64_t n_head = 4, n_kv = 2, D = 16, bs = 4, start = 9, n = 7;
-  const std::vector<int32_t> table = {3, 0, 5, 1};  // 16 slots, non-contiguous blocks
-  std::vector<float> kbuf(6 * bs * n_kv * D, NAN), vbuf(kbuf.size(), NAN);
-  KvLayerView kv{kbuf.data(), vbuf.data(), table.data(), bs, bs * n_kv * D, n_kv, D};
-  auto kp = randn(size_t(start * n_kv * D)), vp = randn(kp.size());
-  ref->store_kv(kp.data(), vp.data(), start, 0, kv);      // the cached prefix
-  auto k = randn(size_t(n * n_kv * D)), v = randn(k.size()), q = randn(size_t(n * n_head * D));
-  std::vector<float> a(q.size(), NAN), b(q.size(), NAN);
-  cpu->store_kv(k.data(), v.data(), n, start, kv);
-  cpu->attention(q.data(), n, n_head, start, kv, a.data());
-  ref->attention(q.data(), n, n_head, start, kv, b.data());
-  EXPECT_LT(rel_err(a, b), 1e-5);
-  // Row 0 must not see row 1's key: changing it leaves row 0 unchanged.
-  std::vector<float> k2 = k;
-  for (int64_t c = 0; c < n_kv * D; ++c) k2[size_t(n_kv * D + c)] += 5.0f;
-  std::vector<float> a2(q.size());
-  cpu->store_kv(k2.data(), v.data(), n, start, kv);
-  cpu->attention(q.data(), n, n_head, start, kv, a2.data());
-  for (int64_t c = 0; c < n_head * D; ++c) EXPECT_EQ(a2[size_t(c)], a[size_t(c)]);
-  EXPECT_NE(a2[size_t(n_head * D)], a[size_t(n_head * D)]) << "row 1 sees its own key";
+// A paged cache with a scrambled block table, GQA, rows on top of a cached prefix. Shapes cover
+// both CPU paths: key-major tiles (head_dim 16, 64, 128: 1, 4 and 8 AVX-512 vectors; 64 and
+// 128 also on 8 lanes) and row tiles (head_dim 24), several query groups (n = 70), GQA 1, 2, 4.
+struct AttentionCase {
+  int64_t n_head, n_kv, D, start, n;
+};
+
+class PagedAttention : public OpsTest {
+ protected:
+  void prepare(const AttentionCase& cs) {
+    c = cs;
+    table.clear();
+    const int64_t slots = c.start + c.n, blocks = (slots + kBs - 1) / kBs;
+    std::vector<int32_t> physical(size_t(blocks + 2));  // scrambled, two blocks unused
+    for (size_t b = 0; b < physical.size(); ++b) physical[b] = int32_t(b);
+    std::shuffle(physical.begin(), physical.end(), rng);
+    table.assign(physical.begin(), physical.begin() + blocks);
+    kbuf.assign(size_t((blocks + 2) * kBs * c.n_kv * c.D), NAN);
+    vbuf.assign(kbuf.size(), NAN);
+    kv = KvLayerView{kbuf.data(), vbuf.data(), table.data(), kBs, kBs * c.n_kv * c.D, c.n_kv, c.D};
+    auto kp = randn(size_t(c.start * c.n_kv * c.D)), vp = randn(kp.size());
+    ref->store_kv(kp.data(), vp.data(), c.start, 0, kv);  // the cached prefix
+    k = randn(size_t(c.n * c.n_kv * c.D)), v = randn(k.size());
+    q = randn(size_t(c.n * c.n_head * c.D));
+    cpu->store_kv(k.data(), v.data(), c.n, c.start, kv);
+  }
+  static constexpr int64_t kBs = 4;
+  AttentionCase c{};
+  std::vector<int32_t> table;
+  std::vector<float> kbuf, vbuf, k, v, q;
+  KvLayerView kv{};
+};
+
+TEST_F(PagedAttention, BothCpuPathsMatchTheReferenceAndAreBatchInvariant) {
+  const AttentionCase cases[] = {{4, 2, 16, 9, 7}, {4, 2, 64, 33, 70}, {8, 2, 128, 5, 30},
+                                 {2, 2, 64, 0, 17}, {4, 2, 24, 9, 7}, {6, 3, 24, 40, 13}};
+  for (const AttentionCase& cs : cases) {
+    prepare(cs);
+    const std::string what = "n_head " + std::to_string(c.n_head) + " D " +
+                             std::to_string(c.D) + " n " + std::to_string(c.n);
+    const size_t width = size_t(c.n_head * c.D);
+    std::vector<float> a(q.size(), NAN), rows(q.size(), NAN), b(q.size(), NAN);
+    cpu->attention(q.data(), c.n, c.n_head, c.start, kv, a.data());
+    cpu_attention_rows(q.data(), c.n, c.n_head, c.start, kv, rows.data());
+    ref->attention(q.data(), c.n, c.n_head, c.start, kv, b.data());
+    EXPECT_LT(rel_err(a, b), 1e-5) << what;
+    EXPECT_LT(rel_err(rows, b), 1e-5) << what;
+    for (const int64_t i : {int64_t(0), c.n / 2, c.n - 1}) {  // a row alone: the same numbers
+      std::vector<float> one(width, NAN);
+      cpu->attention(q.data() + size_t(i) * width, 1, c.n_head, c.start + i, kv, one.data());
+      for (size_t e = 0; e < width; ++e)
+        ASSERT_EQ(one[e], a[size_t(i) * width + e]) << what << " row " << i;
+    }
+    // Row 0 must not see row 1's key: changing it leaves row 0 unchanged.
+    std::vector<float> k2 = k, a2(q.size(), NAN);
+    for (int64_t e = 0; e < c.n_kv * c.D; ++e) k2[size_t(c.n_kv * c.D + e)] += 5.0f;
+    cpu->store_kv(k2.data(), v.data(), c.n, c.start, kv);
+    cpu->attention(q.data(), c.n, c.n_head, c.start, kv, a2.data());
+    for (size_t e = 0; e < width; ++e) ASSERT_EQ(a2[e], a[e]) << what;
+    EXPECT_NE(a2[width], a[width]) << what << ": row 1 sees its own key";
+  }
 }
 
 }  // namespace
