@@ -67,15 +67,24 @@ TEST_F(OpsTest, MatmulEveryDtypeAndRaggedShapes) {
     }
 }
 
+// bf16 rows are widened in registers for up to 6 input rows and through a buffer for more: a
+// row's numbers must not change with that, nor with its tile; k = 100 exercises the scalar tails.
 TEST_F(OpsTest, MatmulRowsDoNotDependOnBatchSize) {
-  Weight w(DType::kBF16, 96, 128);
-  auto x = randn(size_t(9 * 128));
-  std::vector<float> all(9 * 96), one(96);
-  cpu->matmul(x.data(), 9, w.view, all.data());
-  for (int64_t i = 0; i < 9; ++i) {
-    cpu->matmul(x.data() + i * 128, 1, w.view, one.data());
-    for (int64_t j = 0; j < 96; ++j) ASSERT_EQ(one[size_t(j)], all[size_t(i * 96 + j)]);
-  }
+  for (const int64_t k : {128, 100})
+    for (DType t : {DType::kBF16, DType::kF32}) {
+      Weight w(t, 96, k);
+      auto x = randn(size_t(9 * k));
+      std::vector<float> all(9 * 96), six(6 * 96), one(96);
+      cpu->matmul(x.data(), 9, w.view, all.data());
+      cpu->matmul(x.data() + 3 * k, 6, w.view, six.data());  // rows 3..8
+      for (int64_t i = 0; i < 9; ++i) {
+        cpu->matmul(x.data() + i * k, 1, w.view, one.data());
+        for (int64_t j = 0; j < 96; ++j) {
+          ASSERT_EQ(one[size_t(j)], all[size_t(i * 96 + j)]) << dtype_name(t) << " k " << k;
+          if (i >= 3) ASSERT_EQ(six[size_t((i - 3) * 96 + j)], one[size_t(j)]) << dtype_name(t);
+        }
+      }
+    }
 }
 
 TEST_F(OpsTest, RmsNormRopeSilu) {
