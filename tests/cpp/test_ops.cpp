@@ -81,7 +81,9 @@ TEST_F(OpsTest, MatmulRowsDoNotDependOnBatchSize) {
         cpu->matmul(x.data() + i * k, 1, w.view, one.data());
         for (int64_t j = 0; j < 96; ++j) {
           ASSERT_EQ(one[size_t(j)], all[size_t(i * 96 + j)]) << dtype_name(t) << " k " << k;
-          if (i >= 3) ASSERT_EQ(six[size_t((i - 3) * 96 + j)], one[size_t(j)]) << dtype_name(t);
+          if (i >= 3) {
+            ASSERT_EQ(six[size_t((i - 3) * 96 + j)], one[size_t(j)]) << dtype_name(t);
+          }
         }
       }
     }
