@@ -111,8 +111,9 @@ TEST_F(OpsTest, RmsNormRopeSilu) {
 }
 
 // A paged cache with a scrambled block table, GQA, rows on top of a cached prefix. Shapes cover
-// both CPU paths: key-major tiles (head_dim 16, 64, 128: 1, 4 and 8 AVX-512 vectors; 64 and
-// 128 also on 8 lanes) and row tiles (head_dim 24), several query groups (n = 70), GQA 1, 2, 4.
+// both CPU paths: key-major tiles (head_dim 16, 64, 128: 1, 4 and 8 vectors of 16 lanes; 16 and
+// 64 also with 8 lanes, where 128 takes row tiles) and row tiles (head_dim 24), several query
+// groups (n = 70), GQA 1, 2, 4.
 struct AttentionCase {
   int64_t n_head, n_kv, D, start, n;
 };

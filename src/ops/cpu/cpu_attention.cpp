@@ -7,7 +7,6 @@
 
 #include <omp.h>
 
-#include "core/check.h"
 #include "ops/cpu/cpu_simd.h"
 
 namespace wedlm {

@@ -3,7 +3,6 @@
 // depend on batch composition (batch invariance).
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include <omp.h>
@@ -17,10 +16,10 @@ namespace {
 
 using namespace cpu;  // NOLINT: the vector toolkit of this backend
 
-// Rows in ceil(n / 6) tiles of near-equal height (32 rows: 6 6 5 5 5 5, not 6 6 6 6 6 2): a short
-// tile shares each weight load among few rows.
 constexpr int64_t kRows = 6;  // 6 x 4 accumulators + 4 weights + 1 input in 32 registers
 
+// Rows in ceil(n / 6) tiles of near-equal height (32 rows: 6 6 5 5 5 5, not 6 6 6 6 6 2): a short
+// tile shares each weight load among few rows.
 template <int C, class W>
 void tile_rows(const float* x, int64_t n, int64_t k, const W* const* w, float* y, int64_t m) {
   const int64_t n_tiles = (n + kRows - 1) / kRows;

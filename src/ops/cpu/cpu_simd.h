@@ -15,7 +15,8 @@ namespace wedlm::cpu {
 // kLanes lanes of partial sums over k (in steps of kLanes), then a fixed pairwise combination:
 // every output of every op below is reduced in exactly this order, whatever the number of rows
 // (batch invariance). 16 lanes where the build targets AVX-512 (1.5x the 8-lane FMA rate on the
-// development Xeon, docs/PERFORMANCE.md), else 8.
+// development Xeon, docs/PERFORMANCE.md), else 8. Defining WEDLM_CPU_LANES_8 (CMAKE_CXX_FLAGS)
+// builds the 8-lane kernels on an AVX-512 machine, to test or time them there.
 #if defined(__AVX512F__) && !defined(WEDLM_CPU_LANES_8)
 constexpr int kLanes = 16;
 #else
