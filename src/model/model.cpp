@@ -32,11 +32,13 @@ Model::Model(const Checkpoint& ck, const Ops& ops) : cfg_(ck.config()), ops_(ops
   const ModelWeights& w = ck.weights();
   embed_ = view(w.embed);
   final_norm_ = view(w.final_norm);
-  lm_head_ = view(w.lm_head);
+  auto prepared = [&ops](const TensorInfo* t) { return ops.prepare_matmul(view(t)); };
+  lm_head_ = prepared(w.lm_head);
   for (const LayerWeights& l : w.layers)
-    layers_.push_back({view(l.input_norm), view(l.q), view(l.k), view(l.v), view(l.q_bias),
-                       view(l.k_bias), view(l.v_bias), view(l.q_norm), view(l.k_norm),
-                       view(l.o), view(l.post_norm), view(l.gate), view(l.up), view(l.down)});
+    layers_.push_back({view(l.input_norm), view(l.q_bias), view(l.k_bias), view(l.v_bias),
+                       view(l.q_norm), view(l.k_norm), view(l.post_norm), prepared(l.q),
+                       prepared(l.k), prepared(l.v), prepared(l.o), prepared(l.gate),
+                       prepared(l.up), prepared(l.down)});
 }
 
 void Model::attention_block(const Layer& w, int64_t l, const Batch& b, KvCache& cache) {

@@ -54,15 +54,16 @@ class Model {
 
  private:
   struct Layer {
-    MatrixView input_norm, q, k, v, q_bias, k_bias, v_bias, q_norm, k_norm, o, post_norm, gate,
-        up, down;
+    MatrixView input_norm, q_bias, k_bias, v_bias, q_norm, k_norm, post_norm;
+    MatmulWeight q, k, v, o, gate, up, down;  // prepared by the Ops at load
   };
   void attention_block(const Layer& w, int64_t l, const Batch& b, KvCache& cache);
   void mlp_block(const Layer& w, int64_t T);
 
   const ModelConfig& cfg_;
   const Ops& ops_;
-  MatrixView embed_, final_norm_, lm_head_;
+  MatrixView embed_, final_norm_;
+  MatmulWeight lm_head_;
   std::vector<Layer> layers_;
   std::vector<float> h_, x_, q_, k_, v_, att_, gate_, up_, tmp_;  // scratch
   Batch one_;                                                     // the single-sequence batch

@@ -28,13 +28,32 @@ struct KvLayerView {
   }
 };
 
+// A backend's own copy of a weight matrix, laid out for its matmul (Ops::prepare_matmul).
+class PreparedMatrix {
+ public:
+  virtual ~PreparedMatrix() = default;
+};
+
+// A matmul weight: the stored matrix, and the copy a backend prepared from it, if it made one.
+struct MatmulWeight {
+  MatrixView view;
+  std::shared_ptr<const PreparedMatrix> prepared;
+};
+
 class Ops {
  public:
   virtual ~Ops() = default;
   virtual const char* name() const = 0;
 
-  // y[n, w.rows] = x[n, w.cols] . w^T
-  virtual void matmul(const float* x, int64_t n, const MatrixView& w, float* y) const = 0;
+  // Once per weight, at model load: the backend may keep a copy in its own layout (the CPU
+  // backend packs panels of output columns). The default keeps only the view.
+  virtual MatmulWeight prepare_matmul(const MatrixView& w) const { return {w, nullptr}; }
+  // y[n, w.rows] = x[n, w.cols] . w^T. A weight prepared by another backend, or not at all, is
+  // prepared for this call alone.
+  virtual void matmul(const float* x, int64_t n, const MatmulWeight& w, float* y) const = 0;
+  void matmul(const float* x, int64_t n, const MatrixView& w, float* y) const {
+    matmul(x, n, prepare_matmul(w), y);
+  }
   // y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, for n rows of width w.cols
   virtual void rms_norm(const float* x, int64_t n, const MatrixView& w, float eps,
                         float* y) const = 0;

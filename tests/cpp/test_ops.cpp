@@ -1,5 +1,5 @@
 // Every CPU op against its scalar reference twin, on fresh random inputs, for every weight dtype.
-// Tolerance: fp32 arithmetic with different reduction orders (8-lane partial sums vs double) on
+// Tolerance: fp32 arithmetic with different reduction orders (fp32 chains vs double sums) on
 // O(1) values of length <= 512 stays far below 1e-4 relative; a wrong index or stride is O(1).
 #include <algorithm>
 #include <cmath>
@@ -67,26 +67,39 @@ TEST_F(OpsTest, MatmulEveryDtypeAndRaggedShapes) {
     }
 }
 
-// bf16 rows are widened in registers for up to 6 input rows and through a buffer for more: a
-// row's numbers must not change with that, nor with its tile; k = 100 exercises the scalar tails.
+// Every row count from 1 to 14 and 30 (each tile height and panel count the matmul has, alone
+// and in several tiles) must give each row the bits it gets alone; m = 200 ends in a part panel.
 TEST_F(OpsTest, MatmulRowsDoNotDependOnBatchSize) {
+  constexpr int64_t m = 200;
   for (const int64_t k : {128, 100})
-    for (DType t : {DType::kBF16, DType::kF32}) {
-      Weight w(t, 96, k);
-      auto x = randn(size_t(9 * k));
-      std::vector<float> all(9 * 96), six(6 * 96), one(96);
-      cpu->matmul(x.data(), 9, w.view, all.data());
-      cpu->matmul(x.data() + 3 * k, 6, w.view, six.data());  // rows 3..8
-      for (int64_t i = 0; i < 9; ++i) {
-        cpu->matmul(x.data() + i * k, 1, w.view, one.data());
-        for (int64_t j = 0; j < 96; ++j) {
-          ASSERT_EQ(one[size_t(j)], all[size_t(i * 96 + j)]) << dtype_name(t) << " k " << k;
-          if (i >= 3) {
-            ASSERT_EQ(six[size_t((i - 3) * 96 + j)], one[size_t(j)]) << dtype_name(t);
-          }
-        }
+    for (DType t : {DType::kBF16, DType::kF32, DType::kF16}) {
+      Weight w(t, m, k);
+      const MatmulWeight prepared = cpu->prepare_matmul(w.view);
+      auto x = randn(size_t(30 * k));
+      std::vector<float> alone(30 * m), many(30 * m);
+      for (int64_t i = 0; i < 30; ++i)
+        cpu->matmul(x.data() + i * k, 1, prepared, alone.data() + i * m);
+      for (const int64_t n : {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 30}) {
+        std::fill(many.begin(), many.end(), NAN);
+        cpu->matmul(x.data(), n, prepared, many.data());
+        for (int64_t j = 0; j < n * m; ++j)
+          ASSERT_EQ(many[size_t(j)], alone[size_t(j)])
+              << dtype_name(t) << " k " << k << " n " << n << " row " << j / m << " col " << j % m;
       }
     }
+}
+
+// A weight the CPU backend did not prepare (the reference backend's, or a bare view) is packed for
+// the call and gives the same bits as the prepared one.
+TEST_F(OpsTest, MatmulPreparesAForeignWeightForTheCall) {
+  Weight w(DType::kBF16, 70, 48);
+  auto x = randn(size_t(5 * 48));
+  std::vector<float> a(5 * 70, NAN), b(5 * 70, NAN), c(5 * 70, NAN);
+  cpu->matmul(x.data(), 5, cpu->prepare_matmul(w.view), a.data());
+  cpu->matmul(x.data(), 5, ref->prepare_matmul(w.view), b.data());
+  cpu->matmul(x.data(), 5, w.view, c.data());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, c);
 }
 
 TEST_F(OpsTest, RmsNormRopeSilu) {

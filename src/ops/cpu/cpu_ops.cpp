@@ -1,4 +1,5 @@
-// CPU backend: OpenMP threads over independent outputs, inner loops written to vectorize.
+// CPU backend: OpenMP threads over independent outputs, inner loops written to vectorize; matmul
+// in cpu_matmul.cpp, attention in cpu_attention.cpp.
 // Each output element is reduced in the same order whatever the number of rows n, so results do not
 // depend on batch composition (batch invariance).
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <omp.h>
 
 #include "ops/cpu/cpu_attention.h"
+#include "ops/cpu/cpu_matmul.h"
 #include "ops/cpu/cpu_simd.h"
 #include "ops/ops.h"
 
@@ -15,39 +17,6 @@ namespace wedlm {
 namespace {
 
 using namespace cpu;  // NOLINT: the vector toolkit of this backend
-
-constexpr int64_t kRows = 6;  // 6 x 4 accumulators + 4 weights + 1 input in 32 registers
-
-// Rows in ceil(n / 6) tiles of near-equal height (32 rows: 6 6 5 5 5 5, not 6 6 6 6 6 2): a short
-// tile shares each weight load among few rows.
-template <int C, class W>
-void tile_rows(const float* x, int64_t n, int64_t k, const W* const* w, float* y, int64_t m) {
-  const int64_t n_tiles = (n + kRows - 1) / kRows;
-  const float* xs[kRows];
-  for (int64_t t = 0, i = 0; t < n_tiles; ++t) {
-    const int64_t rows = n / n_tiles + (t < n % n_tiles ? 1 : 0);
-    for (int64_t r = 0; r < rows; ++r) xs[r] = x + (i + r) * k;
-    float* yi = y + i * m;
-    switch (rows) {
-      case 6: tile<6, C, W>(xs, w, k, yi, m); break;
-      case 5: tile<5, C, W>(xs, w, k, yi, m); break;
-      case 4: tile<4, C, W>(xs, w, k, yi, m); break;
-      case 3: tile<3, C, W>(xs, w, k, yi, m); break;
-      case 2: tile<2, C, W>(xs, w, k, yi, m); break;
-      default: tile<1, C, W>(xs, w, k, yi, m); break;
-    }
-    i += rows;
-  }
-}
-
-template <class W>
-void chunk(const float* x, int64_t n, int64_t k, int64_t nc, const W* const* ws, float* y,
-           int64_t m) {
-  if (nc == 4) tile_rows<4>(x, n, k, ws, y, m);
-  else if (nc == 3) tile_rows<3>(x, n, k, ws, y, m);
-  else if (nc == 2) tile_rows<2>(x, n, k, ws, y, m);
-  else tile_rows<1>(x, n, k, ws, y, m);
-}
 
 // Below this many elements an elementwise op runs on the calling thread: waking the team costs
 // more than the work (an AR step's single row).
@@ -57,33 +26,17 @@ class CpuOps final : public Ops {
  public:
   const char* name() const override { return "cpu"; }
 
-  // Chunks of 4 weight rows over the thread team. With at most one row tile (an AR step) bf16
-  // rows are widened in the tile's registers; with more, once per chunk into a buffer that every
-  // row tile reads. Both give the same numbers (tile<>), so a row's result does not depend on n.
-  void matmul(const float* x, int64_t n, const MatrixView& w, float* y) const override {
-    const int64_t k = w.cols, m = w.rows;
-    const bool in_registers = w.dtype == DType::kBF16 && n <= kRows;
-#pragma omp parallel
-    {
-      std::vector<float> rows(in_registers ? 0 : static_cast<size_t>(4 * k));
-#pragma omp for schedule(static)
-      for (int64_t j0 = 0; j0 < m; j0 += 4) {
-        const int64_t nc = std::min<int64_t>(4, m - j0);
-        if (in_registers) {
-          const uint16_t* ws[4];
-          for (int64_t c = 0; c < nc; ++c)
-            ws[c] = static_cast<const uint16_t*>(w.data) + (j0 + c) * k;
-          chunk(x, n, k, nc, ws, y + j0, m);
-        } else {
-          const float* ws[4];
-          for (int64_t c = 0; c < nc; ++c) {
-            w.row_to_f32(j0 + c, rows.data() + c * k);
-            ws[c] = rows.data() + c * k;
-          }
-          chunk(x, n, k, nc, ws, y + j0, m);
-        }
-      }
-    }
+  // Weights are packed once into column panels (cpu_matmul.h); one prepared elsewhere, or not
+  // at all, is packed for the call.
+  MatmulWeight prepare_matmul(const MatrixView& w) const override {
+    return {w, std::make_shared<const PackedMatrix>(w)};
+  }
+
+  using Ops::matmul;
+  void matmul(const float* x, int64_t n, const MatmulWeight& w, float* y) const override {
+    if (const auto* p = dynamic_cast<const PackedMatrix*>(w.prepared.get()))
+      return packed_matmul(x, n, *p, y);
+    packed_matmul(x, n, PackedMatrix(w.view), y);
   }
 
   void rms_norm(const float* x, int64_t n, const MatrixView& w, float eps,

@@ -1,14 +1,12 @@
 // The CPU backend's vector toolkit: lane types, loads, the fixed-order horizontal sums, exp and
-// the register tiles shared by matmul and the attention fallback. Header-only and internal to
-// src/ops/cpu. Every reduction here has one order per output, whatever the tile shape or the
+// the dot-product register tiles of the attention fallback (matmul has its own tiles, in
+// cpu_matmul.cpp). Header-only and internal to src/ops/cpu. Every reduction here has one order per output, whatever the tile shape or the
 // number of rows, so that results do not depend on batch composition (batch invariance).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-
-#include "core/dtype.h"
 
 namespace wedlm::cpu {
 
@@ -31,21 +29,6 @@ inline vf loadv(const float* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-
-// kLanes bf16 values widened in registers (exactly: a bf16 is the high half of an fp32).
-inline vf loadv(const uint16_t* p) {
-  typedef uint16_t vh __attribute__((vector_size(2 * kLanes)));
-  typedef uint32_t vu __attribute__((vector_size(4 * kLanes)));
-  vh h;
-  std::memcpy(&h, p, sizeof h);
-  const vu u = __builtin_convertvector(h, vu) << 16;
-  vf v;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-}
-
-inline float widen(float x) { return x; }
-inline float widen(uint16_t h) { return bf16_to_f32(h); }
 
 // Four sums at once, each in the same fixed order: 16 lanes -> 8 (low half + high half), then
 // neighbouring pairs three times over. Every output below, of any tile shape, is finished by
@@ -72,11 +55,10 @@ inline v4 sums4(vf a, vf b, vf c, vf d) {
 }
 
 // Explicit fused multiply-adds: left to contraction, one instantiation fused and another did
-// not, and a row's tail then depended on the weight type of its path.
-template <class W>
-inline float tail_dot(const float* a, const W* b, int64_t from, int64_t n) {
+// not, and a row's tail then depended on its tile.
+inline float tail_dot(const float* a, const float* b, int64_t from, int64_t n) {
   float tail = 0;
-  for (int64_t i = from; i < n; ++i) tail = std::fma(a[i], widen(b[i]), tail);
+  for (int64_t i = from; i < n; ++i) tail = std::fma(a[i], b[i], tail);
   return tail;
 }
 
@@ -126,12 +108,10 @@ inline float dot(const float* a, const float* b, int64_t n) {
   return sums4(s, vf{}, vf{}, vf{})[0] + tail_dot(a, b, i, n);
 }
 
-// y[i][j] for R input rows x[i] and C weight rows w[j] (R, C <= 4): R*C accumulators share each
-// load, which is what makes a many-row forward cost less than many one-row forwards. W is float
-// (rows widened beforehand) or uint16_t (bf16 rows widened here, in registers): the same numbers
-// either way.
-template <int R, int C, class W = float>
-inline void tile(const float* const* x, const W* const* w, int64_t k, float* y, int64_t ldy) {
+// y[i][j] = x[i] . w[j] for R rows x[i] and C rows w[j] (R, C <= 4): R*C accumulators share
+// each load.
+template <int R, int C>
+inline void tile(const float* const* x, const float* const* w, int64_t k, float* y, int64_t ldy) {
   vf s[R][4] = {};  // columns past C stay zero
   int64_t i = 0;
   for (; i + kLanes <= k; i += kLanes) {

@@ -12,7 +12,9 @@ class ReferenceOps final : public Ops {
  public:
   const char* name() const override { return "reference"; }
 
-  void matmul(const float* x, int64_t n, const MatrixView& w, float* y) const override {
+  using Ops::matmul;
+  void matmul(const float* x, int64_t n, const MatmulWeight& mw, float* y) const override {
+    const MatrixView& w = mw.view;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < w.rows; ++j) {
         double acc = 0;
