@@ -27,8 +27,8 @@ class Forward {
   // entropy (ops/logit_rows.h) instead of the row. This default computes them from forward()'s
   // logits on the host; a device overrides it so that only the picks leave the device.
   virtual void forward_picks(const Batch& batch, int64_t banned, std::vector<RowPick>& picks);
-  // Whether forward_picks() saves work over forward() (true on a device); callers that can use
-  // picks ask this first.
+  // Whether forward_picks() saves time over forward() (a device's picks leave it instead of its
+  // rows; the CPU's run over the thread team); callers that can use picks ask this first.
   virtual bool picks_are_cheaper() const { return false; }
 };
 
@@ -44,6 +44,9 @@ class CpuForward final : public Forward {
   void forward(const Batch& batch, std::vector<float>& logits) override {
     model_.forward(batch, cache_, logits);
   }
+  // The default forward_picks() runs the rows' argmax and entropy over the thread team: cheaper
+  // than the decoder's one row after another on the calling thread.
+  bool picks_are_cheaper() const override { return true; }
 
  private:
   Model& model_;
@@ -62,6 +65,10 @@ class ForwardRef final : public Forward {
   void forward(const Batch& batch, std::vector<float>& logits) override {
     f_.forward(batch, logits);
   }
+  void forward_picks(const Batch& batch, int64_t banned, std::vector<RowPick>& picks) override {
+    f_.forward_picks(batch, banned, picks);
+  }
+  bool picks_are_cheaper() const override { return f_.picks_are_cheaper(); }
 
  private:
   Forward& f_;

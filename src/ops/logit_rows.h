@@ -22,7 +22,7 @@ inline RowPick greedy_pick(const float* logits, int64_t n, int64_t banned) {
   return RowPick{row_argmax(logits, n, banned), row_entropy(logits, n)};
 }
 
-// picks[r] = greedy_pick of row r of logits [rows, vocab].
+// picks[r] = greedy_pick of row r of logits [rows, vocab], rows over the CPU thread team.
 void greedy_picks(const std::vector<float>& logits, int64_t vocab, int64_t banned,
                   std::vector<RowPick>& picks);
 

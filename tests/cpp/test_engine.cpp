@@ -45,6 +45,21 @@ Outcome drain(RequestHandle& h) {
   return o;
 }
 
+// A CpuForward inside another Forward, for test doubles that watch or change one behaviour. It
+// hands every row's logits to the decoder (the Forward default), where CpuForward gives picks.
+class WrappedCpuForward : public Forward {
+ public:
+  WrappedCpuForward(Model& m, int64_t n_blocks) : cpu_(m, n_blocks, 16) {}
+  const ModelConfig& config() const override { return cpu_.config(); }
+  const char* device() const override { return "cpu"; }
+  int64_t n_blocks() const override { return cpu_.n_blocks(); }
+  int64_t block_size() const override { return cpu_.block_size(); }
+  void forward(const Batch& b, std::vector<float>& logits) override { cpu_.forward(b, logits); }
+
+ private:
+  CpuForward cpu_;
+};
+
 class EngineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -77,8 +92,9 @@ class EngineTest : public ::testing::Test {
     return r;
   }
 
+  // The reference: generate() on a private cache, by logits.
   static std::vector<int32_t> alone(const Request& r) {
-    ModelSequence seq(*model_, r.params.context, 16);
+    ModelSequence seq(std::make_unique<WrappedCpuForward>(*model_, (r.params.context + 15) / 16));
     return generate(seq, r.prompt, r.params).value().output;
   }
 
@@ -123,22 +139,8 @@ TEST_F(EngineTest, ConcurrentRequestsGiveWhatTheyGiveAloneInAnyOrder) {
   EXPECT_GT(eng.stats().steps, 0);
 }
 
-// A CpuForward inside another Forward, for test doubles that watch or change one behaviour.
-class WrappedCpuForward : public Forward {
- public:
-  WrappedCpuForward(Model& m, int64_t n_blocks) : cpu_(m, n_blocks, 16) {}
-  const ModelConfig& config() const override { return cpu_.config(); }
-  const char* device() const override { return "cpu"; }
-  int64_t n_blocks() const override { return cpu_.n_blocks(); }
-  int64_t block_size() const override { return cpu_.block_size(); }
-  void forward(const Batch& b, std::vector<float>& logits) override { cpu_.forward(b, logits); }
-
- private:
-  CpuForward cpu_;
-};
-
-// A CPU forward that claims picks are cheaper, so the engine and generate() take the greedy-picks
-// path a device forward takes (Forward::forward_picks, here its host default).
+// A CPU forward by greedy picks, as CpuForward and a device forward go (Forward::forward_picks,
+// here its host default), counting the forwards that went by picks.
 class PicksForward final : public WrappedCpuForward {
  public:
   using WrappedCpuForward::WrappedCpuForward;
@@ -174,7 +176,8 @@ TEST_F(EngineTest, GreedyPicksDecodeExactlyAsLogitsDo) {
     PicksForward* f = owned.get();
     ModelSequence seq(std::move(owned));
     const GenerateResult r = generate(seq, greedy[i].prompt, greedy[i].params).value();
-    ModelSequence ref(*model_, greedy[i].params.context, 16);
+    ModelSequence ref(
+        std::make_unique<WrappedCpuForward>(*model_, (greedy[i].params.context + 15) / 16));
     const GenerateResult want = generate(ref, greedy[i].prompt, greedy[i].params).value();
     EXPECT_EQ(r.output, want.output) << "request " << i;
     EXPECT_EQ(r.steps.size(), want.steps.size()) << "request " << i;
