@@ -55,8 +55,8 @@ void Model::attention_block(const Layer& w, int64_t l, const Batch& b, KvCache& 
     ops_.rms_norm(q_.data(), T * c.n_head, w.q_norm, float(c.rms_norm_eps), q_.data());
     ops_.rms_norm(k_.data(), T * c.n_kv_head, w.k_norm, float(c.rms_norm_eps), k_.data());
   }
-  ops_.rope(q_.data(), T, c.n_head, c.head_dim, b.pos.data(), c.rope_theta);
-  ops_.rope(k_.data(), T, c.n_kv_head, c.head_dim, b.pos.data(), c.rope_theta);
+  ops_.rope(q_.data(), c.n_head, rope_);
+  ops_.rope(k_.data(), c.n_kv_head, rope_);
   const int64_t qd = c.n_head * c.head_dim, kd = c.n_kv_head * c.head_dim;
   int64_t r0 = 0;
   for (const BatchSegment& s : b.segments) {                     // per sequence: its own cache
@@ -127,6 +127,7 @@ void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits) 
     WEDLM_CHECK(id >= 0 && id < c.vocab_size, "token id out of range");
     embed_.row_to_f32(id, h_.data() + i * H);                    // [T, hidden]
   }
+  rope_.set(b.pos.data(), T, c.head_dim, c.rope_theta);  // once for every layer
   for (int64_t l = 0; l < c.n_layer; ++l) {
     attention_block(layers_[size_t(l)], l, b, cache);
     mlp_block(layers_[size_t(l)], T);

@@ -66,6 +66,7 @@ class Model {
   MatmulWeight lm_head_;
   std::vector<Layer> layers_;
   std::vector<float> h_, x_, q_, k_, v_, att_, gate_, up_, tmp_;  // scratch
+  RopeAngles rope_;                                               // this forward's rows
   Batch one_;                                                     // the single-sequence batch
 };
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -26,6 +27,18 @@ struct KvLayerView {
     return block_table[slot / block_size] * block_stride + (slot % block_size) * n_kv_head *
            head_dim;
   }
+};
+
+// Every row's RoPE angles (NeoX rotate-half over the full head_dim), made once per forward and
+// shared by every layer's rope(): the positions and base, and per row cos then sin of
+// pos * theta^(-2k / head_dim) for k < head_dim / 2, each angle in double, rounded to fp32 once.
+struct RopeAngles {
+  void set(const int64_t* pos, int64_t n, int64_t head_dim, double theta);
+
+  const int64_t* pos = nullptr;
+  int64_t n = 0, head_dim = 0;
+  double theta = 0;
+  std::vector<float> cos_sin;  // [n][head_dim]
 };
 
 // A backend's own copy of a weight matrix, laid out for its matmul (Ops::prepare_matmul).
@@ -57,9 +70,8 @@ class Ops {
   // y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, for n rows of width w.cols
   virtual void rms_norm(const float* x, int64_t n, const MatrixView& w, float eps,
                         float* y) const = 0;
-  // In place NeoX rotate-half RoPE of x[n, n_head, head_dim] at positions pos[n].
-  virtual void rope(float* x, int64_t n, int64_t n_head, int64_t head_dim, const int64_t* pos,
-                    double theta) const = 0;
+  // In place NeoX rotate-half RoPE of x[a.n, n_head, a.head_dim] at the rows' angles.
+  virtual void rope(float* x, int64_t n_head, const RopeAngles& a) const = 0;
   // Writes k, v [n, n_kv_head * head_dim] at logical slots start..start+n-1.
   virtual void store_kv(const float* k, const float* v, int64_t n, int64_t start,
                         const KvLayerView& kv) const = 0;

@@ -52,28 +52,17 @@ class CpuOps final : public Ops {
     }
   }
 
-  void rope(float* x, int64_t n, int64_t n_head, int64_t head_dim, const int64_t* pos,
-            double theta) const override {
-    const int64_t half = head_dim / 2;
-    std::vector<double> inv(static_cast<size_t>(half));
-    for (int64_t k = 0; k < half; ++k) inv[size_t(k)] = 1.0 / std::pow(theta, 2.0 * k / head_dim);
-#pragma omp parallel if (n * n_head * head_dim >= kParallelElements)
-    {
-      std::vector<float> cs(static_cast<size_t>(2 * half));
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
+  void rope(float* x, int64_t n_head, const RopeAngles& a) const override {
+    const int64_t d = a.head_dim, half = d / 2;
+#pragma omp parallel for schedule(static) if (a.n * n_head * d >= kParallelElements)
+    for (int64_t i = 0; i < a.n; ++i) {
+      const float* cs = a.cos_sin.data() + i * d;
+      for (int64_t h = 0; h < n_head; ++h) {
+        float* v = x + (i * n_head + h) * d;
         for (int64_t k = 0; k < half; ++k) {
-          const double ang = double(pos[i]) * inv[size_t(k)];
-          cs[size_t(k)] = float(std::cos(ang));
-          cs[size_t(half + k)] = float(std::sin(ang));
-        }
-        for (int64_t h = 0; h < n_head; ++h) {
-          float* v = x + (i * n_head + h) * head_dim;
-          for (int64_t k = 0; k < half; ++k) {
-            const float a = v[k], b = v[k + half], c = cs[size_t(k)], s = cs[size_t(half + k)];
-            v[k] = a * c - b * s;
-            v[k + half] = b * c + a * s;
-          }
+          const float p = v[k], q = v[k + half], c = cs[k], s = cs[half + k];
+          v[k] = p * c - q * s;
+          v[k + half] = q * c + p * s;
         }
       }
     }

@@ -34,10 +34,12 @@ class ReferenceOps final : public Ops {
     }
   }
 
-  void rope(float* x, int64_t n, int64_t n_head, int64_t head_dim, const int64_t* pos,
-            double theta) const override {
-    const int64_t half = head_dim / 2;
-    for (int64_t i = 0; i < n; ++i)
+  // Angles of its own, from the positions (the CPU backend reads a.cos_sin).
+  void rope(float* x, int64_t n_head, const RopeAngles& a) const override {
+    const int64_t head_dim = a.head_dim, half = head_dim / 2;
+    const int64_t* pos = a.pos;
+    const double theta = a.theta;
+    for (int64_t i = 0; i < a.n; ++i)
       for (int64_t h = 0; h < n_head; ++h) {
         float* v = x + (i * n_head + h) * head_dim;
         for (int64_t k = 0; k < half; ++k) {
