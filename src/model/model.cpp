@@ -1,5 +1,7 @@
 #include "model/model.h"
 
+#include <algorithm>
+
 #include "core/check.h"
 
 namespace wedlm {
@@ -41,7 +43,8 @@ Model::Model(const Checkpoint& ck, const Ops& ops) : cfg_(ck.config()), ops_(ops
                        prepared(l.up), prepared(l.down)});
 }
 
-void Model::attention_block(const Layer& w, int64_t l, const Batch& b, KvCache& cache) {
+// Every row's K/V stored, and its attention output in att_ (before the output projection).
+void Model::attend(const Layer& w, int64_t l, const Batch& b, KvCache& cache) {
   const ModelConfig& c = cfg_;
   const int64_t T = int64_t(b.ids.size());
   ops_.rms_norm(h_.data(), T, w.input_norm, float(c.rms_norm_eps), x_.data());
@@ -66,8 +69,26 @@ void Model::attention_block(const Layer& w, int64_t l, const Batch& b, KvCache& 
                    att_.data() + r0 * qd);
     r0 += s.n_rows;
   }
+}
+
+void Model::project_attention(const Layer& w, int64_t T) {
   ops_.matmul(att_.data(), T, w.o, tmp_.data());                 // [T, hidden]
-  add_into(h_.data(), tmp_.data(), T * c.hidden_size);
+  add_into(h_.data(), tmp_.data(), T * cfg_.hidden_size);
+}
+
+// Moves the logit rows' attention outputs and hidden states to the first R rows, in output order.
+void Model::keep_logit_rows(const Batch& b) {
+  const int64_t H = cfg_.hidden_size, A = cfg_.n_head * cfg_.head_dim;
+  auto gather = [&b](std::vector<float>& v, std::vector<float>& scratch, int64_t width) {
+    const int64_t n = int64_t(b.logit_rows.size()) * width;  // buffers hold max(T, R) rows
+    for (size_t r = 0; r < b.logit_rows.size(); ++r) {
+      const auto from = v.begin() + b.logit_rows[r] * width;
+      std::copy(from, from + width, scratch.begin() + int64_t(r) * width);
+    }
+    std::copy(scratch.begin(), scratch.begin() + n, v.begin());
+  };
+  gather(h_, tmp_, H);
+  gather(att_, tmp_, A);
 }
 
 void Model::mlp_block(const Layer& w, int64_t T) {
@@ -117,29 +138,32 @@ void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits) 
                 "block table too short for the rows");
     WEDLM_CHECK(cache.holds(s.table), "block table names a block outside the KV pool");
   }
+  // Rows: T through the last layer's K/V, then the R logit rows (a row may be asked twice)
+  const int64_t R = static_cast<int64_t>(b.logit_rows.size()), M = std::max(T, R);
+  const int64_t A = c.n_head * c.head_dim;
   auto fit = [](std::vector<float>& v, int64_t n) { v.resize(static_cast<size_t>(n)); };
-  fit(h_, T * H); fit(x_, T * H); fit(tmp_, T * H);
-  fit(q_, T * c.n_head * c.head_dim); fit(att_, T * c.n_head * c.head_dim);
+  fit(h_, M * H); fit(x_, M * H); fit(tmp_, M * std::max(H, A));
+  fit(q_, T * A); fit(att_, M * A);
   fit(k_, T * c.n_kv_head * c.head_dim); fit(v_, T * c.n_kv_head * c.head_dim);
-  fit(gate_, T * c.intermediate_size); fit(up_, T * c.intermediate_size);
+  fit(gate_, M * c.intermediate_size); fit(up_, M * c.intermediate_size);
   for (int64_t i = 0; i < T; ++i) {
     const int32_t id = b.ids[size_t(i)];
     WEDLM_CHECK(id >= 0 && id < c.vocab_size, "token id out of range");
     embed_.row_to_f32(id, h_.data() + i * H);                    // [T, hidden]
   }
   rope_.set(b.pos.data(), T, c.head_dim, c.rope_theta);  // once for every layer
+  int64_t rows = T;
   for (int64_t l = 0; l < c.n_layer; ++l) {
-    attention_block(layers_[size_t(l)], l, b, cache);
-    mlp_block(layers_[size_t(l)], T);
+    const Layer& w = layers_[size_t(l)];
+    attend(w, l, b, cache);                                      // every row's K/V
+    if (l + 1 == c.n_layer) {  // past the last K/V only the logit rows matter
+      keep_logit_rows(b);
+      rows = R;
+    }
+    project_attention(w, rows);
+    mlp_block(w, rows);
   }
-  const int64_t R = static_cast<int64_t>(b.logit_rows.size());
-  fit(x_, R * H);
-  fit(tmp_, std::max(T, R) * H);
-  for (int64_t r = 0; r < R; ++r) {
-    const int64_t row = b.logit_rows[size_t(r)];
-    std::copy(h_.begin() + row * H, h_.begin() + (row + 1) * H, tmp_.begin() + r * H);
-  }
-  ops_.rms_norm(tmp_.data(), R, final_norm_, float(c.rms_norm_eps), x_.data());
+  ops_.rms_norm(h_.data(), R, final_norm_, float(c.rms_norm_eps), x_.data());
   logits.resize(static_cast<size_t>(R * c.vocab_size));
   ops_.matmul(x_.data(), R, lm_head_, logits.data());            // [R, vocab]
 }

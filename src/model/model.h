@@ -5,7 +5,9 @@
 // *before* attention, and its row r attends to its slots [0, n_cached + r]: the causal mask in
 // physical order on top of the cached prefix (§3.4). Matmuls run over all rows of the batch at
 // once (one read of the weights); every row's numbers are independent of the other rows, so a
-// sequence gets the same bits alone or batched. Logits are computed only for the rows asked for.
+// sequence gets the same bits alone or batched. Past the last layer's K/V only the rows whose
+// logits are asked for are computed (a WeDLM step's committed rows, a prefill's all but the last
+// need their K/V only).
 // Thread safety: forward() uses scratch buffers of the Model; one call at a time per Model.
 #pragma once
 
@@ -57,7 +59,9 @@ class Model {
     MatrixView input_norm, q_bias, k_bias, v_bias, q_norm, k_norm, post_norm;
     MatmulWeight q, k, v, o, gate, up, down;  // prepared by the Ops at load
   };
-  void attention_block(const Layer& w, int64_t l, const Batch& b, KvCache& cache);
+  void attend(const Layer& w, int64_t l, const Batch& b, KvCache& cache);
+  void project_attention(const Layer& w, int64_t T);
+  void keep_logit_rows(const Batch& b);
   void mlp_block(const Layer& w, int64_t T);
 
   const ModelConfig& cfg_;

@@ -84,6 +84,37 @@ TEST(ModelBatch, SegmentsMatchTheirSoloForwardsBitForBit) {
   check_model(dir + "qwen2-derived-headdim");  // q/k/v biases
 }
 
+// Past the last layer's K/V only the logit rows are computed: rows asked out of order, twice, or
+// not at all must give what asking every row gives, and leave the same K/V behind.
+TEST(ModelBatch, AnySubsetOfLogitRowsGivesThoseRowsLogits) {
+  auto ck = Checkpoint::open(test::source_dir() + "/tests/data/fixtures/qwen3-untied");
+  ASSERT_TRUE(ck.is_ok()) << ck.status().to_string();
+  auto ops = make_cpu_ops();
+  Model m(*ck.value(), *ops);
+  const size_t V = size_t(m.config().vocab_size);
+  const std::vector<int32_t> ids = {5, 9, 2, 7, 7, 1, 3}, next = {4}, table = {0, 1};
+  const std::vector<int32_t> all = {0, 1, 2, 3, 4, 5, 6};
+  auto run = [&](const std::vector<int32_t>& rows, std::vector<float>& after) {
+    KvCache cache(m.config(), 2, 8);
+    std::vector<float> logits;
+    m.forward(ids, iota_from(0, 7), cache, table, 0, rows, logits);
+    m.forward(next, iota_from(7, 1), cache, table, 7, std::vector<int32_t>{0}, after);
+    return logits;
+  };
+  std::vector<float> after_all, after;
+  const std::vector<float> every = run(all, after_all);
+  for (const std::vector<int32_t>& rows : {std::vector<int32_t>{4, 1, 1, 6},
+                                          std::vector<int32_t>{}}) {
+    const std::vector<float> got = run(rows, after);
+    ASSERT_EQ(got.size(), rows.size() * V);
+    for (size_t r = 0; r < rows.size(); ++r)
+      EXPECT_EQ(0, std::memcmp(got.data() + r * V, every.data() + size_t(rows[r]) * V,
+                               V * sizeof(float)))
+          << "asked row " << r << " (row " << rows[r] << ")";
+    EXPECT_EQ(after, after_all) << "the K/V left behind differ";
+  }
+}
+
 TEST(ModelBatch, ALogitRowOutsideItsSegmentIsRefused) {
   Batch b;
   const std::vector<int32_t> ids = {1, 2};
