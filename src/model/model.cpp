@@ -39,8 +39,8 @@ Model::Model(const Checkpoint& ck, const Ops& ops) : cfg_(ck.config()), ops_(ops
   for (const LayerWeights& l : w.layers)
     layers_.push_back({view(l.input_norm), view(l.q_bias), view(l.k_bias), view(l.v_bias),
                        view(l.q_norm), view(l.k_norm), view(l.post_norm), prepared(l.q),
-                       prepared(l.k), prepared(l.v), prepared(l.o), prepared(l.gate),
-                       prepared(l.up), prepared(l.down)});
+                       prepared(l.k), prepared(l.v), prepared(l.o), prepared(l.down),
+                       ops.prepare_gated(view(l.gate), view(l.up))});
 }
 
 // Every row's K/V stored, and its attention output in att_ (before the output projection).
@@ -94,9 +94,7 @@ void Model::keep_logit_rows(const Batch& b) {
 void Model::mlp_block(const Layer& w, int64_t T) {
   const ModelConfig& c = cfg_;
   ops_.rms_norm(h_.data(), T, w.post_norm, float(c.rms_norm_eps), x_.data());
-  ops_.matmul(x_.data(), T, w.gate, gate_.data());               // [T, ffn]
-  ops_.matmul(x_.data(), T, w.up, up_.data());                   // [T, ffn]
-  ops_.silu_mul(gate_.data(), up_.data(), T * c.intermediate_size, gate_.data());
+  ops_.gated_matmul(x_.data(), T, w.gate_up, gate_.data());      // [T, ffn]
   ops_.matmul(gate_.data(), T, w.down, tmp_.data());             // [T, hidden]
   add_into(h_.data(), tmp_.data(), T * c.hidden_size);
 }
@@ -145,7 +143,7 @@ void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits) 
   fit(h_, M * H); fit(x_, M * H); fit(tmp_, M * std::max(H, A));
   fit(q_, T * A); fit(att_, M * A);
   fit(k_, T * c.n_kv_head * c.head_dim); fit(v_, T * c.n_kv_head * c.head_dim);
-  fit(gate_, M * c.intermediate_size); fit(up_, M * c.intermediate_size);
+  fit(gate_, M * c.intermediate_size);
   for (int64_t i = 0; i < T; ++i) {
     const int32_t id = b.ids[size_t(i)];
     WEDLM_CHECK(id >= 0 && id < c.vocab_size, "token id out of range");

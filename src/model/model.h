@@ -57,7 +57,8 @@ class Model {
  private:
   struct Layer {
     MatrixView input_norm, q_bias, k_bias, v_bias, q_norm, k_norm, post_norm;
-    MatmulWeight q, k, v, o, gate, up, down;  // prepared by the Ops at load
+    MatmulWeight q, k, v, o, down;  // prepared by the Ops at load
+    GatedWeight gate_up;
   };
   void attend(const Layer& w, int64_t l, const Batch& b, KvCache& cache);
   void project_attention(const Layer& w, int64_t T);
@@ -69,7 +70,7 @@ class Model {
   MatrixView embed_, final_norm_;
   MatmulWeight lm_head_;
   std::vector<Layer> layers_;
-  std::vector<float> h_, x_, q_, k_, v_, att_, gate_, up_, tmp_;  // scratch
+  std::vector<float> h_, x_, q_, k_, v_, att_, gate_, tmp_;  // scratch
   RopeAngles rope_;                                               // this forward's rows
   Batch one_;                                                     // the single-sequence batch
 };

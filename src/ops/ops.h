@@ -53,6 +53,13 @@ struct MatmulWeight {
   std::shared_ptr<const PreparedMatrix> prepared;
 };
 
+// The MLP's gate and up weights, prepared together: a backend may fuse them into one matrix (the
+// CPU backend computes silu(gate) * up in its matmul's registers).
+struct GatedWeight {
+  MatmulWeight gate, up;
+  std::shared_ptr<const PreparedMatrix> fused;
+};
+
 class Ops {
  public:
   virtual ~Ops() = default;
@@ -67,6 +74,12 @@ class Ops {
   void matmul(const float* x, int64_t n, const MatrixView& w, float* y) const {
     matmul(x, n, prepare_matmul(w), y);
   }
+  // Once per MLP at model load; the default prepares gate and up apart.
+  virtual GatedWeight prepare_gated(const MatrixView& gate, const MatrixView& up) const {
+    return {prepare_matmul(gate), prepare_matmul(up), nullptr};
+  }
+  // out[n, gate.rows] = silu(x . gate^T) * (x . up^T). The default: two matmuls and silu_mul.
+  virtual void gated_matmul(const float* x, int64_t n, const GatedWeight& w, float* out) const;
   // y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, for n rows of width w.cols
   virtual void rms_norm(const float* x, int64_t n, const MatrixView& w, float eps,
                         float* y) const = 0;

@@ -102,6 +102,32 @@ TEST_F(OpsTest, MatmulPreparesAForeignWeightForTheCall) {
   EXPECT_EQ(a, c);
 }
 
+// The MLP's gate and up fused (silu(gate) * up in the tile's registers) must give the bits of two
+// matmuls and silu_mul, for every tile height, and be near the reference; a pair prepared by
+// another backend takes that default path.
+TEST_F(OpsTest, GatedMatmulIsTwoMatmulsAndSiluBitForBit) {
+  constexpr int64_t m = 200, k = 72;
+  for (DType t : {DType::kBF16, DType::kF32}) {
+    Weight gate(t, m, k), up(t, m, k);
+    const GatedWeight fused = cpu->prepare_gated(gate.view, up.view);
+    const GatedWeight apart = ref->prepare_gated(gate.view, up.view);
+    auto x = randn(size_t(30 * k));
+    for (const int64_t n : {1, 2, 3, 5, 7, 12, 13, 30}) {
+      std::vector<float> got(size_t(n * m), NAN), g(size_t(n * m)), u(size_t(n * m)), want(g.size());
+      cpu->gated_matmul(x.data(), n, fused, got.data());
+      cpu->matmul(x.data(), n, gate.view, g.data());
+      cpu->matmul(x.data(), n, up.view, u.data());
+      cpu->silu_mul(g.data(), u.data(), n * m, want.data());
+      ASSERT_EQ(got, want) << dtype_name(t) << " n " << n;
+      std::vector<float> other(got.size(), NAN), slow(got.size(), NAN);
+      cpu->gated_matmul(x.data(), n, apart, other.data());
+      EXPECT_EQ(other, want) << dtype_name(t) << " n " << n;
+      ref->gated_matmul(x.data(), n, apart, slow.data());
+      EXPECT_LT(rel_err(got, slow), 1e-5) << dtype_name(t) << " n " << n;
+    }
+  }
+}
+
 TEST_F(OpsTest, RmsNormRopeSilu) {
   Weight w(DType::kBF16, 1, 64);
   auto x = randn(6 * 64);

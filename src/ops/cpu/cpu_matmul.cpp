@@ -48,9 +48,13 @@ inline void load_step(const float* p, vf& lo, vf& hi) {
 template <class E>
 constexpr int64_t kStep = std::is_same_v<E, uint32_t> ? kLanes : kPanelCols;
 
-// y[r][c] for R rows of x (row stride k) and the 2 kLanes P columns of P panels from w (panel
-// stride `stride` elements); `cols` of them are stored (the rest are padding).
-template <int R, int P, class E>
+// Output columns of a panel: its 2 kLanes, or in a gated matrix kLanes of silu(gate) * up.
+template <bool Gated>
+constexpr int64_t kOutCols = Gated ? kLanes : kPanelCols;
+
+// y[r][c] for R rows of x (row stride k) and the output columns of P panels from w (panel stride
+// `stride` elements); `cols` of them are stored (the rest are padding).
+template <int R, int P, class E, bool Gated>
 void panel_tile(const float* x, int64_t k, const E* w, int64_t stride, float* y, int64_t ldy,
                 int64_t cols) {
   vf s[R][2 * P] = {};
@@ -63,63 +67,77 @@ void panel_tile(const float* x, int64_t k, const E* w, int64_t stride, float* y,
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < 2 * P; ++c) {
-      const int64_t valid = std::clamp<int64_t>(cols - c * kLanes, 0, kLanes);
-      std::memcpy(y + r * ldy + c * kLanes, &s[r][c], size_t(valid) * sizeof(float));
+    for (int c = 0; c < 2 * P; c += Gated ? 2 : 1) {
+      const int64_t at = Gated ? c / 2 * kLanes : c * kLanes;
+      const int64_t valid = std::clamp<int64_t>(cols - at, 0, kLanes);
+      const vf out = Gated ? silu(s[r][c]) * s[r][c + 1] : s[r][c];
+      std::memcpy(y + r * ldy + at, &out, size_t(valid) * sizeof(float));
     }
 }
 
 // panel_tile<rows, P> for runtime rows and P, instantiating only the shapes that fit.
-template <class E, int R = 1>
+template <class E, bool Gated, int R = 1>
 void run_tile(int64_t rows, int P, const float* x, int64_t k, const E* w, int64_t stride, float* y,
               int64_t ldy, int64_t cols) {
   if constexpr (R <= kMaxRows) {
-    if (rows != R) return run_tile<E, R + 1>(rows, P, x, k, w, stride, y, ldy, cols);
+    if (rows != R) return run_tile<E, Gated, R + 1>(rows, P, x, k, w, stride, y, ldy, cols);
     if constexpr (panels_for(R) >= 4)
-      if (P == 4) return panel_tile<R, 4, E>(x, k, w, stride, y, ldy, cols);
+      if (P == 4) return panel_tile<R, 4, E, Gated>(x, k, w, stride, y, ldy, cols);
     if constexpr (panels_for(R) >= 2)
-      if (P == 2) return panel_tile<R, 2, E>(x, k, w, stride, y, ldy, cols);
-    return panel_tile<R, 1, E>(x, k, w, stride, y, ldy, cols);
+      if (P == 2) return panel_tile<R, 2, E, Gated>(x, k, w, stride, y, ldy, cols);
+    return panel_tile<R, 1, E, Gated>(x, k, w, stride, y, ldy, cols);
   }
 }
 
-template <class E>
+template <class E, bool Gated>
 void matmul_panels(const float* x, int64_t n, const PackedMatrix& w, const E* first, float* y) {
   const int64_t k = w.cols(), m = w.rows(), stride = k * kStep<E>;
+  constexpr int64_t out_cols = kOutCols<Gated>;
   // Row tiles of near-equal height (30 rows: 10 10 10, not 12 12 6), each against P panels
   const int64_t n_tiles = ceil_div(n, kMaxRows), base = n / n_tiles, extra = n % n_tiles;
   const int P = panels_for(base + (extra > 0 ? 1 : 0));
-  const int64_t groups = ceil_div(ceil_div(m, kPanelCols), P), items = n_tiles * groups;
+  const int64_t groups = ceil_div(ceil_div(m, out_cols), P), items = n_tiles * groups;
   // Consecutive items share a panel group: a thread reuses its weights from cache across tiles
 #pragma omp parallel for schedule(static) if (items > 1)
   for (int64_t it = 0; it < items; ++it) {
     const int64_t g = it / n_tiles, t = it % n_tiles;
     const int64_t i0 = t * base + std::min(t, extra), rows = base + (t < extra ? 1 : 0);
-    const int64_t c0 = g * P * kPanelCols;
-    run_tile(rows, P, x + i0 * k, k, first + g * P * stride, stride, y + i0 * m + c0, m, m - c0);
+    const int64_t c0 = g * P * out_cols;
+    run_tile<E, Gated>(rows, P, x + i0 * k, k, first + g * P * stride, stride, y + i0 * m + c0, m, m - c0);
   }
 }
 
-// Panel p's words: column c < kLanes in the low half of word c, column kLanes + c in the high.
-void pack_bf16(const MatrixView& w, int64_t p, uint32_t* dst) {
-  const auto* src = static_cast<const uint16_t*>(w.data);
+// Where a panel's two halves come from: kLanes rows of `lo` from lo_row (the panel's first
+// columns) and kLanes rows of `hi` from hi_row; rows past a matrix's end are zero.
+struct PanelSource {
+  const MatrixView& lo;
+  int64_t lo_row;
+  const MatrixView& hi;
+  int64_t hi_row;
+};
+
+// Word c of each k step: the lo half's column c in its low 16 bits, the hi half's in its high.
+void pack_bf16(const PanelSource& s, int64_t k, uint32_t* dst) {
+  const auto* lo = static_cast<const uint16_t*>(s.lo.data);
+  const auto* hi = static_cast<const uint16_t*>(s.hi.data);
   for (int64_t c = 0; c < kLanes; ++c) {
-    const int64_t lo = p * kPanelCols + c, hi = lo + kLanes;
-    for (int64_t kk = 0; kk < w.cols; ++kk) {
-      const uint32_t a = lo < w.rows ? src[lo * w.cols + kk] : 0;
-      const uint32_t b = hi < w.rows ? src[hi * w.cols + kk] : 0;
+    const int64_t a_row = s.lo_row + c, b_row = s.hi_row + c;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const uint32_t a = a_row < s.lo.rows ? lo[a_row * k + kk] : 0;
+      const uint32_t b = b_row < s.hi.rows ? hi[b_row * k + kk] : 0;
       dst[kk * kLanes + c] = a | b << 16;
     }
   }
 }
 
-void pack_f32(const MatrixView& w, int64_t p, float* dst) {
-  std::vector<float> row(static_cast<size_t>(w.cols));
+void pack_f32(const PanelSource& s, int64_t k, float* dst) {
+  std::vector<float> row(static_cast<size_t>(k));
   for (int64_t c = 0; c < kPanelCols; ++c) {
-    const int64_t col = p * kPanelCols + c;
-    if (col < w.rows) w.row_to_f32(col, row.data());
+    const MatrixView& w = c < kLanes ? s.lo : s.hi;
+    const int64_t r = c < kLanes ? s.lo_row + c : s.hi_row + c - kLanes;
+    if (r < w.rows) w.row_to_f32(r, row.data());
     else std::fill(row.begin(), row.end(), 0.0f);
-    for (int64_t kk = 0; kk < w.cols; ++kk) dst[kk * kPanelCols + c] = row[size_t(kk)];
+    for (int64_t kk = 0; kk < k; ++kk) dst[kk * kPanelCols + c] = row[size_t(kk)];
   }
 }
 
@@ -141,20 +159,30 @@ void for_panels(int64_t panels, int64_t elements, F f) {
 
 }  // namespace
 
-PackedMatrix::PackedMatrix(const MatrixView& w)
-    : rows_(w.rows),
-      cols_(w.cols),
-      panels_(ceil_div(ceil_div(w.rows, kPanelCols), kPanelGroup) * kPanelGroup),
-      bf16_(w.dtype == DType::kBF16),
+PackedMatrix::PackedMatrix(const MatrixView& w) : PackedMatrix(w, w, false) {}
+
+PackedMatrix::PackedMatrix(const MatrixView& gate, const MatrixView& up) : PackedMatrix(gate, up, true) {}
+
+// Plain: panel p holds columns 32p .. 32p + 31 of `lo` (= hi). Gated: columns 16p .. 16p + 15 of
+// the gate (lo) and of up (hi).
+PackedMatrix::PackedMatrix(const MatrixView& lo, const MatrixView& hi, bool gated)
+    : rows_(lo.rows),
+      cols_(lo.cols),
+      panels_(ceil_div(ceil_div(lo.rows, gated ? kLanes : kPanelCols), kPanelGroup) * kPanelGroup),
+      bf16_(lo.dtype == DType::kBF16 && hi.dtype == DType::kBF16),
+      gated_(gated),
       data_(nullptr, std::free) {
-  WEDLM_CHECK(w.data != nullptr && w.rows > 0 && w.cols > 0, "matmul weight is empty");
+  WEDLM_CHECK(lo.data != nullptr && lo.rows > 0 && lo.cols > 0, "matmul weight is empty");
+  WEDLM_CHECK(hi.rows == lo.rows && hi.cols == lo.cols, "gate and up shapes differ");
   const int64_t per_panel = cols_ * kPanelCols * (bf16_ ? 2 : 4);  // bytes
   data_.reset(std::aligned_alloc(64, size_t(ceil_div(panels_ * per_panel, 64) * 64)));
   WEDLM_CHECK(data_ != nullptr, "out of memory packing a weight matrix");
   auto* base = static_cast<char*>(data_.get());
-  for_panels(panels_, w.rows * w.cols, [&](int64_t p) {
-    if (bf16_) pack_bf16(w, p, reinterpret_cast<uint32_t*>(base + p * per_panel));
-    else pack_f32(w, p, reinterpret_cast<float*>(base + p * per_panel));
+  for_panels(panels_, lo.rows * lo.cols, [&](int64_t p) {
+    const int64_t first = p * (gated ? kLanes : kPanelCols);
+    const PanelSource src{lo, first, hi, gated ? first : first + kLanes};
+    if (bf16_) pack_bf16(src, cols_, reinterpret_cast<uint32_t*>(base + p * per_panel));
+    else pack_f32(src, cols_, reinterpret_cast<float*>(base + p * per_panel));
   });
 }
 
@@ -168,8 +196,13 @@ const float* PackedMatrix::f32_panel(int64_t p) const {
 
 void packed_matmul(const float* x, int64_t n, const PackedMatrix& w, float* y) {
   if (n <= 0) return;
-  if (w.is_bf16()) matmul_panels(x, n, w, w.bf16_panel(0), y);
-  else matmul_panels(x, n, w, w.f32_panel(0), y);
+  if (w.is_gated()) {
+    if (w.is_bf16()) matmul_panels<uint32_t, true>(x, n, w, w.bf16_panel(0), y);
+    else matmul_panels<float, true>(x, n, w, w.f32_panel(0), y);
+  } else {
+    if (w.is_bf16()) matmul_panels<uint32_t, false>(x, n, w, w.bf16_panel(0), y);
+    else matmul_panels<float, false>(x, n, w, w.f32_panel(0), y);
+  }
 }
 
 }  // namespace wedlm::cpu

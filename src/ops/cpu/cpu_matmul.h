@@ -15,26 +15,32 @@ namespace wedlm::cpu {
 // k, the panel's 2 * kLanes weights side by side. bf16 weights stay bf16, two to a 32-bit word
 // (word i holds column i in its low half and column kLanes + i in its high half, so that a shift
 // and a mask widen them exactly); f32 and f16 weights are stored as f32. Columns past m are zero
-// up to a whole number of panel groups.
+// up to a whole number of panel groups. A gated matrix packs the MLP's gate and up together: each
+// panel holds kLanes columns of the gate (low halves) and the same kLanes columns of up (high
+// halves), and its outputs are silu(gate) * up.
 class PackedMatrix final : public PreparedMatrix {
  public:
   explicit PackedMatrix(const MatrixView& w);
+  PackedMatrix(const MatrixView& gate, const MatrixView& up);
 
   int64_t rows() const { return rows_; }     // m: outputs
   int64_t cols() const { return cols_; }     // k: inputs
   int64_t panels() const { return panels_; }
   bool is_bf16() const { return bf16_; }
+  bool is_gated() const { return gated_; }
   // Panel p: k steps of kLanes words (bf16) or of 2 * kLanes floats.
   const uint32_t* bf16_panel(int64_t p) const;
   const float* f32_panel(int64_t p) const;
 
  private:
+  PackedMatrix(const MatrixView& lo, const MatrixView& hi, bool gated);
+
   int64_t rows_, cols_, panels_;
-  bool bf16_;
+  bool bf16_, gated_;
   std::unique_ptr<void, void (*)(void*)> data_;  // 64-byte aligned words or floats
 };
 
-// y[n, w.rows] = x[n, w.cols] . w^T over the thread team.
+// y[n, w.rows] = x[n, w.cols] . w^T over the thread team; gated: silu(x . gate^T) * (x . up^T).
 void packed_matmul(const float* x, int64_t n, const PackedMatrix& w, float* y);
 
 }  // namespace wedlm::cpu

@@ -42,6 +42,17 @@ class CpuOps final : public Ops {
     packed_matmul(x, n, PackedMatrix(w.view), y);
   }
 
+  // Gate and up fused into one packed matrix (the separate views stay for a plain matmul).
+  GatedWeight prepare_gated(const MatrixView& gate, const MatrixView& up) const override {
+    return {{gate, nullptr}, {up, nullptr}, std::make_shared<const PackedMatrix>(gate, up)};
+  }
+
+  void gated_matmul(const float* x, int64_t n, const GatedWeight& w, float* out) const override {
+    const auto* p = dynamic_cast<const PackedMatrix*>(w.fused.get());
+    if (p != nullptr && p->is_gated()) return packed_matmul(x, n, *p, out);
+    Ops::gated_matmul(x, n, w, out);
+  }
+
   void rms_norm(const float* x, int64_t n, const MatrixView& w, float eps,
                 float* y) const override {
     const int64_t d = w.cols;
@@ -90,7 +101,7 @@ class CpuOps final : public Ops {
 #pragma omp parallel for schedule(static) if (n >= kParallelSiluElements)
     for (int64_t i0 = 0; i0 < n; i0 += chunk) {
       const int64_t m = std::min(chunk, n - i0);
-      mapv(gate + i0, out + i0, m, [](vf g) { return g / (1.0f + expv(-g)); });
+      mapv(gate + i0, out + i0, m, silu);
       for (int64_t i = i0; i < i0 + m; ++i) out[i] *= up[i];
     }
   }

@@ -83,6 +83,9 @@ inline vf expv(vf x) {
   return p * scale;
 }
 
+// SiLU lane-wise: g * sigmoid(g), as g / (1 + e^-g).
+inline vf silu(vf g) { return g / (1.0f + expv(-g)); }
+
 // y[i] = f(x[i]) for a lane-wise f, kLanes at a time; the tail goes through a padded vector so every
 // element gets the same arithmetic wherever it sits.
 template <class F>
