@@ -4,6 +4,9 @@
 #include <map>
 #include <set>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -151,8 +154,17 @@ Result<ModelWeights> bind_weights(const ModelConfig& c,
   return w;
 }
 
+void Checkpoint::release(const TensorInfo* t) const {
+  if (!file_backed_ || t == nullptr) return;
+  const auto page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const auto at = reinterpret_cast<uintptr_t>(t->data);
+  const uintptr_t begin = (at + page - 1) / page * page, end = (at + t->nbytes) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& model_dir) {
   std::unique_ptr<Checkpoint> ck(new Checkpoint());
+  ck->file_backed_ = true;
   ck->dir_ = model_dir;
   auto cfg = load_model_config(model_dir);
   if (!cfg.is_ok()) return cfg.status();

@@ -50,9 +50,14 @@ class Checkpoint {
   const std::string& dir() const { return dir_; }
   const ModelConfig& config() const { return cfg_; }
   const ModelWeights& weights() const { return w_; }
+  // A hint that a tensor's bytes have been copied elsewhere (a backend's packed weights): a file
+  // checkpoint's pages leave this process's resident set (the page cache keeps them; touched
+  // again, they are read back, unchanged). Random weights live in anonymous memory and stay.
+  void release(const TensorInfo* t) const;
 
  private:
   Checkpoint() = default;
+  bool file_backed_ = false;
   std::string dir_;
   ModelConfig cfg_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;

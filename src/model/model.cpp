@@ -34,13 +34,23 @@ Model::Model(const Checkpoint& ck, const Ops& ops) : cfg_(ck.config()), ops_(ops
   const ModelWeights& w = ck.weights();
   embed_ = view(w.embed);
   final_norm_ = view(w.final_norm);
-  auto prepared = [&ops](const TensorInfo* t) { return ops.prepare_matmul(view(t)); };
+  // A weight the Ops copied into their own layout is not read from the checkpoint again
+  auto prepared = [&](const TensorInfo* t) {
+    MatmulWeight m = ops.prepare_matmul(view(t));
+    if (m.prepared != nullptr) ck.release(t);
+    return m;
+  };
+  auto gated = [&](const TensorInfo* gate, const TensorInfo* up) {
+    GatedWeight g = ops.prepare_gated(view(gate), view(up));
+    if (g.fused != nullptr) ck.release(gate), ck.release(up);
+    return g;
+  };
   lm_head_ = prepared(w.lm_head);
   for (const LayerWeights& l : w.layers)
     layers_.push_back({view(l.input_norm), view(l.q_bias), view(l.k_bias), view(l.v_bias),
                        view(l.q_norm), view(l.k_norm), view(l.post_norm), prepared(l.q),
                        prepared(l.k), prepared(l.v), prepared(l.o), prepared(l.down),
-                       ops.prepare_gated(view(l.gate), view(l.up))});
+                       gated(l.gate, l.up)});
 }
 
 // Every row's K/V stored, and its attention output in att_ (before the output projection).

@@ -158,6 +158,24 @@ TEST(RandomCheckpoint, EveryTensorOfTheShapeSeededAndScaled) {
   EXPECT_NE(values(w.layers[0].up), up) << "each tensor draws its own values";
 }
 
+// release() drops a file checkpoint's pages from the process (they read back from the file,
+// unchanged); random weights have no file behind them and must keep their values.
+TEST(Checkpoint, ReleasedTensorsReadBackUnchanged) {
+  auto file = Checkpoint::open(test::source_dir() + "/models/wedlm-tiny");
+  ASSERT_TRUE(file.is_ok()) << file.status().to_string();
+  ModelConfig c = small_config();
+  c.hidden_size = 256, c.intermediate_size = 512;  // up: 256 KB, many pages
+  auto random = Checkpoint::random(c, 3);
+  ASSERT_TRUE(random.is_ok()) << random.status().to_string();
+  for (const Checkpoint* ck : {file.value().get(), random.value().get()}) {
+    const TensorInfo* up = ck->weights().layers[0].up;
+    ASSERT_GT(up->nbytes, size_t(16 * 4096));
+    const std::vector<float> before = values(up);
+    ck->release(up);
+    EXPECT_EQ(values(up), before) << ck->dir();
+  }
+}
+
 TEST(RandomCheckpoint, NamedShapesAreRealArchitectures) {
   const ModelConfig c = random_shape("qwen3-0.6b").value();
   EXPECT_EQ(c.n_layer, 28);

@@ -116,16 +116,24 @@ struct PanelSource {
   int64_t hi_row;
 };
 
-// Word c of each k step: the lo half's column c in its low 16 bits, the hi half's in its high.
+// Word c of each k step: the lo half's column c in its low 16 bits, the hi half's in its high. In
+// blocks of k, so that the block's words (kLanes x 64) and source runs stay in L1.
 void pack_bf16(const PanelSource& s, int64_t k, uint32_t* dst) {
-  const auto* lo = static_cast<const uint16_t*>(s.lo.data);
-  const auto* hi = static_cast<const uint16_t*>(s.hi.data);
+  constexpr int64_t kBlock = 64;
+  static const uint16_t zeros[kBlock] = {};
+  const uint16_t* rows[2 * kLanes];  // lo rows, then hi rows; null past a matrix's end
   for (int64_t c = 0; c < kLanes; ++c) {
-    const int64_t a_row = s.lo_row + c, b_row = s.hi_row + c;
-    for (int64_t kk = 0; kk < k; ++kk) {
-      const uint32_t a = a_row < s.lo.rows ? lo[a_row * k + kk] : 0;
-      const uint32_t b = b_row < s.hi.rows ? hi[b_row * k + kk] : 0;
-      dst[kk * kLanes + c] = a | b << 16;
+    const int64_t a = s.lo_row + c, b = s.hi_row + c;
+    rows[c] = a < s.lo.rows ? static_cast<const uint16_t*>(s.lo.data) + a * k : nullptr;
+    rows[kLanes + c] = b < s.hi.rows ? static_cast<const uint16_t*>(s.hi.data) + b * k : nullptr;
+  }
+  for (int64_t k0 = 0; k0 < k; k0 += kBlock) {
+    const int64_t kn = std::min(kBlock, k - k0);
+    for (int64_t c = 0; c < kLanes; ++c) {
+      const uint16_t* a = rows[c] ? rows[c] + k0 : zeros;
+      const uint16_t* b = rows[kLanes + c] ? rows[kLanes + c] + k0 : zeros;
+      uint32_t* out = dst + k0 * kLanes + c;
+      for (int64_t kk = 0; kk < kn; ++kk) out[kk * kLanes] = a[kk] | uint32_t(b[kk]) << 16;
     }
   }
 }
