@@ -29,7 +29,7 @@ std::vector<int32_t> random_tokens(int64_t n, const ModelConfig& cfg, Rng& rng) 
 }
 
 Request request_of(const BenchInput& in, const BenchCase& c, Rng& rng) {
-  const ModelConfig& cfg = in.model->config();
+  const ModelConfig& cfg = in.config();
   Request r;
   const bool pp = c.test == "pp";
   r.prompt = pp ? random_tokens(c.n_tokens, cfg, rng)
@@ -85,7 +85,7 @@ Result<Rep> run_once(Engine& engine, const BenchInput& in, const BenchCase& c, R
 std::string label(const BenchCase& c) { return fmt::format("{}{}", c.test, c.n_tokens); }
 
 Result<CaseResult> run_case(const BenchInput& in, const BenchCase& c) {
-  const ModelConfig& cfg = in.model->config();
+  const ModelConfig& cfg = in.config();
   const int64_t prompt = c.test == "pp" ? c.n_tokens
                                         : (in.tg_prompt.empty() ? in.tg_depth : int64_t(in.tg_prompt.size()));
   const int64_t need = prompt + (c.test == "pp" ? 1 : c.n_tokens) + 2 * c.window + 1;

@@ -38,12 +38,14 @@ struct CaseResult {
 };
 
 struct BenchInput {
-  Model* model = nullptr;
+  Model* model = nullptr;            // the CPU model: each case's engine runs it
   Forward* forward = nullptr;        // when set (a device), every case runs on it instead
   std::vector<int32_t> tg_prompt;    // tg prompt (empty: tg_depth random tokens); e.g. a chat message
   int64_t tg_depth = 8;              // random tg prompt length: the context generation starts at
   uint64_t seed = 0;                 // random prompts
   int reps = 5;
+
+  const ModelConfig& config() const { return forward ? forward->config() : model->config(); }
 };
 
 // Runs one case; an error names what does not fit (context, vocabulary).

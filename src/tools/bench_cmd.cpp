@@ -101,7 +101,6 @@ Result<BenchModel> bench_model(const CommonFlags& f, const BenchFlags& b) {
   if (!ck.is_ok()) return ck.status();
   bm.l.ck = std::move(ck).value();
   bm.l.ops = make_cpu_ops();
-  bm.l.model = std::make_unique<Model>(*bm.l.ck, *bm.l.ops);
   bm.l.tok_status = bad("random weights have no tokenizer");
   bm.name = b.random_weights + " (random)";
   return bm;
@@ -163,7 +162,8 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
     if (!fw.is_ok()) return fail(fw.status().message());
     device_forward = std::move(fw).value();
   }
-  bench::BenchInput in{l.model.get(), device_forward.get(), {}, b.depth, b.seed, int(b.reps)};
+  bench::BenchInput in{device_forward ? nullptr : &l.cpu_model(), device_forward.get(), {},
+                       b.depth, b.seed, int(b.reps)};
   if (!b.chat_prompt.empty()) {
     if (!l.tok) return fail("--prompt needs the model's tokenizer: " + l.tok_status.message());
     ChatRequest req;

@@ -105,11 +105,15 @@ Result<Loaded> load(const CommonFlags& f) {
   if (!ck.is_ok()) return ck.status();
   l.ck = std::move(ck).value();
   l.ops = make_cpu_ops();
-  l.model = std::make_unique<Model>(*l.ck, *l.ops);
   auto d = Tokenizer::load(f.model_dir + "/tokenizer.json");
   if (d.is_ok()) l.tok = std::move(d).value();
   else l.tok_status = d.status();
   return l;
+}
+
+Model& Loaded::cpu_model() const {
+  if (!cpu_model_) cpu_model_ = std::make_unique<Model>(*ck, *ops);
+  return *cpu_model_;
 }
 
 std::string text_of(const Loaded& l, const std::vector<int32_t>& ids) {

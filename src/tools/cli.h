@@ -40,9 +40,15 @@ struct GenerateFlags {
 struct Loaded {
   std::unique_ptr<Checkpoint> ck;
   std::unique_ptr<Ops> ops;
-  std::unique_ptr<Model> model;
   std::optional<Tokenizer> tok;
   Status tok_status;  // why there is no tokenizer, if there is none
+
+  // The CPU model, built on first use: packing its weights takes ~0.5 s a GB, which a run on
+  // another device never pays. From the tool's main thread only.
+  Model& cpu_model() const;
+
+ private:
+  mutable std::unique_ptr<Model> cpu_model_;
 };
 
 int fail(const std::string& msg);

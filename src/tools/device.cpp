@@ -89,7 +89,8 @@ Result<std::unique_ptr<Forward>> make_forward(const CommonFlags& f, const Loaded
   if (device == "cpu") {
     const int64_t tokens = kv_tokens > 0 ? kv_tokens : 4 * m.ck->config().max_position_embeddings;
     return std::unique_ptr<Forward>(
-        std::make_unique<CpuForward>(*m.model, blocks_for(tokens, f.block_size), f.block_size));
+        std::make_unique<CpuForward>(m.cpu_model(), blocks_for(tokens, f.block_size),
+                                     f.block_size));
   }
 #ifdef WEDLM_HAVE_CUDA
   WEDLM_RETURN_IF_ERROR(CudaModel::supports(m.ck->config()));
