@@ -138,6 +138,17 @@ void Model::forward(std::span<const int32_t> ids, std::span<const int64_t> pos, 
   forward(one_, cache, logits);
 }
 
+// Rows: T through the last layer's K/V, then the R logit rows (a row may be asked twice).
+void Model::fit_scratch(int64_t T, int64_t R) {
+  const ModelConfig& c = cfg_;
+  const int64_t M = std::max(T, R), H = c.hidden_size, A = c.n_head * c.head_dim;
+  const int64_t kv = c.n_kv_head * c.head_dim;
+  auto fit = [](std::vector<float>& v, int64_t n) { v.resize(static_cast<size_t>(n)); };
+  fit(h_, M * H), fit(x_, M * H), fit(tmp_, M * std::max(H, A));
+  fit(q_, T * A), fit(att_, M * A), fit(k_, T * kv), fit(v_, T * kv);
+  fit(gate_, M * c.intermediate_size);
+}
+
 void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits) {
   const ModelConfig& c = cfg_;
   const int64_t T = static_cast<int64_t>(b.ids.size()), H = c.hidden_size;
@@ -146,14 +157,8 @@ void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits) 
                 "block table too short for the rows");
     WEDLM_CHECK(cache.holds(s.table), "block table names a block outside the KV pool");
   }
-  // Rows: T through the last layer's K/V, then the R logit rows (a row may be asked twice)
-  const int64_t R = static_cast<int64_t>(b.logit_rows.size()), M = std::max(T, R);
-  const int64_t A = c.n_head * c.head_dim;
-  auto fit = [](std::vector<float>& v, int64_t n) { v.resize(static_cast<size_t>(n)); };
-  fit(h_, M * H); fit(x_, M * H); fit(tmp_, M * std::max(H, A));
-  fit(q_, T * A); fit(att_, M * A);
-  fit(k_, T * c.n_kv_head * c.head_dim); fit(v_, T * c.n_kv_head * c.head_dim);
-  fit(gate_, M * c.intermediate_size);
+  const int64_t R = static_cast<int64_t>(b.logit_rows.size());
+  fit_scratch(T, R);
   for (int64_t i = 0; i < T; ++i) {
     const int32_t id = b.ids[size_t(i)];
     WEDLM_CHECK(id >= 0 && id < c.vocab_size, "token id out of range");

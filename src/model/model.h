@@ -60,6 +60,7 @@ class Model {
     MatmulWeight q, k, v, o, down;  // prepared by the Ops at load
     GatedWeight gate_up;
   };
+  void fit_scratch(int64_t T, int64_t R);
   void attend(const Layer& w, int64_t l, const Batch& b, KvCache& cache);
   void project_attention(const Layer& w, int64_t T);
   void keep_logit_rows(const Batch& b);
