@@ -113,7 +113,8 @@ TEST_F(OpsTest, GatedMatmulIsTwoMatmulsAndSiluBitForBit) {
     const GatedWeight apart = ref->prepare_gated(gate.view, up.view);
     auto x = randn(size_t(30 * k));
     for (const int64_t n : {1, 2, 3, 5, 7, 12, 13, 30}) {
-      std::vector<float> got(size_t(n * m), NAN), g(size_t(n * m)), u(size_t(n * m)), want(g.size());
+      const size_t size = size_t(n * m);
+      std::vector<float> got(size, NAN), g(size), u(size), want(size);
       cpu->gated_matmul(x.data(), n, fused, got.data());
       cpu->matmul(x.data(), n, gate.view, g.data());
       cpu->matmul(x.data(), n, up.view, u.data());

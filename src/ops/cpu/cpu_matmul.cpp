@@ -60,7 +60,8 @@ void panel_tile(const float* x, int64_t k, const E* w, int64_t stride, float* y,
   vf s[R][2 * P] = {};
   for (int64_t kk = 0; kk < k; ++kk) {
     vf wv[2 * P];
-    for (int p = 0; p < P; ++p) load_step(w + p * stride + kk * kStep<E>, wv[2 * p], wv[2 * p + 1]);
+    for (int p = 0; p < P; ++p)
+      load_step(w + p * stride + kk * kStep<E>, wv[2 * p], wv[2 * p + 1]);
     for (int r = 0; r < R; ++r) {
       const vf xb = x[r * k + kk] - vf{};  // x - 0 is x: a broadcast load
       for (int c = 0; c < 2 * P; ++c) s[r][c] += xb * wv[c];
@@ -103,7 +104,8 @@ void matmul_panels(const float* x, int64_t n, const PackedMatrix& w, const E* fi
     const int64_t g = it / n_tiles, t = it % n_tiles;
     const int64_t i0 = t * base + std::min(t, extra), rows = base + (t < extra ? 1 : 0);
     const int64_t c0 = g * P * out_cols;
-    run_tile<E, Gated>(rows, P, x + i0 * k, k, first + g * P * stride, stride, y + i0 * m + c0, m, m - c0);
+    run_tile<E, Gated>(rows, P, x + i0 * k, k, first + g * P * stride, stride, y + i0 * m + c0,
+                       m, m - c0);
   }
 }
 
@@ -169,7 +171,8 @@ void for_panels(int64_t panels, int64_t elements, F f) {
 
 PackedMatrix::PackedMatrix(const MatrixView& w) : PackedMatrix(w, w, false) {}
 
-PackedMatrix::PackedMatrix(const MatrixView& gate, const MatrixView& up) : PackedMatrix(gate, up, true) {}
+PackedMatrix::PackedMatrix(const MatrixView& gate, const MatrixView& up)
+    : PackedMatrix(gate, up, true) {}
 
 // Plain: panel p holds columns 32p .. 32p + 31 of `lo` (= hi). Gated: columns 16p .. 16p + 15 of
 // the gate (lo) and of up (hi).

@@ -19,8 +19,8 @@ namespace {
 using namespace cpu;  // NOLINT: the vector toolkit of this backend
 
 // Below this many elements RMSNorm and RoPE run on the calling thread: waking the team and moving
-// the rows between cores costs more than the work (RMSNorm of 30 x 256, a WeDLM step's rows:
-// about 3 us on one thread, 6.5 us on two). SiLU's exp makes its elements dearer: 30 x 768 took
+// the rows between cores costs more than the work (RMSNorm of 32 x 256, a WeDLM step's rows:
+// about 3 us on one thread, 6.5 us on two). SiLU's exp makes its elements dearer: 32 x 768 took
 // 11 us on one thread, 9 on two.
 constexpr int64_t kParallelElements = 32768;
 constexpr int64_t kParallelSiluElements = 4096;

@@ -1,7 +1,8 @@
 // The CPU backend's vector toolkit: lane types, loads, the fixed-order horizontal sums, exp and
 // the dot-product register tiles of the attention fallback (matmul has its own tiles, in
-// cpu_matmul.cpp). Header-only and internal to src/ops/cpu. Every reduction here has one order per output, whatever the tile shape or the
-// number of rows, so that results do not depend on batch composition (batch invariance).
+// cpu_matmul.cpp). Header-only and internal to src/ops/cpu. Every reduction here has one order
+// per output, whatever the tile shape or the number of rows, so that results do not depend on
+// batch composition (batch invariance).
 #pragma once
 
 #include <cmath>
