@@ -66,12 +66,15 @@ Result<GenerateResult> generate(SequenceModel& m, std::span<const int32_t> promp
   StepRows step, rows;
   std::vector<float> logits;
   std::vector<RowPick> picks;
+  std::vector<RowDraw> draws;
   const bool by_picks = m.picks_are_cheaper() && dec.takes_picks();
   while (dec.plan(step)) {  // rows not in the cache yet, then the step
     segment_rows(dec.tokens(), computed, dec.kv_target(), &step, rows);
     int64_t n = 0;
     if (by_picks) {
-      m.forward_picks(rows.ids, rows.pos, computed, rows.logit_rows, p.mask_id, picks);
+      draws.clear();
+      dec.row_draws(draws);
+      m.forward_picks(rows.ids, rows.pos, computed, rows.logit_rows, draws, picks);
       n = dec.apply(picks);
     } else {
       m.forward(rows.ids, rows.pos, computed, rows.logit_rows, logits);

@@ -10,14 +10,25 @@
 
 namespace wedlm {
 
-uint64_t Rng::next_u64() {  // splitmix64
-  uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+namespace {
+
+constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;  // splitmix64's counter step
+
+uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
 
-double Rng::uniform() { return double(next_u64() >> 11) * 0x1.0p-53; }
+double to_unit(uint64_t bits) { return double(bits >> 11) * 0x1.0p-53; }
+
+}  // namespace
+
+uint64_t Rng::next_u64() { return mix(s_ += kGamma); }
+
+double Rng::uniform() { return to_unit(next_u64()); }
+
+double Rng::uniform_at(uint64_t seed, uint64_t k) { return to_unit(mix(seed + (k + 1) * kGamma)); }
 
 namespace {
 
@@ -53,7 +64,7 @@ std::vector<int32_t> candidates(const float* logits, int64_t n, const SamplingPa
 
 }  // namespace
 
-int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, Rng& rng,
+int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, double u,
                      int64_t mask_id) {
   if (p.temperature <= 0) return row_argmax(logits, n, mask_id);
   const std::vector<int32_t> ids = candidates(logits, n, p, mask_id);
@@ -62,7 +73,7 @@ int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, Rn
   std::vector<double> w(ids.size());
   double z = 0;
   for (size_t i = 0; i < ids.size(); ++i) z += (w[i] = std::exp(logits[ids[i]] / p.temperature - mx));
-  double u = rng.uniform() * z;
+  u *= z;
   for (size_t i = 0; i < ids.size(); ++i)
     if ((u -= w[i]) < 0) return ids[i];
   return ids.back();

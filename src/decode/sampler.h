@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ops/logit_rows.h"  // row_entropy, row_argmax
+#include "ops/logit_rows.h"  // row_entropy, row_argmax, RowDraw
 
 namespace wedlm {
 
@@ -20,19 +20,30 @@ struct SamplingParams {
   uint64_t seed = 0;
 };
 
-// Counter-free, portable RNG: the same seed gives the same draws on every platform and run.
+// Portable RNG (splitmix64): the same seed gives the same draws on every platform and run. It is
+// counter-based: the k-th draw is a function of (seed, k) alone, so a decoder hands a step's
+// uniforms to whoever samples its rows (RowDraw::u) without keeping a generator's state.
 class Rng {
  public:
   explicit Rng(uint64_t seed) : s_(seed) {}
   uint64_t next_u64();
   double uniform();  // [0, 1) with 53 random bits
+  // What uniform() returns at its k-th call (from 0) on a fresh Rng(seed).
+  static double uniform_at(uint64_t seed, uint64_t k);
 
  private:
   uint64_t s_;
 };
 
-int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, Rng& rng,
+// The reference rule, by sorting the candidates: `u` in [0, 1) is the draw. The decoders use
+// sample_row (ops/logit_rows.h), the same rule in O(n); tests hold the two together.
+int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, double u,
                      int64_t mask_id);
+
+// The RowDraw of a row decoded under `p` with the uniform `u`.
+inline RowDraw row_draw(const SamplingParams& p, int64_t mask_id, double u) {
+  return RowDraw{p.temperature, p.top_k, p.top_p, mask_id, u};
+}
 
 struct TopLogprob {
   int32_t id;

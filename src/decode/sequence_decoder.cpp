@@ -24,7 +24,7 @@ void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end,
 }
 
 SequenceDecoder::SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p)
-    : p_(std::move(p)), rng_(p_.sampling.seed), prompt_len_(int64_t(prompt.size())),
+    : p_(std::move(p)), prompt_len_(int64_t(prompt.size())),
       tokens_(prompt.begin(), prompt.end()) {
   WEDLM_CHECK(prompt_len_ >= 1 && prompt_len_ < p_.context, "decoder prompt not validated");
 }
@@ -86,9 +86,20 @@ TokenLogprob SequenceDecoder::logprob_of(const Rows& rows, size_t j, int32_t t) 
   return token_logprob(rows.row(j), rows.vocab, p_.sampling, p_.mask_id, t, p_.logprobs);
 }
 
-int32_t SequenceDecoder::token_of(const Rows& rows, size_t j) {
+RowDraw SequenceDecoder::draw(size_t j) const {
+  return row_draw(p_.sampling, p_.mask_id, Rng::uniform_at(p_.sampling.seed, drawn_ + j));
+}
+
+void SequenceDecoder::row_draws(std::vector<RowDraw>& out) const {
+  const size_t n = p_.mode == DecodeMode::kAR
+                       ? 1
+                       : size_t(std::count(win_.begin(), win_.end(), kMaskSlot));
+  for (size_t j = 0; j < n; ++j) out.push_back(draw(j));
+}
+
+int32_t SequenceDecoder::token_of(const Rows& rows, size_t j) const {
   if (rows.picks != nullptr) return rows.picks[j].token;
-  return choose_token(rows.row(j), rows.vocab, p_.sampling, rng_, p_.mask_id);
+  return sample_row(rows.row(j), rows.vocab, draw(j));
 }
 
 bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
@@ -111,7 +122,7 @@ int64_t SequenceDecoder::apply(const float* logits, int64_t vocab) {
 }
 
 int64_t SequenceDecoder::apply(std::span<const RowPick> picks) {
-  WEDLM_CHECK(takes_picks(), "picks given to a sequence that samples or wants logprobs");
+  WEDLM_CHECK(takes_picks(), "picks given to a sequence that wants logprobs");
   return apply_rows(Rows{nullptr, 0, picks.data()});
 }
 
@@ -119,7 +130,8 @@ int64_t SequenceDecoder::apply_rows(const Rows& rows) {
   WEDLM_CHECK(!finished_, "apply() on a finished sequence");
   ++r_.forwards;
   const size_t first_new = r_.output.size();
-  const int64_t n = p_.mode == DecodeMode::kAR ? apply_ar(rows) : apply_wedlm(rows);
+  if (p_.mode == DecodeMode::kAR) apply_ar(rows);
+  else apply_wedlm(rows);
   // A stop string ends generation, also one completed by the step that hit a stop id or
   // max_tokens (the earlier end wins); the output keeps the token that completes it.
   if (int64_t(r_.output.size()) > int64_t(first_new)) {
@@ -137,6 +149,7 @@ int64_t SequenceDecoder::apply_rows(const Rows& rows) {
 
 int64_t SequenceDecoder::apply_ar(const Rows& rows) {
   const int32_t t = token_of(rows, 0);
+  ++drawn_;
   finished_ = commit(t, logprob_of(rows, 0, t));
   return 1;
 }
@@ -168,6 +181,7 @@ void SequenceDecoder::fill(const Rows& rows, StepTrace& tr) {
     const double h = rows.picks ? rows.picks[j].entropy : row_entropy(rows.row(j), rows.vocab);
     adj[j] = h + p_.penalty * double(slots[j] - slots[0]);
   }
+  drawn_ += slots.size();
   std::vector<size_t> chosen;
   if (p_.threshold)
     for (size_t j = 0; j < slots.size(); ++j)

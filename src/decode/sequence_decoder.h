@@ -60,9 +60,13 @@ class SequenceDecoder {
   // Applies the logits of plan()'s logit rows ([rows, vocab]); returns how many tokens it
   // committed (they are the last ones of output()).
   int64_t apply(const float* logits, int64_t vocab);
-  // Greedy decoding without logprobs needs of each row only its argmax (never the mask id) and
-  // its entropy: then the rows can come as picks (Forward::forward_picks), the same decoding.
-  bool takes_picks() const { return p_.sampling.temperature <= 0 && p_.logprobs < 0; }
+  // Without logprobs a decoder needs of each row only its token, drawn under row_draws()'s
+  // RowDraw, and its entropy: then the rows can come as picks (Forward::forward_picks) made where
+  // the logits are, the same decoding.
+  bool takes_picks() const { return p_.logprobs < 0; }
+  // Appends how each of plan()'s logit rows is to be drawn, in row order (call after plan()): the
+  // sampling parameters, the mask id, and the next uniforms of the request's counter-based RNG.
+  void row_draws(std::vector<RowDraw>& out) const;
   int64_t apply(std::span<const RowPick> picks);
 
   // What has been decoded so far; the finish reason once finished().
@@ -83,11 +87,12 @@ class SequenceDecoder {
   int64_t apply_ar(const Rows& rows);
   bool commit(int32_t t, TokenLogprob lp);  // appends one token; true when it ends generation
   TokenLogprob logprob_of(const Rows& rows, size_t j, int32_t t) const;
-  int32_t token_of(const Rows& rows, size_t j);
+  RowDraw draw(size_t j) const;  // logit row j of the step being applied
+  int32_t token_of(const Rows& rows, size_t j) const;
   void fill(const Rows& rows, StepTrace& tr);
 
   GenerateParams p_;
-  Rng rng_;
+  uint64_t drawn_ = 0;  // uniforms the applied steps used: one per logit row
   int64_t prompt_len_;
   std::vector<int32_t> tokens_;
   std::vector<int32_t> win_;  // WeDLM window: a token, or kMaskSlot

@@ -12,10 +12,11 @@ ModelSequence::ModelSequence(std::unique_ptr<Forward> forward) : forward_(std::m
 
 void SequenceModel::forward_picks(std::span<const int32_t> ids, std::span<const int64_t> pos,
                                   int64_t n_cached, std::span<const int32_t> logit_rows,
-                                  int64_t banned, std::vector<RowPick>& picks) {
+                                  std::span<const RowDraw> draws,
+                                  std::vector<RowPick>& picks) {
   std::vector<float> logits;
   forward(ids, pos, n_cached, logit_rows, logits);
-  greedy_picks(logits, vocab_size(), banned, picks);
+  pick_rows(logits, vocab_size(), draws, picks);
 }
 
 void ModelSequence::forward(std::span<const int32_t> ids, std::span<const int64_t> pos,
@@ -27,9 +28,10 @@ void ModelSequence::forward(std::span<const int32_t> ids, std::span<const int64_
 
 void ModelSequence::forward_picks(std::span<const int32_t> ids, std::span<const int64_t> pos,
                                   int64_t n_cached, std::span<const int32_t> logit_rows,
-                                  int64_t banned, std::vector<RowPick>& picks) {
+                                  std::span<const RowDraw> draws,
+                                  std::vector<RowPick>& picks) {
   batch_of(ids, pos, n_cached, logit_rows);
-  forward_->forward_picks(batch_, banned, picks);
+  forward_->forward_picks(batch_, draws, picks);
 }
 
 void ModelSequence::batch_of(std::span<const int32_t> ids, std::span<const int64_t> pos,

@@ -21,11 +21,11 @@ class SequenceModel {
   virtual void forward(std::span<const int32_t> ids, std::span<const int64_t> pos,
                        int64_t n_cached, std::span<const int32_t> logit_rows,
                        std::vector<float>& logits) = 0;
-  // Greedy picks instead of logits (Forward::forward_picks), where that saves work.
+  // Picks instead of logits (Forward::forward_picks), where that saves work.
   virtual bool picks_are_cheaper() const { return false; }
   virtual void forward_picks(std::span<const int32_t> ids, std::span<const int64_t> pos,
                              int64_t n_cached, std::span<const int32_t> logit_rows,
-                             int64_t banned, std::vector<RowPick>& picks);
+                             std::span<const RowDraw> draws, std::vector<RowPick>& picks);
 };
 
 class ModelSequence final : public SequenceModel {
@@ -39,8 +39,8 @@ class ModelSequence final : public SequenceModel {
                std::span<const int32_t> logit_rows, std::vector<float>& logits) override;
   bool picks_are_cheaper() const override { return forward_->picks_are_cheaper(); }
   void forward_picks(std::span<const int32_t> ids, std::span<const int64_t> pos,
-                     int64_t n_cached, std::span<const int32_t> logit_rows, int64_t banned,
-                     std::vector<RowPick>& picks) override;
+                     int64_t n_cached, std::span<const int32_t> logit_rows,
+                     std::span<const RowDraw> draws, std::vector<RowPick>& picks) override;
 
  private:
   void batch_of(std::span<const int32_t> ids, std::span<const int64_t> pos, int64_t n_cached,

@@ -199,7 +199,7 @@ void Engine::run_step(std::vector<Work>& work) {
   const auto t0 = Clock::now();
   build_batch(work, t0);
   if (!batch_.ids.empty()) {
-    if (by_picks_) forward_->forward_picks(batch_, banned_, picks_);
+    if (by_picks_) forward_->forward_picks(batch_, draws_, picks_);
     else forward_->forward(batch_, logits_);
   }
   apply_step(work, ms_between(t0, Clock::now()));
@@ -211,20 +211,17 @@ void Engine::build_batch(std::vector<Work>& work, Clock::time_point t0) {
   batch_.clear();
   StepRows step, rows;
   n_logit_rows_.assign(work.size(), 0);
-  // picks when the forward makes them cheaper and every stepping sequence decodes greedily
+  // picks when the forward makes them cheaper and no stepping sequence wants logprobs
   by_picks_ = forward_->picks_are_cheaper();
-  banned_ = -1;
+  draws_.clear();
   for (const Work& w : work)
-    if (w.step) {
-      const SequenceDecoder& d = w.seq->decoder;
-      if (banned_ < 0) banned_ = d.params().mask_id;
-      by_picks_ = by_picks_ && d.takes_picks() && d.params().mask_id == banned_;
-    }
+    if (w.step) by_picks_ = by_picks_ && w.seq->decoder.takes_picks();
   for (size_t i = 0; i < work.size(); ++i) {
     Work& w = work[i];
     Sequence& s = *w.seq;
     if (!s.counters.queue_ms) s.counters.queue_ms = ms_between(s.submitted, t0);
     if (w.step && !s.decoder.plan(step)) w.step = false;
+    if (w.step && by_picks_) s.decoder.row_draws(draws_);
     segment_rows(s.decoder.tokens(), w.prefill_begin, w.prefill_end, w.step ? &step : nullptr,
                  rows);
     n_logit_rows_[i] = rows.logit_rows.size();

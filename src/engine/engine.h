@@ -148,8 +148,8 @@ class Engine {
   Batch batch_;
   std::vector<float> logits_;
   std::vector<RowPick> picks_;        // instead of logits_ when by_picks_
-  bool by_picks_ = false;             // this step: greedy picks from the forward (a device's)
-  int64_t banned_ = -1;               // the mask id the picks never take
+  bool by_picks_ = false;             // this step: picks made by the forward
+  std::vector<RowDraw> draws_;        // with by_picks_: how each logit row is drawn
   std::vector<size_t> n_logit_rows_;  // per scheduled sequence, in this step
 
   mutable std::mutex mu_;            // guards incoming_, stop_, next_id_, stats_

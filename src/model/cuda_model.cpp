@@ -82,6 +82,8 @@ struct CudaModel::Impl {
   DeviceBuffer<bf16_t> h, residual, x, q, k, v, att, gate_up, act, gathered;
   DeviceBuffer<float> logits;
   DeviceBuffer<cuda::RowStats> stats;
+  DeviceBuffer<cuda::DrawParams> draws;  // forward_picks: how each logit row is drawn
+  DeviceBuffer<int32_t> tokens;          // and the tokens drawn
   DeviceBuffer<int32_t> ids, n_keys, table_start, tables, logit_rows;
   DeviceBuffer<int64_t> pos, kv_offsets;
   DeviceBuffer<cuda::AttentionTile> tiles;
@@ -192,6 +194,7 @@ void CudaModel::Impl::reserve(int64_t T, int64_t R, const RowsMeta& m) {
   grow(att, t * qd, g), grow(k, t * kv, g), grow(v, t * kv, g), grow(gate_up, t * 2 * F, g);
   grow(act, t * F, g), grow(gathered, size_t(R) * H, g);
   grow(logits, size_t(R * cfg.vocab_size), g), grow(stats, size_t(R), g);
+  grow(draws, size_t(R), g), grow(tokens, size_t(R), g);
   grow(ids, t, g), grow(pos, t, g), grow(kv_offsets, t, g), grow(n_keys, t, g);
   grow(table_start, t, g), grow(tables, m.tables.size(), g), grow(logit_rows, size_t(R), g);
   grow(tiles, m.tiles.size(), g);
@@ -324,15 +327,23 @@ void CudaModel::forward(const Batch& b, std::vector<float>& logits) {
   cuda::copy_to_host(logits.data(), impl_->logits.data(), logits.size() * sizeof(float));
 }
 
-void CudaModel::forward_picks(const Batch& b, int64_t banned, std::vector<RowPick>& picks) {
+void CudaModel::forward_picks(const Batch& b, std::span<const RowDraw> draws,
+                              std::vector<RowPick>& picks) {
   Impl& m = *impl_;
-  const int64_t R = m.run(b);
-  picks.resize(size_t(R));
-  cuda::row_stats(m.logits.data(), R, m.cfg.vocab_size, banned, m.stats.data(), m.stream);
+  WEDLM_CHECK(draws.size() == b.logit_rows.size(), "forward_picks: one draw per logit row");
+  const int64_t R = m.run(b), V = m.cfg.vocab_size;
+  std::vector<cuda::DrawParams> params;
+  for (const RowDraw& d : draws) params.push_back({d.temperature, d.top_k, d.top_p, d.banned, d.u});
+  put(m.draws, params, m.stream);
+  cuda::row_stats(m.logits.data(), R, V, -1, m.stats.data(), m.stream);  // the entropies
+  cuda::sample_rows(m.logits.data(), R, V, m.draws.data(), m.tokens.data(), m.stream);
   cuda::stream_sync(m.stream);
   std::vector<cuda::RowStats> s(static_cast<size_t>(R));
+  std::vector<int32_t> tokens(static_cast<size_t>(R));
   cuda::copy_to_host(s.data(), m.stats.data(), s.size() * sizeof(cuda::RowStats));
-  for (size_t r = 0; r < s.size(); ++r) picks[r] = RowPick{s[r].argmax, double(s[r].entropy)};
+  cuda::copy_to_host(tokens.data(), m.tokens.data(), tokens.size() * sizeof(int32_t));
+  picks.resize(size_t(R));
+  for (size_t r = 0; r < s.size(); ++r) picks[r] = RowPick{tokens[r], double(s[r].entropy)};
 }
 
 }  // namespace wedlm

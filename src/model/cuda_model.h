@@ -43,8 +43,10 @@ class CudaModel final : public Forward {
 
   // Block tables index this model's pool. logits: resized to [batch.logit_rows.size(), vocab].
   void forward(const Batch& batch, std::vector<float>& logits) override;
-  // Greedy picks made on the device (row_stats): R x 16 bytes cross to the host, not R x vocab x 4.
-  void forward_picks(const Batch& batch, int64_t banned, std::vector<RowPick>& picks) override;
+  // Picks made on the device (sample_rows, row_stats' entropies): R x 12 bytes cross to the host,
+  // not R x vocab x 4.
+  void forward_picks(const Batch& batch, std::span<const RowDraw> draws,
+                     std::vector<RowPick>& picks) override;
   bool picks_are_cheaper() const override { return true; }
 
  private:

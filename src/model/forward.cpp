@@ -2,10 +2,11 @@
 
 namespace wedlm {
 
-void Forward::forward_picks(const Batch& batch, int64_t banned, std::vector<RowPick>& picks) {
+void Forward::forward_picks(const Batch& batch, std::span<const RowDraw> draws,
+                            std::vector<RowPick>& picks) {
   std::vector<float> logits;
   forward(batch, logits);
-  greedy_picks(logits, config().vocab_size, banned, picks);
+  pick_rows(logits, config().vocab_size, draws, picks);
 }
 
 }  // namespace wedlm

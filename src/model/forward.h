@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "io/model_config.h"
@@ -23,10 +24,11 @@ class Forward {
   virtual int64_t block_size() const = 0;
   // logits: resized to [batch.logit_rows.size(), vocab], fp32.
   virtual void forward(const Batch& batch, std::vector<float>& logits) = 0;
-  // For greedy decoding: per logit row, the largest logit other than `banned` and the row's
-  // entropy (ops/logit_rows.h) instead of the row. This default computes them from forward()'s
+  // Per logit row, its token drawn under draws[r] and its entropy (ops/logit_rows.h: pick_row)
+  // instead of the row; one draw per logit row. This default computes them from forward()'s
   // logits on the host; a device overrides it so that only the picks leave the device.
-  virtual void forward_picks(const Batch& batch, int64_t banned, std::vector<RowPick>& picks);
+  virtual void forward_picks(const Batch& batch, std::span<const RowDraw> draws,
+                             std::vector<RowPick>& picks);
   // Whether forward_picks() saves time over forward() (a device's picks leave it instead of its
   // rows; the CPU's run over the thread team); callers that can use picks ask this first.
   virtual bool picks_are_cheaper() const { return false; }
@@ -44,8 +46,8 @@ class CpuForward final : public Forward {
   void forward(const Batch& batch, std::vector<float>& logits) override {
     model_.forward(batch, cache_, logits);
   }
-  // The default forward_picks() runs the rows' argmax and entropy over the thread team: cheaper
-  // than the decoder's one row after another on the calling thread.
+  // The default forward_picks() draws the rows and takes their entropies over the thread team:
+  // cheaper than the decoder's one row after another on the calling thread.
   bool picks_are_cheaper() const override { return true; }
 
  private:
@@ -65,8 +67,9 @@ class ForwardRef final : public Forward {
   void forward(const Batch& batch, std::vector<float>& logits) override {
     f_.forward(batch, logits);
   }
-  void forward_picks(const Batch& batch, int64_t banned, std::vector<RowPick>& picks) override {
-    f_.forward_picks(batch, banned, picks);
+  void forward_picks(const Batch& batch, std::span<const RowDraw> draws,
+                     std::vector<RowPick>& picks) override {
+    f_.forward_picks(batch, draws, picks);
   }
   bool picks_are_cheaper() const override { return f_.picks_are_cheaper(); }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/check.h"
+
 namespace wedlm {
 
 double row_entropy(const float* logits, int64_t n) {
@@ -24,15 +26,16 @@ int32_t row_argmax(const float* logits, int64_t n, int64_t banned) {
   return static_cast<int32_t>(best);
 }
 
-void greedy_picks(const std::vector<float>& logits, int64_t vocab, int64_t banned,
-                  std::vector<RowPick>& picks) {
-  const int64_t rows = int64_t(logits.size()) / vocab;
+void pick_rows(const std::vector<float>& logits, int64_t vocab, std::span<const RowDraw> draws,
+               std::vector<RowPick>& picks) {
+  const int64_t rows = int64_t(draws.size());
+  WEDLM_CHECK(int64_t(logits.size()) == rows * vocab, "pick_rows: one draw per row of logits");
   picks.resize(size_t(rows));
   // Rows over the thread team (on one thread a WeDLM step's 16 rows, their double exps included,
   // were ~5% of a counting run's samples); each row's numbers are its own.
 #pragma omp parallel for schedule(static) if (rows > 1)
   for (int64_t r = 0; r < rows; ++r)
-    picks[size_t(r)] = greedy_pick(logits.data() + r * vocab, vocab, banned);
+    picks[size_t(r)] = pick_row(logits.data() + r * vocab, vocab, draws[size_t(r)]);
 }
 
 }  // namespace wedlm

@@ -14,6 +14,8 @@
 #include "ops/cuda/cuda_gemm.h"
 #include "ops/cuda/cuda_kernels.h"
 #include "ops/cuda/cuda_reference.h"
+#include "ops/logit_rows.h"
+#include "sample_cases.h"
 
 namespace wedlm::cuda {
 namespace {
@@ -258,6 +260,26 @@ TEST(CudaKernels, RowStats) {
   }
 }
 
+// Rows drawn on the device under greedy, top-k, top-p and temperature take the host's sample_row
+// choice: same rule, same integer sums; only expf may differ by an ulp (a flip would need a running
+// sum within ~1e-7 of a boundary).
+TEST(CudaKernels, SampleRowsChooseWhatTheHostChooses) {
+  REQUIRE_DEVICE();
+  for (const int64_t vocab : {5, 1000, 151936}) {
+    const test::SampleCase c = test::sample_case(vocab, 40, uint32_t(vocab));
+    std::vector<DrawParams> params;
+    for (const RowDraw& d : c.draws)
+      params.push_back({d.temperature, d.top_k, d.top_p, d.banned, d.u});
+    const int64_t n = int64_t(params.size());
+    DeviceBuffer<float> dz(c.logits);
+    DeviceBuffer<DrawParams> dd(params);
+    DeviceBuffer<int32_t> dt(std::vector<int32_t>(size_t(n), -7));
+    sample_rows(dz.data(), n, vocab, dd.data(), dt.data(), nullptr);
+    const std::vector<int32_t> got = dt.download();
+    for (size_t r = 0; r < size_t(n); ++r)
+      EXPECT_EQ(got[r], sample_row(c.row(r), vocab, c.draws[r])) << "vocab " << vocab << " row " << r;
+  }
+}
 
 TEST(CudaKernels, GemmAgainstFloat64) {
   REQUIRE_DEVICE();

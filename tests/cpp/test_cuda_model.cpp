@@ -81,19 +81,29 @@ TEST(CudaModel, PrefillAndABatchedWeDLMStepMatchTheCpuForward) {
   bm.model->forward(step, cpu_cache, want);
   gpu.forward(step, got);
   expect_close(got, want, c.vocab_size, "step");
-  // the same step's greedy picks made on the device, against picks from the CPU's logits (the
-  // step's KV rows are rewritten with the same values, so running it again changes nothing)
+  // the same step's picks made on the device (the step's KV rows are rewritten with the same
+  // values, so running it again changes nothing): greedy ones against the CPU's logits, sampled
+  // ones against the host's sample_row on the device's own logits
+  const int64_t V = c.vocab_size;
+  std::vector<RowDraw> greedy(step.logit_rows.size(), RowDraw{0.0, 0, 1.0, c.mask_token_id, 0});
   std::vector<RowPick> picks;
-  gpu.forward_picks(step, c.mask_token_id, picks);
+  gpu.forward_picks(step, greedy, picks);
   ASSERT_EQ(picks.size(), step.logit_rows.size());
   size_t same = 0;
   for (size_t r = 0; r < picks.size(); ++r) {
-    const RowPick cpu = greedy_pick(want.data() + r * c.vocab_size, c.vocab_size, c.mask_token_id);
+    const RowPick cpu = pick_row(want.data() + r * V, V, greedy[r]);
     same += picks[r].token == cpu.token;
     EXPECT_NE(picks[r].token, c.mask_token_id);
     EXPECT_NEAR(picks[r].entropy, cpu.entropy, 0.05) << "row " << r;  // bf16 activations
   }
   EXPECT_GE(double(same), 0.9 * double(picks.size()));
+  std::vector<RowDraw> sampled;
+  for (size_t r = 0; r < step.logit_rows.size(); ++r)
+    sampled.push_back(RowDraw{0.5 + 0.1 * double(r % 5), int64_t(r % 3) * 20, r % 2 ? 0.9 : 1.0,
+                              c.mask_token_id, double(r) / double(step.logit_rows.size())});
+  gpu.forward_picks(step, sampled, picks);
+  for (size_t r = 0; r < picks.size(); ++r)
+    EXPECT_EQ(picks[r].token, sample_row(got.data() + r * V, V, sampled[r])) << "row " << r;
 }
 
 }  // namespace

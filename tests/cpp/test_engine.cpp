@@ -139,46 +139,51 @@ TEST_F(EngineTest, ConcurrentRequestsGiveWhatTheyGiveAloneInAnyOrder) {
   EXPECT_GT(eng.stats().steps, 0);
 }
 
-// A CPU forward by greedy picks, as CpuForward and a device forward go (Forward::forward_picks,
-// here its host default), counting the forwards that went by picks.
+// A CPU forward by picks, as CpuForward and a device forward go (Forward::forward_picks, here its
+// host default), counting the forwards that went by picks.
 class PicksForward final : public WrappedCpuForward {
  public:
   using WrappedCpuForward::WrappedCpuForward;
   bool picks_are_cheaper() const override { return true; }
   int64_t picked = 0;  // forwards that went by picks
-  void forward_picks(const Batch& b, int64_t banned, std::vector<RowPick>& picks) override {
+  void forward_picks(const Batch& b, std::span<const RowDraw> draws,
+                     std::vector<RowPick>& picks) override {
     ++picked;
-    Forward::forward_picks(b, banned, picks);
+    Forward::forward_picks(b, draws, picks);
   }
 };
 
-TEST_F(EngineTest, GreedyPicksDecodeExactlyAsLogitsDo) {
-  std::vector<Request> greedy, mixed;
+// Greedy and sampled requests alike: the forward draws each row under the decoder's RowDraw.
+TEST_F(EngineTest, PicksDecodeExactlyAsLogitsDo) {
+  std::vector<Request> plain, with_logprobs;
+  int sampled = 0;
   for (size_t i = 0; i < 16; ++i) {
-    Request r = request(i);
-    (r.params.sampling.temperature == 0 ? greedy : mixed).push_back(r);
+    plain.push_back(request(i));
+    sampled += plain.back().params.sampling.temperature > 0;
   }
-  mixed.insert(mixed.end(), greedy.begin(), greedy.begin() + 3);  // a sampler in every batch
-  for (const auto* reqs : {&greedy, &mixed}) {
+  ASSERT_GE(sampled, 3) << "the set must sample";
+  with_logprobs = plain;
+  with_logprobs[0].params.logprobs = 2;  // one request that needs whole rows, in every batch
+  for (const auto* reqs : {&plain, &with_logprobs}) {
     auto owned = std::make_unique<PicksForward>(*model_, 4 * 1024 / 16);
     PicksForward* f = owned.get();
-    Engine eng(std::move(owned), config());
+    Engine eng(std::move(owned), config(0, 16));
     const auto got = run_all(eng, *reqs);
     for (int k = 0; k < 1000 && eng.stats().running > 0; ++k)  // the last step's stats land
       std::this_thread::sleep_for(std::chrono::milliseconds(1));    // just after its events
     for (size_t i = 0; i < reqs->size(); ++i)
       EXPECT_EQ(got[i].tokens, alone((*reqs)[i])) << "request " << i;
-    if (reqs == &greedy) EXPECT_EQ(f->picked, eng.stats().steps) << "every step by picks";
-    else EXPECT_LT(f->picked, eng.stats().steps) << "steps with a sampler need logits";
+    if (reqs == &plain) EXPECT_EQ(f->picked, eng.stats().steps) << "every step by picks";
+    else EXPECT_LT(f->picked, eng.stats().steps) << "steps with logprobs need logits";
   }
-  for (size_t i = 0; i < greedy.size(); ++i) {  // generate() on one sequence, by picks
+  for (size_t i = 0; i < plain.size(); ++i) {  // generate() on one sequence, by picks
     auto owned = std::make_unique<PicksForward>(*model_, 4 * 1024 / 16);
     PicksForward* f = owned.get();
     ModelSequence seq(std::move(owned));
-    const GenerateResult r = generate(seq, greedy[i].prompt, greedy[i].params).value();
+    const GenerateResult r = generate(seq, plain[i].prompt, plain[i].params).value();
     ModelSequence ref(
-        std::make_unique<WrappedCpuForward>(*model_, (greedy[i].params.context + 15) / 16));
-    const GenerateResult want = generate(ref, greedy[i].prompt, greedy[i].params).value();
+        std::make_unique<WrappedCpuForward>(*model_, (plain[i].params.context + 15) / 16));
+    const GenerateResult want = generate(ref, plain[i].prompt, plain[i].params).value();
     EXPECT_EQ(r.output, want.output) << "request " << i;
     EXPECT_EQ(r.steps.size(), want.steps.size()) << "request " << i;
     EXPECT_EQ(f->picked, r.forwards) << "request " << i;

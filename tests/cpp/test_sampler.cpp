@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "decode/sampler.h"
+#include "sample_cases.h"
 
 namespace wedlm {
 namespace {
@@ -19,8 +20,8 @@ TEST(Sampler, GreedyTakesTheLowestIdOnTiesAndSkipsTheMask) {
   std::vector<float> l = {1, 5, 5, 2};
   Rng rng(1);
   SamplingParams g{0.0, 0, 1.0, 0};
-  EXPECT_EQ(choose_token(l.data(), 4, g, rng, -1), 1);
-  EXPECT_EQ(choose_token(l.data(), 4, g, rng, 1), 2);
+  EXPECT_EQ(choose_token(l.data(), 4, g, rng.uniform(), -1), 1);
+  EXPECT_EQ(choose_token(l.data(), 4, g, rng.uniform(), 1), 2);
 }
 
 TEST(Sampler, SameSeedSameDrawsEveryRun) {
@@ -29,7 +30,7 @@ TEST(Sampler, SameSeedSameDrawsEveryRun) {
   auto draws = [&](uint64_t seed) {
     Rng rng(seed);
     std::vector<int32_t> out;
-    for (int i = 0; i < 200; ++i) out.push_back(choose_token(l.data(), 6, p, rng, -1));
+    for (int i = 0; i < 200; ++i) out.push_back(choose_token(l.data(), 6, p, rng.uniform(), -1));
     return out;
   };
   EXPECT_EQ(draws(42), draws(42));
@@ -45,13 +46,13 @@ TEST(Sampler, TopKKeepsTiesAndTopPKeepsTheCrossingToken) {
   SamplingParams p{1.0, 2, 1.0, 0};
   std::set<int32_t> seen;
   Rng rng(3);
-  for (int i = 0; i < 2000; ++i) seen.insert(choose_token(l.data(), 4, p, rng, -1));
+  for (int i = 0; i < 2000; ++i) seen.insert(choose_token(l.data(), 4, p, rng.uniform(), -1));
   EXPECT_EQ(seen, (std::set<int32_t>{0, 1, 2}));
   // probabilities 0.5, 0.3, 0.2 (approximately): top-p 0.6 keeps {0, 1}, the crossing one included
   std::vector<float> q = {std::log(0.5f), std::log(0.3f), std::log(0.2f)};
   SamplingParams tp{1.0, 0, 0.6, 0};
   seen.clear();
-  for (int i = 0; i < 2000; ++i) seen.insert(choose_token(q.data(), 3, tp, rng, -1));
+  for (int i = 0; i < 2000; ++i) seen.insert(choose_token(q.data(), 3, tp, rng.uniform(), -1));
   EXPECT_EQ(seen, (std::set<int32_t>{0, 1}));
 }
 
@@ -60,8 +61,8 @@ TEST(Sampler, TemperatureSharpens) {
   Rng rng(9);
   int hot = 0, cold = 0;
   for (int i = 0; i < 4000; ++i) {
-    hot += choose_token(l.data(), 2, {1.0, 0, 1.0, 0}, rng, -1);
-    cold += choose_token(l.data(), 2, {0.25, 0, 1.0, 0}, rng, -1);
+    hot += choose_token(l.data(), 2, {1.0, 0, 1.0, 0}, rng.uniform(), -1);
+    cold += choose_token(l.data(), 2, {0.25, 0, 1.0, 0}, rng.uniform(), -1);
   }
   EXPECT_NEAR(hot / 4000.0, 1 / (1 + std::exp(-1.0)), 0.03);
   EXPECT_NEAR(cold / 4000.0, 1 / (1 + std::exp(-4.0)), 0.02);
@@ -102,7 +103,72 @@ TEST(Logprob, MatchesTheFrequencyOfDraws) {
   Rng rng(5);
   std::vector<int> count(4, 0);
   const int n = 40000;
-  for (int i = 0; i < n; ++i) ++count[size_t(choose_token(l.data(), 4, p, rng, -1))];
+  for (int i = 0; i < n; ++i) ++count[size_t(choose_token(l.data(), 4, p, rng.uniform(), -1))];
+  for (int32_t t = 0; t < 4; ++t) {
+    const double want = std::exp(double(token_logprob(l.data(), 4, p, -1, t, 0).logprob));
+    EXPECT_NEAR(double(count[size_t(t)]) / n, want, 0.01) << "token " << t;
+  }
+}
+
+TEST(Rng, UniformAtIsTheKthDrawOfAFreshGenerator) {
+  for (const uint64_t seed : {0ull, 7ull, 0xfedcba9876543210ull}) {
+    Rng rng(seed);
+    for (uint64_t k = 0; k < 100; ++k) EXPECT_EQ(Rng::uniform_at(seed, k), rng.uniform()) << k;
+  }
+}
+
+// sample_row against the sorting reference on rows of every kind (sample_cases.h), each row drawn
+// at many uniforms. The two sum their masses differently (integers of 40 fraction bits against
+// doubles), so a uniform within ~1e-7 of a boundary could split them: none does here.
+TEST(SampleRow, ChoosesWhatTheSortingReferenceChooses) {
+  int sampled = 0, differ_from_argmax = 0;
+  for (const int64_t vocab : {5, 1000, 151936}) {
+    const test::SampleCase c = test::sample_case(vocab, 40, uint32_t(vocab) + 1);
+    const int n_u = vocab > 1000 ? 2 : 25;
+    Rng rng{uint64_t(vocab)};
+    for (size_t r = 0; r < c.draws.size(); ++r) {
+      RowDraw d = c.draws[r];
+      const SamplingParams p{d.temperature, d.top_k, d.top_p, 0};
+      for (int k = 0; k < n_u; ++k) {
+        d.u = k == 0 ? 0.0 : rng.uniform();
+        const int32_t want = choose_token(c.row(r), vocab, p, d.u, d.banned);
+        const int32_t got = sample_row(c.row(r), vocab, d);
+        ASSERT_EQ(got, want) << "vocab " << vocab << " row " << r << " u " << d.u;
+        sampled += d.temperature > 0;
+        differ_from_argmax += got != row_argmax(c.row(r), vocab, d.banned);
+      }
+    }
+  }
+  EXPECT_GT(sampled, 500);
+  EXPECT_GT(differ_from_argmax, 200) << "the draws must go beyond the argmax";
+}
+
+TEST(SampleRow, EdgesOfTheRule) {
+  const std::vector<float> l = {2.0f, 5.0f, 5.0f, 1.0f, -INFINITY};
+  const auto draw = [&](double t, int64_t k, double p, int64_t banned, double u) {
+    return sample_row(l.data(), 5, RowDraw{t, k, p, banned, u});
+  };
+  EXPECT_EQ(draw(0.0, 0, 1.0, -1, 0.99), 1) << "greedy: the first of the largest";
+  EXPECT_EQ(draw(0.0, 0, 1.0, 1, 0.99), 2) << "greedy skips the banned id";
+  EXPECT_EQ(draw(1.0, 0, 1.0, -1, 0.0), 1) << "u = 0: the first candidate in the order";
+  EXPECT_EQ(draw(1.0, 1, 1.0, -1, 0.999), 2) << "top-k 1 keeps ties of the first: ids 1 and 2";
+  EXPECT_EQ(draw(1.0, 1, 1.0, 2, 0.999), 1) << "with id 2 banned only id 1 is left";
+  EXPECT_EQ(draw(1.0, 0, 0.01, -1, 0.999), 1) << "top-p 0.01 keeps the first only";
+  EXPECT_EQ(draw(1.0, 0, 1.0, -1, 1.0 - 1e-16), 3) << "never the -inf logit (mass 0)";
+  EXPECT_EQ(draw(0.05, 0, 1.0, 1, 0.7), 2) << "a low temperature leaves the banned id's twin";
+  const std::vector<float> nan_row = {NAN, NAN};
+  EXPECT_EQ(sample_row(nan_row.data(), 2, RowDraw{1.0, 0, 1.0, -1, 0.5}), 0)
+      << "no candidate: row_argmax";
+}
+
+TEST(SampleRow, DrawsAtTheFrequencyOfItsLogprob) {
+  std::vector<float> l = {0.2f, 1.1f, 0.7f, -0.3f};
+  const SamplingParams p{0.8, 0, 0.95, 0};
+  Rng rng(11);
+  std::vector<int> count(4, 0);
+  const int n = 40000;
+  for (int i = 0; i < n; ++i)
+    ++count[size_t(sample_row(l.data(), 4, row_draw(p, -1, rng.uniform())))];
   for (int32_t t = 0; t < 4; ++t) {
     const double want = std::exp(double(token_logprob(l.data(), 4, p, -1, t, 0).logprob));
     EXPECT_NEAR(double(count[size_t(t)]) / n, want, 0.01) << "token " << t;
