@@ -38,8 +38,8 @@ std::string markdown(const ReportHeader& h, const std::vector<CaseResult>& rows)
                      window_of(c), threshold_of(c), c.parallel, label(c), mean(r.tokens_per_s),
                      stddev(r.tokens_per_s), r.forwards_per_s, r.tokens_per_forward, r.ttft_ms);
   }
-  return o + fmt::format("\n{}, {} repetitions after a warm-up, build {}\n", h.cpu, h.reps,
-                         h.commit);
+  return o + fmt::format("\n{}, {} repetitions after a warm-up, {}, build {}\n", h.cpu, h.reps,
+                         h.sampling, h.commit);
 }
 
 std::string csv(const ReportHeader& h, const std::vector<CaseResult>& rows) {
@@ -58,7 +58,8 @@ std::string csv(const ReportHeader& h, const std::vector<CaseResult>& rows) {
 std::string json_report(const ReportHeader& h, const std::vector<CaseResult>& rows) {
   nlohmann::ordered_json j = {{"build_commit", h.commit}, {"cpu", h.cpu}, {"backend", h.backend},
                               {"model", h.model}, {"params", h.params}, {"dtype", h.dtype},
-                              {"repetitions", h.reps}, {"results", nlohmann::json::array()}};
+                              {"repetitions", h.reps}, {"sampling", h.sampling},
+                              {"results", nlohmann::json::array()}};
   for (const CaseResult& r : rows) {
     const BenchCase& c = r.c;
     j["results"].push_back(

@@ -13,6 +13,7 @@ struct ReportHeader {
   std::string model, dtype, backend = "CPU", cpu, commit;
   int64_t params = 0;
   int reps = 0;
+  std::string sampling = "greedy";  // or "temperature 0.8, top-k 40, top-p 0.9"
 };
 
 enum class ReportFormat { kMarkdown, kCsv, kJson };

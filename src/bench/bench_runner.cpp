@@ -41,7 +41,8 @@ Request request_of(const BenchInput& in, const BenchCase& c, Rng& rng) {
   p.mask_id = cfg.mask_token_id;
   p.window = c.window;
   p.threshold = c.threshold;
-  p.sampling.temperature = 0;
+  p.sampling = in.sampling;
+  p.sampling.seed = rng.next_u64();
   return r;  // no stop ids: generation runs to max_tokens
 }
 

@@ -42,8 +42,9 @@ struct BenchInput {
   Forward* forward = nullptr;        // when set (a device), every case runs on it instead
   std::vector<int32_t> tg_prompt;    // tg prompt (empty: tg_depth random tokens); e.g. a chat message
   int64_t tg_depth = 8;              // random tg prompt length: the context generation starts at
-  uint64_t seed = 0;                 // random prompts
+  uint64_t seed = 0;                 // random prompts, and each request's sampling seed
   int reps = 5;
+  SamplingParams sampling = {0.0, 0, 1.0, 0};  // greedy unless set; the seed is per request
 
   const ModelConfig& config() const { return forward ? forward->config() : model->config(); }
 };

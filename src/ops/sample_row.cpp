@@ -25,6 +25,7 @@ struct Entry {
 template <class Mass>
 std::vector<Entry> entries(const float* z, int64_t n, int64_t banned, Cut lo, Mass mass) {
   std::vector<Entry> e;
+  e.reserve(size_t(n));
   for (int64_t i = 0; i < n; ++i) {
     if (!sample_rule::candidate(z[i], i, banned)) continue;
     const uint32_t key = sample_rule::order_key(z[i]);

@@ -116,6 +116,15 @@ int64_t n_params(const Checkpoint& ck) {
   return n;
 }
 
+// "greedy", or the sampling settings that are on.
+std::string sampling_of(const SamplingParams& s) {
+  if (s.temperature <= 0) return "greedy";
+  std::string o = fmt::format("temperature {}", s.temperature);
+  if (s.top_k > 0) o += fmt::format(", top-k {}", s.top_k);
+  if (s.top_p < 1) o += fmt::format(", top-p {}", s.top_p);
+  return o;
+}
+
 }  // namespace
 
 void add_bench(CLI::App* app, BenchFlags& b) {
@@ -139,6 +148,10 @@ void add_bench(CLI::App* app, BenchFlags& b) {
   app->add_option("--seed", b.seed, "random weights and prompts")->capture_default_str();
   app->add_option("-d,--depth", b.depth, "generation tests start after this many random prompt "
                   "tokens (the context a step attends over)")->capture_default_str();
+  app->add_option("--temperature", b.temperature, "sample at this temperature (0 = greedy)")
+      ->capture_default_str();
+  app->add_option("--top-k", b.top_k, "sampling: top-k (0 = off)")->capture_default_str();
+  app->add_option("--top-p", b.top_p, "sampling: top-p (1 = off)")->capture_default_str();
 }
 
 int run_bench(CommonFlags f, const BenchFlags& b) {
@@ -163,7 +176,7 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
     device_forward = std::move(fw).value();
   }
   bench::BenchInput in{device_forward ? nullptr : &l.cpu_model(), device_forward.get(), {},
-                       b.depth, b.seed, int(b.reps)};
+                       b.depth, b.seed, int(b.reps), {b.temperature, b.top_k, b.top_p, 0}};
   if (!b.chat_prompt.empty()) {
     if (!l.tok) return fail("--prompt needs the model's tokenizer: " + l.tok_status.message());
     ChatRequest req;
@@ -175,7 +188,7 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
   const auto& w = l.ck->weights();
   const auto [backend, processor] = device_names(dev.value());
   bench::ReportHeader h{bm.value().name, dtype_name(w.embed->dtype), backend, processor,
-                        WEDLM_COMMIT, n_params(*l.ck), int(b.reps)};
+                        WEDLM_COMMIT, n_params(*l.ck), int(b.reps), sampling_of(in.sampling)};
   std::vector<bench::CaseResult> rows;
   for (const bench::BenchCase& c : cases.value()) {
     auto r = bench::run_case(in, c);

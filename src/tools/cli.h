@@ -106,7 +106,8 @@ int run_serve(const CommonFlags& f, const ServeFlags& s);
 struct BenchFlags {
   std::string prompt = "512", gen = "128", mode = "wedlm,ar", window = "16", threshold = "0.4",
               parallel = "1", threads = "0", output = "md", random_weights, chat_prompt;
-  int64_t reps = 5, depth = 8;
+  int64_t reps = 5, depth = 8, top_k = 0;
+  double temperature = 0, top_p = 1;
   uint64_t seed = 0;
 };
 

@@ -59,6 +59,16 @@ def test_a_chat_prompt_shows_wedlm_committing_several_tokens_per_forward():
     assert row["test"] == "tg64" and row["tokens_per_forward"] > 3
 
 
+def test_sampling_flags_are_reported_and_checked():
+    out = bench_json("-p", "0", "-n", "16", "--mode", "wedlm", "--temperature", "0.8",
+                     "--top-k", "40", "--top-p", "0.9")
+    assert out["sampling"] == "temperature 0.8, top-k 40, top-p 0.9"
+    assert out["results"][0]["tokens_per_s"]["mean"] > 0
+    assert bench_json("-p", "16", "-n", "0", "--mode", "ar")["sampling"] == "greedy"
+    bad = run("bench", "-p", "0", "-n", "4", "-r", "1", "--temperature", "1", "--top-p", "1.5")
+    assert bad.returncode != 0 and "top_p 1.5 must be in (0, 1]" in bad.stderr
+
+
 def test_markdown_and_csv():
     md = run("bench", "-p", "16", "-n", "0", "-r", "1", "--mode", "ar")
     assert md.returncode == 0, md.stderr
