@@ -7,6 +7,7 @@ Random bf16 weights in the WeDLM-8B shape (36 layers, hidden 4096, 32/8 heads x 
 vocab 151936, QK-norm), a 512-token context. Times, each the median of -r repetitions:
   - this engine: `wedlm bench --device cuda --random-weights wedlm-8b`: WeDLM steps (window 16)
     and AR steps after 512 random prompt tokens at batch 1 and 8, and a 2048-token prefill;
+    WeDLM steps once more sampled (temperature 0.8, top-p 0.95: the device's sampler);
   - transformers (Qwen3ForCausalLM, eager and SDPA attention, same shapes, same GPU): the same
     steps as forwards over a 512-token cache (16 rows for a WeDLM step, 1 for AR), CUDA events;
   - the floors: the weights' bytes over the copy bandwidth measured here (read + write).
@@ -49,12 +50,15 @@ def copy_bandwidth_gbs():
     return 2 * (1 << 31) * 2 / ms / 1e6
 
 
-def engine_figures(binary, reps, graphs):
+def engine_figures(binary, reps, graphs, sampled=False):
     """ms per decode step and per 2048-token prefill from `wedlm bench` (JSON); `graphs`: with
-    the experimental paths on (CUDA graphs, tiled tensor-core attention)."""
+    the experimental paths on (CUDA graphs, tiled tensor-core attention); `sampled`: WeDLM steps
+    only, drawn at temperature 0.8, top-p 0.95."""
     cmd = [binary, "bench", "--device", "cuda", "--random-weights", "wedlm-8b", "-p", "2048",
            "-n", "32", "-d", str(CONTEXT), "--mode", "wedlm,ar", "--window", str(WINDOW),
            "--parallel", "1,8", "-r", str(reps), "-o", "json"]
+    if sampled:
+        cmd += ["-p", "0", "--mode", "wedlm", "--temperature", "0.8", "--top-p", "0.95"]
     on = "1" if graphs else "0"
     env = dict(os.environ, WEDLM_CUDA_GRAPHS=on, WEDLM_CUDA_FA=on)
     out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True,
@@ -130,6 +134,8 @@ def main():
     fig.update(engine_figures(args.wedlm, args.repetitions, graphs=False))
     fig.update({"graphs_" + k: v for k, v in
                 engine_figures(args.wedlm, args.repetitions, graphs=True).items()})
+    fig.update({"sampled_" + k: v for k, v in
+                engine_figures(args.wedlm, args.repetitions, graphs=False, sampled=True).items()})
     fig.update(hf_figures(args.repetitions))
     if args.out:
         with open(os.path.join(args.out, "cuda_vs_transformers.json"), "w") as f:
@@ -148,6 +154,9 @@ def main():
             eager, sdpa = fig[f"eager_{mode}_step_b{b}_ms"], fig[f"sdpa_{mode}_step_b{b}_ms"]
             print(f"| {mode} batch {b} | {ours:.2f} | {graphed:.2f} | {eager:.2f} | {sdpa:.2f} | "
                   f"{sdpa / min(ours, graphed):.1f}x |")
+    for b in (1, 8):
+        print(f"| wedlm batch {b}, sampled | {fig.get(f'sampled_wedlm_step_b{b}_ms', nan):.2f} "
+              "| | | | |")
     print(f"| prefill 2048 | {fig.get('prefill_2048_ms', nan):.1f} | "
           f"{fig.get('graphs_prefill_2048_ms', nan):.1f} | | | |")
 

@@ -2,8 +2,8 @@
 # On the GPU machine, from the repository root, with .device/ carried (scripts/device_pack.sh):
 #   scripts/device_test.sh [tests] [tools] [bench]     (default: tests tools)
 # tests: the CUDA test binaries, then the kernel tests under compute-sanitizer (memcheck);
-# tools: `wedlm generate` on the bundled model, CUDA against CPU; `wedlm serve --device cuda`
-#        answering one chat request;
+# tools: `wedlm generate` on the bundled model, CUDA against CPU, and sampled twice with one seed;
+#        `wedlm serve --device cuda` answering one chat request;
 # bench: bench/cuda_vs_transformers.py (WeDLM-8B shape, this engine against transformers).
 # Logs and figures go to $OUT when set (the GPU tool's output folder).
 set -uo pipefail
@@ -38,6 +38,13 @@ for stage in "$@"; do
       done
       cmp -s "$out/count_cpu.txt" "$out/count_cuda.txt" && echo "count: CUDA text = CPU text" \
         || { echo "count: CUDA text differs:"; head -c 300 "$out/count_cuda.txt"; echo; }
+      for k in 1 2; do  # sampled on the device (sample_rows): the same seed twice, the same text
+        "$w" generate -m models/wedlm-tiny -p "Write a short poem." --chat --temperature 0.8 \
+          --top-p 0.95 --seed 5 --device cuda -n 64 > "$out/sampled_$k.txt" 2>> "$out/sampled.err" \
+          || status=1
+      done
+      cmp -s "$out/sampled_1.txt" "$out/sampled_2.txt" && echo "sampled: same seed, same text" \
+        || { echo "sampled: same seed, different texts"; status=1; }
       "$w" serve -m models/wedlm-tiny --device cuda --port 18080 > "$out/serve.log" 2>&1 &
       pid=$!
       python3 - "$out/serve_reply.json" <<'PY' || status=1
