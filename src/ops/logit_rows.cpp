@@ -22,7 +22,8 @@ double row_entropy(const float* logits, int64_t n) {
 int32_t row_argmax(const float* logits, int64_t n, int64_t banned) {
   int64_t best = -1;
   for (int64_t i = 0; i < n; ++i)
-    if (i != banned && (best < 0 || logits[i] > logits[best])) best = i;
+    if (i != banned && !std::isnan(logits[i]) && (best < 0 || logits[i] > logits[best])) best = i;
+  if (best < 0) best = banned == 0 ? (n > 1 ? 1 : -1) : (n > 0 ? 0 : -1);
   return static_cast<int32_t>(best);
 }
 

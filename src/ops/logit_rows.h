@@ -10,7 +10,8 @@ namespace wedlm {
 
 // Natural-log entropy of softmax(logits[0..n)), in double.
 double row_entropy(const float* logits, int64_t n);
-// The index of the largest logit other than `banned` (< 0: none banned); ties to the lowest index.
+// The index of the largest logit other than `banned` (< 0: none banned) and NaN; ties to the
+// lowest index. A row with no such logit gives its first index other than `banned` (-1 if none).
 int32_t row_argmax(const float* logits, int64_t n, int64_t banned);
 
 // How one row's token is chosen: decode/sampler.h's rule with its parameters, the id that is

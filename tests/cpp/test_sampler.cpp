@@ -156,7 +156,10 @@ TEST(SampleRow, EdgesOfTheRule) {
   EXPECT_EQ(draw(1.0, 0, 0.01, -1, 0.999), 1) << "top-p 0.01 keeps the first only";
   EXPECT_EQ(draw(1.0, 0, 1.0, -1, 1.0 - 1e-16), 3) << "never the -inf logit (mass 0)";
   EXPECT_EQ(draw(0.05, 0, 1.0, 1, 0.7), 2) << "a low temperature leaves the banned id's twin";
+  const std::vector<float> nan_first = {NAN, 1.0f, 3.0f};
+  EXPECT_EQ(row_argmax(nan_first.data(), 3, -1), 2) << "greedy never takes a NaN";
   const std::vector<float> nan_row = {NAN, NAN};
+  EXPECT_EQ(row_argmax(nan_row.data(), 2, 0), 1) << "no candidate: the first id not banned";
   EXPECT_EQ(sample_row(nan_row.data(), 2, RowDraw{1.0, 0, 1.0, -1, 0.5}), 0)
       << "no candidate: row_argmax";
 }

@@ -4,7 +4,10 @@
 // byte of the order key each, summing masses per byte value with integer atomics in shared memory
 // (exact in any order, so the result does not depend on the schedule), then one pass over the
 // candidates of the one logit value left, in id order (contiguous chunks per thread, a scan of
-// the chunks' sums). A row of 151936 logits is read from L2 about a dozen times.
+// the chunks' sums; one pass when the value is one id's, as it nearly always is). A row of 151936
+// logits is read from L2 about a dozen times. The masses of a pass fall into a few byte values
+// (the first byte is the sign and most of the exponent), so each group of warps adds into its
+// own copy of the histogram, to spread the atomics over kHistCopies addresses.
 #include "ops/cuda/cuda_kernels.h"
 
 #include <cuda_runtime.h>
@@ -21,13 +24,16 @@ namespace rule = wedlm::sample_rule;
 using u64 = unsigned long long;
 
 constexpr int kSampleThreads = 512;
+constexpr int kHistCopies = 8;
 
 struct Shared {
-  u64 hist[256];
+  u64 hist[kHistCopies][256];
   u64 part[kSampleThreads];
   u64 rem;
   int digit;
   int owner;
+  int tie_count;  // candidates of the key left after the byte passes, and the first one's id
+  int tie_first;
   uint32_t cut_key;  // the crossing (rule::Cut: plain fields, as __shared__ wants)
   int32_t cut_id;
   float max[kSampleThreads / 32];
@@ -84,19 +90,23 @@ __device__ bool narrow_key(const Row& r, Mass m, u64 target, uint32_t& prefix, S
   uint32_t mask = 0;
   if (threadIdx.x == 0) sh.rem = target;
   for (int shift = 24; shift >= 0; shift -= 8) {
-    for (int i = threadIdx.x; i < 256; i += blockDim.x) sh.hist[i] = 0;
+    for (int i = threadIdx.x; i < kHistCopies * 256; i += blockDim.x) sh.hist[i / 256][i % 256] = 0;
     __syncthreads();
+    u64* hist = sh.hist[(threadIdx.x / 32) % kHistCopies];
     uint32_t key;
     for (int64_t j = threadIdx.x; j < r.vocab; j += blockDim.x) {
       const float x = r.z[j];
       if (!r.kept(x, j, key) || (key & mask) != prefix) continue;
-      if (const u64 w = m(x)) atomicAdd(&sh.hist[(key >> shift) & 255u], w);
+      if (const u64 w = m(x)) atomicAdd(&hist[(key >> shift) & 255u], w);
     }
+    __syncthreads();
+    for (int i = threadIdx.x; i < 256; i += blockDim.x)  // fold the copies into the first
+      for (int c = 1; c < kHistCopies; ++c) sh.hist[0][i] += sh.hist[c][i];
     __syncthreads();
     if (threadIdx.x == 0) {
       u64 rem = sh.rem;
       int d = 255;
-      while (d >= 0 && rem >= sh.hist[d]) rem -= sh.hist[d--];
+      while (d >= 0 && rem >= sh.hist[0][d]) rem -= sh.hist[0][d--];
       sh.rem = rem;
       sh.digit = d;
     }
@@ -115,10 +125,25 @@ __device__ bool narrow_key(const Row& r, Mass m, u64 target, uint32_t& prefix, S
 __device__ bool crossing(const Row& r, Mass m, u64 target, Shared& sh) {
   uint32_t prefix = 0;
   if (!narrow_key(r, m, target, prefix, sh)) return false;
-  // the ties of key `prefix`, in id order: contiguous chunks, the chunk sums scanned
+  if (threadIdx.x == 0) sh.tie_count = 0, sh.tie_first = INT_MAX;
+  __syncthreads();
+  uint32_t key;
+  for (int64_t j = threadIdx.x; j < r.vocab; j += blockDim.x)  // the key's candidates of mass > 0
+    if (r.kept(r.z[j], j, key) && key == prefix && m(r.z[j]) > 0) {
+      atomicAdd(&sh.tie_count, 1);
+      atomicMin(&sh.tie_first, int(j));
+    }
+  __syncthreads();
+  if (sh.tie_count == 1) {  // one id: it is the crossing
+    const int32_t id = sh.tie_first;
+    __syncthreads();  // read by all before thread 0 writes the cut
+    if (threadIdx.x == 0) sh.cut_key = prefix, sh.cut_id = id;
+    __syncthreads();
+    return true;
+  }
+  // ties: in id order, contiguous chunks, the chunk sums scanned
   const int64_t chunk = (r.vocab + blockDim.x - 1) / blockDim.x;
   const int64_t begin = threadIdx.x * chunk, end = min(r.vocab, begin + chunk);
-  uint32_t key;
   u64 mine = 0;
   for (int64_t j = begin; j < end; ++j)
     if (r.kept(r.z[j], j, key) && key == prefix) mine += m(r.z[j]);
@@ -180,7 +205,9 @@ __device__ int32_t sample_one(const Row& row, const DrawParams& d, Shared& sh) {
   int arg;
   int64_t count;
   row_max(row, mx, arg, count, sh);
-  if (d.temperature <= 0 || count == 0) return arg;
+  if (count == 0)  // as row_argmax: the first id not banned
+    return row.banned == 0 ? (row.vocab > 1 ? 1 : -1) : (row.vocab > 0 ? 0 : -1);
+  if (d.temperature <= 0) return arg;
   Row r = row;
   if (d.top_k > 0 && d.top_k < count) {
     crossing(r, Mass{true}, u64(d.top_k - 1), sh);
