@@ -1,5 +1,6 @@
 #include "model/cuda_model.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -92,14 +93,17 @@ struct CudaModel::Impl {
   bool use_tiled = false;
   bool tiled_now = false;  // this forward
   int64_t n_tiles = 0;     // this forward's
+  int n_split = 1;         // this forward's attention runs of keys (cuda::attention_splits)
+  DeviceBuffer<float> attention_work;  // their states
 
   void* stream = nullptr;  // every launch and copy of this model
   // CUDA graphs (WEDLM_CUDA_GRAPHS=1): a forward of a (rows, logit rows, tiles) shape runs eagerly
   // the first time, is captured the second time and replayed after; a buffer reallocation (a
   // larger shape) drops them all.
   bool use_graphs = false;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, cuda::Graph> graphs;  // (rows, logit rows, tiles)
-  std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
+  using GraphKey = std::tuple<int64_t, int64_t, int64_t, int>;  // rows, logit rows, tiles, split
+  std::map<GraphKey, cuda::Graph> graphs;
+  std::set<GraphKey> seen;
   int64_t generation = 0, graphs_generation = 0;
 
   Impl(const Checkpoint& ck, int64_t blocks, int64_t bs);
@@ -198,6 +202,8 @@ void CudaModel::Impl::reserve(int64_t T, int64_t R, const RowsMeta& m) {
   grow(ids, t, g), grow(pos, t, g), grow(kv_offsets, t, g), grow(n_keys, t, g);
   grow(table_start, t, g), grow(tables, m.tables.size(), g), grow(logit_rows, size_t(R), g);
   grow(tiles, m.tiles.size(), g);
+  const int64_t work = cuda::attention_work_floats(T, cfg.n_head, cfg.head_dim, n_split);
+  grow(attention_work, size_t(work), g);
 }
 
 void CudaModel::Impl::upload_meta(const RowsMeta& m) {
@@ -239,8 +245,8 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
     cuda::attention_tiled(q.data(), c.n_head, c.n_kv_head, c.head_dim, rows, tiles.data(),
                           n_tiles, kc, vc, att.data(), stream);
   else
-    cuda::attention(q.data(), T, c.n_head, c.n_kv_head, c.head_dim, rows, kc, vc,
-                  att.data(), stream);
+    cuda::attention(q.data(), T, c.n_head, c.n_kv_head, c.head_dim, rows, kc, vc, att.data(),
+                    stream, cuda::AttentionSplit{n_split, attention_work.data()});
   gemm->bf16_out(att.data(), T, w.o.data(), H, qd, h.data(), stream);   // [T, H]
 }
 
@@ -298,11 +304,14 @@ int64_t CudaModel::Impl::run(const Batch& b) {
   const RowsMeta meta = describe(b);
   tiled_now = use_tiled && T >= 64;
   n_tiles = int64_t(meta.tiles.size());
+  const int32_t max_keys = meta.n_keys.empty() ? 0 : *std::max_element(meta.n_keys.begin(),
+                                                                         meta.n_keys.end());
+  n_split = tiled_now ? 1 : cuda::attention_splits(T, cfg.n_head, max_keys);
   reserve(T, R, meta);
   if (generation != graphs_generation) graphs.clear(), seen.clear();
   graphs_generation = generation;
   upload_meta(meta);
-  const auto key = std::make_tuple(T, R, tiled_now ? n_tiles : 0);  // all a capture bakes in
+  const GraphKey key{T, R, tiled_now ? n_tiles : 0, n_split};  // all a capture bakes in
   if (!use_graphs || T == 0) {
     body(T, R);
   } else if (auto it = graphs.find(key); it != graphs.end()) {

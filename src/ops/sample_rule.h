@@ -57,7 +57,9 @@ WEDLM_HOST_DEVICE inline uint64_t mass_of(float x, float mx, float temperature) 
 struct Cut {
   uint32_t key = 0;
   int32_t id = INT32_MAX;
-  WEDLM_HOST_DEVICE bool keeps(uint32_t k, int64_t i) const { return k > key || (k == key && i <= id); }
+  WEDLM_HOST_DEVICE bool keeps(uint32_t k, int64_t i) const {
+    return k > key || (k == key && i <= id);
+  }
 };
 
 // The running-sum target for a fraction f of a total mass: the crossing is where the sum

@@ -163,6 +163,38 @@ TEST(CudaKernels, AttentionOverPagedBlocks) {
   }
 }
 
+// Few rows over long contexts, the keys split into runs (attention_splits' kind of call, and
+// forced counts that leave runs without keys): the split kernel and its merge against the twin.
+TEST(CudaKernels, AttentionSplitOverTheKeys) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(17);
+  const int64_t hq = 8, hkv = 2, dh = 128, bs = 16, n_layer = 1;
+  const int64_t pool_blocks = 200, kv_dim = hkv * dh, stride = n_layer * bs * kv_dim;
+  std::vector<int32_t> tables(static_cast<size_t>(pool_blocks));
+  std::iota(tables.begin(), tables.end(), 0);
+  std::shuffle(tables.begin(), tables.end(), rng);
+  // a step of 3 rows at ~3100 keys, and a row that sees 5 keys (most of its runs are empty)
+  const std::vector<int32_t> n_keys = {3098, 3099, 3100, 5}, start = {0, 0, 0, 0};
+  const int64_t n = int64_t(n_keys.size());
+  const auto q = random_bf16(size_t(n * hq * dh), rng);
+  const auto kc = random_bf16(size_t(pool_blocks * stride), rng, 2.0f);
+  const auto vc = random_bf16(size_t(pool_blocks * stride), rng);
+  const AttentionRows host_rows{n_keys.data(), start.data(), tables.data(), bs, stride};
+  std::vector<bf16_t> want(q.size());
+  host::attention(q.data(), n, hq, hkv, dh, host_rows, kc.data(), vc.data(), want.data());
+  DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc);
+  DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
+  const AttentionRows rows{dn.data(), dstart.data(), dt.data(), bs, stride};
+  for (const int split : {1, 3, 7, attention_splits(n, hq, 3100)}) {
+    const int64_t floats = std::max<int64_t>(attention_work_floats(n, hq, dh, split), 1);
+    DeviceBuffer<float> work(static_cast<size_t>(floats));
+    DeviceBuffer<bf16_t> dout(poisoned(q.size()));
+    attention(dq.data(), n, hq, hkv, dh, rows, dkc.data(), dvc.data(), dout.data(), nullptr,
+              AttentionSplit{split, work.data()});
+    EXPECT_TRUE(near_bf16(dout.download(), want, 2, 1e-5f)) << split << " runs";
+  }
+}
+
 // Two segments as a prefill and a long step make them: 150 rows from the start, and 70 rows on
 // top of 37 cached slots; 64-row tiles. P in bf16 (8 bits) bounds the difference from the twin's
 // fp32 softmax to a few 1e-3 of the output's norm.
@@ -303,6 +335,18 @@ TEST(CudaKernels, GemmAgainstFloat64) {
 }
 
 // The twins themselves, against direct formulas (no device needed).
+// The split policy (host code, runs everywhere): the targets' short contexts and long batches
+// keep one block per (row, head); few rows over long contexts fill the device, 512+ keys a run.
+TEST(CudaTwins, AttentionSplitsOnlyFewRowsOverLongContexts) {
+  EXPECT_EQ(attention_splits(17, 32, 512), 1) << "a WeDLM step at 512 keys";
+  EXPECT_EQ(attention_splits(136, 32, 8192), 1) << "batch 8: 4352 blocks already";
+  EXPECT_EQ(attention_splits(17, 32, 8192), 3) << "2048 / 544 blocks";
+  EXPECT_EQ(attention_splits(1, 32, 8192), 16) << "an AR step: capped at 16 runs";
+  EXPECT_EQ(attention_splits(1, 32, 1500), 2) << "runs of at least 512 keys";
+  EXPECT_EQ(attention_work_floats(4, 8, 128, 1), 0);
+  EXPECT_EQ(attention_work_floats(4, 8, 128, 3), 4 * 8 * 3 * 130);
+}
+
 TEST(CudaTwins, RmsNormAndRopeTable) {
   const std::vector<bf16_t> x = {f32_to_bf16(3.0f), f32_to_bf16(-4.0f)}, w = {f32_to_bf16(2.0f),
                                                                            f32_to_bf16(0.5f)};

@@ -49,12 +49,25 @@ struct AttentionRows {
   int64_t block_stride = 0;              // elements from one block to the next
 };
 
+// attention() split over the keys, for few rows over long contexts (a WeDLM or AR step at small
+// batch): the keys of each (row, head) are cut into n runs of consecutive slots, each run's
+// softmax state (max, sum, unnormalised output, fp32) computed by a block of its own into `work`,
+// then merged by a second kernel. n = 1: one block per (row, head), `work` unused.
+struct AttentionSplit {
+  int n = 1;
+  float* work = nullptr;  // attention_work_floats() floats on the device
+};
+// The split the forward uses: enough blocks to fill the device (~2048 of 128 threads), at least
+// 512 keys a run, at most 16 runs; 1 for long batches and short contexts.
+int attention_splits(int64_t n_rows, int64_t n_head, int64_t max_keys);
+int64_t attention_work_floats(int64_t n_rows, int64_t n_head, int64_t head_dim, int n_split);
+
 // out[i, h, :] = softmax(q[i, h] . K^T / sqrt(head_dim)) V over row i's keys, with q head h reading
 // kv head h / (n_head / n_kv_head); fp32 scores and accumulation, bf16 out. head_dim <= 256 (and
 // a multiple of 2, 4 or 8 above 32, 64, 128). kv_dim = n_kv_head * head_dim.
 void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
                const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache,
-               bf16_t* out, void* stream);
+               bf16_t* out, void* stream, AttentionSplit split = {});
 
 // Up to 64 consecutive query rows of one sequence, [row0, row0 + n), for attention_tiled.
 struct AttentionTile {
