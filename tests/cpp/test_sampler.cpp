@@ -97,17 +97,28 @@ TEST(Logprob, SamplingUsesTheFilteredTemperedDistribution) {
   EXPECT_EQ(token_logprob(l.data(), 5, p, -1, 0, 0).logprob, -INFINITY) << "filtered out";
 }
 
-TEST(Logprob, MatchesTheFrequencyOfDraws) {
-  std::vector<float> l = {0.2f, 1.1f, 0.7f, -0.3f};
+// 40000 draws of `draw(logits, params, u)` on one row, each token's frequency against the
+// probability token_logprob gives it.
+template <class Draw>
+void expect_frequencies_of_logprobs(Draw draw, uint64_t seed) {
+  const std::vector<float> l = {0.2f, 1.1f, 0.7f, -0.3f};
   const SamplingParams p{0.8, 0, 0.95, 0};
-  Rng rng(5);
+  Rng rng(seed);
   std::vector<int> count(4, 0);
   const int n = 40000;
-  for (int i = 0; i < n; ++i) ++count[size_t(choose_token(l.data(), 4, p, rng.uniform(), -1))];
+  for (int i = 0; i < n; ++i) ++count[size_t(draw(l.data(), p, rng.uniform()))];
   for (int32_t t = 0; t < 4; ++t) {
     const double want = std::exp(double(token_logprob(l.data(), 4, p, -1, t, 0).logprob));
     EXPECT_NEAR(double(count[size_t(t)]) / n, want, 0.01) << "token " << t;
   }
+}
+
+TEST(Logprob, MatchesTheFrequencyOfDraws) {
+  expect_frequencies_of_logprobs(
+      [](const float* l, const SamplingParams& p, double u) {
+        return choose_token(l, 4, p, u, -1);
+      },
+      5);
 }
 
 TEST(Rng, UniformAtIsTheKthDrawOfAFreshGenerator) {
@@ -165,17 +176,11 @@ TEST(SampleRow, EdgesOfTheRule) {
 }
 
 TEST(SampleRow, DrawsAtTheFrequencyOfItsLogprob) {
-  std::vector<float> l = {0.2f, 1.1f, 0.7f, -0.3f};
-  const SamplingParams p{0.8, 0, 0.95, 0};
-  Rng rng(11);
-  std::vector<int> count(4, 0);
-  const int n = 40000;
-  for (int i = 0; i < n; ++i)
-    ++count[size_t(sample_row(l.data(), 4, row_draw(p, -1, rng.uniform())))];
-  for (int32_t t = 0; t < 4; ++t) {
-    const double want = std::exp(double(token_logprob(l.data(), 4, p, -1, t, 0).logprob));
-    EXPECT_NEAR(double(count[size_t(t)]) / n, want, 0.01) << "token " << t;
-  }
+  expect_frequencies_of_logprobs(
+      [](const float* l, const SamplingParams& p, double u) {
+        return sample_row(l, 4, row_draw(p, -1, u));
+      },
+      11);
 }
 
 }  // namespace
