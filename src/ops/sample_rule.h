@@ -30,7 +30,7 @@
 
 namespace wedlm::sample_rule {
 
-constexpr int kMassBits = 40;  // the 0x1p40f in mass_of
+constexpr int kMassBits = 40;
 // exp(t) < 2^-40 below t = -27.73: such masses are 0 without calling exp.
 constexpr float kMassFloor = -28.0f;
 
@@ -50,7 +50,8 @@ WEDLM_HOST_DEVICE inline uint32_t order_key(float x) {
 WEDLM_HOST_DEVICE inline uint64_t mass_of(float x, float mx, float temperature) {
   const float t = (x - mx) / temperature;
   if (!(t >= kMassFloor)) return 0;
-  return uint64_t(expf(t) * 0x1p40f);  // exact: a power of two, no overflow (expf(t) <= 1)
+  constexpr float kOne = float(uint64_t(1) << kMassBits);  // 2^40: the product is exact
+  return uint64_t(expf(t) * kOne);
 }
 
 // A place in the order: the candidates from the first one down to (key, id) inclusive.
