@@ -59,10 +59,9 @@ def engine_figures(binary, reps, graphs, sampled=False):
            "--parallel", "1,8", "-r", str(reps), "-o", "json"]
     if sampled:
         cmd += ["-p", "0", "--mode", "wedlm", "--temperature", "0.8", "--top-p", "0.95"]
-    on = "1" if graphs else "0"
-    env = dict(os.environ, WEDLM_CUDA_GRAPHS=on, WEDLM_CUDA_FA=on)
-    out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True,
-                                    env=env).stdout)
+    if graphs:
+        cmd += ["--cuda-graphs", "--cuda-tiled-attention"]
+    out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     fig = {"gpu": out.get("cpu", ""), "build": out.get("build_commit", "")}
     for r in out["results"]:
         tps = statistics.median(r["tokens_per_s"]["samples"])

@@ -84,12 +84,4 @@ std::string report(const ReportHeader& h, const std::vector<CaseResult>& rows, R
   }
 }
 
-std::string cpu_name() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
-      return line.substr(line.find(':') + 2);
-  return "unknown CPU";
-}
-
 }  // namespace wedlm::bench

@@ -19,6 +19,5 @@ struct ReportHeader {
 enum class ReportFormat { kMarkdown, kCsv, kJson };
 
 std::string report(const ReportHeader& h, const std::vector<CaseResult>& rows, ReportFormat f);
-std::string cpu_name();  // /proc/cpuinfo's model name ("unknown CPU" when absent)
 
 }  // namespace wedlm::bench

@@ -9,7 +9,7 @@
 #include <fmt/core.h>
 
 #include "bench/stats.h"
-#include "decode/sampler.h"
+#include "ops/sampling/sampling.h"
 #include "engine/engine.h"
 
 namespace wedlm::bench {
@@ -96,22 +96,21 @@ Result<CaseResult> run_case(const BenchInput& in, const BenchCase& c) {
                               label(c), prompt, need, cfg.max_position_embeddings));
   BenchCase resolved = c;
   resolved.threads = c.threads > 0 ? c.threads : omp_get_num_procs();
-  omp_set_num_threads(resolved.threads);
   EngineConfig ec;
   ec.scheduler.max_running = c.parallel;
   ec.scheduler.prefill_chunk = std::max<int64_t>(256, prompt * c.parallel);  // one prefill forward
-  ec.kv_tokens = c.parallel * (need + 32);
+  const int64_t kv_tokens = c.parallel * (need + 32);
   std::optional<Engine> held;
   if (in.forward == nullptr) {
-    held.emplace(*in.model, ec);
+    held.emplace(std::make_unique<CpuForward>(*in.model, kv_blocks_for(kv_tokens, in.block_size),
+                                              in.block_size, resolved.threads),
+                 ec);
   } else {
-    ec.block_size = in.forward->block_size();
-    if (in.forward->n_blocks() * ec.block_size < ec.kv_tokens)
+    if (in.forward->kv_tokens() < kv_tokens)
       return Status(ErrorKind::kInvalidArgument,
-                    fmt::format("{}: needs {} KV slots, the {} pool has {}", label(c),
-                                ec.kv_tokens, in.forward->device(),
-                                in.forward->n_blocks() * ec.block_size));
-    held.emplace(std::make_unique<ForwardRef>(*in.forward), ec);
+                    fmt::format("{}: needs {} KV slots, the {} pool has {}", label(c), kv_tokens,
+                                in.forward->device(), in.forward->kv_tokens()));
+    held.emplace(*in.forward, ec);
   }
   Engine& engine = *held;
   Rng rng(in.seed);

@@ -40,6 +40,7 @@ struct CaseResult {
 struct BenchInput {
   Model* model = nullptr;            // the CPU model: each case's engine runs it
   Forward* forward = nullptr;        // when set (a device), every case runs on it instead
+  int64_t block_size = 16;           // the CPU engines' KV blocks
   std::vector<int32_t> tg_prompt;    // tg prompt (empty: tg_depth random tokens); e.g. a chat message
   int64_t tg_depth = 8;              // random tg prompt length: the context generation starts at
   uint64_t seed = 0;                 // random prompts, and each request's sampling seed

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include "decode/sampler.h"
+#include "ops/sampling/sampling.h"
 
 namespace wedlm::bench {
 namespace {

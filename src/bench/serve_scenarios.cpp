@@ -11,7 +11,7 @@
 #include "bench/serve_metrics.h"
 #include "bench/stats.h"
 #include "core/status.h"
-#include "decode/sampler.h"
+#include "ops/sampling/sampling.h"
 
 namespace wedlm::bench {
 namespace {

@@ -4,7 +4,9 @@
 
 #include <fmt/core.h>
 
+#include "core/check.h"
 #include "decode/sequence_decoder.h"
+#include "decode/step_batch.h"
 
 namespace wedlm {
 namespace {
@@ -15,12 +17,11 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// Prefill of tokens [0, n) without logits.
-void prefill(SequenceModel& m, std::span<const int32_t> tokens, int64_t n) {
-  StepRows rows;
-  segment_rows(tokens, 0, n, nullptr, rows);
-  std::vector<float> unused;
-  m.forward(rows.ids, rows.pos, 0, {}, unused);
+// Grows the sequence's block table (the pool is its own: blocks 0, 1, ...) to cover `slots`.
+void cover(std::vector<int32_t>& table, int64_t slots, const Forward& f) {
+  const int64_t bs = f.block_size();
+  WEDLM_CHECK(slots <= f.n_blocks() * bs, "sequence KV capacity exceeded");
+  while (int64_t(table.size()) * bs < slots) table.push_back(int32_t(table.size()));
 }
 
 }  // namespace
@@ -52,39 +53,38 @@ Status validate(const GenerateParams& p, std::span<const int32_t> prompt, int64_
   return Status::ok();
 }
 
-Result<GenerateResult> generate(SequenceModel& m, std::span<const int32_t> prompt,
+Result<GenerateResult> generate(Forward& f, std::span<const int32_t> prompt,
                                 const GenerateParams& p, const CommitFn& on_commit) {
-  WEDLM_RETURN_IF_ERROR(validate(p, prompt, m.vocab_size()));
+  WEDLM_RETURN_IF_ERROR(validate(p, prompt, f.config().vocab_size));
   SequenceDecoder dec(prompt, p);
+  if (dec.peak_slots() > f.kv_tokens())
+    return Status(ErrorKind::kInvalidArgument,
+                  fmt::format("the sequence needs {} KV slots but the pool holds {}",
+                              dec.peak_slots(), f.kv_tokens()));
+  std::vector<int32_t> table;
+  StepBatch step;
   // WeDLM prefills on its own (its logits are never used, spec §3.2); AR runs the prompt and its
   // first step as one forward: the last prompt row gives the first token.
   auto t0 = Clock::now();
-  int64_t computed = 0;
-  if (p.mode == DecodeMode::kWeDLM) prefill(m, dec.tokens(), computed = dec.kv_target());
+  int64_t n_kv = 0;
+  if (p.mode == DecodeMode::kWeDLM) {
+    n_kv = dec.n_kv_needed();
+    cover(table, n_kv, f);
+    step.add(dec, 0, n_kv, table, false);
+    step.run(f);
+  }
   double prefill_ms = ms_since(t0);
   t0 = Clock::now();
-  StepRows step, rows;
-  std::vector<float> logits;
-  std::vector<RowPick> picks;
-  std::vector<RowDraw> draws;
-  const bool by_picks = m.picks_are_cheaper() && dec.takes_picks();
-  while (dec.plan(step)) {  // rows not in the cache yet, then the step
-    segment_rows(dec.tokens(), computed, dec.kv_target(), &step, rows);
-    int64_t n = 0;
-    if (by_picks) {
-      draws.clear();
-      dec.row_draws(draws);
-      m.forward_picks(rows.ids, rows.pos, computed, rows.logit_rows, draws, picks);
-      n = dec.apply(picks);
-    } else {
-      m.forward(rows.ids, rows.pos, computed, rows.logit_rows, logits);
-      n = dec.apply(logits.data(), m.vocab_size());
-    }
-    computed = dec.kv_target();
+  while (!dec.finished()) {  // rows not in the cache yet, then the step
+    step.clear();
+    cover(table, dec.n_kv_needed() + dec.next_step_rows(), f);
+    if (!step.add(dec, n_kv, dec.n_kv_needed(), table, true)) break;  // no slot left
+    step.run(f);
+    const int64_t n = step.apply(0, dec);
+    n_kv = dec.n_kv_needed();
     if (p.mode == DecodeMode::kAR && dec.result().forwards == 1)  // AR: the first forward prefills
       prefill_ms = ms_since(t0), t0 = Clock::now();
     if (on_commit && n > 0) on_commit(std::span<const int32_t>(dec.result().output).last(size_t(n)));
-    if (dec.finished()) break;
   }
   GenerateResult r = dec.take_result();
   r.decode_ms = ms_since(t0);

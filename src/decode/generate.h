@@ -15,14 +15,16 @@
 #include <span>
 
 #include "decode/generate_params.h"
-#include "decode/sequence_model.h"
+#include "model/forward.h"
 
 namespace wedlm {
 
 // Called with each run of newly committed tokens, in order.
 using CommitFn = std::function<void(std::span<const int32_t>)>;
 
-Result<GenerateResult> generate(SequenceModel& model, std::span<const int32_t> prompt,
+// Decodes one sequence on `forward`, whose whole KV pool it uses (it must hold the sequence's
+// peak slots: SequenceDecoder::peak_slots), through the step path the engine takes (StepBatch).
+Result<GenerateResult> generate(Forward& forward, std::span<const int32_t> prompt,
                                 const GenerateParams& p, const CommitFn& on_commit = nullptr);
 
 }  // namespace wedlm

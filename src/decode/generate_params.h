@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "decode/sampler.h"
+#include "ops/sampling/sampling.h"
 #include "decode/stop_strings.h"
 
 namespace wedlm {
@@ -29,7 +29,7 @@ struct GenerateParams {
   int64_t window = 16;
   std::optional<double> threshold = 0.4;
   double penalty = 0.02;
-  // -1: off. 0-20: record each output token's log-probability (sampler.h: token_logprob) and
+  // -1: off. 0-20: record each output token's log-probability (ops/sampling: token_logprob) and
   // this many likeliest alternatives.
   int64_t logprobs = -1;
 };

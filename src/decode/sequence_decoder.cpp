@@ -29,13 +29,17 @@ SequenceDecoder::SequenceDecoder(std::span<const int32_t> prompt, GenerateParams
   WEDLM_CHECK(prompt_len_ >= 1 && prompt_len_ < p_.context, "decoder prompt not validated");
 }
 
-int64_t SequenceDecoder::kv_target() const {
+int64_t SequenceDecoder::n_kv_needed() const {
   const int64_t n = int64_t(tokens_.size());
   return p_.mode == DecodeMode::kAR ? n - 1 : n;
 }
 
 int64_t SequenceDecoder::max_step_rows() const {
   return p_.mode == DecodeMode::kAR ? 1 : 2 * p_.window;
+}
+
+int64_t SequenceDecoder::peak_slots() const {
+  return std::min(p_.context, prompt_len_ + p_.max_tokens + max_step_rows());
 }
 
 int64_t SequenceDecoder::leading_filled() const {
@@ -83,23 +87,20 @@ bool SequenceDecoder::plan(StepRows& rows) {
 
 TokenLogprob SequenceDecoder::logprob_of(const Rows& rows, size_t j, int32_t t) const {
   if (p_.logprobs < 0) return {};
-  return token_logprob(rows.row(j), rows.vocab, p_.sampling, p_.mask_id, t, p_.logprobs);
+  return token_logprob(rows.logits(j), rows.vocab, p_.sampling, p_.mask_id, t, p_.logprobs);
 }
 
 RowDraw SequenceDecoder::draw(size_t j) const {
   return row_draw(p_.sampling, p_.mask_id, Rng::uniform_at(p_.sampling.seed, drawn_ + j));
 }
 
-void SequenceDecoder::row_draws(std::vector<RowDraw>& out) const {
-  const size_t n = p_.mode == DecodeMode::kAR
-                       ? 1
-                       : size_t(std::count(win_.begin(), win_.end(), kMaskSlot));
-  for (size_t j = 0; j < n; ++j) out.push_back(draw(j));
+size_t SequenceDecoder::n_logit_rows() const {
+  return p_.mode == DecodeMode::kAR ? 1 : size_t(std::count(win_.begin(), win_.end(), kMaskSlot));
 }
 
-int32_t SequenceDecoder::token_of(const Rows& rows, size_t j) const {
-  if (rows.picks != nullptr) return rows.picks[j].token;
-  return sample_row(rows.row(j), rows.vocab, draw(j));
+void SequenceDecoder::row_requests(std::vector<RowRequest>& out) const {
+  for (size_t j = 0; j < n_logit_rows(); ++j)
+    out.push_back(RowRequest{draw(j), p_.logprobs >= 0});
 }
 
 bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
@@ -117,13 +118,9 @@ bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
   return false;
 }
 
-int64_t SequenceDecoder::apply(const float* logits, int64_t vocab) {
-  return apply_rows(Rows{logits, vocab, nullptr});
-}
-
-int64_t SequenceDecoder::apply(std::span<const RowPick> picks) {
-  WEDLM_CHECK(takes_picks(), "picks given to a sequence that wants logprobs");
-  return apply_rows(Rows{nullptr, 0, picks.data()});
+int64_t SequenceDecoder::apply(const StepOutput& out, size_t first, int64_t vocab) {
+  WEDLM_CHECK(first + n_logit_rows() <= out.picks.size(), "a step's output lacks rows");
+  return apply_rows(Rows{out, first, vocab});
 }
 
 int64_t SequenceDecoder::apply_rows(const Rows& rows) {
@@ -148,7 +145,7 @@ int64_t SequenceDecoder::apply_rows(const Rows& rows) {
 }
 
 int64_t SequenceDecoder::apply_ar(const Rows& rows) {
-  const int32_t t = token_of(rows, 0);
+  const int32_t t = rows.pick(0).token;
   ++drawn_;
   finished_ = commit(t, logprob_of(rows, 0, t));
   return 1;
@@ -177,9 +174,8 @@ void SequenceDecoder::fill(const Rows& rows, StepTrace& tr) {
   std::vector<double> adj(slots.size());
   std::vector<int32_t> tok(slots.size());
   for (size_t j = 0; j < slots.size(); ++j) {
-    tok[j] = token_of(rows, j);
-    const double h = rows.picks ? rows.picks[j].entropy : row_entropy(rows.row(j), rows.vocab);
-    adj[j] = h + p_.penalty * double(slots[j] - slots[0]);
+    tok[j] = rows.pick(j).token;
+    adj[j] = rows.pick(j).entropy + p_.penalty * double(slots[j] - slots[0]);
   }
   drawn_ += slots.size();
   std::vector<size_t> chosen;

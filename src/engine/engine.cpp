@@ -1,12 +1,8 @@
 #include "engine/engine.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 
 #include <fmt/core.h>
-
-#include "ops/ops.h"
 
 namespace wedlm {
 namespace {
@@ -17,13 +13,15 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); }
-
-int64_t pool_blocks(const ModelConfig& m, const EngineConfig& c) {
-  WEDLM_CHECK(c.block_size >= 1 && c.block_size <= 4096, "block size must be in [1, 4096]");
-  const int64_t tokens = c.kv_tokens > 0 ? c.kv_tokens : 4 * m.max_position_embeddings;
-  return std::max<int64_t>(1, (tokens + c.block_size - 1) / c.block_size);
+// The event of the last n tokens a decoder committed, with their log-probabilities.
+RequestEvent tokens_event(const GenerateResult& r, int64_t n) {
+  RequestEvent ev{RequestEvent::Kind::kTokens, {r.output.end() - n, r.output.end()}, r.forwards,
+                  {}, "", std::nullopt, {}};
+  if (!r.logprobs.empty()) ev.logprobs.assign(r.logprobs.end() - n, r.logprobs.end());
+  return ev;
 }
+
+Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); }
 
 }  // namespace
 
@@ -61,18 +59,16 @@ std::optional<RequestEvent> RequestHandle::next_for(std::chrono::milliseconds ti
 // ---- Engine ----
 
 Engine::Engine(std::unique_ptr<Forward> forward, const EngineConfig& cfg)
-    : forward_(std::move(forward)), cfg_(cfg), kv_blocks_(forward_->n_blocks()),
-      blocks_(kv_blocks_, cfg.block_size), scheduler_(cfg.scheduler, blocks_) {
-  WEDLM_CHECK(forward_->block_size() == cfg.block_size, "the forward's KV blocks are another size");
-  loop_ = std::thread([this, threads = cpu_threads()] {
-    set_cpu_threads(threads);  // the creator's -t, not the process default
-    loop();
-  });
+    : owned_(std::move(forward)), forward_(*owned_), cfg_(cfg),
+      blocks_(forward_.n_blocks(), forward_.block_size()), scheduler_(cfg.scheduler, blocks_) {
+  loop_ = std::thread([this] { loop(); });
 }
 
-Engine::Engine(Model& model, const EngineConfig& cfg)
-    : Engine(std::make_unique<CpuForward>(model, pool_blocks(model.config(), cfg), cfg.block_size),
-             cfg) {}
+Engine::Engine(Forward& forward, const EngineConfig& cfg)
+    : forward_(forward), cfg_(cfg), blocks_(forward_.n_blocks(), forward_.block_size()),
+      scheduler_(cfg.scheduler, blocks_) {
+  loop_ = std::thread([this] { loop(); });
+}
 
 Engine::~Engine() {
   {
@@ -84,13 +80,13 @@ Engine::~Engine() {
 }
 
 Status Engine::check(const Request& r) const {
-  const int64_t V = forward_->config().vocab_size;
+  const int64_t V = forward_.config().vocab_size;
   WEDLM_RETURN_IF_ERROR(validate(r.params, r.prompt, V));
   const SequenceDecoder d(r.prompt, r.params);
-  if (Scheduler::peak_slots(d) > kv_tokens())
+  if (d.peak_slots() > kv_tokens())
     return bad(fmt::format("the request needs {} KV slots (prompt {} + max_tokens {} + window "
                            "headroom, within the context {}) but the KV pool holds {}",
-                           Scheduler::peak_slots(d), r.prompt.size(), r.params.max_tokens,
+                           d.peak_slots(), r.prompt.size(), r.params.max_tokens,
                            r.params.context, kv_tokens()));
   return Status::ok();
 }
@@ -194,48 +190,28 @@ RequestCounters Engine::counters_of(const Entry& e) const {
   return c;
 }
 
-// One forward over every scheduled sequence's rows, then each sequence's logits applied.
+// One forward over every scheduled sequence's rows, then each sequence's answers applied.
 void Engine::run_step(std::vector<Work>& work) {
   const auto t0 = Clock::now();
   build_batch(work, t0);
-  if (!batch_.ids.empty()) {
-    if (by_picks_) forward_->forward_picks(batch_, draws_, picks_);
-    else forward_->forward(batch_, logits_);
-  }
+  step_.run(forward_);
   apply_step(work, ms_between(t0, Clock::now()));
 }
 
 // Per sequence: its prefill chunk, then its step rows (plan() may find no slot left: the
 // sequence is then finished with "length" and runs its prefill rows only).
 void Engine::build_batch(std::vector<Work>& work, Clock::time_point t0) {
-  batch_.clear();
-  StepRows step, rows;
-  n_logit_rows_.assign(work.size(), 0);
-  // picks when the forward makes them cheaper and no stepping sequence wants logprobs
-  by_picks_ = forward_->picks_are_cheaper();
-  draws_.clear();
-  for (const Work& w : work)
-    if (w.step) by_picks_ = by_picks_ && w.seq->decoder.takes_picks();
-  for (size_t i = 0; i < work.size(); ++i) {
-    Work& w = work[i];
+  step_.clear();
+  for (Work& w : work) {
     Sequence& s = *w.seq;
     if (!s.counters.queue_ms) s.counters.queue_ms = ms_between(s.submitted, t0);
-    if (w.step && !s.decoder.plan(step)) w.step = false;
-    if (w.step && by_picks_) s.decoder.row_draws(draws_);
-    segment_rows(s.decoder.tokens(), w.prefill_begin, w.prefill_end, w.step ? &step : nullptr,
-                 rows);
-    n_logit_rows_[i] = rows.logit_rows.size();
-    if (!rows.ids.empty())
-      batch_.add(rows.ids, rows.pos, w.prefill_begin, s.table.blocks, rows.logit_rows);
+    w.step = step_.add(s.decoder, w.prefill_begin, w.prefill_end, s.table.blocks, w.step);
   }
 }
 
-// Applies each sequence's logits, streams its commits, records its K/V, finishes it if done.
+// Applies each sequence's answers, streams its commits, records its K/V, finishes it if done.
 void Engine::apply_step(const std::vector<Work>& work, double forward_ms) {
-  const int64_t V = forward_->config().vocab_size;
   const auto now = Clock::now();
-  const float* at = logits_.data();
-  size_t pick = 0;
   int64_t committed = 0;
   std::vector<uint64_t> done;
   for (size_t i = 0; i < work.size(); ++i) {
@@ -243,20 +219,10 @@ void Engine::apply_step(const std::vector<Work>& work, double forward_ms) {
     Sequence& s = *w.seq;
     Entry& e = entries_.at(s.id);
     if (w.prefill_end > w.prefill_begin) s.counters.prefill_ms += forward_ms;
-    int64_t n = 0;
-    if (w.step && by_picks_)
-      n = s.decoder.apply(std::span<const RowPick>(picks_).subspan(pick, n_logit_rows_[i]));
-    else if (w.step)
-      n = s.decoder.apply(at, V);
-    at += by_picks_ ? 0 : n_logit_rows_[i] * size_t(V);
-    pick += n_logit_rows_[i];
+    const int64_t n = step_.apply(i, s.decoder);
     if (n > 0) {
       if (!s.counters.first_token_ms) s.counters.first_token_ms = ms_between(s.submitted, now);
-      const GenerateResult& r = s.decoder.result();
-      RequestEvent ev{RequestEvent::Kind::kTokens, {r.output.end() - n, r.output.end()},
-                      r.forwards, {}, "", std::nullopt, {}};
-      if (!r.logprobs.empty()) ev.logprobs.assign(r.logprobs.end() - n, r.logprobs.end());
-      e.handle->push(std::move(ev));
+      e.handle->push(tokens_event(s.decoder.result(), n));
       committed += n;
     }
     scheduler_.completed(w);
@@ -281,34 +247,6 @@ void Engine::finish(Entry& e, const std::string& reason) {
   e.handle->push(std::move(ev));
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.requests_finished;
-}
-
-Result<int64_t> parse_kv_tokens(const std::string& text, int64_t bytes_per_token) {
-  static const std::pair<const char*, double> kUnits[] = {
-      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6},
-      {"GB", 1e9},     {"B", 1.0}};
-  double value = 0;
-  const char* end = text.data() + text.size();
-  const auto [rest, ec] = std::from_chars(text.data(), end, value);
-  const std::string unit(rest, end);
-  const auto fail = [&] {
-    return bad(fmt::format("KV size '{}' is not a token count (8192) or a size with a unit "
-                           "(512MiB, 2GiB, 1.5GB)", text));
-  };
-  if (ec != std::errc() || !(value > 0) || !std::isfinite(value)) return fail();
-  if (unit.empty()) {
-    if (value != std::floor(value)) return fail();
-    return int64_t(value);
-  }
-  for (const auto& [name, scale] : kUnits)
-    if (unit == name) {
-      const int64_t tokens = int64_t(value * scale / double(bytes_per_token));
-      if (tokens < 1)
-        return bad(fmt::format("KV size '{}' holds no token: one takes {} bytes", text,
-                               bytes_per_token));
-      return tokens;
-    }
-  return fail();
 }
 
 }  // namespace wedlm

@@ -26,17 +26,16 @@
 
 #include "core/status.h"
 #include "decode/generate_params.h"
+#include "decode/step_batch.h"
 #include "engine/block_manager.h"
 #include "engine/scheduler.h"
 #include "model/forward.h"
-#include "model/model.h"
 
 namespace wedlm {
 
+// The engine's settings (the KV pool's size and block size are the Forward's).
 struct EngineConfig {
   SchedulerConfig scheduler;
-  int64_t block_size = 16;       // KV slots per block
-  int64_t kv_tokens = 0;         // KV pool size in token slots; 0 = 4 x the model's context
 };
 
 struct Request {
@@ -106,12 +105,11 @@ struct EngineStats {
 
 class Engine {
  public:
-  // Starts the loop thread over `forward` (its KV pool is the engine's; its block size must be
-  // cfg.block_size).
+  // Starts the loop thread over `forward`, whose KV pool becomes the engine's.
   Engine(std::unique_ptr<Forward> forward, const EngineConfig& cfg);
-  // On the CPU: `model` over a KV pool of cfg.kv_tokens (default 4 x max_position_embeddings).
-  // `model` must outlive the Engine and not be used by anyone else.
-  Engine(Model& model, const EngineConfig& cfg);
+  // Borrows `forward` (which must outlive the Engine, and no one else may use it meanwhile):
+  // short-lived engines, one per `wedlm bench` case, share one device model and its pool.
+  Engine(Forward& forward, const EngineConfig& cfg);
   ~Engine();  // cancels what is still running and joins the loop
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -121,7 +119,7 @@ class Engine {
   Result<std::shared_ptr<RequestHandle>> submit(Request r);
   EngineStats stats() const;
   const EngineConfig& config() const { return cfg_; }
-  int64_t kv_tokens() const { return kv_blocks_ * cfg_.block_size; }
+  int64_t kv_tokens() const { return forward_.kv_tokens(); }
 
  private:
   struct Entry {
@@ -139,18 +137,13 @@ class Engine {
   void finish(Entry& e, const std::string& reason);
   RequestCounters counters_of(const Entry& e) const;
 
-  std::unique_ptr<Forward> forward_;
+  std::unique_ptr<Forward> owned_;   // null when borrowed
+  Forward& forward_;
   EngineConfig cfg_;
-  int64_t kv_blocks_;
   BlockManager blocks_;
   Scheduler scheduler_;
   std::unordered_map<uint64_t, Entry> entries_;  // loop thread only
-  Batch batch_;
-  std::vector<float> logits_;
-  std::vector<RowPick> picks_;        // instead of logits_ when by_picks_
-  bool by_picks_ = false;             // this step: picks made by the forward
-  std::vector<RowDraw> draws_;        // with by_picks_: how each logit row is drawn
-  std::vector<size_t> n_logit_rows_;  // per scheduled sequence, in this step
+  StepBatch step_;                   // this step's rows and their answers
 
   mutable std::mutex mu_;            // guards incoming_, stop_, next_id_, stats_
   std::condition_variable cv_;
@@ -160,9 +153,5 @@ class Engine {
   EngineStats stats_;
   std::thread loop_;
 };
-
-// Parses a KV size: a token count ("8192"), or bytes with a unit ("512MiB", "2GiB", "1.5GB"),
-// converted with `bytes_per_token`. The message names the text when it is not a size.
-Result<int64_t> parse_kv_tokens(const std::string& text, int64_t bytes_per_token);
 
 }  // namespace wedlm

@@ -31,7 +31,7 @@ namespace wedlm {
 
 struct SchedulerConfig {
   int64_t max_running = 32;      // sequences in one forward
-  int64_t max_waiting = 256;     // queued requests beyond which submission reports "overloaded"
+  int64_t max_waiting = 1024;    // queued requests beyond which submission reports "overloaded"
   int64_t prefill_chunk = 256;   // prefill rows per step, over all sequences
 };
 
@@ -51,9 +51,6 @@ class Scheduler {
   int64_t n_running() const { return int64_t(running_.size()); }
   int64_t n_waiting() const { return int64_t(waiting_.size()); }
   int64_t preemptions() const { return preemptions_; }
-  // Slots a sequence needs at its peak, which must fit the pool: its whole context or its
-  // prompt + max_tokens + the window headroom, whichever is smaller.
-  static int64_t peak_slots(const SequenceDecoder& d);
 
   void enqueue(Sequence* s);                  // at the back of the queue
   std::vector<Work> schedule();

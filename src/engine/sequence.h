@@ -32,7 +32,7 @@ struct Sequence {
   uint64_t id;                   // submission order: lower is older
   SequenceDecoder decoder;
   BlockTable table;              // empty while waiting
-  int64_t n_computed = 0;        // leading tokens() whose K/V the table's blocks hold
+  int64_t n_kv = 0;        // leading tokens() whose K/V the table's blocks hold
   bool admitted_once = false;
   SequenceCounters counters;
   std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();

@@ -83,13 +83,12 @@ struct CudaModel::Impl {
   DeviceBuffer<bf16_t> h, residual, x, q, k, v, att, gate_up, act, gathered;
   DeviceBuffer<float> logits;
   DeviceBuffer<cuda::RowStats> stats;
-  DeviceBuffer<cuda::DrawParams> draws;  // forward_picks: how each logit row is drawn
+  DeviceBuffer<RowDraw> draws;           // how each logit row is drawn
   DeviceBuffer<int32_t> tokens;          // and the tokens drawn
   DeviceBuffer<int32_t> ids, n_keys, table_start, tables, logit_rows;
   DeviceBuffer<int64_t> pos, kv_offsets;
   DeviceBuffer<cuda::AttentionTile> tiles;
-  // WEDLM_CUDA_FA=1: forwards of at least 64 rows attend with the tiled tensor-core kernel (head_dim
-  // 64 or 128) until it is measured and made the default
+  // CudaOptions::tiled_attention, where the head_dim allows it
   bool use_tiled = false;
   bool tiled_now = false;  // this forward
   int64_t n_tiles = 0;     // this forward's
@@ -97,16 +96,15 @@ struct CudaModel::Impl {
   DeviceBuffer<float> attention_work;  // their states
 
   void* stream = nullptr;  // every launch and copy of this model
-  // CUDA graphs (WEDLM_CUDA_GRAPHS=1): a forward of a (rows, logit rows, tiles) shape runs eagerly
-  // the first time, is captured the second time and replayed after; a buffer reallocation (a
-  // larger shape) drops them all.
+  // CUDA graphs (CudaOptions::graphs); a buffer reallocation (a larger shape) drops them all.
   bool use_graphs = false;
+  LayerObserver observer;  // set: eager forwards, each layer's rows copied back
   using GraphKey = std::tuple<int64_t, int64_t, int64_t, int>;  // rows, logit rows, tiles, split
   std::map<GraphKey, cuda::Graph> graphs;
   std::set<GraphKey> seen;
   int64_t generation = 0, graphs_generation = 0;
 
-  Impl(const Checkpoint& ck, int64_t blocks, int64_t bs);
+  Impl(const Checkpoint& ck, int64_t blocks, int64_t bs, const CudaOptions& opt);
   ~Impl();
   RowsMeta describe(const Batch& b) const;
   void reserve(int64_t T, int64_t R, const RowsMeta& m);
@@ -115,9 +113,12 @@ struct CudaModel::Impl {
   void mlp_block(const DeviceLayer& w, int64_t T);
   void body(int64_t T, int64_t R);  // every launch of a forward (what a graph captures)
   int64_t run(const Batch& b);      // the forward; the logit rows' logits left in `logits`
+  void pick(const Batch& b, int64_t R, StepOutput& out);  // the picks, and the rows that asked
+  void observe_layer(int64_t l, int64_t T);                 // observer: layer l's rows to the host
+  const Batch* observed = nullptr;                          // the batch being observed
 };
 
-CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
+CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs, const CudaOptions& opt)
     : cfg(ck.config()), n_blocks(blocks), block_size(bs),
       kv_dim(cfg.n_kv_head * cfg.head_dim), block_stride(cfg.n_layer * bs * kv_dim) {
   WEDLM_CHECK(cuda::device_count() > 0, "CudaModel needs a CUDA device");
@@ -125,10 +126,8 @@ CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs)
   WEDLM_CHECK(shape.is_ok(), shape.message());
   gemm = std::make_unique<cuda::Gemm>();
   stream = cuda::create_stream();
-  const char* g = std::getenv("WEDLM_CUDA_GRAPHS");
-  use_graphs = g != nullptr && std::string(g) == "1";
-  const char* fa = std::getenv("WEDLM_CUDA_FA");
-  use_tiled = fa != nullptr && std::string(fa) == "1" && (cfg.head_dim == 64 || cfg.head_dim == 128);
+  use_graphs = opt.graphs;
+  use_tiled = opt.tiled_attention && (cfg.head_dim == 64 || cfg.head_dim == 128);
   const ModelWeights& w = ck.weights();
   embed = upload(w.embed);
   final_norm = upload(w.final_norm);
@@ -164,7 +163,7 @@ RowsMeta CudaModel::Impl::describe(const Batch& b) const {
   m.pos = b.pos;
   m.logit_rows = b.logit_rows;
   for (const BatchSegment& s : b.segments) {
-    WEDLM_CHECK(int64_t(s.table.size()) * block_size >= s.n_cached + s.n_rows,
+    WEDLM_CHECK(int64_t(s.table.size()) * block_size >= s.n_kv + s.n_rows,
                 "block table too short for the rows");
     const int32_t start = int32_t(m.tables.size());
     for (int32_t blk : s.table) {
@@ -175,7 +174,7 @@ RowsMeta CudaModel::Impl::describe(const Batch& b) const {
       m.tiles.push_back({int32_t(m.n_keys.size() + r0),
                          int32_t(std::min<int64_t>(64, s.n_rows - r0))});
     for (int64_t r = 0; r < s.n_rows; ++r) {
-      const int64_t slot = s.n_cached + r;
+      const int64_t slot = s.n_kv + r;
       m.kv_offsets.push_back(int64_t(s.table[size_t(slot / block_size)]) * block_stride +
                              (slot % block_size) * kv_dim);
       m.n_keys.push_back(int32_t(slot + 1));
@@ -260,8 +259,9 @@ void CudaModel::Impl::mlp_block(const DeviceLayer& w, int64_t T) {
   gemm->bf16_out(act.data(), T, w.down.data(), H, F, h.data(), stream);            // [T, H]
 }
 
-CudaModel::CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size)
-    : impl_(std::make_unique<Impl>(ck, n_blocks, block_size)) {}
+CudaModel::CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size,
+                     const CudaOptions& options)
+    : impl_(std::make_unique<Impl>(ck, n_blocks, block_size, options)) {}
 
 CudaModel::~CudaModel() = default;
 
@@ -289,9 +289,11 @@ void CudaModel::Impl::body(int64_t T, int64_t R) {
   for (int64_t l = 0; l < c.n_layer; ++l) {
     attention_block(layers[size_t(l)], l, T);
     mlp_block(layers[size_t(l)], T);
+    if (observer) observe_layer(l, T);
   }
   cuda::add_rms_norm(h.data(), residual.data(), T, H, final_norm.data(), float(c.rms_norm_eps),
                      x.data(), stream);
+  if (observer) observe_layer(c.n_layer, T);
   if (R == 0) return;
   // the logit rows of x, gathered like embeddings, then the LM head on those rows only
   cuda::embed_rows(x.data(), H, logit_rows.data(), R, gathered.data(), stream);
@@ -312,7 +314,8 @@ int64_t CudaModel::Impl::run(const Batch& b) {
   graphs_generation = generation;
   upload_meta(meta);
   const GraphKey key{T, R, tiled_now ? n_tiles : 0, n_split};  // all a capture bakes in
-  if (!use_graphs || T == 0) {
+  if (!use_graphs || T == 0 || observer) {
+    observed = &b;
     body(T, R);
   } else if (auto it = graphs.find(key); it != graphs.end()) {
     it->second.launch(stream);
@@ -329,30 +332,66 @@ int64_t CudaModel::Impl::run(const Batch& b) {
   return R;
 }
 
-void CudaModel::forward(const Batch& b, std::vector<float>& logits) {
-  const int64_t R = impl_->run(b), V = impl_->cfg.vocab_size;
-  logits.resize(size_t(R * V));
-  cuda::stream_sync(impl_->stream);  // a failed kernel is named by this forward
-  cuda::copy_to_host(logits.data(), impl_->logits.data(), logits.size() * sizeof(float));
+// Layer l's output (l < n_layer: residual + h, rounded to bf16 as the next layer reads it; the
+// final norm: x), copied to the host; every row before the last layer, then the logit rows.
+void CudaModel::Impl::observe_layer(int64_t l, int64_t T) {
+  const int64_t H = cfg.hidden_size;
+  cuda::stream_sync(stream);
+  std::vector<bf16_t> a(size_t(T * H)), r(size_t(T * H));
+  cuda::copy_to_host(a.data(), (l < cfg.n_layer ? h : x).data(), a.size() * sizeof(bf16_t));
+  if (l < cfg.n_layer)
+    cuda::copy_to_host(r.data(), residual.data(), r.size() * sizeof(bf16_t));
+  std::vector<float> all(a.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    all[i] = l < cfg.n_layer ? bf16_to_f32(f32_to_bf16(bf16_to_f32(a[i]) + bf16_to_f32(r[i])))
+                             : bf16_to_f32(a[i]);
+  std::vector<int32_t> rows;
+  if (l + 1 < cfg.n_layer) {
+    for (int64_t i = 0; i < T; ++i) rows.push_back(int32_t(i));
+    observer(LayerOutput{l, rows, all});
+    return;
+  }
+  rows = observed->logit_rows;
+  std::vector<float> kept;
+  for (int32_t row : rows)
+    kept.insert(kept.end(), all.begin() + row * H, all.begin() + (row + 1) * H);
+  observer(LayerOutput{l, rows, kept});
 }
 
-void CudaModel::forward_picks(const Batch& b, std::span<const RowDraw> draws,
-                              std::vector<RowPick>& picks) {
-  Impl& m = *impl_;
-  WEDLM_CHECK(draws.size() == b.logit_rows.size(), "forward_picks: one draw per logit row");
-  const int64_t R = m.run(b), V = m.cfg.vocab_size;
-  std::vector<cuda::DrawParams> params;
-  for (const RowDraw& d : draws) params.push_back({d.temperature, d.top_k, d.top_p, d.banned, d.u});
-  put(m.draws, params, m.stream);
-  cuda::row_stats(m.logits.data(), R, V, -1, m.stats.data(), m.stream);  // the entropies
-  cuda::sample_rows(m.logits.data(), R, V, m.draws.data(), m.tokens.data(), m.stream);
-  cuda::stream_sync(m.stream);
+void CudaModel::set_layer_observer(LayerObserver f) { impl_->observer = std::move(f); }
+
+// The picks of the R logit rows left in `logits` by run(), made on the device; the rows that
+// asked for their logits copied whole.
+void CudaModel::Impl::pick(const Batch& b, int64_t R, StepOutput& out) {
+  const int64_t V = cfg.vocab_size;
+  out.picks.resize(size_t(R));
+  out.logits_index.assign(size_t(R), -1);
+  out.logits.resize(size_t(b.n_logits_wanted() * V));
+  if (R == 0) return cuda::stream_sync(stream);  // a failed kernel is named by this forward
+  std::vector<RowDraw> draw_rows(static_cast<size_t>(R));
+  for (size_t r = 0; r < size_t(R); ++r) draw_rows[r] = b.requests[r].draw;
+  put(draws, draw_rows, stream);
+  cuda::row_stats(logits.data(), R, V, -1, stats.data(), stream);  // the entropies
+  cuda::sample_rows(logits.data(), R, V, draws.data(), tokens.data(), stream);
+  cuda::stream_sync(stream);
   std::vector<cuda::RowStats> s(static_cast<size_t>(R));
-  std::vector<int32_t> tokens(static_cast<size_t>(R));
-  cuda::copy_to_host(s.data(), m.stats.data(), s.size() * sizeof(cuda::RowStats));
-  cuda::copy_to_host(tokens.data(), m.tokens.data(), tokens.size() * sizeof(int32_t));
-  picks.resize(size_t(R));
-  for (size_t r = 0; r < s.size(); ++r) picks[r] = RowPick{tokens[r], double(s[r].entropy)};
+  std::vector<int32_t> t(static_cast<size_t>(R));
+  cuda::copy_to_host(s.data(), stats.data(), s.size() * sizeof(cuda::RowStats));
+  cuda::copy_to_host(t.data(), tokens.data(), t.size() * sizeof(int32_t));
+  int32_t kept = 0;
+  for (size_t r = 0; r < size_t(R); ++r) {
+    out.picks[r] = RowPick{t[r], double(s[r].entropy)};
+    if (!b.requests[r].wants_logits) continue;
+    cuda::copy_to_host(out.logits.data() + size_t(kept) * size_t(V),
+                       logits.data() + r * size_t(V), size_t(V) * sizeof(float));
+    out.logits_index[r] = kept++;
+  }
+}
+
+void CudaModel::forward(const Batch& b, StepOutput& out) {
+  WEDLM_CHECK(b.requests.size() == b.logit_rows.size(), "one request per logit row");
+  const int64_t R = impl_->run(b);
+  impl_->pick(b, R, out);
 }
 
 }  // namespace wedlm

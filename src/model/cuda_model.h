@@ -22,12 +22,22 @@
 
 namespace wedlm {
 
+// How the device runs a forward (make_forward.h's ForwardSpec sets them from flags).
+struct CudaOptions {
+  // A forward of a (rows, logit rows, tiles, split) shape runs eagerly the first time, is
+  // captured as a CUDA graph the second time and replayed after.
+  bool graphs = false;
+  // Forwards of at least 64 rows attend with the tiled tensor-core kernel (head_dim 64 or 128).
+  bool tiled_attention = false;
+};
+
 class CudaModel final : public Forward {
  public:
   // Uploads `ck`'s weights (converted to bf16 where stored otherwise) and allocates a KV pool of
   // `n_blocks` blocks of `block_size` slots. Aborts if no device is present (callers check
   // cuda::device_count() first).
-  CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size);
+  CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size,
+            const CudaOptions& options = {});
   ~CudaModel();
   CudaModel(const CudaModel&) = delete;
   CudaModel& operator=(const CudaModel&) = delete;
@@ -41,13 +51,12 @@ class CudaModel final : public Forward {
   // Bytes of device memory one KV block takes (all layers, K and V, bf16).
   static int64_t bytes_per_block(const ModelConfig& cfg, int64_t block_size);
 
-  // Block tables index this model's pool. logits: resized to [batch.logit_rows.size(), vocab].
-  void forward(const Batch& batch, std::vector<float>& logits) override;
-  // Picks made on the device (sample_rows, row_stats' entropies): R x 12 bytes cross to the host,
-  // not R x vocab x 4.
-  void forward_picks(const Batch& batch, std::span<const RowDraw> draws,
-                     std::vector<RowPick>& picks) override;
-  bool picks_are_cheaper() const override { return true; }
+  // Block tables index this model's pool. Picks are made on the device (sample_rows, row_stats'
+  // entropies): R x 12 bytes cross to the host, not R x vocab x 4; only the rows that asked for
+  // their logits are copied whole.
+  void forward(const Batch& batch, StepOutput& out) override;
+  // With an observer set, forwards run eagerly (no graphs) and copy each layer's rows back.
+  void set_layer_observer(LayerObserver f) override;
 
  private:
   struct Impl;

@@ -1,17 +1,20 @@
-// A forward with its own paged KV pool: what the decoders and the engine run batches through,
-// whatever the device. CpuForward is Model (fp32, Ops) over a KvCache; CudaModel (cuda_model.h)
-// is the device one. Block tables in a Batch index the pool of the Forward that runs it.
+// The one seam between decoding and compute: a forward with its own paged KV pool runs a Batch
+// (batch.h) and answers every logit row with its pick, and the rows that asked with their logits.
+// Whatever the device: CpuForward is Model (fp32, Ops) over a KvCache, making the picks from the
+// logits on the host; CudaModel (cuda_model.h) makes them on the device, so that only the picks
+// (and the rows that asked) cross to the host. make_forward (make_forward.h) chooses and sizes one.
+// Block tables in a Batch index the pool of the Forward that runs it.
 // Thread safety: one forward() at a time.
 #pragma once
 
 #include <cstdint>
 #include <span>
-#include <vector>
 
 #include "io/model_config.h"
+#include "model/batch.h"
 #include "model/kv_cache.h"
+#include "model/layer_trace.h"
 #include "model/model.h"
-#include "ops/logit_rows.h"
 
 namespace wedlm {
 
@@ -22,59 +25,38 @@ class Forward {
   virtual const char* device() const = 0;  // "cpu", "cuda"
   virtual int64_t n_blocks() const = 0;
   virtual int64_t block_size() const = 0;
-  // logits: resized to [batch.logit_rows.size(), vocab], fp32.
-  virtual void forward(const Batch& batch, std::vector<float>& logits) = 0;
-  // Per logit row, its token drawn under draws[r] and its entropy (ops/logit_rows.h: pick_row)
-  // instead of the row; one draw per logit row. This default computes them from forward()'s
-  // logits on the host; a device overrides it so that only the picks leave the device.
-  virtual void forward_picks(const Batch& batch, std::span<const RowDraw> draws,
-                             std::vector<RowPick>& picks);
-  // Whether forward_picks() saves time over forward() (a device's picks leave it instead of its
-  // rows; the CPU's run over the thread team); callers that can use picks ask this first.
-  virtual bool picks_are_cheaper() const { return false; }
+  int64_t kv_tokens() const { return n_blocks() * block_size(); }
+  // Runs `batch`: its K/V into the pool, and `out` set for its logit rows (batch.h).
+  virtual void forward(const Batch& batch, StepOutput& out) = 0;
+  // Every later forward calls `f` with each layer's output (layer_trace.h); empty: none. A
+  // device copies the rows to the host for it, so it is for tracing, not for speed.
+  virtual void set_layer_observer(LayerObserver f) = 0;
 };
+
+// The logits of rows 0 .. n-2 of `ids` (each row's next-token distribution), in out.logits,
+// from one forward of the whole sequence into `f`'s pool (which must hold it) from slot 0.
+void next_token_logits(Forward& f, std::span<const int32_t> ids, StepOutput& out);
+
+// Blocks of `block_size` slots that hold `kv_tokens` slots (at least one).
+int64_t kv_blocks_for(int64_t kv_tokens, int64_t block_size);
 
 class CpuForward final : public Forward {
  public:
-  // `model` must outlive this object.
-  CpuForward(Model& model, int64_t n_blocks, int64_t block_size)
-      : model_(model), cache_(model.config(), n_blocks, block_size) {}
+  // `model` must outlive this object. Forwards run on `threads` CPU threads (0: as many as the
+  // constructing thread has, i.e. its -t), whichever thread calls them.
+  CpuForward(Model& model, int64_t n_blocks, int64_t block_size, int threads = 0);
   const ModelConfig& config() const override { return model_.config(); }
   const char* device() const override { return "cpu"; }
   int64_t n_blocks() const override { return cache_.n_blocks(); }
   int64_t block_size() const override { return cache_.block_size(); }
-  void forward(const Batch& batch, std::vector<float>& logits) override {
-    model_.forward(batch, cache_, logits);
-  }
-  // The default forward_picks() draws the rows and takes their entropies over the thread team:
-  // cheaper than the decoder's one row after another on the calling thread.
-  bool picks_are_cheaper() const override { return true; }
+  void forward(const Batch& batch, StepOutput& out) override;
+  void set_layer_observer(LayerObserver f) override { observer_ = std::move(f); }
 
  private:
   Model& model_;
   KvCache cache_;
-};
-
-// Another Forward, borrowed: lets short-lived engines (one per `wedlm bench` case) share one
-// device model and its pool. `target` must outlive this object.
-class ForwardRef final : public Forward {
- public:
-  explicit ForwardRef(Forward& target) : f_(target) {}
-  const ModelConfig& config() const override { return f_.config(); }
-  const char* device() const override { return f_.device(); }
-  int64_t n_blocks() const override { return f_.n_blocks(); }
-  int64_t block_size() const override { return f_.block_size(); }
-  void forward(const Batch& batch, std::vector<float>& logits) override {
-    f_.forward(batch, logits);
-  }
-  void forward_picks(const Batch& batch, std::span<const RowDraw> draws,
-                     std::vector<RowPick>& picks) override {
-    f_.forward_picks(batch, draws, picks);
-  }
-  bool picks_are_cheaper() const override { return f_.picks_are_cheaper(); }
-
- private:
-  Forward& f_;
+  int threads_;
+  LayerObserver observer_;
 };
 
 }  // namespace wedlm

@@ -74,8 +74,8 @@ void Model::attend(const Layer& w, int64_t l, const Batch& b, KvCache& cache) {
   int64_t r0 = 0;
   for (const BatchSegment& s : b.segments) {                     // per sequence: its own cache
     const KvLayerView kv = cache.layer_view(l, s.table);
-    ops_.store_kv(k_.data() + r0 * kd, v_.data() + r0 * kd, s.n_rows, s.n_cached, kv);
-    ops_.attention(q_.data() + r0 * qd, s.n_rows, c.n_head, s.n_cached, kv,  // store, then attend
+    ops_.store_kv(k_.data() + r0 * kd, v_.data() + r0 * kd, s.n_rows, s.n_kv, kv);
+    ops_.attention(q_.data() + r0 * qd, s.n_rows, c.n_head, s.n_kv, kv,  // store, then attend
                    att_.data() + r0 * qd);
     r0 += s.n_rows;
   }
@@ -109,32 +109,11 @@ void Model::mlp_block(const Layer& w, int64_t T) {
   add_into(h_.data(), tmp_.data(), T * c.hidden_size);
 }
 
-void Batch::add(std::span<const int32_t> seg_ids, std::span<const int64_t> seg_pos,
-                int64_t n_cached, std::span<const int32_t> table,
-                std::span<const int32_t> seg_logit_rows) {
-  WEDLM_CHECK(seg_pos.size() == seg_ids.size(), "one position per row");
-  const int32_t base = int32_t(ids.size());
-  for (int32_t r : seg_logit_rows) {
-    WEDLM_CHECK(r >= 0 && size_t(r) < seg_ids.size(), "logit row outside its segment");
-    logit_rows.push_back(base + r);
-  }
-  ids.insert(ids.end(), seg_ids.begin(), seg_ids.end());
-  pos.insert(pos.end(), seg_pos.begin(), seg_pos.end());
-  segments.push_back({int64_t(seg_ids.size()), n_cached, table});
-}
-
-void Batch::clear() {
-  ids.clear();
-  pos.clear();
-  segments.clear();
-  logit_rows.clear();
-}
-
 void Model::forward(std::span<const int32_t> ids, std::span<const int64_t> pos, KvCache& cache,
-                    std::span<const int32_t> table, int64_t n_cached,
+                    std::span<const int32_t> table, int64_t n_kv,
                     std::span<const int32_t> logit_rows, std::vector<float>& logits) {
   one_.clear();
-  one_.add(ids, pos, n_cached, table, logit_rows);
+  one_.add(ids, pos, n_kv, table, logit_rows);
   forward(one_, cache, logits);
 }
 
@@ -149,11 +128,26 @@ void Model::fit_scratch(int64_t T, int64_t R) {
   fit(gate_, M * c.intermediate_size);
 }
 
-void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits) {
+// Layers before the last: every row; the last layer and the final norm: the logit rows.
+void Model::observe_layer(const LayerObserver& f, int64_t l, const Batch& b, int64_t rows) {
+  const int64_t H = cfg_.hidden_size;
+  const bool all = l + 1 < cfg_.n_layer;
+  if (all && int64_t(all_rows_.size()) < rows) {
+    all_rows_.resize(size_t(rows));
+    for (size_t i = 0; i < all_rows_.size(); ++i) all_rows_[i] = int32_t(i);
+  }
+  const std::vector<float>& v = l < cfg_.n_layer ? h_ : x_;
+  f(LayerOutput{l, all ? std::span<const int32_t>(all_rows_).first(size_t(rows))
+                       : std::span<const int32_t>(b.logit_rows),
+                std::span<const float>(v).first(size_t(rows * H))});
+}
+
+void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits,
+                    const LayerObserver* observe) {
   const ModelConfig& c = cfg_;
   const int64_t T = static_cast<int64_t>(b.ids.size()), H = c.hidden_size;
   for (const BatchSegment& s : b.segments) {
-    WEDLM_CHECK(int64_t(s.table.size()) * cache.block_size() >= s.n_cached + s.n_rows,
+    WEDLM_CHECK(int64_t(s.table.size()) * cache.block_size() >= s.n_kv + s.n_rows,
                 "block table too short for the rows");
     WEDLM_CHECK(cache.holds(s.table), "block table names a block outside the KV pool");
   }
@@ -175,8 +169,10 @@ void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits) 
     }
     project_attention(w, rows);
     mlp_block(w, rows);
+    if (observe) observe_layer(*observe, l, b, rows);
   }
   ops_.rms_norm(h_.data(), R, final_norm_, float(c.rms_norm_eps), x_.data());
+  if (observe) observe_layer(*observe, c.n_layer, b, R);
   logits.resize(static_cast<size_t>(R * c.vocab_size));
   ops_.matmul(x_.data(), R, lm_head_, logits.data());            // [R, vocab]
 }

@@ -1,9 +1,6 @@
 // The Qwen2/Qwen3 (WeDLM) transformer forward, written once against Ops (wedlm-spec.md §1.1).
-// A forward runs a Batch: the rows of one or more sequences, each sequence a segment of
-// consecutive rows with its own block table. Rows carry explicit RoPE positions; a segment's K/V
-// are stored at its logical slots n_cached .. n_cached + n_rows - 1 in row (physical) order
-// *before* attention, and its row r attends to its slots [0, n_cached + r]: the causal mask in
-// physical order on top of the cached prefix (§3.4). Matmuls run over all rows of the batch at
+// A forward runs a Batch (batch.h: segments of rows, each over its own block table, K/V stored
+// before attention, the causal mask in physical order on top of the cached prefix, §3.4). Matmuls run over all rows of the batch at
 // once (one read of the weights); every row's numbers are independent of the other rows, so a
 // sequence gets the same bits alone or batched. Past the last layer's K/V only the rows whose
 // logits are asked for are computed (a WeDLM step's committed rows, a prefill's all but the last
@@ -16,29 +13,12 @@
 #include <vector>
 
 #include "io/weights.h"
+#include "model/batch.h"
 #include "model/kv_cache.h"
+#include "model/layer_trace.h"
 #include "ops/ops.h"
 
 namespace wedlm {
-
-// One sequence's part of a Batch.
-struct BatchSegment {
-  int64_t n_rows = 0;                 // consecutive rows, after the previous segment's
-  int64_t n_cached = 0;               // logical slot of the segment's first row
-  std::span<const int32_t> table;     // block table covering slots < n_cached + n_rows
-};
-
-struct Batch {
-  std::vector<int32_t> ids;           // all rows, segment after segment
-  std::vector<int64_t> pos;           // RoPE position of each row
-  std::vector<BatchSegment> segments;
-  std::vector<int32_t> logit_rows;    // batch rows whose logits are wanted, in output order
-
-  // Appends a segment of rows; `logit_rows` are indices into `ids` (local to the segment).
-  void add(std::span<const int32_t> ids, std::span<const int64_t> pos, int64_t n_cached,
-           std::span<const int32_t> table, std::span<const int32_t> logit_rows);
-  void clear();
-};
 
 class Model {
  public:
@@ -47,11 +27,13 @@ class Model {
 
   const ModelConfig& config() const { return cfg_; }
 
-  // logits: resized to [batch.logit_rows.size(), vocab].
-  void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits);
+  // logits: resized to [batch.logit_rows.size(), vocab]. `observe` (may be null) is called
+  // with each layer's output (layer_trace.h).
+  void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits,
+               const LayerObserver* observe = nullptr);
   // One sequence: a batch of one segment.
   void forward(std::span<const int32_t> ids, std::span<const int64_t> pos, KvCache& cache,
-               std::span<const int32_t> table, int64_t n_cached,
+               std::span<const int32_t> table, int64_t n_kv,
                std::span<const int32_t> logit_rows, std::vector<float>& logits);
 
  private:
@@ -65,6 +47,7 @@ class Model {
   void project_attention(const Layer& w, int64_t T);
   void keep_logit_rows(const Batch& b);
   void mlp_block(const Layer& w, int64_t T);
+  void observe_layer(const LayerObserver& f, int64_t l, const Batch& b, int64_t rows);
 
   const ModelConfig& cfg_;
   const Ops& ops_;
@@ -73,6 +56,7 @@ class Model {
   std::vector<Layer> layers_;
   std::vector<float> h_, x_, q_, k_, v_, att_, gate_, tmp_;  // scratch
   RopeAngles rope_;                                               // this forward's rows
+  std::vector<int32_t> all_rows_;                                 // 0, 1, ... (observers)
   Batch one_;                                                     // the single-sequence batch
 };
 

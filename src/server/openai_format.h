@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "decode/sampler.h"
+#include "ops/sampling/sampling.h"
 #include "engine/engine.h"
 #include "server/tool_calls.h"
 #include "tokenizer/tokenizer.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "decode/sampler.h"
+#include "ops/sampling/sampling.h"
 #include "io/model_config.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"

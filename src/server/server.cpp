@@ -22,6 +22,10 @@ bool keys_equal(const std::string& presented, const std::string& expected) {
   return diff == 0;
 }
 
+int default_http_threads(const SchedulerConfig& engine) {
+  return int(std::min<int64_t>(engine.max_running + engine.max_waiting + 16, 4096));
+}
+
 Server::Server(ServerConfig cfg) : cfg_(std::move(cfg)), http_(std::make_unique<httplib::Server>()) {
   routes();
 }
@@ -29,7 +33,8 @@ Server::Server(ServerConfig cfg) : cfg_(std::move(cfg)), http_(std::make_unique<
 Server::~Server() = default;
 
 Result<int> Server::bind() {
-  const size_t n_threads = size_t(cfg_.http_threads > 0 ? cfg_.http_threads : 64);
+  const size_t n_threads =
+      size_t(cfg_.http_threads > 0 ? cfg_.http_threads : default_http_threads({}));
   http_->new_task_queue = [n_threads] { return new ElasticPool(n_threads); };
   // A request is read within 30 s and a write makes progress within 30 s (else the connection is
   // dropped); --timeout bounds a whole request (CompletionRun's deadline).

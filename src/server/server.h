@@ -32,8 +32,13 @@ struct ServerConfig {
   int timeout_s = 600;              // socket read/write timeout and per-request time limit
   bool log_prompts = false;         // put prompt and reply text in the request log
   size_t max_body_bytes = 8u << 20;
-  int http_threads = 0;             // 0: max_running + 16
+  int http_threads = 0;             // most HTTP worker threads; 0: default_http_threads({})
 };
+
+// HTTP worker threads by default: one for every request the engine can hold, running or queued
+// (so overload is a 503 from the engine, not a connection waiting unseen), and 16 for the other
+// endpoints; at most 4096.
+int default_http_threads(const SchedulerConfig& engine);
 
 class Server {
  public:

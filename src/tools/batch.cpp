@@ -16,7 +16,6 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
 #include "tools/cli.h"
-#include "tools/device.h"
 
 namespace wedlm::cli {
 namespace {
@@ -189,13 +188,11 @@ int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b)
   }
   auto reqs = read_requests(b, cx);
   if (!reqs.is_ok()) return fail(reqs.status().to_string());
-  auto dev = resolve_device(f);
-  if (!dev.is_ok()) return fail(dev.status().message());
-  auto cfg = engine_config(f, b.engine, cx.m, dev.value());
-  if (!cfg.is_ok()) return fail(cfg.status().message());
-  auto fw = make_forward(f, cx.m, dev.value(), cfg.value().kv_tokens);
+  CommonFlags spec = f;
+  if (Status e = check_engine_flags(b.engine, spec.forward); !e.is_ok()) return fail(e.message());
+  auto fw = cx.m.forward(spec);
   if (!fw.is_ok()) return fail(fw.status().message());
-  Engine eng(std::move(fw).value(), cfg.value());
+  Engine eng(std::move(fw).value(), b.engine.config);
   std::vector<json> results(reqs.value().size());
   std::atomic<size_t> next{0};
   const auto t0 = std::chrono::steady_clock::now();

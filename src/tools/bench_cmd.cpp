@@ -12,7 +12,6 @@
 #include "io/random_weights.h"
 #include "tokenizer/chat_template.h"
 #include "tools/cli.h"
-#include "tools/device.h"
 #include "wedlm_commit.h"
 
 namespace wedlm::cli {
@@ -167,16 +166,17 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
   auto bm = bench_model(f, b);
   if (!bm.is_ok()) return fail(bm.status().to_string());
   Loaded& l = bm.value().l;
-  auto dev = resolve_device(f);
+  auto dev = resolve_device(f.forward);
   if (!dev.is_ok()) return fail(dev.status().message());
   std::unique_ptr<Forward> device_forward;  // CUDA: one model and pool shared by every case
   if (dev.value() != "cpu") {
-    auto fw = make_forward(f, l, dev.value(), 0);
+    auto fw = l.forward(f);
     if (!fw.is_ok()) return fail(fw.status().message());
     device_forward = std::move(fw).value();
   }
-  bench::BenchInput in{device_forward ? nullptr : &l.cpu_model(), device_forward.get(), {},
-                       b.depth, b.seed, int(b.reps), {b.temperature, b.top_k, b.top_p, 0}};
+  bench::BenchInput in{device_forward ? nullptr : &l.cpu_model(), device_forward.get(),
+                       f.forward.block_size, {}, b.depth, b.seed, int(b.reps),
+                       {b.temperature, b.top_k, b.top_p, 0}};
   if (!b.chat_prompt.empty()) {
     if (!l.tok) return fail("--prompt needs the model's tokenizer: " + l.tok_status.message());
     ChatRequest req;

@@ -1,5 +1,4 @@
 #include "tools/cli.h"
-#include "tools/device.h"
 
 #include <omp.h>
 
@@ -83,23 +82,25 @@ void add_common(CLI::App* app, CommonFlags& f) {
   app->add_flag("--json", f.json, "print one JSON object");
   app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
   app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");
-  app->add_option("--kv-block", f.block_size, "KV cache block size in tokens")->capture_default_str();
-  add_device_flags(app, f);
+  add_forward_flags(app, f.forward);
 }
 
-void add_device_flags(CLI::App* app, CommonFlags& f) {
-  app->add_option("--device", f.device, "auto (CUDA when a GPU is present), cpu or cuda")
+void add_forward_flags(CLI::App* app, ForwardSpec& s) {
+  app->add_option("--device", s.device, "auto (CUDA when a GPU is present), cpu or cuda")
       ->capture_default_str();
-  app->add_option("--gpu-memory-util", f.gpu_memory_util,
+  app->add_option("--kv-block", s.block_size, "KV cache block size in tokens")->capture_default_str();
+  app->add_option("--gpu-memory-util", s.gpu_memory_util,
                   "CUDA: share of the GPU's memory for weights, activations and the KV cache")
       ->capture_default_str();
+  app->add_flag("--cuda-graphs", s.cuda_graphs,
+                "CUDA: capture each step shape once as a CUDA graph and replay it (experimental)");
+  app->add_flag("--cuda-tiled-attention", s.cuda_tiled_attention,
+                "CUDA: tensor-core attention for forwards of 64+ rows (experimental)");
 }
 
 Result<Loaded> load(const CommonFlags& f) {
   if (f.threads > 0) omp_set_num_threads(f.threads);
-  if (f.block_size < 1 || f.block_size > 65536)
-    return Status(ErrorKind::kInvalidArgument,
-                  fmt::format("--kv-block {} must be in [1, 65536]", f.block_size));
+  if (auto device = resolve_device(f.forward); !device.is_ok()) return device.status();
   Loaded l;
   auto ck = Checkpoint::open(f.model_dir);
   if (!ck.is_ok()) return ck.status();
@@ -114,6 +115,13 @@ Result<Loaded> load(const CommonFlags& f) {
 Model& Loaded::cpu_model() const {
   if (!cpu_model_) cpu_model_ = std::make_unique<Model>(*ck, *ops);
   return *cpu_model_;
+}
+
+Result<std::unique_ptr<Forward>> Loaded::forward(const CommonFlags& f,
+                                                 std::optional<KvSize> kv) const {
+  ForwardSpec spec = f.forward;
+  if (kv) spec.kv = *kv;
+  return make_forward(spec, *ck, [this]() -> Model& { return cpu_model(); });
 }
 
 std::string text_of(const Loaded& l, const std::vector<int32_t>& ids) {
@@ -172,29 +180,26 @@ void add_generate(CLI::App* app, GenerateFlags& g) {
 }
 
 void add_engine(CLI::App* app, EngineFlags& e, const std::string& running_name) {
+  SchedulerConfig& s = e.config.scheduler;
   app->add_option("--kv-size", e.kv_size,
                   "KV pool: token slots (65536) or bytes (2GiB, 512MiB); default 4 x context");
-  app->add_option(running_name, e.max_running, "sequences decoded together (one forward)")
+  app->add_option(running_name, s.max_running, "sequences decoded together (one forward)")
       ->capture_default_str();
-  app->add_option("--max-waiting", e.max_waiting, "queue limit (then: overloaded)")
+  app->add_option("--max-waiting", s.max_waiting, "queue limit (then: overloaded)")
       ->capture_default_str();
-  app->add_option("--prefill-chunk", e.prefill_chunk, "prefill rows per step")->capture_default_str();
+  app->add_option("--prefill-chunk", s.prefill_chunk, "prefill rows per step")->capture_default_str();
 }
 
-Result<EngineConfig> engine_config(const CommonFlags& f, const EngineFlags& e, const Loaded& m,
-                                   const std::string& device) {
-  const auto bad = [](std::string s) { return Status(ErrorKind::kInvalidArgument, std::move(s)); };
-  if (e.max_running < 1 || e.max_waiting < 1 || e.prefill_chunk < 1)
-    return bad("--max-running (-np), --max-waiting and --prefill-chunk must be at least 1");
-  EngineConfig cfg;
-  cfg.block_size = f.block_size;
-  cfg.scheduler = {e.max_running, e.max_waiting, e.prefill_chunk};
-  if (!e.kv_size.empty()) {
-    auto kv = parse_kv_tokens(e.kv_size, kv_bytes_per_token(m.ck->config(), device));
-    if (!kv.is_ok()) return bad("--kv-size: " + kv.status().message());
-    cfg.kv_tokens = kv.value();
-  }
-  return cfg;
+Status check_engine_flags(const EngineFlags& e, ForwardSpec& spec) {
+  const SchedulerConfig& s = e.config.scheduler;
+  if (s.max_running < 1 || s.max_waiting < 1 || s.prefill_chunk < 1)
+    return Status(ErrorKind::kInvalidArgument,
+                  "--max-running (-np), --max-waiting and --prefill-chunk must be at least 1");
+  if (e.kv_size.empty()) return Status::ok();
+  auto kv = parse_kv_size(e.kv_size);
+  if (!kv.is_ok()) return Status(ErrorKind::kInvalidArgument, "--kv-size: " + kv.status().message());
+  spec.kv = kv.value();
+  return Status::ok();
 }
 
 }  // namespace wedlm::cli

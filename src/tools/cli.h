@@ -13,6 +13,7 @@
 #include "decode/generate_params.h"
 #include "engine/engine.h"
 #include "io/weights.h"
+#include "model/make_forward.h"
 #include "model/model.h"
 #include "ops/ops.h"
 #include "tokenizer/tokenizer.h"
@@ -24,9 +25,8 @@ struct CommonFlags {
   std::string prompt_ids, prompt, prompt_file, system;
   bool chat = false, json = false;
   int threads = 0;
-  int64_t context = 0, block_size = 16;
-  std::string device = "auto";     // auto, cpu, cuda (tools/device.h)
-  double gpu_memory_util = 0.9;    // CUDA: share of the GPU's memory the engine may take
+  int64_t context = 0;
+  ForwardSpec forward;             // --device, --kv-block, --gpu-memory-util, --cuda-*
 };
 
 struct GenerateFlags {
@@ -46,6 +46,8 @@ struct Loaded {
   // The CPU model, built on first use: packing its weights takes ~0.5 s a GB, which a run on
   // another device never pays. From the tool's main thread only.
   Model& cpu_model() const;
+  // The forward `f`'s spec describes, with a KV pool of `kv` (default: the spec's).
+  Result<std::unique_ptr<Forward>> forward(const CommonFlags& f, std::optional<KvSize> kv = {}) const;
 
  private:
   mutable std::unique_ptr<Model> cpu_model_;
@@ -58,7 +60,8 @@ Result<std::vector<int32_t>> parse_ids(const std::string& s);
 Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional<Tokenizer>& tok,
                                        const Status& tok_status);
 void add_common(CLI::App* app, CommonFlags& f);
-void add_device_flags(CLI::App* app, CommonFlags& f);  // --device, --gpu-memory-util
+// --device, --kv-block, --gpu-memory-util, --cuda-graphs, --cuda-tiled-attention
+void add_forward_flags(CLI::App* app, ForwardSpec& spec);
 void add_generate(CLI::App* app, GenerateFlags& g);
 Result<Loaded> load(const CommonFlags& f);
 std::string text_of(const Loaded& l, const std::vector<int32_t>& ids);
@@ -70,17 +73,16 @@ Result<GenerateParams> params_of(const GenerateFlags& g, const Loaded& m, int64_
 
 namespace wedlm::cli {
 
-// The serving engine's flags (batch and serve).
+// The serving engine's flags (batch and serve), bound to EngineConfig's fields.
 struct EngineFlags {
-  std::string kv_size;             // KV pool: tokens or bytes with a unit ("" = engine default)
-  int64_t max_running = 32, max_waiting = 1024, prefill_chunk = 256;
+  EngineConfig config;
+  std::string kv_size;             // KV pool: tokens or bytes with a unit ("" = the device's)
 };
 
 // `running_name` names the max_running option ("--max-running"; serve: "--parallel", alias -np).
 void add_engine(CLI::App* app, EngineFlags& e, const std::string& running_name);
-// `device` ("cpu" or "cuda") decides how a --kv-size in bytes converts to token slots.
-Result<EngineConfig> engine_config(const CommonFlags& f, const EngineFlags& e, const Loaded& m,
-                                   const std::string& device);
+// Checks the engine flags; a --kv-size goes into `spec`.
+Status check_engine_flags(const EngineFlags& e, ForwardSpec& spec);
 
 struct BatchFlags {
   std::string requests = "-";      // JSONL file, "-" = stdin

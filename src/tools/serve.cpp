@@ -14,7 +14,6 @@
 
 #include "server/server.h"
 #include "tools/cli.h"
-#include "tools/device.h"
 
 namespace wedlm::cli {
 namespace {
@@ -85,7 +84,8 @@ void add_serve(CLI::App* app, ServeFlags& s) {
   app->add_option("--timeout", s.timeout_s, "socket and per-request time limit, seconds")
       ->capture_default_str();
   app->add_option("--threads-http", s.http_threads,
-                  "most HTTP worker threads, started as needed (0 = parallel + max-waiting + 16)");
+                  "most HTTP worker threads, started as needed (0 = parallel + max-waiting + 16, "
+                  "at most 4096)");
   app->add_option("--shutdown-grace", s.shutdown_grace_s,
                   "seconds in-flight requests get to finish on SIGINT/SIGTERM")->capture_default_str();
   app->add_flag("--log-prompts", s.log_prompts, "put prompt and reply text in the request log");
@@ -107,10 +107,8 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   sc.timeout_s = s.timeout_s;
   sc.log_prompts = s.log_prompts;
   // a thread per connection for every request the engine can hold, running or queued
-  sc.http_threads = s.http_threads > 0
-                        ? s.http_threads
-                        : int(std::min<int64_t>(s.engine.max_running + s.engine.max_waiting + 16,
-                                                4096));
+  sc.http_threads =
+      s.http_threads > 0 ? s.http_threads : server::default_http_threads(s.engine.config.scheduler);
   if (s.timeout_s < 1) return fail("--timeout must be at least 1 second");
   server::Server srv(sc);
   auto port = srv.bind();
@@ -135,17 +133,17 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   if (!chat.note().empty()) log_event({{"event", "note"}, {"message", chat.note()}});
   auto sm = served_model(f, s, l.value(), chat);
   if (!sm.is_ok()) return fail(sm.status().to_string()), stop(1);
-  auto dev = resolve_device(f);
-  if (!dev.is_ok()) return fail(dev.status().message()), stop(1);
-  auto cfg = engine_config(f, s.engine, l.value(), dev.value());
-  if (!cfg.is_ok()) return fail(cfg.status().message()), stop(1);
-  auto fw = make_forward(f, l.value(), dev.value(), cfg.value().kv_tokens);
+  CommonFlags spec = f;
+  if (Status e = check_engine_flags(s.engine, spec.forward); !e.is_ok())
+    return fail(e.message()), stop(1);
+  auto fw = l.value().forward(spec);
   if (!fw.is_ok()) return fail(fw.status().message()), stop(1);
-  Engine engine(std::move(fw).value(), cfg.value());
+  const std::string device = fw.value()->device();
+  Engine engine(std::move(fw).value(), s.engine.config);
   srv.attach(sm.value(), engine);
   log_event({{"event", "ready"}, {"model", sm.value().name}, {"port", port.value()},
-             {"context", sm.value().context}, {"device", dev.value()}, {"kv_tokens", engine.kv_tokens()},
-             {"parallel", s.engine.max_running}});
+             {"context", sm.value().context}, {"device", device}, {"kv_tokens", engine.kv_tokens()},
+             {"parallel", s.engine.config.scheduler.max_running}});
   return stop(0);
 }
 

@@ -28,7 +28,6 @@
 
 #include "decode/generate.h"
 #include "tools/cli.h"
-#include "tools/device.h"
 #include "io/weights.h"
 #include "model/model.h"
 #include "ops/ops.h"
@@ -86,11 +85,8 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
   const int64_t cap = std::min(p.value().context,
                                int64_t(prompt.value().size()) + p.value().max_tokens +
                                    2 * p.value().window + 1);
-  auto dev = resolve_device(f);
-  if (!dev.is_ok()) return fail(dev.status().message());
-  auto fw = make_forward(f, m, dev.value(), cap);
+  auto fw = m.forward(f, KvSize{cap, 0});
   if (!fw.is_ok()) return fail(fw.status().message());
-  ModelSequence seq(std::move(fw).value());
   std::string all;  // reply bytes so far: each commit appends only its own tokens' bytes
   size_t printed = 0;
   auto on_commit = [&](std::span<const int32_t> toks) {
@@ -104,7 +100,7 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
     if (upto > printed) std::fwrite(all.data() + printed, 1, upto - printed, stdout), printed = upto;
     std::fflush(stdout);
   };
-  auto r = generate(seq, prompt.value(), p.value(), on_commit);
+  auto r = generate(*fw.value(), prompt.value(), p.value(), on_commit);
   if (!r.is_ok()) return fail(r.status().to_string());
   print_result(f, g.mode, m, prompt.value(), r.value(), printed);
   return 0;
@@ -120,17 +116,11 @@ int run_perplexity(const CommonFlags& f) {
   if (n < 2) return fail("perplexity needs at least 2 tokens");
   if (n > l.value().ck->config().max_position_embeddings) return fail("input longer than the context");
   for (int32_t t : x) if (t >= V) return fail(fmt::format("token id {} is outside the vocabulary", t));
-  auto dev = resolve_device(f);
-  if (!dev.is_ok()) return fail(dev.status().message());
-  auto fw = make_forward(f, l.value(), dev.value(), n);
+  auto fw = l.value().forward(f, KvSize{n, 0});
   if (!fw.is_ok()) return fail(fw.status().message());
-  ModelSequence seq(std::move(fw).value());
-  std::vector<int64_t> pos(size_t(n), 0);
-  std::vector<int32_t> rows(size_t(n - 1));
-  for (int64_t i = 0; i < n; ++i) pos[size_t(i)] = i;
-  for (int64_t i = 0; i + 1 < n; ++i) rows[size_t(i)] = int32_t(i);
-  std::vector<float> logits;
-  seq.forward(x, pos, 0, rows, logits);
+  StepOutput out;
+  next_token_logits(*fw.value(), x, out);
+  const std::vector<float>& logits = out.logits;
   std::vector<double> lp;
   double sum = 0;
   for (int64_t t = 0; t + 1 < n; ++t) {
@@ -260,8 +250,7 @@ int main(int argc, char** argv) {
   BenchFlags bnf;
   CLI::App* bench = app.add_subcommand("bench", "llama-bench-style tables of the engine");
   bench->add_option("-m,--model", cbench.model_dir, "model directory")->capture_default_str();
-  bench->add_option("--kv-block", cbench.block_size, "KV block size")->capture_default_str();
-  add_device_flags(bench, cbench);
+  add_forward_flags(bench, cbench.forward);
   add_bench(bench, bnf);
   BenchServeFlags bsf;
   CLI::App* bench_serve = app.add_subcommand("bench-serve", "load an OpenAI-compatible server");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "io/weights.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "test_util.h"
 
@@ -19,6 +20,11 @@ struct BundledModel {
 
   BundledModel() : ck(Checkpoint::open(dir).value()), ops(make_cpu_ops()) {
     model = std::make_unique<Model>(*ck, *ops);
+  }
+  // A CPU forward of the model with a KV pool of its own (default: 4 x the context).
+  std::unique_ptr<CpuForward> forward(int64_t kv_tokens = 0) const {
+    const int64_t tokens = kv_tokens > 0 ? kv_tokens : 4 * ck->config().max_position_embeddings;
+    return std::make_unique<CpuForward>(*model, kv_blocks_for(tokens, 16), 16);
   }
 };
 

@@ -41,15 +41,12 @@ inline std::vector<std::pair<int64_t, int32_t>> fixture_fill(const nlohmann::jso
   return fill;
 }
 
-// log p(ids[t + 1] | ids[0..t]) for every t, from one forward of `ids` through `seq`.
-inline std::vector<double> next_token_logprobs(SequenceModel& seq, const std::vector<int32_t>& ids) {
-  const int64_t V = seq.vocab_size();
-  std::vector<int64_t> pos(ids.size());
-  std::vector<int32_t> rows(ids.size() - 1);
-  for (size_t i = 0; i < ids.size(); ++i) pos[i] = int64_t(i);
-  for (size_t i = 0; i + 1 < ids.size(); ++i) rows[i] = int32_t(i);
-  std::vector<float> logits;
-  seq.forward(ids, pos, 0, rows, logits);
+// log p(ids[t + 1] | ids[0..t]) for every t, from one forward of `ids` through `f`.
+inline std::vector<double> next_token_logprobs(Forward& f, const std::vector<int32_t>& ids) {
+  const int64_t V = f.config().vocab_size;
+  StepOutput o;
+  next_token_logits(f, ids, o);
+  const std::vector<float>& logits = o.logits;
   std::vector<double> out;
   for (size_t t = 0; t + 1 < ids.size(); ++t) {
     const float* r = logits.data() + t * size_t(V);

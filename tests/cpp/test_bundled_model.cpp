@@ -63,7 +63,7 @@ class BundledModel : public ::testing::Test {
     p.stop_ids = ck_->config().eos_token_ids;
     p.mask_id = ck_->config().mask_token_id;
     p.sampling.temperature = 0;
-    ModelSequence seq(*model_, int64_t(prompt.size()) + p.max_tokens + 2 * p.window + 1, 16);
+    CpuForward seq(*model_, kv_blocks_for(int64_t(prompt.size()) + p.max_tokens + 2 * p.window + 1, 16), 16);
     return generate(seq, prompt, p).value();
   }
 
@@ -89,7 +89,7 @@ TEST_F(BundledModel, SeededSamplingIsReproducible) {
     p.stop_ids = ck_->config().eos_token_ids;
     p.mask_id = ck_->config().mask_token_id;
     p.sampling = {1.0, 0, 1.0, seed};
-    ModelSequence seq(*model_, 200, 16);
+    CpuForward seq(*model_, kv_blocks_for(200, 16), 16);
     return generate(seq, prompt, p).value().output;
   };
   for (DecodeMode mode : {DecodeMode::kWeDLM, DecodeMode::kAR}) {

@@ -14,7 +14,7 @@
 #include "ops/cuda/cuda_gemm.h"
 #include "ops/cuda/cuda_kernels.h"
 #include "ops/cuda/cuda_reference.h"
-#include "ops/logit_rows.h"
+#include "ops/sampling/sampling.h"
 #include "sample_cases.h"
 
 namespace wedlm::cuda {
@@ -299,12 +299,9 @@ TEST(CudaKernels, SampleRowsChooseWhatTheHostChooses) {
   REQUIRE_DEVICE();
   for (const int64_t vocab : {5, 1000, 151936}) {
     const test::SampleCase c = test::sample_case(vocab, 40, uint32_t(vocab));
-    std::vector<DrawParams> params;
-    for (const RowDraw& d : c.draws)
-      params.push_back({d.temperature, d.top_k, d.top_p, d.banned, d.u});
-    const int64_t n = int64_t(params.size());
+    const int64_t n = int64_t(c.draws.size());
     DeviceBuffer<float> dz(c.logits);
-    DeviceBuffer<DrawParams> dd(params);
+    DeviceBuffer<RowDraw> dd(c.draws);
     DeviceBuffer<int32_t> dt(std::vector<int32_t>(size_t(n), -7));
     sample_rows(dz.data(), n, vocab, dd.data(), dt.data(), nullptr);
     const std::vector<int32_t> got = dt.download();

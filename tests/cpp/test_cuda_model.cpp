@@ -29,6 +29,23 @@ std::vector<int32_t> all_rows(int64_t n) {
   return v;
 }
 
+// Every logit row's logits from `f` (each row of the batch asks for them).
+std::vector<float> all_logits(Forward& f, Batch b) {
+  for (RowRequest& q : b.requests) q.wants_logits = true;
+  StepOutput out;
+  f.forward(b, out);
+  return out.logits;
+}
+
+// The picks `f` makes of the batch's logit rows under `draws` (no logits asked).
+std::vector<RowPick> picks_of(Forward& f, Batch b, const std::vector<RowDraw>& draws) {
+  for (size_t r = 0; r < draws.size(); ++r) b.requests[r] = RowRequest{draws[r], false};
+  StepOutput out;
+  f.forward(b, out);
+  EXPECT_TRUE(out.logits.empty()) << "no row asked for its logits";
+  return out.picks;
+}
+
 // bf16 activations round at every stage (~2^-9 each) through 8 layers: the logits of the two
 // forwards differ by about 1% in norm; greedy choices agree except near ties.
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, int64_t vocab,
@@ -66,7 +83,7 @@ TEST(CudaModel, PrefillAndABatchedWeDLMStepMatchTheCpuForward) {
     Batch b;
     b.add(ids, iota_from(0, n), 0, *t, all_rows(n));
     bm.model->forward(b, cpu_cache, want);
-    gpu.forward(b, got);
+    got = all_logits(gpu, b);
     expect_close(got, want, c.vocab_size, "prefill");
   }
   // a step: sequence 1 commits 3 tokens and has 16 masks, sequence 2 has 16 masks
@@ -78,16 +95,22 @@ TEST(CudaModel, PrefillAndABatchedWeDLMStepMatchTheCpuForward) {
   Batch step;
   step.add(s1, iota_from(P, 19), P, t1, rows1);
   step.add(s2, iota_from(P - 5, 16), P - 5, t2, all_rows(16));
-  bm.model->forward(step, cpu_cache, want);
-  gpu.forward(step, got);
+  LayerTrace on_cpu, on_gpu;  // each layer's rows, so a departure is named by its layer
+  const LayerObserver cpu_observer = on_cpu.recorder();
+  bm.model->forward(step, cpu_cache, want, &cpu_observer);
+  gpu.set_layer_observer(on_gpu.recorder());
+  got = all_logits(gpu, step);
+  gpu.set_layer_observer({});
   expect_close(got, want, c.vocab_size, "step");
+  ASSERT_EQ(on_gpu.layers().size(), size_t(c.n_layer + 1));
+  const auto departs = LayerTrace::first_departure(on_cpu, on_gpu, 0.05);
+  EXPECT_FALSE(departs.has_value()) << "the device departs from the CPU at layer " << *departs;
   // the same step's picks made on the device (the step's KV rows are rewritten with the same
   // values, so running it again changes nothing): greedy ones against the CPU's logits, sampled
   // ones against the host's sample_row on the device's own logits
   const int64_t V = c.vocab_size;
   std::vector<RowDraw> greedy(step.logit_rows.size(), RowDraw{0.0, 0, 1.0, c.mask_token_id, 0});
-  std::vector<RowPick> picks;
-  gpu.forward_picks(step, greedy, picks);
+  std::vector<RowPick> picks = picks_of(gpu, step, greedy);
   ASSERT_EQ(picks.size(), step.logit_rows.size());
   size_t same = 0;
   for (size_t r = 0; r < picks.size(); ++r) {
@@ -101,7 +124,7 @@ TEST(CudaModel, PrefillAndABatchedWeDLMStepMatchTheCpuForward) {
   for (size_t r = 0; r < step.logit_rows.size(); ++r)
     sampled.push_back(RowDraw{0.5 + 0.1 * double(r % 5), int64_t(r % 3) * 20, r % 2 ? 0.9 : 1.0,
                               c.mask_token_id, double(r) / double(step.logit_rows.size())});
-  gpu.forward_picks(step, sampled, picks);
+  picks = picks_of(gpu, step, sampled);
   for (size_t r = 0; r < picks.size(); ++r)
     EXPECT_EQ(picks[r].token, sample_row(got.data() + r * V, V, sampled[r])) << "row " << r;
 }
@@ -112,17 +135,14 @@ TEST(CudaModel, PrefillAndABatchedWeDLMStepMatchTheCpuForward) {
 namespace wedlm {
 namespace {
 
-// CUDA graphs (WEDLM_CUDA_GRAPHS=1) replay exactly what eager launches compute: the same batches
+// CUDA graphs (--cuda-graphs) replay exactly what eager launches compute: the same batches
 // through two models, a step shape seen once (eager), twice (captured) and three times (replayed).
 TEST(CudaModel, GraphReplaysGiveTheEagerLogitsBitForBit) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: device forward test skipped";
   static test::BundledModel bm;
   const ModelConfig& c = bm.ck->config();
-  unsetenv("WEDLM_CUDA_GRAPHS");
   CudaModel eager(*bm.ck, 8, 16);
-  setenv("WEDLM_CUDA_GRAPHS", "1", 1);
-  CudaModel graphed(*bm.ck, 8, 16);
-  unsetenv("WEDLM_CUDA_GRAPHS");
+  CudaModel graphed(*bm.ck, 8, 16, CudaOptions{true, false});
   const std::vector<int32_t> table = {4, 1, 6, 0};
   const int64_t P = int64_t(kPrompt.size());
   std::vector<Batch> batches(4);
@@ -136,10 +156,7 @@ TEST(CudaModel, GraphReplaysGiveTheEagerLogitsBitForBit) {
     batches[size_t(s)].add(ids, iota_from(at, 18), at, table, rows);
   }
   for (size_t i = 0; i < batches.size(); ++i) {
-    std::vector<float> a, b;
-    eager.forward(batches[i], a);
-    graphed.forward(batches[i], b);
-    EXPECT_EQ(a, b) << "forward " << i;
+    EXPECT_EQ(all_logits(eager, batches[i]), all_logits(graphed, batches[i])) << "forward " << i;
   }
 }
 
@@ -149,16 +166,13 @@ TEST(CudaModel, GraphReplaysGiveTheEagerLogitsBitForBit) {
 namespace wedlm {
 namespace {
 
-// WEDLM_CUDA_FA=1: a forward of 64 rows or more attends with the tiled tensor-core kernel. Its
+// --cuda-tiled-attention: a forward of 64 rows or more attends with the tiled tensor-core kernel. Its
 // bf16 probabilities move the logits by well under the bf16-vs-fp32 gap tested above.
 TEST(CudaModel, TiledAttentionForwardAgreesWithTheDefault) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: device forward test skipped";
   static test::BundledModel bm;
-  unsetenv("WEDLM_CUDA_FA");
   CudaModel plain(*bm.ck, 16, 16);
-  setenv("WEDLM_CUDA_FA", "1", 1);
-  CudaModel tiled(*bm.ck, 16, 16);
-  unsetenv("WEDLM_CUDA_FA");
+  CudaModel tiled(*bm.ck, 16, 16, CudaOptions{false, true});
   std::vector<int32_t> ids;  // 150 tokens: the chat prompt, repeated
   while (ids.size() < 150) ids.insert(ids.end(), kPrompt.begin(), kPrompt.end());
   ids.resize(150);
@@ -166,9 +180,7 @@ TEST(CudaModel, TiledAttentionForwardAgreesWithTheDefault) {
   std::iota(table.begin(), table.end(), 0);
   Batch b;
   b.add(ids, iota_from(0, 150), 0, table, all_rows(150));
-  std::vector<float> want, got;
-  plain.forward(b, want);
-  tiled.forward(b, got);
+  const std::vector<float> want = all_logits(plain, b), got = all_logits(tiled, b);
   double num = 0, den = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     ASSERT_TRUE(std::isfinite(got[i])) << i;

@@ -27,15 +27,15 @@ struct Agreement {
   int64_t matched = 0, total = 0;  // AR tokens and WeDLM steps up to the first divergence
 };
 
-ModelSequence on_device(const Checkpoint& ck) {
-  return ModelSequence(std::make_unique<CudaModel>(ck, 32, 16));  // 512 slots
+std::unique_ptr<CudaModel> on_device(const Checkpoint& ck) {
+  return std::make_unique<CudaModel>(ck, 32, 16);  // 512 slots
 }
 
 void logprob_errors(const Checkpoint& ck, const json& fx, Agreement& a) {
   for (const json& c : fx["logprobs"]) {
-    ModelSequence seq = on_device(ck);
+    const auto seq = on_device(ck);
     const std::vector<int32_t> ids = c["ids"];
-    const std::vector<double> lp = test::next_token_logprobs(seq, ids);
+    const std::vector<double> lp = test::next_token_logprobs(*seq, ids);
     for (size_t t = 0; t < lp.size(); ++t)
       a.max_logprob_error =
           std::max(a.max_logprob_error, std::fabs(lp[t] - c["next_logprob"][t].get<double>()));
@@ -45,9 +45,9 @@ void logprob_errors(const Checkpoint& ck, const json& fx, Agreement& a) {
 void ar_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement& a) {
   const GenerateParams p =
       test::fixture_params(fx, c, ck.config().max_position_embeddings, DecodeMode::kAR);
-  ModelSequence seq = on_device(ck);
+  const auto seq = on_device(ck);
   const std::vector<int32_t> prompt = c["prompt"], want = c["output"];
-  const std::vector<int32_t> got = generate(seq, prompt, p).value().output;
+  const std::vector<int32_t> got = generate(*seq, prompt, p).value().output;
   size_t k = 0;
   while (k < got.size() && k < want.size() && got[k] == want[k]) ++k;
   a.matched += int64_t(k), a.total += int64_t(want.size());
@@ -56,8 +56,8 @@ void ar_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement
 void wedlm_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement& a) {
   const GenerateParams p =
       test::fixture_params(fx, c, ck.config().max_position_embeddings, DecodeMode::kWeDLM);
-  ModelSequence seq = on_device(ck);
-  const GenerateResult r = generate(seq, c["prompt"].get<std::vector<int32_t>>(), p).value();
+  const auto seq = on_device(ck);
+  const GenerateResult r = generate(*seq, c["prompt"].get<std::vector<int32_t>>(), p).value();
   size_t k = 0;
   for (; k < r.steps.size() && k < c["steps"].size(); ++k)
     if (r.steps[k].commit != c["steps"][k]["commit"].get<int64_t>() ||

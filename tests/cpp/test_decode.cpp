@@ -35,30 +35,36 @@ std::vector<float> row_with(double h, int32_t tok) {
 struct Call {
   std::vector<int32_t> ids;
   std::vector<int64_t> pos;
-  int64_t n_cached;
+  int64_t n_kv;
   std::vector<int32_t> rows;
 };
 
-// Every requested row gets script(step, position) -> (entropy, token).
-class ScriptedModel final : public SequenceModel {
+// A Forward whose every logit row gets script(step, position) -> (entropy, token): logits of that
+// entropy and argmax, picked on the host as any forward without its own picks does.
+class ScriptedModel final : public Forward {
  public:
   using Script = std::function<std::pair<double, int32_t>(int, int64_t)>;
-  explicit ScriptedModel(Script s) : script_(std::move(s)) {}
-  int64_t vocab_size() const override { return kVocab; }
-  void forward(std::span<const int32_t> ids, std::span<const int64_t> pos, int64_t n_cached,
-               std::span<const int32_t> rows, std::vector<float>& logits) override {
-    calls.push_back({{ids.begin(), ids.end()}, {pos.begin(), pos.end()}, n_cached,
-                     {rows.begin(), rows.end()}});
-    logits.clear();
-    for (int32_t r : rows) {  // WeDLM asks for mask rows only; AR for the last row
-      const auto [h, t] = script_(int(calls.size()) - 2, pos[size_t(r)]);  // step 0 = first
+  explicit ScriptedModel(Script s) : script_(std::move(s)) { cfg_.vocab_size = kVocab; }
+  const ModelConfig& config() const override { return cfg_; }
+  const char* device() const override { return "script"; }
+  int64_t n_blocks() const override { return 1000; }
+  int64_t block_size() const override { return 1; }
+  void set_layer_observer(LayerObserver) override {}
+  void forward(const Batch& b, StepOutput& out) override {
+    EXPECT_EQ(b.segments.size(), 1u) << "generate() runs one sequence";
+    calls.push_back({b.ids, b.pos, b.segments[0].n_kv, b.logit_rows});
+    out.logits.clear();
+    for (int32_t r : b.logit_rows) {  // WeDLM asks for mask rows only; AR for the last row
+      const auto [h, t] = script_(int(calls.size()) - 2, b.pos[size_t(r)]);  // step 0 = first
       const std::vector<float> row = row_with(h, t);
-      logits.insert(logits.end(), row.begin(), row.end());
+      out.logits.insert(out.logits.end(), row.begin(), row.end());
     }
+    out.pick_from_logits(b, kVocab);
   }
   std::vector<Call> calls;
 
  private:
+  ModelConfig cfg_;
   Script script_;
 };
 
@@ -89,16 +95,16 @@ TEST(WeDLM, WorkedExampleOfTheSpec) {
   const Call& s1 = m.calls[1];
   EXPECT_EQ(s1.ids, (std::vector<int32_t>{kMask, kMask, kMask, kMask}));
   EXPECT_EQ(s1.pos, (std::vector<int64_t>{10, 11, 12, 13}));
-  EXPECT_EQ(s1.n_cached, 10);
+  EXPECT_EQ(s1.n_kv, 10);
   const Call& s2 = m.calls[2];  // [A B M D M M]: filled first, then masks, true positions
   EXPECT_EQ(s2.ids, (std::vector<int32_t>{A, B, D, kMask, kMask, kMask}));
   EXPECT_EQ(s2.pos, (std::vector<int64_t>{10, 11, 13, 12, 14, 15}));
-  EXPECT_EQ(s2.n_cached, 10);   // KV rows go to slots 10..15 in this physical order
+  EXPECT_EQ(s2.n_kv, 10);   // KV rows go to slots 10..15 in this physical order
   EXPECT_EQ(s2.rows, (std::vector<int32_t>{3, 4, 5}));  // LM head only for mask rows
   const Call& s3 = m.calls[3];  // [C D M M M M], already sorted
   EXPECT_EQ(s3.ids, (std::vector<int32_t>{C, D, kMask, kMask, kMask, kMask}));
   EXPECT_EQ(s3.pos, (std::vector<int64_t>{12, 13, 14, 15, 16, 17}));
-  EXPECT_EQ(s3.n_cached, 12);
+  EXPECT_EQ(s3.n_kv, 12);
   const GenerateResult& g = r.value();
   EXPECT_EQ(g.output, (std::vector<int32_t>{A, B, C, D}));
   EXPECT_EQ(g.forwards, 3);
@@ -146,7 +152,7 @@ TEST(WeDLM, ContextLimitShrinksTheWindowAndEndsWithLength) {
   ASSERT_TRUE(r.is_ok());
   EXPECT_EQ(r.value().output.size(), 3u);
   EXPECT_EQ(r.value().finish_reason, "length");
-  for (const Call& c : m.calls) EXPECT_LE(c.n_cached + int64_t(c.ids.size()), 13);
+  for (const Call& c : m.calls) EXPECT_LE(c.n_kv + int64_t(c.ids.size()), 13);
   p.context = 10;
   EXPECT_NE(generate(m, kPrompt, p).status().message().find("no room"), std::string::npos);
 }
@@ -231,7 +237,7 @@ TEST(AR, NextTokenWithCacheOneRowPerStep) {
   EXPECT_EQ(r.value().forwards, 3);
   ASSERT_EQ(m.calls.size(), 3u);
   EXPECT_EQ(m.calls[0].rows, (std::vector<int32_t>{9}));  // prefill: last row only
-  EXPECT_EQ(m.calls[1].n_cached, 10);
+  EXPECT_EQ(m.calls[1].n_kv, 10);
   EXPECT_EQ(m.calls[2].pos, (std::vector<int64_t>{11}));
 }
 

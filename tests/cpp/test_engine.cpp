@@ -13,6 +13,7 @@
 
 #include "decode/generate.h"
 #include "engine/engine.h"
+#include "model/make_forward.h"
 #include "io/weights.h"
 #include "ops/ops.h"
 #include "bundled_model.h"
@@ -45,19 +46,39 @@ Outcome drain(RequestHandle& h) {
   return o;
 }
 
-// A CpuForward inside another Forward, for test doubles that watch or change one behaviour. It
-// hands every row's logits to the decoder (the Forward default), where CpuForward gives picks.
-class WrappedCpuForward : public Forward {
+// A forward that answers every row by the rule's sorting reference (choose_token), from the CPU
+// model's logits of every logit row: what any correct forward returns, made another way.
+class ReferencePicksForward final : public Forward {
  public:
-  WrappedCpuForward(Model& m, int64_t n_blocks) : cpu_(m, n_blocks, 16) {}
-  const ModelConfig& config() const override { return cpu_.config(); }
-  const char* device() const override { return "cpu"; }
-  int64_t n_blocks() const override { return cpu_.n_blocks(); }
-  int64_t block_size() const override { return cpu_.block_size(); }
-  void forward(const Batch& b, std::vector<float>& logits) override { cpu_.forward(b, logits); }
+  explicit ReferencePicksForward(std::unique_ptr<CpuForward> cpu) : cpu_(std::move(cpu)) {}
+  const ModelConfig& config() const override { return cpu_->config(); }
+  const char* device() const override { return "reference"; }
+  int64_t n_blocks() const override { return cpu_->n_blocks(); }
+  int64_t block_size() const override { return cpu_->block_size(); }
+  void set_layer_observer(LayerObserver) override {}
+  void forward(const Batch& b, StepOutput& out) override {
+    Batch every = b;  // the whole row of every logit row
+    for (RowRequest& q : every.requests) q.wants_logits = true;
+    StepOutput all;
+    cpu_->forward(every, all);
+    const int64_t V = config().vocab_size;
+    out = StepOutput{};
+    out.logits_index.assign(b.logit_rows.size(), -1);
+    for (size_t r = 0; r < b.logit_rows.size(); ++r) {
+      const float* row = all.logits_of(r, V);
+      const RowDraw& d = b.requests[r].draw;
+      const SamplingParams sp{d.temperature, d.top_k, d.top_p, 0};
+      out.picks.push_back({choose_token(row, V, sp, d.u, d.banned), row_entropy(row, V)});
+      if (!b.requests[r].wants_logits) continue;
+      out.logits_index[r] = int32_t(out.logits.size() / size_t(V));
+      out.logits.insert(out.logits.end(), row, row + V);
+    }
+    ++forwards;
+  }
+  int64_t forwards = 0;
 
  private:
-  CpuForward cpu_;
+  std::unique_ptr<CpuForward> cpu_;
 };
 
 class EngineTest : public ::testing::Test {
@@ -92,15 +113,16 @@ class EngineTest : public ::testing::Test {
     return r;
   }
 
-  // The reference: generate() on a private cache, by logits.
+  // The reference: generate() on a private cache.
   static std::vector<int32_t> alone(const Request& r) {
-    ModelSequence seq(std::make_unique<WrappedCpuForward>(*model_, (r.params.context + 15) / 16));
-    return generate(seq, r.prompt, r.params).value().output;
+    return generate(*bm_->forward(), r.prompt, r.params).value().output;
   }
 
-  static EngineConfig config(int64_t kv_tokens = 0, int64_t max_running = 8) {
+  // A CPU forward with a pool of `kv_tokens` slots (default: 4 x the context).
+  static std::unique_ptr<Forward> cpu(int64_t kv_tokens = 0) { return bm_->forward(kv_tokens); }
+
+  static EngineConfig config(int64_t max_running = 8) {
     EngineConfig c;
-    c.kv_tokens = kv_tokens;
     c.scheduler.max_running = max_running;
     c.scheduler.prefill_chunk = 64;
     c.scheduler.max_waiting = 2000;
@@ -126,7 +148,7 @@ TEST_F(EngineTest, ConcurrentRequestsGiveWhatTheyGiveAloneInAnyOrder) {
   for (size_t i = 0; i < 16; ++i) reqs.push_back(request(i));
   std::vector<std::vector<int32_t>> want;
   for (const Request& r : reqs) want.push_back(alone(r));
-  Engine eng(*model_, config());
+  Engine eng(cpu(), config());
   const auto fwd = run_all(eng, reqs);
   std::vector<Request> rev(reqs.rbegin(), reqs.rend());
   const auto bwd = run_all(eng, rev);
@@ -139,22 +161,10 @@ TEST_F(EngineTest, ConcurrentRequestsGiveWhatTheyGiveAloneInAnyOrder) {
   EXPECT_GT(eng.stats().steps, 0);
 }
 
-// A CPU forward by picks, as CpuForward and a device forward go (Forward::forward_picks, here its
-// host default), counting the forwards that went by picks.
-class PicksForward final : public WrappedCpuForward {
- public:
-  using WrappedCpuForward::WrappedCpuForward;
-  bool picks_are_cheaper() const override { return true; }
-  int64_t picked = 0;  // forwards that went by picks
-  void forward_picks(const Batch& b, std::span<const RowDraw> draws,
-                     std::vector<RowPick>& picks) override {
-    ++picked;
-    Forward::forward_picks(b, draws, picks);
-  }
-};
-
-// Greedy and sampled requests alike: the forward draws each row under the decoder's RowDraw.
-TEST_F(EngineTest, PicksDecodeExactlyAsLogitsDo) {
+// Greedy and sampled requests alike, with and without logprobs: a forward that answers the rows
+// another way (the sorting reference, every row's logits taken) decodes the same tokens, in the
+// engine and in generate().
+TEST_F(EngineTest, AnyForwardThatAnswersTheRowsDecodesAlike) {
   std::vector<Request> plain, with_logprobs;
   int sampled = 0;
   for (size_t i = 0; i < 16; ++i) {
@@ -165,65 +175,68 @@ TEST_F(EngineTest, PicksDecodeExactlyAsLogitsDo) {
   with_logprobs = plain;
   with_logprobs[0].params.logprobs = 2;  // one request that needs whole rows, in every batch
   for (const auto* reqs : {&plain, &with_logprobs}) {
-    auto owned = std::make_unique<PicksForward>(*model_, 4 * 1024 / 16);
-    PicksForward* f = owned.get();
-    Engine eng(std::move(owned), config(0, 16));
+    auto owned = std::make_unique<ReferencePicksForward>(bm_->forward());
+    ReferencePicksForward* f = owned.get();
+    Engine eng(std::move(owned), config(16));
     const auto got = run_all(eng, *reqs);
     for (int k = 0; k < 1000 && eng.stats().running > 0; ++k)  // the last step's stats land
       std::this_thread::sleep_for(std::chrono::milliseconds(1));    // just after its events
     for (size_t i = 0; i < reqs->size(); ++i)
       EXPECT_EQ(got[i].tokens, alone((*reqs)[i])) << "request " << i;
-    if (reqs == &plain) EXPECT_EQ(f->picked, eng.stats().steps) << "every step by picks";
-    else EXPECT_LT(f->picked, eng.stats().steps) << "steps with logprobs need logits";
+    EXPECT_EQ(f->forwards, eng.stats().steps) << "every step through the one call";
   }
-  for (size_t i = 0; i < plain.size(); ++i) {  // generate() on one sequence, by picks
-    auto owned = std::make_unique<PicksForward>(*model_, 4 * 1024 / 16);
-    PicksForward* f = owned.get();
-    ModelSequence seq(std::move(owned));
-    const GenerateResult r = generate(seq, plain[i].prompt, plain[i].params).value();
-    ModelSequence ref(
-        std::make_unique<WrappedCpuForward>(*model_, (plain[i].params.context + 15) / 16));
-    const GenerateResult want = generate(ref, plain[i].prompt, plain[i].params).value();
+  for (size_t i = 0; i < plain.size(); ++i) {  // generate() on one sequence
+    ReferencePicksForward f(bm_->forward());
+    const GenerateResult r = generate(f, plain[i].prompt, plain[i].params).value();
+    const GenerateResult want = generate(*bm_->forward(), plain[i].prompt, plain[i].params).value();
     EXPECT_EQ(r.output, want.output) << "request " << i;
     EXPECT_EQ(r.steps.size(), want.steps.size()) << "request " << i;
-    EXPECT_EQ(f->picked, r.forwards) << "request " << i;
+    EXPECT_EQ(f.forwards, r.forwards + (plain[i].params.mode == DecodeMode::kWeDLM ? 1 : 0))
+        << "request " << i << ": a WeDLM prefill, then one forward a step";
   }
 }
 
 // A CPU forward that records the CPU thread count its forwards ran under.
-class ThreadCountForward final : public WrappedCpuForward {
+class ThreadCountForward final : public Forward {
  public:
-  using WrappedCpuForward::WrappedCpuForward;
-  void forward(const Batch& b, std::vector<float>& logits) override {
+  explicit ThreadCountForward(std::unique_ptr<CpuForward> cpu) : cpu_(std::move(cpu)) {}
+  const ModelConfig& config() const override { return cpu_->config(); }
+  const char* device() const override { return "cpu"; }
+  int64_t n_blocks() const override { return cpu_->n_blocks(); }
+  int64_t block_size() const override { return cpu_->block_size(); }
+  void set_layer_observer(LayerObserver) override {}
+  void forward(const Batch& b, StepOutput& out) override {
+    cpu_->forward(b, out);
     seen = cpu_threads();
-    WrappedCpuForward::forward(b, logits);
   }
   std::atomic<int> seen{0};
+
+ private:
+  std::unique_ptr<CpuForward> cpu_;
 };
 
-// OpenMP's thread count is per thread: the engine's loop must take its creator's (`-t`), not the
-// process default (the bug: `wedlm bench/batch/serve -t 1` ran on every core).
+// OpenMP's thread count is per thread: the engine's loop must run the forward on its creator's
+// (`-t`), not the process default (the bug: `wedlm bench/batch/serve -t 1` ran on every core).
 TEST_F(EngineTest, TheLoopRunsWithItsCreatorsThreadCount) {
   const int before = cpu_threads();
   for (const int want : {1, 3}) {
     set_cpu_threads(want);
-    auto owned = std::make_unique<ThreadCountForward>(*model_, 4 * 1024 / 16);
+    auto owned = std::make_unique<ThreadCountForward>(bm_->forward());
     ThreadCountForward* f = owned.get();
+    set_cpu_threads(before);  // the forward keeps what it was made with
     Engine eng(std::move(owned), config());
     run_all(eng, {request(0)});
     EXPECT_EQ(f->seen.load(), want);
   }
-  set_cpu_threads(before);
 }
 
 TEST_F(EngineTest, LogprobsStreamWithTheirTokensAsGenerateGivesThem) {
   std::vector<Request> reqs;
   for (size_t i = 0; i < 6; ++i) reqs.push_back(request(i)), reqs.back().params.logprobs = 3;
-  Engine eng(*model_, config());
+  Engine eng(cpu(), config());
   const auto got = run_all(eng, reqs);
   for (size_t i = 0; i < reqs.size(); ++i) {
-    ModelSequence seq(*model_, reqs[i].params.context, 16);
-    const GenerateResult want = generate(seq, reqs[i].prompt, reqs[i].params).value();
+    const GenerateResult want = generate(*cpu(), reqs[i].prompt, reqs[i].params).value();
     ASSERT_EQ(got[i].tokens, want.output);
     ASSERT_EQ(got[i].logprobs.size(), want.output.size()) << "request " << i;
     for (size_t t = 0; t < want.output.size(); ++t) {
@@ -241,7 +254,7 @@ TEST_F(EngineTest, APreemptedRequestFinishesWithTheSameOutput) {
   int64_t peak = 0;
   for (const Request& r : reqs)
     peak = std::max<int64_t>(peak, int64_t(r.prompt.size()) + 120 + 2 * r.params.window);
-  Engine eng(*model_, config(peak + 32));  // room for about one and a bit
+  Engine eng(cpu(peak + 32), config());  // room for about one and a bit
   const auto out = run_all(eng, reqs);
   int64_t preempted = 0;
   for (size_t i = 0; i < reqs.size(); ++i) {
@@ -253,7 +266,7 @@ TEST_F(EngineTest, APreemptedRequestFinishesWithTheSameOutput) {
 }
 
 TEST_F(EngineTest, CancellationFreesEveryBlockOver1000Requests) {
-  Engine eng(*model_, config(4096, 16));
+  Engine eng(cpu(4096), config(16));
   std::mt19937 rng(7);
   std::vector<std::shared_ptr<RequestHandle>> hs;
   int cancelled = 0, finished = 0;
@@ -284,7 +297,7 @@ TEST_F(EngineTest, CancellationFreesEveryBlockOver1000Requests) {
 
 TEST_F(EngineTest, SecondTurnPrefillsOnlyItsNewTokensAndEqualsAColdRun) {
   Request t1 = request(0, 40);
-  Engine eng(*model_, config());
+  Engine eng(cpu(), config());
   const Outcome o1 = drain(*eng.submit(t1).value());
   Request t2 = t1;
   t2.prompt.insert(t2.prompt.end(), o1.tokens.begin(), o1.tokens.end());
@@ -295,7 +308,7 @@ TEST_F(EngineTest, SecondTurnPrefillsOnlyItsNewTokensAndEqualsAColdRun) {
   EXPECT_EQ(o2.end.counters.cached_tokens, reusable);
   EXPECT_EQ(o2.end.counters.prefill_tokens, int64_t(t2.prompt.size()) - reusable);
   EXPECT_EQ(o2.tokens, alone(t2));
-  Engine cold(*model_, config());
+  Engine cold(cpu(), config());
   const Outcome c2 = drain(*cold.submit(t2).value());
   EXPECT_EQ(c2.end.counters.cached_tokens, 0);
   EXPECT_EQ(c2.tokens, o2.tokens);
@@ -307,16 +320,16 @@ TEST_F(EngineTest, HundredSeededRequestsRepeatIdentically) {
     reqs.push_back(request(i, 24));
     reqs.back().params.sampling.temperature = 0.8;
   }
-  Engine eng(*model_, config(0, 16));
+  Engine eng(cpu(), config(16));
   const auto a = run_all(eng, reqs);
   const auto b = run_all(eng, reqs);
   for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(a[i].tokens, b[i].tokens) << "request " << i;
 }
 
 TEST_F(EngineTest, AFullQueueAnswersOverloaded) {
-  EngineConfig c = config(0, 1);
+  EngineConfig c = config(1);
   c.scheduler.max_waiting = 2;
-  Engine eng(*model_, c);
+  Engine eng(cpu(), c);
   std::vector<std::shared_ptr<RequestHandle>> ok;
   int overloaded = 0;
   for (size_t i = 0; i < 10; ++i) {
@@ -337,7 +350,7 @@ TEST_F(EngineTest, AFullQueueAnswersOverloaded) {
 }
 
 TEST_F(EngineTest, BadRequestsAreNamed) {
-  Engine eng(*model_, config(256));
+  Engine eng(cpu(256), config());
   Request r = request(0);
   r.prompt.push_back(5000);
   EXPECT_NE(eng.submit(r).status().message().find("token id 5000"), std::string::npos);
@@ -350,14 +363,31 @@ TEST_F(EngineTest, BadRequestsAreNamed) {
 }
 
 TEST(KvSize, TokensOrBytesWithAUnit) {
-  EXPECT_EQ(parse_kv_tokens("8192", 1024).value(), 8192);
-  EXPECT_EQ(parse_kv_tokens("1MiB", 1024).value(), 1024);
-  EXPECT_EQ(parse_kv_tokens("1.5GB", 1000).value(), 1500000);
-  EXPECT_EQ(parse_kv_tokens("2GiB", 294912).value(), 7281);
+  EXPECT_EQ(parse_kv_size("8192").value().tokens, 8192);
+  EXPECT_EQ(parse_kv_size("1MiB").value().bytes, 1048576.0);
+  EXPECT_EQ(parse_kv_size("1.5GB").value().bytes, 1.5e9);
   for (const char* bad : {"", "12x", "-3", "1.5", "MiB", "0"})
-    EXPECT_NE(parse_kv_tokens(bad, 1024).status().message().find("KV size"), std::string::npos)
-        << bad;
-  EXPECT_NE(parse_kv_tokens("100B", 1024).status().message().find("holds no token"),
+    EXPECT_NE(parse_kv_size(bad).status().message().find("KV size"), std::string::npos) << bad;
+}
+
+// A pool given in bytes is converted by the device's bytes per token (fp32 K and V on the CPU).
+TEST_F(EngineTest, MakeForwardSizesThePoolFromTheSpec) {
+  const ModelConfig& cfg = ck_->config();
+  const int64_t per_token = kv_bytes_per_token(cfg, "cpu");
+  EXPECT_EQ(per_token, 2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * 4);
+  const auto model = [] () -> Model& { return *model_; };
+  ForwardSpec spec;
+  spec.device = "cpu";
+  spec.kv.bytes = double(per_token) * 1000;
+  EXPECT_EQ(make_forward(spec, *ck_, model).value()->kv_tokens(), 1008);  // 63 blocks of 16
+  spec.kv = KvSize{};
+  EXPECT_EQ(make_forward(spec, *ck_, model).value()->kv_tokens(), default_kv_tokens(cfg));
+  spec.kv.bytes = 100;
+  EXPECT_NE(make_forward(spec, *ck_, model).status().message().find("holds no token"),
+            std::string::npos);
+  spec.kv = KvSize{};
+  spec.device = "tpu";
+  EXPECT_NE(make_forward(spec, *ck_, model).status().message().find("--device 'tpu'"),
             std::string::npos);
 }
 

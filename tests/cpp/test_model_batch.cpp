@@ -15,7 +15,7 @@ namespace {
 
 struct Seq {
   std::vector<int32_t> ids;
-  int64_t n_prefix;              // rows run earlier (n_cached of the batched rows)
+  int64_t n_prefix;              // rows run earlier (n_kv of the batched rows)
   std::vector<int32_t> table;    // its blocks in the shared pool
 };
 

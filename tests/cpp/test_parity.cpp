@@ -23,7 +23,7 @@ using nlohmann::json;
 void check_logprobs(Model& model, const json& fx) {
   for (const json& c : fx["logprobs"]) {
     const std::vector<int32_t> ids = c["ids"];
-    ModelSequence seq(model, int64_t(ids.size()), 4);
+    CpuForward seq(model, kv_blocks_for(int64_t(ids.size()), 4), 4);
     const std::vector<double> lp = test::next_token_logprobs(seq, ids);
     for (size_t t = 0; t < lp.size(); ++t)
       EXPECT_NEAR(lp[t], c["next_logprob"][t].get<double>(), 1e-4) << "position " << t;
@@ -32,7 +32,7 @@ void check_logprobs(Model& model, const json& fx) {
 
 void check_wedlm_trace(Model& model, const json& fx, const json& c, int64_t context) {
   const GenerateParams p = test::fixture_params(fx, c, context, DecodeMode::kWeDLM);
-  ModelSequence seq(model, 512, 16);
+  CpuForward seq(model, kv_blocks_for(512, 16), 16);
   const std::vector<int32_t> prompt = c["prompt"];
   const GenerateResult r = generate(seq, prompt, p).value();
   EXPECT_EQ(r.output, c["output"].get<std::vector<int32_t>>());
@@ -55,7 +55,7 @@ void check_fixture(const std::string& model_dir, const std::string& fixture_path
   check_logprobs(model, fx);
   for (const json& c : fx["ar"]) {
     const GenerateParams p = test::fixture_params(fx, c, context, DecodeMode::kAR);
-    ModelSequence seq(model, 512, 16);
+    CpuForward seq(model, kv_blocks_for(512, 16), 16);
     const std::vector<int32_t> prompt = c["prompt"];
     EXPECT_EQ(generate(seq, prompt, p).value().output, c["output"].get<std::vector<int32_t>>());
   }

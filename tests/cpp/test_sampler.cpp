@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "decode/sampler.h"
+#include "ops/sampling/sampling.h"
 #include "sample_cases.h"
 
 namespace wedlm {

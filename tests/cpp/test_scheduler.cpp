@@ -55,13 +55,18 @@ class Sim {
           << "sequence " << s->id << " runs rows past its blocks";
       StepRows rows;
       if (w.step && s->decoder.plan(rows)) {
-        std::vector<float> logits;
+        Batch b;  // the step's logit rows only: the decoder takes their picks
+        std::vector<RowRequest> requests;
+        s->decoder.row_requests(requests);
+        b.add(rows.ids, rows.pos, 0, {}, rows.logit_rows, requests);
+        StepOutput out;
         for (int32_t r : rows.logit_rows) {
           std::vector<float> row(kVocab, 0.0f);
           row[size_t(1 + (3 * rows.pos[size_t(r)] + int64_t(s->id)) % 13)] = 12.0f;
-          logits.insert(logits.end(), row.begin(), row.end());
+          out.logits.insert(out.logits.end(), row.begin(), row.end());
         }
-        s->decoder.apply(logits.data(), kVocab);
+        out.pick_from_logits(b, kVocab);
+        s->decoder.apply(out, 0, kVocab);
       }
       sched.completed(w);
       if (s->decoder.finished()) sched.remove(s), finished[s->id] = s->decoder.result().output;

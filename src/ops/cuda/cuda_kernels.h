@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "ops/cuda/cuda_device.h"
+#include "ops/sampling/row_draw.h"
 
 namespace wedlm::cuda {
 
@@ -103,19 +104,10 @@ void row_stats(const bf16_t* logits, int64_t n, int64_t vocab, int64_t banned, R
 void row_stats(const float* logits, int64_t n, int64_t vocab, int64_t banned, RowStats* stats,
                void* stream);
 
-// How one row's token is drawn: ops/logit_rows.h's RowDraw, field for field.
-struct DrawParams {
-  double temperature = 0;  // <= 0: greedy
-  int64_t top_k = 0;
-  double top_p = 1.0;
-  int64_t banned = -1;
-  double u = 0;
-};
-
 // tokens[i] = the token of row i of n rows of `vocab` fp32 logits drawn under draws[i]: the host's
-// sample_row (ops/logit_rows.h), by the same integer arithmetic (ops/sample_rule.h), one block a
+// sample_row (ops/sampling/sampling.h), by the same integer arithmetic (sample_rule.h), one block a
 // row (cuda_sample.cu). `draws` is on the device.
-void sample_rows(const float* logits, int64_t n, int64_t vocab, const DrawParams* draws,
+void sample_rows(const float* logits, int64_t n, int64_t vocab, const RowDraw* draws,
                  int32_t* tokens, void* stream);
 
 }  // namespace wedlm::cuda

@@ -1,5 +1,5 @@
 // sample_rows: a row's token drawn under top-k, top-p and temperature on the device, one block a
-// row, by ops/sample_rule.h (the host's sample_row is its twin). Each search for "the first
+// row, by ops/sampling/sample_rule.h (the host's sample_row is its twin). Each search for "the first
 // candidate at which a running sum of masses exceeds a target" is four passes over the row, one
 // byte of the order key each, summing masses per byte value with integer atomics in shared memory
 // (exact in any order, so the result does not depend on the schedule), then one pass over the
@@ -15,7 +15,7 @@
 #include <climits>
 
 #include "ops/cuda/cuda_check.h"
-#include "ops/sample_rule.h"
+#include "ops/sampling/sample_rule.h"
 
 namespace wedlm::cuda {
 namespace {
@@ -200,7 +200,7 @@ __device__ void row_max(const Row& r, float& mx, int& arg, int64_t& count, Share
   __syncthreads();
 }
 
-__device__ int32_t sample_one(const Row& row, const DrawParams& d, Shared& sh) {
+__device__ int32_t sample_one(const Row& row, const RowDraw& d, Shared& sh) {
   float mx;
   int arg;
   int64_t count;
@@ -227,10 +227,10 @@ __device__ int32_t sample_one(const Row& row, const DrawParams& d, Shared& sh) {
   return sh.cut_id;
 }
 
-__global__ void sample_rows_k(const float* logits, int64_t vocab, const DrawParams* draws,
+__global__ void sample_rows_k(const float* logits, int64_t vocab, const RowDraw* draws,
                               int32_t* tokens) {
   __shared__ Shared sh;
-  const DrawParams d = draws[blockIdx.x];
+  const RowDraw d = draws[blockIdx.x];
   const Row row{logits + int64_t(blockIdx.x) * vocab, vocab, d.banned, rule::Cut{}};
   const int32_t token = sample_one(row, d, sh);
   if (threadIdx.x == 0) tokens[blockIdx.x] = token;
@@ -238,7 +238,7 @@ __global__ void sample_rows_k(const float* logits, int64_t vocab, const DrawPara
 
 }  // namespace
 
-void sample_rows(const float* logits, int64_t n, int64_t vocab, const DrawParams* draws,
+void sample_rows(const float* logits, int64_t n, int64_t vocab, const RowDraw* draws,
                  int32_t* tokens, void* stream) {
   if (n == 0) return;
   sample_rows_k<<<unsigned(n), kSampleThreads, 0, static_cast<cudaStream_t>(stream)>>>(

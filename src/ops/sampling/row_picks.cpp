@@ -1,4 +1,4 @@
-#include "ops/logit_rows.h"
+#include "ops/sampling/sampling.h"
 
 #include <algorithm>
 #include <cmath>
@@ -27,16 +27,15 @@ int32_t row_argmax(const float* logits, int64_t n, int64_t banned) {
   return static_cast<int32_t>(best);
 }
 
-void pick_rows(const std::vector<float>& logits, int64_t vocab, std::span<const RowDraw> draws,
+void pick_rows(const float* logits, int64_t vocab, std::span<const RowDraw> draws,
                std::vector<RowPick>& picks) {
   const int64_t rows = int64_t(draws.size());
-  WEDLM_CHECK(int64_t(logits.size()) == rows * vocab, "pick_rows: one draw per row of logits");
   picks.resize(size_t(rows));
   // Rows over the thread team (on one thread a WeDLM step's 16 rows, their double exps included,
   // were ~5% of a counting run's samples); each row's numbers are its own.
 #pragma omp parallel for schedule(static) if (rows > 1)
   for (int64_t r = 0; r < rows; ++r)
-    picks[size_t(r)] = pick_row(logits.data() + r * vocab, vocab, draws[size_t(r)]);
+    picks[size_t(r)] = pick_row(logits + r * vocab, vocab, draws[size_t(r)]);
 }
 
 }  // namespace wedlm

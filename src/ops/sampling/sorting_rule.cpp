@@ -1,6 +1,4 @@
-#include "decode/sampler.h"
-
-#include "ops/logit_rows.h"
+#include "ops/sampling/sampling.h"
 
 #include <algorithm>
 #include <cmath>

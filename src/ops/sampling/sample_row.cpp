@@ -1,4 +1,4 @@
-// sample_row: decode/sampler.h's rule in O(vocab), the host side of sample_rule.h.
+// sample_row: sampling.h's rule in O(vocab), the host side of sample_rule.h.
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "core/check.h"
-#include "ops/logit_rows.h"
-#include "ops/sample_rule.h"
+#include "ops/sampling/sampling.h"
+#include "ops/sampling/sample_rule.h"
 
 namespace wedlm {
 namespace {

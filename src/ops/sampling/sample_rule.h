@@ -1,8 +1,8 @@
 // The arithmetic of drawing a token from a row of logits in O(vocab), shared by the host's
-// sample_row (logit_rows.h) and the device's sample_rows kernel (cuda/cuda_kernels.h), so that
+// sample_row (sampling.h) and the device's sample_rows kernel (cuda/cuda_kernels.h), so that
 // both make the same choice from the same logits and the same uniform.
 //
-// The rule is decode/sampler.h's (choose_token, the sort-based reference): candidates are the
+// The rule is sampling.h's (choose_token, the sort-based reference): candidates are the
 // ids that are neither banned nor NaN, in the order "logit descending, then id ascending"; top-k
 // keeps those >= the k-th one, top-p the shortest prefix whose probability (temperature 1)
 // exceeds top_p, and the draw takes the first candidate at which the running probability
