@@ -37,13 +37,12 @@ Request request_of(const BenchInput& in, const BenchCase& c, Rng& rng) {
   GenerateParams& p = r.params;
   p.mode = c.mode;
   p.max_tokens = pp ? 1 : c.n_tokens;
-  p.context = cfg.max_position_embeddings;
-  p.mask_id = cfg.mask_token_id;
+  p.ignore_eos = true;  // generation runs to max_tokens
   p.window = c.window;
   p.threshold = c.threshold;
   p.sampling = in.sampling;
   p.sampling.seed = rng.next_u64();
-  return r;  // no stop ids: generation runs to max_tokens
+  return r;
 }
 
 struct Rep {
@@ -104,13 +103,13 @@ Result<CaseResult> run_case(const BenchInput& in, const BenchCase& c) {
   if (in.forward == nullptr) {
     held.emplace(std::make_unique<CpuForward>(*in.model, kv_blocks_for(kv_tokens, in.block_size),
                                               in.block_size, resolved.threads),
-                 ec);
+                 facts_of(cfg), ec);
   } else {
     if (in.forward->kv_tokens() < kv_tokens)
       return Status(ErrorKind::kInvalidArgument,
                     fmt::format("{}: needs {} KV slots, the {} pool has {}", label(c), kv_tokens,
                                 in.forward->device(), in.forward->kv_tokens()));
-    held.emplace(*in.forward, ec);
+    held.emplace(*in.forward, facts_of(cfg), ec);
   }
   Engine& engine = *held;
   Rng rng(in.seed);

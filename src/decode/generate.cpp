@@ -26,13 +26,22 @@ void cover(std::vector<int32_t>& table, int64_t slots, const Forward& f) {
 
 }  // namespace
 
-Status validate(const GenerateParams& p, std::span<const int32_t> prompt, int64_t vocab_size) {
-  auto bad = [](std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); };
+ModelFacts facts_of(const ModelConfig& cfg) {
+  ModelFacts m;
+  m.vocab_size = cfg.vocab_size;
+  m.mask_id = cfg.mask_token_id;
+  m.context = cfg.max_position_embeddings;
+  m.stop_ids = cfg.eos_token_ids;
+  return m;
+}
+
+Status validate(const GenerateParams& p, std::span<const int32_t> prompt, const ModelFacts& m) {
+  auto bad = [](std::string s) { return Status(ErrorKind::kInvalidArgument, std::move(s)); };
   const int64_t prompt_len = int64_t(prompt.size());
   if (prompt_len < 1) return bad("the prompt is empty");
-  if (prompt_len >= p.context)
+  if (prompt_len >= m.context)
     return bad(fmt::format("the prompt has {} tokens, which leaves no room in the context of {}",
-                           prompt_len, p.context));
+                           prompt_len, m.context));
   if (p.max_tokens < 1) return bad(fmt::format("max_tokens {} must be at least 1", p.max_tokens));
   if (p.window < 1 || p.window > 256)
     return bad(fmt::format("window {} must be in [1, 256]", p.window));
@@ -45,18 +54,22 @@ Status validate(const GenerateParams& p, std::span<const int32_t> prompt, int64_
   if (!(s.top_p > 0 && s.top_p <= 1)) return bad(fmt::format("top_p {} must be in (0, 1]", s.top_p));
   if (p.logprobs < -1 || p.logprobs > 20)
     return bad(fmt::format("logprobs {} must be -1 (off) or in [0, 20]", p.logprobs));
-  if (p.mode == DecodeMode::kWeDLM && (p.mask_id < 0 || p.mask_id >= vocab_size))
+  if (!p.stop_strings.empty() && !m.text)
+    return bad("stop strings need the model's tokenizer (tokenizer.json)");
+  if (p.mode == DecodeMode::kWeDLM && (m.mask_id < 0 || m.mask_id >= m.vocab_size))
     return bad("WeDLM mode needs a mask token id inside the vocabulary (config mask_token_id)");
   for (int32_t id : prompt)
-    if (id < 0 || id >= vocab_size)
-      return bad(fmt::format("prompt token id {} is outside the vocabulary [0, {})", id, vocab_size));
+    if (id < 0 || id >= m.vocab_size)
+      return bad(fmt::format("prompt token id {} is outside the vocabulary [0, {})", id,
+                             m.vocab_size));
   return Status::ok();
 }
 
-Result<GenerateResult> generate(Forward& f, std::span<const int32_t> prompt,
+Result<GenerateResult> generate(Forward& f, const ModelFacts& m, std::span<const int32_t> prompt,
                                 const GenerateParams& p, const CommitFn& on_commit) {
-  WEDLM_RETURN_IF_ERROR(validate(p, prompt, f.config().vocab_size));
-  SequenceDecoder dec(prompt, p);
+  WEDLM_CHECK(m.vocab_size == f.config().vocab_size, "model facts of another vocabulary");
+  WEDLM_RETURN_IF_ERROR(validate(p, prompt, m));
+  SequenceDecoder dec(prompt, p, m);
   if (dec.peak_slots() > f.kv_tokens())
     return Status(ErrorKind::kInvalidArgument,
                   fmt::format("the sequence needs {} KV slots but the pool holds {}",

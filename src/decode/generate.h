@@ -22,9 +22,11 @@ namespace wedlm {
 // Called with each run of newly committed tokens, in order.
 using CommitFn = std::function<void(std::span<const int32_t>)>;
 
-// Decodes one sequence on `forward`, whose whole KV pool it uses (it must hold the sequence's
-// peak slots: SequenceDecoder::peak_slots), through the step path the engine takes (StepBatch).
-Result<GenerateResult> generate(Forward& forward, std::span<const int32_t> prompt,
-                                const GenerateParams& p, const CommitFn& on_commit = nullptr);
+// Decodes one sequence of the model `m` describes on `forward`, whose whole KV pool it uses (it
+// must hold the sequence's peak slots: SequenceDecoder::peak_slots), through the step path the
+// engine takes (StepBatch).
+Result<GenerateResult> generate(Forward& forward, const ModelFacts& m,
+                                std::span<const int32_t> prompt, const GenerateParams& p,
+                                const CommitFn& on_commit = nullptr);
 
 }  // namespace wedlm

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "io/model_config.h"
 #include "ops/sampling/sampling.h"
 #include "decode/stop_strings.h"
 
@@ -17,14 +18,26 @@ namespace wedlm {
 
 enum class DecodeMode { kWeDLM, kAR };
 
+// What decoding needs to know of the model, the same for every request: set once for an engine
+// or a generate() call (facts_of, then the tools add the tokenizer's end tokens and text).
+struct ModelFacts {
+  int64_t vocab_size = 0;
+  int64_t mask_id = -1;                 // required for WeDLM
+  int64_t context = 4096;               // max logical slots (prompt + output + window)
+  std::vector<int64_t> stop_ids;        // end generation (eos ids, chat and document ends)
+  TextFn text;                          // ids -> text, for stop strings (null: none can match)
+};
+
+// The checkpoint's facts: its vocabulary, mask id, full context and eos ids.
+ModelFacts facts_of(const ModelConfig& cfg);
+
+// One request's decoding parameters; each default here is the CLI's (tools/cli.h binds its flags
+// to these fields).
 struct GenerateParams {
   DecodeMode mode = DecodeMode::kWeDLM;
   int64_t max_tokens = 64;
-  int64_t context = 4096;               // max logical slots (prompt + output + window)
-  std::vector<int64_t> stop_ids;
-  std::vector<std::string> stop_strings;  // matched on text; needs `text` below
-  TextFn text;                            // ids -> text, for stop strings
-  int64_t mask_id = -1;                 // required for WeDLM
+  std::vector<std::string> stop_strings;  // matched on text (ModelFacts::text)
+  bool ignore_eos = false;              // the model's stop ids do not end generation (benchmarks)
   SamplingParams sampling;
   int64_t window = 16;
   std::optional<double> threshold = 0.4;
@@ -53,6 +66,7 @@ struct GenerateResult {
 };
 
 // Checks parameters and prompt ids against the model; the message names the parameter and value.
-Status validate(const GenerateParams& p, std::span<const int32_t> prompt, int64_t vocab_size);
+// Requests are checked once, where they enter: Engine::submit, generate().
+Status validate(const GenerateParams& p, std::span<const int32_t> prompt, const ModelFacts& m);
 
 }  // namespace wedlm

@@ -23,10 +23,11 @@ void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end,
   for (int32_t r : step->logit_rows) out.logit_rows.push_back(int32_t(end - begin) + r);
 }
 
-SequenceDecoder::SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p)
-    : p_(std::move(p)), prompt_len_(int64_t(prompt.size())),
+SequenceDecoder::SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p,
+                                 const ModelFacts& m)
+    : p_(std::move(p)), m_(m), prompt_len_(int64_t(prompt.size())),
       tokens_(prompt.begin(), prompt.end()) {
-  WEDLM_CHECK(prompt_len_ >= 1 && prompt_len_ < p_.context, "decoder prompt not validated");
+  WEDLM_CHECK(prompt_len_ >= 1 && prompt_len_ < m_.context, "decoder prompt not validated");
 }
 
 int64_t SequenceDecoder::n_kv_needed() const {
@@ -39,7 +40,7 @@ int64_t SequenceDecoder::max_step_rows() const {
 }
 
 int64_t SequenceDecoder::peak_slots() const {
-  return std::min(p_.context, prompt_len_ + p_.max_tokens + max_step_rows());
+  return std::min(m_.context, prompt_len_ + p_.max_tokens + max_step_rows());
 }
 
 int64_t SequenceDecoder::leading_filled() const {
@@ -51,7 +52,7 @@ int64_t SequenceDecoder::leading_filled() const {
 int64_t SequenceDecoder::next_step_rows() const {
   if (finished_) return 0;
   if (p_.mode == DecodeMode::kAR) return 1;
-  const int64_t room = p_.context - int64_t(tokens_.size());
+  const int64_t room = m_.context - int64_t(tokens_.size());
   return std::min(p_.window + leading_filled(), std::max<int64_t>(room, 0));
 }
 
@@ -80,18 +81,18 @@ bool SequenceDecoder::plan(StepRows& rows) {
   const int32_t n_filled = int32_t(rows.ids.size());
   for (size_t k = 0; k < win_.size(); ++k)
     if (win_[k] == kMaskSlot)
-      rows.ids.push_back(int32_t(p_.mask_id)), rows.pos.push_back(L + int64_t(k));
+      rows.ids.push_back(int32_t(m_.mask_id)), rows.pos.push_back(L + int64_t(k));
   for (int32_t r = n_filled; r < int32_t(rows.ids.size()); ++r) rows.logit_rows.push_back(r);
   return true;
 }
 
 TokenLogprob SequenceDecoder::logprob_of(const Rows& rows, size_t j, int32_t t) const {
   if (p_.logprobs < 0) return {};
-  return token_logprob(rows.logits(j), rows.vocab, p_.sampling, p_.mask_id, t, p_.logprobs);
+  return token_logprob(rows.logits(j), rows.vocab, p_.sampling, m_.mask_id, t, p_.logprobs);
 }
 
 RowDraw SequenceDecoder::draw(size_t j) const {
-  return row_draw(p_.sampling, p_.mask_id, Rng::uniform_at(p_.sampling.seed, drawn_ + j));
+  return row_draw(p_.sampling, m_.mask_id, Rng::uniform_at(p_.sampling.seed, drawn_ + j));
 }
 
 size_t SequenceDecoder::n_logit_rows() const {
@@ -107,11 +108,12 @@ bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
   tokens_.push_back(t);
   r_.output.push_back(t);
   if (p_.logprobs >= 0) r_.logprobs.push_back(std::move(lp));
-  if (std::find(p_.stop_ids.begin(), p_.stop_ids.end(), t) != p_.stop_ids.end()) {
+  if (!p_.ignore_eos &&
+      std::find(m_.stop_ids.begin(), m_.stop_ids.end(), t) != m_.stop_ids.end()) {
     r_.finish_reason = "stop";
     return true;
   }
-  if (int64_t(r_.output.size()) >= p_.max_tokens || int64_t(tokens_.size()) >= p_.context) {
+  if (int64_t(r_.output.size()) >= p_.max_tokens || int64_t(tokens_.size()) >= m_.context) {
     r_.finish_reason = "length";
     return true;
   }
@@ -132,7 +134,7 @@ int64_t SequenceDecoder::apply_rows(const Rows& rows) {
   // A stop string ends generation, also one completed by the step that hit a stop id or
   // max_tokens (the earlier end wins); the output keeps the token that completes it.
   if (int64_t(r_.output.size()) > int64_t(first_new)) {
-    if (const auto m = find_stop(p_.stop_strings, p_.text, r_.output, first_new)) {
+    if (const auto m = find_stop(p_.stop_strings, m_.text, r_.output, first_new)) {
       r_.output.resize(m->n_tokens);
       if (p_.logprobs >= 0) r_.logprobs.resize(m->n_tokens);
       tokens_.resize(size_t(prompt_len_) + m->n_tokens);

@@ -42,10 +42,12 @@ void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end,
 
 class SequenceDecoder {
  public:
-  // `p` must have passed validate() for this prompt; it is copied.
-  SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p);
+  // `p` must have passed validate() for this prompt and `m`; it is copied, `m` is borrowed and
+  // must outlive the decoder.
+  SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p, const ModelFacts& m);
 
   const GenerateParams& params() const { return p_; }
+  int64_t context() const { return m_.context; }
   std::span<const int32_t> tokens() const { return tokens_; }
   int64_t prompt_len() const { return prompt_len_; }
   // Leading tokens() whose K/V must be in the cache before plan()'s rows run.
@@ -93,6 +95,7 @@ class SequenceDecoder {
   void fill(const Rows& rows, StepTrace& tr);
 
   GenerateParams p_;
+  const ModelFacts& m_;
   uint64_t drawn_ = 0;  // uniforms the applied steps used: one per logit row
   int64_t prompt_len_;
   std::vector<int32_t> tokens_;

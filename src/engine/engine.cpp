@@ -58,15 +58,17 @@ std::optional<RequestEvent> RequestHandle::next_for(std::chrono::milliseconds ti
 
 // ---- Engine ----
 
-Engine::Engine(std::unique_ptr<Forward> forward, const EngineConfig& cfg)
-    : owned_(std::move(forward)), forward_(*owned_), cfg_(cfg),
+Engine::Engine(std::unique_ptr<Forward> forward, ModelFacts m, const EngineConfig& cfg)
+    : owned_(std::move(forward)), forward_(*owned_), facts_(std::move(m)), cfg_(cfg),
       blocks_(forward_.n_blocks(), forward_.block_size()), scheduler_(cfg.scheduler, blocks_) {
+  WEDLM_CHECK(facts_.vocab_size == forward_.config().vocab_size, "model facts of another model");
   loop_ = std::thread([this] { loop(); });
 }
 
-Engine::Engine(Forward& forward, const EngineConfig& cfg)
-    : forward_(forward), cfg_(cfg), blocks_(forward_.n_blocks(), forward_.block_size()),
-      scheduler_(cfg.scheduler, blocks_) {
+Engine::Engine(Forward& forward, ModelFacts m, const EngineConfig& cfg)
+    : forward_(forward), facts_(std::move(m)), cfg_(cfg),
+      blocks_(forward_.n_blocks(), forward_.block_size()), scheduler_(cfg.scheduler, blocks_) {
+  WEDLM_CHECK(facts_.vocab_size == forward_.config().vocab_size, "model facts of another model");
   loop_ = std::thread([this] { loop(); });
 }
 
@@ -80,14 +82,13 @@ Engine::~Engine() {
 }
 
 Status Engine::check(const Request& r) const {
-  const int64_t V = forward_.config().vocab_size;
-  WEDLM_RETURN_IF_ERROR(validate(r.params, r.prompt, V));
-  const SequenceDecoder d(r.prompt, r.params);
+  WEDLM_RETURN_IF_ERROR(validate(r.params, r.prompt, facts_));
+  const SequenceDecoder d(r.prompt, r.params, facts_);
   if (d.peak_slots() > kv_tokens())
     return bad(fmt::format("the request needs {} KV slots (prompt {} + max_tokens {} + window "
                            "headroom, within the context {}) but the KV pool holds {}",
                            d.peak_slots(), r.prompt.size(), r.params.max_tokens,
-                           r.params.context, kv_tokens()));
+                           facts_.context, kv_tokens()));
   return Status::ok();
 }
 
@@ -100,7 +101,7 @@ Result<std::shared_ptr<RequestHandle>> Engine::submit(Request r) {
                   fmt::format("{} requests are already waiting (the limit is {}); retry later",
                               queued, cfg_.scheduler.max_waiting));
   const uint64_t id = next_id_++;
-  Entry e{std::make_unique<Sequence>(id, r.prompt, std::move(r.params)),
+  Entry e{std::make_unique<Sequence>(id, r.prompt, std::move(r.params), facts_),
           std::make_shared<RequestHandle>(id)};
   std::shared_ptr<RequestHandle> handle = e.handle;
   incoming_.push_back(std::move(e));

@@ -105,11 +105,12 @@ struct EngineStats {
 
 class Engine {
  public:
-  // Starts the loop thread over `forward`, whose KV pool becomes the engine's.
-  Engine(std::unique_ptr<Forward> forward, const EngineConfig& cfg);
+  // Starts the loop thread over `forward`, whose KV pool becomes the engine's, for the model `m`
+  // describes (its vocabulary must be the forward's).
+  Engine(std::unique_ptr<Forward> forward, ModelFacts m, const EngineConfig& cfg);
   // Borrows `forward` (which must outlive the Engine, and no one else may use it meanwhile):
   // short-lived engines, one per `wedlm bench` case, share one device model and its pool.
-  Engine(Forward& forward, const EngineConfig& cfg);
+  Engine(Forward& forward, ModelFacts m, const EngineConfig& cfg);
   ~Engine();  // cancels what is still running and joins the loop
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -119,6 +120,7 @@ class Engine {
   Result<std::shared_ptr<RequestHandle>> submit(Request r);
   EngineStats stats() const;
   const EngineConfig& config() const { return cfg_; }
+  const ModelFacts& facts() const { return facts_; }
   int64_t kv_tokens() const { return forward_.kv_tokens(); }
 
  private:
@@ -139,6 +141,7 @@ class Engine {
 
   std::unique_ptr<Forward> owned_;   // null when borrowed
   Forward& forward_;
+  const ModelFacts facts_;
   EngineConfig cfg_;
   BlockManager blocks_;
   Scheduler scheduler_;

@@ -39,7 +39,7 @@ std::vector<Work> Scheduler::schedule() {
 // newer sequences while it must. False when s itself is the newest and still short.
 bool Scheduler::reserve(Sequence* s, int64_t need, std::vector<Work>& work) {
   const SequenceDecoder& d = s->decoder;
-  const int64_t headroom = std::min(d.params().context, d.n_kv_needed() + d.max_step_rows());
+  const int64_t headroom = std::min(d.context(), d.n_kv_needed() + d.max_step_rows());
   if (blocks_.grow(s->table, std::max(need, headroom))) return true;
   while (!blocks_.grow(s->table, need)) {
     Sequence* victim = running_.back();

@@ -24,8 +24,8 @@ struct SequenceCounters {
 };
 
 struct Sequence {
-  Sequence(uint64_t id_, std::span<const int32_t> prompt, GenerateParams p)
-      : id(id_), decoder(prompt, std::move(p)) {
+  Sequence(uint64_t id_, std::span<const int32_t> prompt, GenerateParams p, const ModelFacts& m)
+      : id(id_), decoder(prompt, std::move(p), m) {
     counters.prompt_tokens = int64_t(prompt.size());
   }
 

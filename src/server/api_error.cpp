@@ -22,6 +22,12 @@ ApiError from_status(const Status& s) {
   }
 }
 
+ApiError submit_error(const Status& s, bool chat) {
+  if (s.kind() == ErrorKind::kInvalidArgument)
+    return invalid_request(s.message(), chat ? "messages" : "prompt");
+  return from_status(s);
+}
+
 std::string error_body(const ApiError& e) {
   const auto or_null = [](const std::string& s) {
     return s.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s);

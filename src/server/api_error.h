@@ -20,6 +20,10 @@ ApiError invalid_request(std::string message, std::string param = "", std::strin
 ApiError unavailable(std::string message);  // 503
 // A library Status as the API answers it (the one place where kinds become HTTP statuses).
 ApiError from_status(const Status& s);
+// An error of Engine::submit: every field was range-checked by the parser, so what the engine
+// refuses as invalid is the prompt (its fit in the context or the KV pool): param "messages"
+// (chat) or "prompt".
+ApiError submit_error(const Status& s, bool chat);
 // {"error": {...}} with nulls for an empty param or code.
 std::string error_body(const ApiError& e);
 // The canonical error for a bare HTTP status (404 route, 413 body, ...).

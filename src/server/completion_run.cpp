@@ -42,8 +42,8 @@ std::optional<RequestEvent> CompletionRun::next() {
 
 ojson CompletionRun::logprobs_of(const RequestEvent& e) {
   if (!r_.logprobs) return nullptr;
-  if (r_.chat) return chat_logprobs(*m_.tok, e.tokens, e.logprobs, m_.stop_ids);
-  ojson lp = completion_logprobs(*m_.tok, e.tokens, e.logprobs, m_.stop_ids, logprob_offset_);
+  if (r_.chat) return chat_logprobs(*m_.tok, e.tokens, e.logprobs, m_.facts.stop_ids);
+  ojson lp = completion_logprobs(*m_.tok, e.tokens, e.logprobs, m_.facts.stop_ids, logprob_offset_);
   for (const ojson& t : lp["tokens"]) logprob_offset_ += t.get<std::string>().size();
   return lp;
 }

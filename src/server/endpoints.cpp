@@ -79,7 +79,7 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
   if (auto* e = std::get_if<ApiError>(&parsed)) return fail(*e);
   auto api = std::make_shared<ApiRequest>(std::move(std::get<ApiRequest>(parsed)));
   auto handle = engine->submit(api->engine);
-  if (!handle.is_ok()) return fail(from_status(handle.status()));
+  if (!handle.is_ok()) return fail(submit_error(handle.status(), api->chat));
   auto run = std::make_shared<CompletionRun>(*m, *api, ReplyHeader{chat, id, m->name, unix_now()},
                                              handle.value(),
                                              t0 + std::chrono::seconds(cfg_.timeout_s), &abort_);
@@ -126,7 +126,7 @@ void Server::tokenize(const httplib::Request& req, httplib::Response& res) {
   }
   if (!ids.is_ok()) return send_error(res, from_status(ids.status()));
   ojson out = {{"tokens", ids.value()}, {"count", ids.value().size()},
-               {"max_model_len", m->context}};
+               {"max_model_len", m->facts.context}};
   if (with_pieces) {
     ojson pieces = ojson::array();
     for (int32_t id : ids.value()) {

@@ -90,7 +90,7 @@ ApiResult<ChatMessage> message_of(const json& msg, size_t i) {
 // max_tokens within the context, and the common decoding fields, into p.
 void read_limits(JsonFields& f, GenerateParams& p, int64_t n_prompt, const ServedModel& m,
                  const std::string& prompt_field) {
-  const int64_t ctx = m.context;
+  const int64_t ctx = m.facts.context;
   if (n_prompt >= ctx) {
     f.fail(prompt_field, fmt::format("This model's maximum context length is {} tokens, and "
                                      "the prompt has {} tokens, which leaves none to generate. "
@@ -180,20 +180,12 @@ void read_wedlm(JsonFields& f, GenerateParams& p) {
 ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedModel& m,
                                      uint64_t seed, const std::string& prompt_field) {
   GenerateParams& p = r.engine.params;
-  p.context = m.context;
-  p.mask_id = m.config.mask_token_id;
-  p.stop_ids = m.stop_ids;
-  if (f.boolean("ignore_eos").value_or(false)) p.stop_ids.clear();  // vLLM's, for benchmarks
+  p.ignore_eos = f.boolean("ignore_eos").value_or(false);  // vLLM's, for benchmarks
   read_limits(f, p, int64_t(r.engine.prompt.size()), m, prompt_field);
   read_sampling(f, p, m, seed);
   read_wedlm(f, p);
   refuse_unsupported(f);
-  p.stop_strings = stops_of(f);
-  const Tokenizer* tok = m.tok;
-  p.text = [tok](std::span<const int32_t> ids) {
-    auto t = tok->decode(ids, true);
-    return t.is_ok() ? t.value() : std::string();
-  };
+  p.stop_strings = stops_of(f);  // matched on the served model's text (ServedModel::facts)
   r.stream = f.boolean("stream").value_or(false);
   if (const json* so = f.get("stream_options")) {
     if (!so->is_object()) f.fail("stream_options", "'stream_options' must be an object");
@@ -206,9 +198,7 @@ ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedMo
   r.user = f.string("user").value_or("");
   if (r.logprobs) p.logprobs = r.top_logprobs;
   if (f.error()) return *f.error();
-  if (Status s = validate(p, r.engine.prompt, m.config.vocab_size); !s.is_ok())
-    return invalid_request(s.message(), prompt_field);
-  return r;
+  return r;  // Engine::submit checks it against the model and the KV pool
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "decode/generate_params.h"
 #include "ops/sampling/sampling.h"
 #include "io/model_config.h"
 #include "tokenizer/chat_template.h"
@@ -18,8 +19,8 @@ struct ServedModel {
   const Tokenizer* tok = nullptr;
   const ChatTemplate* chat = nullptr;
   ModelConfig config;
-  int64_t context = 0;              // max prompt + completion tokens of one request (-c)
-  std::vector<int64_t> stop_ids;    // always stop: eos ids, <|im_end|>, <|endoftext|>
+  ModelFacts facts;                 // the engine's: context (-c), stop ids (eos ids, <|im_end|>,
+                                    // <|endoftext|>), mask id, text
   SamplingParams sampling;          // defaults when a request leaves them out
   int64_t created = 0;              // unix time the model was loaded (for /v1/models)
 };

@@ -158,7 +158,7 @@ void Server::models(httplib::Response& res) {
   ojson data = ojson::array();
   if (m)
     data.push_back({{"id", m->name}, {"object", "model"}, {"created", m->created},
-                    {"owned_by", "wedlm.cpp"}, {"max_model_len", m->context}});
+                    {"owned_by", "wedlm.cpp"}, {"max_model_len", m->facts.context}});
   send_json(res, {{"object", "list"}, {"data", data}});
 }
 

@@ -27,7 +27,7 @@ Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move
 // What every request line is read against: the model and its chat template (loaded once).
 struct Context {
   const CommonFlags& f;
-  const GenerateFlags& g;
+  const GenerateParams& g;
   const Loaded& m;
   std::optional<ChatTemplate> tmpl;
 };
@@ -59,22 +59,23 @@ Result<std::vector<int32_t>> prompt_ids_of(const json& in, const Context& cx) {
 }
 
 Result<Request> request_of(const std::string& line, const Context& cx) {
-  const GenerateFlags& g = cx.g;
   const json in = json::parse(line, nullptr, false);
   if (in.is_discarded() || !in.is_object()) return bad("not a JSON object");
-  GenerateFlags mine = g;
+  Request r;
+  GenerateParams& p = r.params;  // the flags' values, then the line's own
+  p = cx.g;
   try {
-    mine.max_tokens = in.value("max_tokens", g.max_tokens);
-    mine.mode = in.value("mode", g.mode);
-    mine.temperature = in.value("temperature", g.temperature);
-    mine.seed = in.value("seed", g.seed);
+    p.max_tokens = in.value("max_tokens", p.max_tokens);
+    p.sampling.temperature = in.value("temperature", p.sampling.temperature);
+    p.sampling.seed = in.value("seed", p.sampling.seed);
+    if (in.contains("mode")) {
+      auto mode = decode_mode_of(in["mode"].get<std::string>(), "\"mode\"");
+      if (!mode.is_ok()) return mode.status();
+      p.mode = mode.value();
+    }
   } catch (const json::exception&) {
     return bad("\"max_tokens\", \"mode\", \"temperature\" or \"seed\" has the wrong type");
   }
-  Request r;
-  auto p = params_of(mine, cx.m, cx.f.context);
-  if (!p.is_ok()) return p.status();
-  r.params = std::move(p).value();
   auto ids = prompt_ids_of(in, cx);
   if (!ids.is_ok()) return ids.status();
   r.prompt = std::move(ids).value();
@@ -173,7 +174,7 @@ int64_t report(std::vector<json>& results, const Engine& eng, double wall_s, boo
 
 }  // namespace
 
-int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b) {
+int run_batch(const CommonFlags& f, const GenerateParams& g, const BatchFlags& b) {
   if (b.concurrency < 1)
     return fail("--concurrency must be >= 1");
   if (!f.prompt.empty() || !f.prompt_ids.empty() || !f.prompt_file.empty() || f.chat)
@@ -192,7 +193,7 @@ int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b)
   if (Status e = check_engine_flags(b.engine, spec.forward); !e.is_ok()) return fail(e.message());
   auto fw = cx.m.forward(spec);
   if (!fw.is_ok()) return fail(fw.status().message());
-  Engine eng(std::move(fw).value(), b.engine.config);
+  Engine eng(std::move(fw).value(), facts_of(cx.m, f.context), b.engine.config);
   std::vector<json> results(reqs.value().size());
   std::atomic<size_t> next{0};
   const auto t0 = std::chrono::steady_clock::now();

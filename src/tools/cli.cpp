@@ -130,52 +130,58 @@ std::string text_of(const Loaded& l, const std::vector<int32_t>& ids) {
   return b.is_ok() ? b.value() : "";
 }
 
-Result<GenerateParams> params_of(const GenerateFlags& g, const Loaded& m, int64_t ctx) {
-  const ModelConfig& cfg = m.ck->config();
-  GenerateParams p;
-  if (g.mode != "wedlm" && g.mode != "ar")
-    return Status(ErrorKind::kInvalidArgument, "--mode must be wedlm or ar, got " + g.mode);
-  p.mode = g.mode == "ar" ? DecodeMode::kAR : DecodeMode::kWeDLM;
-  if (g.threshold != "none") {
-    try { p.threshold = std::stod(g.threshold); } catch (...) {
-      return Status(ErrorKind::kInvalidArgument, "--threshold must be a number or none, got " +
-                                                     g.threshold);
-    }
-  } else {
-    p.threshold.reset();
-  }
-  p.max_tokens = g.max_tokens;
-  p.window = g.window;
-  p.penalty = g.penalty;
-  p.sampling = {g.temperature, g.top_k, g.top_p, g.seed};
-  p.context = ctx > 0 ? std::min(ctx, cfg.max_position_embeddings) : cfg.max_position_embeddings;
-  p.mask_id = cfg.mask_token_id;
-  p.stop_ids = cfg.eos_token_ids;
-  for (const char* name : {"<|im_end|>", "<|endoftext|>"})  // chat and document ends always stop
-    if (const int32_t id = m.tok ? m.tok->added_token_id(name) : -1;
-        id >= 0 && std::find(p.stop_ids.begin(), p.stop_ids.end(), id) == p.stop_ids.end())
-      p.stop_ids.push_back(id);
-  p.stop_strings = g.stop;
-  if (!g.stop.empty() && !m.tok)
-    return Status(ErrorKind::kInvalidArgument, "--stop needs the model's tokenizer.json");
-  const Loaded* lp = &m;
-  p.text = [lp](std::span<const int32_t> ids) {
-    return text_of(*lp, std::vector<int32_t>(ids.begin(), ids.end()));
-  };
-  return p;
+Result<DecodeMode> decode_mode_of(const std::string& text, const std::string& flag) {
+  if (text == "wedlm") return DecodeMode::kWeDLM;
+  if (text == "ar") return DecodeMode::kAR;
+  return Status(ErrorKind::kInvalidArgument, flag + " must be wedlm or ar, got " + text);
 }
 
-void add_generate(CLI::App* app, GenerateFlags& g) {
-  app->add_option("-n,--max-tokens", g.max_tokens, "maximum generated tokens")->capture_default_str();
-  app->add_option("--mode", g.mode, "wedlm or ar")->capture_default_str();
-  app->add_option("--window", g.window, "WeDLM window size")->capture_default_str();
-  app->add_option("--threshold", g.threshold, "entropy threshold, or none")->capture_default_str();
-  app->add_option("--penalty", g.penalty, "distance penalty")->capture_default_str();
-  app->add_option("--temperature", g.temperature, "0 = greedy")->capture_default_str();
-  app->add_option("--top-k", g.top_k, "0 = off")->capture_default_str();
-  app->add_option("--top-p", g.top_p, "1 = off")->capture_default_str();
-  app->add_option("--seed", g.seed, "sampling seed")->capture_default_str();
-  app->add_option("--stop", g.stop, "stop string, matched on text (repeatable)")
+ModelFacts facts_of(const Loaded& m, int64_t ctx) {
+  const ModelConfig& cfg = m.ck->config();
+  ModelFacts facts = wedlm::facts_of(cfg);
+  if (ctx > 0) facts.context = std::min(ctx, cfg.max_position_embeddings);
+  for (const char* name : {"<|im_end|>", "<|endoftext|>"})  // chat and document ends always stop
+    if (const int32_t id = m.tok ? m.tok->added_token_id(name) : -1;
+        id >= 0 &&
+        std::find(facts.stop_ids.begin(), facts.stop_ids.end(), id) == facts.stop_ids.end())
+      facts.stop_ids.push_back(id);
+  if (m.tok) {
+    const Loaded* lp = &m;
+    facts.text = [lp](std::span<const int32_t> ids) {
+      return text_of(*lp, std::vector<int32_t>(ids.begin(), ids.end()));
+    };
+  }
+  return facts;
+}
+
+void add_generate(CLI::App* app, GenerateParams& p) {
+  app->add_option("-n,--max-tokens", p.max_tokens, "maximum generated tokens")->capture_default_str();
+  app->add_option_function<std::string>(
+         "--mode",
+         [&p](const std::string& s) {
+           auto mode = decode_mode_of(s, "--mode");
+           if (!mode.is_ok()) throw CLI::ValidationError(mode.status().message());
+           p.mode = mode.value();
+         },
+         "wedlm or ar")
+      ->default_str(p.mode == DecodeMode::kAR ? "ar" : "wedlm");
+  app->add_option("--window", p.window, "WeDLM window size")->capture_default_str();
+  app->add_option_function<std::string>(
+         "--threshold",
+         [&p](const std::string& s) {
+           if (s == "none") return p.threshold.reset();
+           try { p.threshold = std::stod(s); } catch (...) {
+             throw CLI::ValidationError("--threshold must be a number or none, got " + s);
+           }
+         },
+         "entropy threshold, or none")
+      ->default_str(p.threshold ? fmt::format("{}", *p.threshold) : "none");
+  app->add_option("--penalty", p.penalty, "distance penalty")->capture_default_str();
+  app->add_option("--temperature", p.sampling.temperature, "0 = greedy")->capture_default_str();
+  app->add_option("--top-k", p.sampling.top_k, "0 = off")->capture_default_str();
+  app->add_option("--top-p", p.sampling.top_p, "1 = off")->capture_default_str();
+  app->add_option("--seed", p.sampling.seed, "sampling seed")->capture_default_str();
+  app->add_option("--stop", p.stop_strings, "stop string, matched on text (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
 
 #include "decode/generate_params.h"
 #include "engine/engine.h"
@@ -29,13 +30,6 @@ struct CommonFlags {
   ForwardSpec forward;             // --device, --kv-block, --gpu-memory-util, --cuda-*
 };
 
-struct GenerateFlags {
-  std::string mode = "wedlm", threshold = "0.4";
-  std::vector<std::string> stop;
-  int64_t max_tokens = 64, window = 16, top_k = 0;
-  double penalty = 0.02, temperature = 0.2, top_p = 1.0;
-  uint64_t seed = 0;
-};
 
 struct Loaded {
   std::unique_ptr<Checkpoint> ck;
@@ -62,12 +56,14 @@ Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional
 void add_common(CLI::App* app, CommonFlags& f);
 // --device, --kv-block, --gpu-memory-util, --cuda-graphs, --cuda-tiled-attention
 void add_forward_flags(CLI::App* app, ForwardSpec& spec);
-void add_generate(CLI::App* app, GenerateFlags& g);
+void add_generate(CLI::App* app, GenerateParams& p);
 Result<Loaded> load(const CommonFlags& f);
 std::string text_of(const Loaded& l, const std::vector<int32_t>& ids);
-// Decoding parameters from flags; chat and document end tokens always stop; stop strings matched
-// on the model's text.
-Result<GenerateParams> params_of(const GenerateFlags& g, const Loaded& m, int64_t ctx);
+// "wedlm" or "ar"; an error naming `flag` otherwise.
+Result<DecodeMode> decode_mode_of(const std::string& text, const std::string& flag);
+// The model's facts for decoding: context -c (0: the model's), the checkpoint's eos ids and the
+// chat and document end tokens as stop ids, stop strings matched on the tokenizer's text.
+ModelFacts facts_of(const Loaded& m, int64_t ctx);
 
 }  // namespace wedlm::cli
 
@@ -91,7 +87,7 @@ struct BatchFlags {
 };
 
 void add_batch(CLI::App* app, BatchFlags& b);
-int run_batch(const CommonFlags& f, const GenerateFlags& g, const BatchFlags& b);
+int run_batch(const CommonFlags& f, const GenerateParams& g, const BatchFlags& b);
 
 struct ServeFlags {
   std::string host = "127.0.0.1", api_key, alias;
@@ -105,8 +101,12 @@ void add_serve(CLI::App* app, ServeFlags& s);
 int run_serve(const CommonFlags& f, const ServeFlags& s);
 
 // wedlm bench: comma lists are swept (every combination).
+// The window and threshold sweeps default to GenerateParams' values; sampling defaults to greedy
+// (what llama-bench times).
 struct BenchFlags {
-  std::string prompt = "512", gen = "128", mode = "wedlm,ar", window = "16", threshold = "0.4",
+  std::string prompt = "512", gen = "128", mode = "wedlm,ar",
+              window = std::to_string(GenerateParams{}.window),
+              threshold = fmt::format("{}", GenerateParams{}.threshold.value_or(0)),
               parallel = "1", threads = "0", output = "md", random_weights, chat_prompt;
   int64_t reps = 5, depth = 8, top_k = 0;
   double temperature = 0, top_p = 1;

@@ -54,12 +54,12 @@ Result<ServedModel> served_model(const CommonFlags& f, const ServeFlags& s, cons
   sm.tok = &*m.tok;
   sm.chat = &chat;
   sm.config = m.ck->config();
-  const int64_t max_ctx = sm.config.max_position_embeddings;
-  sm.context = f.context > 0 ? std::min(f.context, max_ctx) : max_ctx;
-  GenerateFlags g;  // the stop ids every request gets, as the CLI's
-  auto p = params_of(g, m, sm.context);
-  if (!p.is_ok()) return p.status();
-  sm.stop_ids = p.value().stop_ids;
+  sm.facts = facts_of(m, f.context);
+  const Tokenizer* tok = sm.tok;  // stop strings are matched on the text a reply shows
+  sm.facts.text = [tok](std::span<const int32_t> ids) {
+    auto t = tok->decode(ids, true);
+    return t.is_ok() ? t.value() : std::string();
+  };
   sm.sampling = default_sampling(f.model_dir);
   sm.created = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch()).count();
@@ -139,10 +139,10 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   auto fw = l.value().forward(spec);
   if (!fw.is_ok()) return fail(fw.status().message()), stop(1);
   const std::string device = fw.value()->device();
-  Engine engine(std::move(fw).value(), s.engine.config);
+  Engine engine(std::move(fw).value(), sm.value().facts, s.engine.config);
   srv.attach(sm.value(), engine);
   log_event({{"event", "ready"}, {"model", sm.value().name}, {"port", port.value()},
-             {"context", sm.value().context}, {"device", device}, {"kv_tokens", engine.kv_tokens()},
+             {"context", sm.value().facts.context}, {"device", device}, {"kv_tokens", engine.kv_tokens()},
              {"parallel", s.engine.config.scheduler.max_running}});
   return stop(0);
 }

@@ -70,21 +70,17 @@ void print_result(const CommonFlags& f, const std::string& mode, const Loaded& m
                g_res.prefill_ms, g_res.decode_ms, tps, g_res.finish_reason.c_str());
 }
 
-int run_generate(const CommonFlags& f, const GenerateFlags& g) {
+int run_generate(const CommonFlags& f, const GenerateParams& p) {
   auto l = load(f);
   if (!l.is_ok()) return fail(l.status().to_string());
   Loaded& m = l.value();
   auto prompt = prompt_of(f, m.tok, m.tok_status);
   if (!prompt.is_ok()) return fail(prompt.status().to_string());
-  auto p = params_of(g, m, f.context);
-  if (!p.is_ok()) return fail(p.status().to_string());
-  const Status v = validate(p.value(), prompt.value(), m.ck->config().vocab_size);
-  if (!v.is_ok()) return fail(v.to_string());
+  const ModelFacts facts = facts_of(m, f.context);  // generate() checks p and the prompt
   size_t hold = 0;  // bytes that may begin a stop string are printed only once it is ruled out
-  for (const std::string& s : g.stop) hold = std::max(hold, s.size() > 0 ? s.size() - 1 : 0);
-  const int64_t cap = std::min(p.value().context,
-                               int64_t(prompt.value().size()) + p.value().max_tokens +
-                                   2 * p.value().window + 1);
+  for (const std::string& s : p.stop_strings) hold = std::max(hold, s.empty() ? 0 : s.size() - 1);
+  const int64_t cap = std::min(facts.context,
+                               int64_t(prompt.value().size()) + p.max_tokens + 2 * p.window + 1);
   auto fw = m.forward(f, KvSize{cap, 0});
   if (!fw.is_ok()) return fail(fw.status().message());
   std::string all;  // reply bytes so far: each commit appends only its own tokens' bytes
@@ -93,16 +89,17 @@ int run_generate(const CommonFlags& f, const GenerateFlags& g) {
     if (f.json || !m.tok) return;
     all += text_of(m, std::vector<int32_t>(toks.begin(), toks.end()));
     size_t limit = all.size() - std::min(hold, all.size());
-    for (const std::string& stop : g.stop)  // a completed stop string is never printed
+    for (const std::string& stop : p.stop_strings)  // a completed stop string is never printed
       if (const size_t at = all.find(stop); !stop.empty() && at != std::string::npos)
         limit = std::min(limit, at);
     const size_t upto = complete_utf8_prefix(all.substr(0, limit));
     if (upto > printed) std::fwrite(all.data() + printed, 1, upto - printed, stdout), printed = upto;
     std::fflush(stdout);
   };
-  auto r = generate(*fw.value(), prompt.value(), p.value(), on_commit);
+  auto r = generate(*fw.value(), facts, prompt.value(), p, on_commit);
   if (!r.is_ok()) return fail(r.status().to_string());
-  print_result(f, g.mode, m, prompt.value(), r.value(), printed);
+  print_result(f, p.mode == DecodeMode::kAR ? "ar" : "wedlm", m, prompt.value(), r.value(),
+               printed);
   return 0;
 }
 
@@ -225,12 +222,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last one wins
   CommonFlags cg, cp, ci;
-  GenerateFlags g;
+  GenerateParams g;
   CLI::App* gen = app.add_subcommand("generate", "generate a continuation");
   add_common(gen, cg);
   add_generate(gen, g);
   CommonFlags cb;
-  GenerateFlags gb;
+  GenerateParams gb;
   BatchFlags bf;
   CLI::App* batch = app.add_subcommand("batch", "JSONL requests through the serving engine");
   add_common(batch, cb);
@@ -263,7 +260,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 1;  // --help is 0; a bad flag fails as bad input does: 1
   }
   if (gen->parsed()) return run_generate(cg, g);
   if (batch->parsed()) return run_batch(cb, gb, bf);

@@ -15,15 +15,19 @@
 
 namespace wedlm::test {
 
+// The fixture's model facts: its stop ids and mask id, the checkpoint's vocabulary and context.
+inline ModelFacts fixture_facts(const nlohmann::json& fx, const ModelConfig& cfg) {
+  ModelFacts m = facts_of(cfg);
+  m.stop_ids = fx["stop_ids"].get<std::vector<int64_t>>();
+  m.mask_id = fx["mask_token_id"];
+  return m;
+}
+
 // Greedy parameters of fixture case `c` in `mode`; WeDLM cases carry window, penalty, threshold.
-inline GenerateParams fixture_params(const nlohmann::json& fx, const nlohmann::json& c,
-                                     int64_t context, DecodeMode mode) {
+inline GenerateParams fixture_params(const nlohmann::json& c, DecodeMode mode) {
   GenerateParams p;
   p.mode = mode;
   p.max_tokens = c["max_tokens"];
-  p.context = context;
-  p.stop_ids = fx["stop_ids"].get<std::vector<int64_t>>();
-  p.mask_id = fx["mask_token_id"];
   p.sampling.temperature = 0;
   if (mode == DecodeMode::kWeDLM) {
     p.window = c["window"];

@@ -59,12 +59,10 @@ class BundledModel : public ::testing::Test {
     GenerateParams p;
     p.mode = mode;
     p.max_tokens = 320;
-    p.context = ck_->config().max_position_embeddings;
-    p.stop_ids = ck_->config().eos_token_ids;
-    p.mask_id = ck_->config().mask_token_id;
     p.sampling.temperature = 0;
-    CpuForward seq(*model_, kv_blocks_for(int64_t(prompt.size()) + p.max_tokens + 2 * p.window + 1, 16), 16);
-    return generate(seq, prompt, p).value();
+    const int64_t slots = int64_t(prompt.size()) + p.max_tokens + 2 * p.window + 1;
+    CpuForward seq(*model_, kv_blocks_for(slots, 16), 16);
+    return generate(seq, facts_of(ck_->config()), prompt, p).value();
   }
 
   static std::string text(const GenerateResult& r) {
@@ -85,12 +83,9 @@ TEST_F(BundledModel, SeededSamplingIsReproducible) {
     GenerateParams p;
     p.mode = mode;
     p.max_tokens = 40;
-    p.context = 1024;
-    p.stop_ids = ck_->config().eos_token_ids;
-    p.mask_id = ck_->config().mask_token_id;
     p.sampling = {1.0, 0, 1.0, seed};
     CpuForward seq(*model_, kv_blocks_for(200, 16), 16);
-    return generate(seq, prompt, p).value().output;
+    return generate(seq, facts_of(ck_->config()), prompt, p).value().output;
   };
   for (DecodeMode mode : {DecodeMode::kWeDLM, DecodeMode::kAR}) {
     EXPECT_EQ(sample(mode, 11), sample(mode, 11));

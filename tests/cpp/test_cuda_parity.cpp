@@ -44,10 +44,10 @@ void logprob_errors(const Checkpoint& ck, const json& fx, Agreement& a) {
 
 void ar_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement& a) {
   const GenerateParams p =
-      test::fixture_params(fx, c, ck.config().max_position_embeddings, DecodeMode::kAR);
+      test::fixture_params(c, DecodeMode::kAR);
   const auto seq = on_device(ck);
   const std::vector<int32_t> prompt = c["prompt"], want = c["output"];
-  const std::vector<int32_t> got = generate(*seq, prompt, p).value().output;
+  const std::vector<int32_t> got = generate(*seq, test::fixture_facts(fx, ck.config()), prompt, p).value().output;
   size_t k = 0;
   while (k < got.size() && k < want.size() && got[k] == want[k]) ++k;
   a.matched += int64_t(k), a.total += int64_t(want.size());
@@ -55,9 +55,9 @@ void ar_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement
 
 void wedlm_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement& a) {
   const GenerateParams p =
-      test::fixture_params(fx, c, ck.config().max_position_embeddings, DecodeMode::kWeDLM);
+      test::fixture_params(c, DecodeMode::kWeDLM);
   const auto seq = on_device(ck);
-  const GenerateResult r = generate(*seq, c["prompt"].get<std::vector<int32_t>>(), p).value();
+  const GenerateResult r = generate(*seq, test::fixture_facts(fx, ck.config()), c["prompt"].get<std::vector<int32_t>>(), p).value();
   size_t k = 0;
   for (; k < r.steps.size() && k < c["steps"].size(); ++k)
     if (r.steps[k].commit != c["steps"][k]["commit"].get<int64_t>() ||

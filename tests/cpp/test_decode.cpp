@@ -45,6 +45,7 @@ class ScriptedModel final : public Forward {
  public:
   using Script = std::function<std::pair<double, int32_t>(int, int64_t)>;
   explicit ScriptedModel(Script s) : script_(std::move(s)) { cfg_.vocab_size = kVocab; }
+  ModelFacts facts{kVocab, kMask, 1000, {kStop}, nullptr};  // what generate() is told
   const ModelConfig& config() const override { return cfg_; }
   const char* device() const override { return "script"; }
   int64_t n_blocks() const override { return 1000; }
@@ -72,9 +73,6 @@ GenerateParams params(int64_t window, int64_t max_tokens) {
   GenerateParams p;
   p.window = window;
   p.max_tokens = max_tokens;
-  p.context = 1000;
-  p.mask_id = kMask;
-  p.stop_ids = {kStop};
   p.sampling.temperature = 0;
   return p;
 }
@@ -88,7 +86,7 @@ TEST(WeDLM, WorkedExampleOfTheSpec) {
       {{1, 12}, {0.20, C}}, {{1, 14}, {0.90, E}}, {{1, 15}, {0.50, F}},
       {{2, 14}, {0.01, E}}, {{2, 15}, {0.03, F}}, {{2, 16}, {0.60, A}}, {{2, 17}, {0.90, B}}};
   ScriptedModel m([&](int step, int64_t pos) { return s.at({step, pos}); });
-  auto r = generate(m, kPrompt, params(4, 4));
+  auto r = generate(m, m.facts, kPrompt, params(4, 4));
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   ASSERT_EQ(m.calls.size(), 4u);  // prefill + 3 steps
   EXPECT_TRUE(m.calls[0].rows.empty()) << "prefill logits are never computed";
@@ -127,7 +125,7 @@ ScriptedModel confident(std::vector<int32_t> toks) {
 TEST(WeDLM, StopTokenInsideACommitRunEndsItAndIsKept) {
   ScriptedModel m = confident({A, kStop, C, D});
   std::vector<int32_t> seen;
-  auto r = generate(m, kPrompt, params(4, 100), [&](std::span<const int32_t> t) {
+  auto r = generate(m, m.facts, kPrompt, params(4, 100), [&](std::span<const int32_t> t) {
     seen.insert(seen.end(), t.begin(), t.end());
   });
   ASSERT_TRUE(r.is_ok());
@@ -139,7 +137,7 @@ TEST(WeDLM, StopTokenInsideACommitRunEndsItAndIsKept) {
 
 TEST(WeDLM, MaxTokensInsideARun) {
   ScriptedModel m = confident({A, B, C, D});
-  auto r = generate(m, kPrompt, params(4, 3));
+  auto r = generate(m, m.facts, kPrompt, params(4, 3));
   EXPECT_EQ(r.value().output, (std::vector<int32_t>{A, B, C}));
   EXPECT_EQ(r.value().finish_reason, "length");
 }
@@ -147,21 +145,21 @@ TEST(WeDLM, MaxTokensInsideARun) {
 TEST(WeDLM, ContextLimitShrinksTheWindowAndEndsWithLength) {
   ScriptedModel m = confident({A, B, C, D});
   GenerateParams p = params(4, 100);
-  p.context = 13;  // room for 3 output slots after the 10-token prompt
-  auto r = generate(m, kPrompt, p);
+  m.facts.context = 13;  // room for 3 output slots after the 10-token prompt
+  auto r = generate(m, m.facts, kPrompt, p);
   ASSERT_TRUE(r.is_ok());
   EXPECT_EQ(r.value().output.size(), 3u);
   EXPECT_EQ(r.value().finish_reason, "length");
   for (const Call& c : m.calls) EXPECT_LE(c.n_kv + int64_t(c.ids.size()), 13);
-  p.context = 10;
-  EXPECT_NE(generate(m, kPrompt, p).status().message().find("no room"), std::string::npos);
+  m.facts.context = 10;
+  EXPECT_NE(generate(m, m.facts, kPrompt, p).status().message().find("no room"), std::string::npos);
 }
 
 TEST(WeDLM, ThresholdNoneFillsExactlyOneSlotPerStep) {
   ScriptedModel m = confident({A, B, C, D});
   GenerateParams p = params(4, 6);
   p.threshold.reset();
-  auto r = generate(m, kPrompt, p);
+  auto r = generate(m, m.facts, kPrompt, p);
   for (size_t k = 0; k + 1 < r.value().steps.size(); ++k)
     EXPECT_EQ(r.value().steps[k].fill.size(), 1u);
   EXPECT_EQ(r.value().output.size(), 6u);
@@ -170,7 +168,7 @@ TEST(WeDLM, ThresholdNoneFillsExactlyOneSlotPerStep) {
 TEST(WeDLM, TheMaskTokenIsNeverEmitted) {
   // The mask id is the argmax everywhere; the runner-up must be chosen instead.
   ScriptedModel m([](int, int64_t) { return std::make_pair(0.001, int32_t(kMask)); });
-  auto r = generate(m, kPrompt, params(4, 8));
+  auto r = generate(m, m.facts, kPrompt, params(4, 8));
   for (int32_t t : r.value().output) EXPECT_NE(t, kMask);
 }
 
@@ -188,10 +186,10 @@ TEST(StopStrings, MatchAcrossTokensKeepsTheCompletingTokenAndCutsTheText) {
                           : confident({A, B, C, D});
     GenerateParams p = params(4, 100);
     p.mode = mode;
-    p.text = letters;
+    m.facts.text = letters;
     p.stop_strings = mode == DecodeMode::kAR ? std::vector<std::string>{"zz", "bab"}
                                              : std::vector<std::string>{"dezz", "bcd"};
-    auto r = generate(m, kPrompt, p);
+    auto r = generate(m, m.facts, kPrompt, p);
     ASSERT_TRUE(r.is_ok());
     EXPECT_EQ(r.value().finish_reason, "stop");
     if (mode == DecodeMode::kWeDLM) {  // "abcdefgh": "bcd" starts inside A, ends inside B
@@ -209,9 +207,9 @@ TEST(StopStrings, FoundAlsoWhenTheSameStepHitsAStopIdOrMaxTokens) {
   for (int64_t max_tokens : {100, 2}) {
     ScriptedModel m = confident({A, B, kStop, D});
     GenerateParams p = params(4, max_tokens);
-    p.text = letters;
+    m.facts.text = letters;
     p.stop_strings = {"bc"};
-    const GenerateResult r = generate(m, kPrompt, p).value();
+    const GenerateResult r = generate(m, m.facts, kPrompt, p).value();
     EXPECT_EQ(r.output, (std::vector<int32_t>{A, B})) << "max_tokens " << max_tokens;
     EXPECT_EQ(r.text_end, 1u);
     EXPECT_EQ(r.finish_reason, "stop");
@@ -221,9 +219,9 @@ TEST(StopStrings, FoundAlsoWhenTheSameStepHitsAStopIdOrMaxTokens) {
 TEST(StopStrings, NoMatchNoEffect) {
   ScriptedModel m = confident({A, B, C, D});
   GenerateParams p = params(4, 8);
-  p.text = letters;
+  m.facts.text = letters;
   p.stop_strings = {"zz"};
-  auto r = generate(m, kPrompt, p);
+  auto r = generate(m, m.facts, kPrompt, p);
   EXPECT_EQ(r.value().output.size(), 8u);
   EXPECT_FALSE(r.value().text_end.has_value());
 }
@@ -232,7 +230,7 @@ TEST(AR, NextTokenWithCacheOneRowPerStep) {
   ScriptedModel m([](int, int64_t) { return std::make_pair(0.0, int32_t(A)); });
   GenerateParams p = params(4, 3);
   p.mode = DecodeMode::kAR;
-  auto r = generate(m, kPrompt, p);
+  auto r = generate(m, m.facts, kPrompt, p);
   ASSERT_TRUE(r.is_ok());
   EXPECT_EQ(r.value().forwards, 3);
   ASSERT_EQ(m.calls.size(), 3u);
@@ -244,14 +242,14 @@ TEST(AR, NextTokenWithCacheOneRowPerStep) {
 TEST(Generate, BadParametersAreNamed) {
   ScriptedModel m = confident({A});
   GenerateParams p = params(0, 4);
-  EXPECT_NE(generate(m, kPrompt, p).status().message().find("window 0"), std::string::npos);
+  EXPECT_NE(generate(m, m.facts, kPrompt, p).status().message().find("window 0"), std::string::npos);
   p = params(4, 0);
-  EXPECT_NE(generate(m, kPrompt, p).status().message().find("max_tokens 0"), std::string::npos);
+  EXPECT_NE(generate(m, m.facts, kPrompt, p).status().message().find("max_tokens 0"), std::string::npos);
   p = params(4, 4);
   p.sampling.top_p = 0;
-  EXPECT_NE(generate(m, kPrompt, p).status().message().find("top_p"), std::string::npos);
+  EXPECT_NE(generate(m, m.facts, kPrompt, p).status().message().find("top_p"), std::string::npos);
   p = params(4, 4);
-  EXPECT_NE(generate(m, std::vector<int32_t>{99}, p).status().message().find("token id 99"),
+  EXPECT_NE(generate(m, m.facts, std::vector<int32_t>{99}, p).status().message().find("token id 99"),
             std::string::npos);
 }
 
@@ -273,9 +271,9 @@ TEST(Logprobs, OnePerOutputTokenFromTheRowThatChoseItAndTheOutputUnchanged) {
     ScriptedModel plain(script), logged(script);
     GenerateParams p = params(4, 12);
     p.mode = mode;
-    const GenerateResult off = generate(plain, kPrompt, p).value();
+    const GenerateResult off = generate(plain, plain.facts, kPrompt, p).value();
     p.logprobs = 2;
-    const GenerateResult on = generate(logged, kPrompt, p).value();
+    const GenerateResult on = generate(logged, logged.facts, kPrompt, p).value();
     EXPECT_EQ(on.output, off.output);
     EXPECT_TRUE(off.logprobs.empty());
     ASSERT_EQ(on.logprobs.size(), on.output.size());

@@ -102,9 +102,6 @@ class EngineTest : public ::testing::Test {
     GenerateParams& p = r.params;
     p.mode = i % 3 == 2 ? DecodeMode::kAR : DecodeMode::kWeDLM;
     p.max_tokens = max_tokens;
-    p.context = ck_->config().max_position_embeddings;
-    p.stop_ids = ck_->config().eos_token_ids;
-    p.mask_id = ck_->config().mask_token_id;
     p.window = i % 2 ? 8 : 16;
     p.threshold = i % 5 == 4 ? std::optional<double>() : std::optional<double>(0.4 + 0.1 * (i % 3));
     p.sampling.temperature = i % 4 == 1 ? 1.0 : 0.0;
@@ -115,8 +112,10 @@ class EngineTest : public ::testing::Test {
 
   // The reference: generate() on a private cache.
   static std::vector<int32_t> alone(const Request& r) {
-    return generate(*bm_->forward(), r.prompt, r.params).value().output;
+    return generate(*bm_->forward(), facts(), r.prompt, r.params).value().output;
   }
+
+  static ModelFacts facts() { return facts_of(ck_->config()); }
 
   // A CPU forward with a pool of `kv_tokens` slots (default: 4 x the context).
   static std::unique_ptr<Forward> cpu(int64_t kv_tokens = 0) { return bm_->forward(kv_tokens); }
@@ -148,7 +147,7 @@ TEST_F(EngineTest, ConcurrentRequestsGiveWhatTheyGiveAloneInAnyOrder) {
   for (size_t i = 0; i < 16; ++i) reqs.push_back(request(i));
   std::vector<std::vector<int32_t>> want;
   for (const Request& r : reqs) want.push_back(alone(r));
-  Engine eng(cpu(), config());
+  Engine eng(cpu(), facts(), config());
   const auto fwd = run_all(eng, reqs);
   std::vector<Request> rev(reqs.rbegin(), reqs.rend());
   const auto bwd = run_all(eng, rev);
@@ -177,7 +176,7 @@ TEST_F(EngineTest, AnyForwardThatAnswersTheRowsDecodesAlike) {
   for (const auto* reqs : {&plain, &with_logprobs}) {
     auto owned = std::make_unique<ReferencePicksForward>(bm_->forward());
     ReferencePicksForward* f = owned.get();
-    Engine eng(std::move(owned), config(16));
+    Engine eng(std::move(owned), facts(), config(16));
     const auto got = run_all(eng, *reqs);
     for (int k = 0; k < 1000 && eng.stats().running > 0; ++k)  // the last step's stats land
       std::this_thread::sleep_for(std::chrono::milliseconds(1));    // just after its events
@@ -187,8 +186,8 @@ TEST_F(EngineTest, AnyForwardThatAnswersTheRowsDecodesAlike) {
   }
   for (size_t i = 0; i < plain.size(); ++i) {  // generate() on one sequence
     ReferencePicksForward f(bm_->forward());
-    const GenerateResult r = generate(f, plain[i].prompt, plain[i].params).value();
-    const GenerateResult want = generate(*bm_->forward(), plain[i].prompt, plain[i].params).value();
+    const GenerateResult r = generate(f, facts(), plain[i].prompt, plain[i].params).value();
+    const GenerateResult want = generate(*bm_->forward(), facts(), plain[i].prompt, plain[i].params).value();
     EXPECT_EQ(r.output, want.output) << "request " << i;
     EXPECT_EQ(r.steps.size(), want.steps.size()) << "request " << i;
     EXPECT_EQ(f.forwards, r.forwards + (plain[i].params.mode == DecodeMode::kWeDLM ? 1 : 0))
@@ -224,7 +223,7 @@ TEST_F(EngineTest, TheLoopRunsWithItsCreatorsThreadCount) {
     auto owned = std::make_unique<ThreadCountForward>(bm_->forward());
     ThreadCountForward* f = owned.get();
     set_cpu_threads(before);  // the forward keeps what it was made with
-    Engine eng(std::move(owned), config());
+    Engine eng(std::move(owned), facts(), config());
     run_all(eng, {request(0)});
     EXPECT_EQ(f->seen.load(), want);
   }
@@ -233,10 +232,10 @@ TEST_F(EngineTest, TheLoopRunsWithItsCreatorsThreadCount) {
 TEST_F(EngineTest, LogprobsStreamWithTheirTokensAsGenerateGivesThem) {
   std::vector<Request> reqs;
   for (size_t i = 0; i < 6; ++i) reqs.push_back(request(i)), reqs.back().params.logprobs = 3;
-  Engine eng(cpu(), config());
+  Engine eng(cpu(), facts(), config());
   const auto got = run_all(eng, reqs);
   for (size_t i = 0; i < reqs.size(); ++i) {
-    const GenerateResult want = generate(*cpu(), reqs[i].prompt, reqs[i].params).value();
+    const GenerateResult want = generate(*cpu(), facts(), reqs[i].prompt, reqs[i].params).value();
     ASSERT_EQ(got[i].tokens, want.output);
     ASSERT_EQ(got[i].logprobs.size(), want.output.size()) << "request " << i;
     for (size_t t = 0; t < want.output.size(); ++t) {
@@ -254,7 +253,7 @@ TEST_F(EngineTest, APreemptedRequestFinishesWithTheSameOutput) {
   int64_t peak = 0;
   for (const Request& r : reqs)
     peak = std::max<int64_t>(peak, int64_t(r.prompt.size()) + 120 + 2 * r.params.window);
-  Engine eng(cpu(peak + 32), config());  // room for about one and a bit
+  Engine eng(cpu(peak + 32), facts(), config());  // room for about one and a bit
   const auto out = run_all(eng, reqs);
   int64_t preempted = 0;
   for (size_t i = 0; i < reqs.size(); ++i) {
@@ -266,7 +265,7 @@ TEST_F(EngineTest, APreemptedRequestFinishesWithTheSameOutput) {
 }
 
 TEST_F(EngineTest, CancellationFreesEveryBlockOver1000Requests) {
-  Engine eng(cpu(4096), config(16));
+  Engine eng(cpu(4096), facts(), config(16));
   std::mt19937 rng(7);
   std::vector<std::shared_ptr<RequestHandle>> hs;
   int cancelled = 0, finished = 0;
@@ -297,7 +296,7 @@ TEST_F(EngineTest, CancellationFreesEveryBlockOver1000Requests) {
 
 TEST_F(EngineTest, SecondTurnPrefillsOnlyItsNewTokensAndEqualsAColdRun) {
   Request t1 = request(0, 40);
-  Engine eng(cpu(), config());
+  Engine eng(cpu(), facts(), config());
   const Outcome o1 = drain(*eng.submit(t1).value());
   Request t2 = t1;
   t2.prompt.insert(t2.prompt.end(), o1.tokens.begin(), o1.tokens.end());
@@ -308,7 +307,7 @@ TEST_F(EngineTest, SecondTurnPrefillsOnlyItsNewTokensAndEqualsAColdRun) {
   EXPECT_EQ(o2.end.counters.cached_tokens, reusable);
   EXPECT_EQ(o2.end.counters.prefill_tokens, int64_t(t2.prompt.size()) - reusable);
   EXPECT_EQ(o2.tokens, alone(t2));
-  Engine cold(cpu(), config());
+  Engine cold(cpu(), facts(), config());
   const Outcome c2 = drain(*cold.submit(t2).value());
   EXPECT_EQ(c2.end.counters.cached_tokens, 0);
   EXPECT_EQ(c2.tokens, o2.tokens);
@@ -320,7 +319,7 @@ TEST_F(EngineTest, HundredSeededRequestsRepeatIdentically) {
     reqs.push_back(request(i, 24));
     reqs.back().params.sampling.temperature = 0.8;
   }
-  Engine eng(cpu(), config(16));
+  Engine eng(cpu(), facts(), config(16));
   const auto a = run_all(eng, reqs);
   const auto b = run_all(eng, reqs);
   for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(a[i].tokens, b[i].tokens) << "request " << i;
@@ -329,7 +328,7 @@ TEST_F(EngineTest, HundredSeededRequestsRepeatIdentically) {
 TEST_F(EngineTest, AFullQueueAnswersOverloaded) {
   EngineConfig c = config(1);
   c.scheduler.max_waiting = 2;
-  Engine eng(cpu(), c);
+  Engine eng(cpu(), facts(), c);
   std::vector<std::shared_ptr<RequestHandle>> ok;
   int overloaded = 0;
   for (size_t i = 0; i < 10; ++i) {
@@ -350,7 +349,7 @@ TEST_F(EngineTest, AFullQueueAnswersOverloaded) {
 }
 
 TEST_F(EngineTest, BadRequestsAreNamed) {
-  Engine eng(cpu(256), config());
+  Engine eng(cpu(256), facts(), config());
   Request r = request(0);
   r.prompt.push_back(5000);
   EXPECT_NE(eng.submit(r).status().message().find("token id 5000"), std::string::npos);

@@ -30,11 +30,11 @@ void check_logprobs(Model& model, const json& fx) {
   }
 }
 
-void check_wedlm_trace(Model& model, const json& fx, const json& c, int64_t context) {
-  const GenerateParams p = test::fixture_params(fx, c, context, DecodeMode::kWeDLM);
+void check_wedlm_trace(Model& model, const json& fx, const json& c) {
+  const GenerateParams p = test::fixture_params(c, DecodeMode::kWeDLM);
   CpuForward seq(model, kv_blocks_for(512, 16), 16);
   const std::vector<int32_t> prompt = c["prompt"];
-  const GenerateResult r = generate(seq, prompt, p).value();
+  const GenerateResult r = generate(seq, test::fixture_facts(fx, model.config()), prompt, p).value();
   EXPECT_EQ(r.output, c["output"].get<std::vector<int32_t>>());
   EXPECT_EQ(r.forwards, c["forwards"].get<int64_t>());
   ASSERT_EQ(r.steps.size(), c["steps"].size());
@@ -51,15 +51,14 @@ void check_fixture(const std::string& model_dir, const std::string& fixture_path
   ASSERT_TRUE(ck.is_ok()) << ck.status().to_string();
   auto ops = make_cpu_ops();
   Model model(*ck.value(), *ops);
-  const int64_t context = ck.value()->config().max_position_embeddings;
   check_logprobs(model, fx);
   for (const json& c : fx["ar"]) {
-    const GenerateParams p = test::fixture_params(fx, c, context, DecodeMode::kAR);
+    const GenerateParams p = test::fixture_params(c, DecodeMode::kAR);
     CpuForward seq(model, kv_blocks_for(512, 16), 16);
     const std::vector<int32_t> prompt = c["prompt"];
-    EXPECT_EQ(generate(seq, prompt, p).value().output, c["output"].get<std::vector<int32_t>>());
+    EXPECT_EQ(generate(seq, test::fixture_facts(fx, model.config()), prompt, p).value().output, c["output"].get<std::vector<int32_t>>());
   }
-  for (const json& c : fx["wedlm"]) check_wedlm_trace(model, fx, c, context);
+  for (const json& c : fx["wedlm"]) check_wedlm_trace(model, fx, c);
 }
 
 TEST(Parity, ProjectReferenceFixturesBothFamilies) {

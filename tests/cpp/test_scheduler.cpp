@@ -15,14 +15,13 @@ namespace {
 
 constexpr int64_t kVocab = 16, kMask = 15, kStop = 14;
 
+const ModelFacts kFacts{kVocab, kMask, 1000, {kStop}, nullptr};
+
 GenerateParams params(DecodeMode mode, int64_t max_tokens, int64_t window = 4) {
   GenerateParams p;
   p.mode = mode;
   p.max_tokens = max_tokens;
-  p.context = 1000;
   p.window = window;
-  p.mask_id = kMask;
-  p.stop_ids = {kStop};
   p.sampling.temperature = 0;
   return p;
 }
@@ -41,7 +40,7 @@ class Sim {
       : blocks(n_blocks, block_size), sched(cfg, blocks) {}
 
   Sequence* add(std::vector<int32_t> prompt, GenerateParams p) {
-    seqs.push_back(std::make_unique<Sequence>(next_id++, prompt, std::move(p)));
+    seqs.push_back(std::make_unique<Sequence>(next_id++, prompt, std::move(p), kFacts));
     sched.enqueue(seqs.back().get());
     return seqs.back().get();
   }

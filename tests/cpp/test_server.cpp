@@ -27,8 +27,9 @@ class ServerPieces : public ::testing::Test {
     model_.tok = tok_;
     model_.chat = chat_;
     model_.config = load_model_config(dir).value();
-    model_.context = 1024;
-    model_.stop_ids = {2012};
+    model_.facts = facts_of(model_.config);
+    model_.facts.context = 1024;
+    model_.facts.stop_ids = {2012};
     model_.name = "tiny";
   }
   static void TearDownTestSuite() {
@@ -87,12 +88,11 @@ TEST_F(ServerPieces, ChatDefaultsFollowTheModelAndTheContext) {
   EXPECT_TRUE(r.chat);
   EXPECT_EQ(r.engine.prompt, chat_->encode(*tok_, {{{"user", "Count from 1 to 3."}}}).value());
   EXPECT_EQ(p.max_tokens, 1024 - int64_t(r.engine.prompt.size())) << "up to the context";
-  EXPECT_EQ(p.context, 1024);
   EXPECT_EQ(p.sampling.temperature, model_.sampling.temperature);
   EXPECT_EQ(p.sampling.seed, 99u) << "the server's seed when the request has none";
   EXPECT_EQ(p.mode, DecodeMode::kWeDLM);
   EXPECT_EQ(p.threshold, std::optional<double>(0.4));
-  EXPECT_EQ(p.stop_ids, std::vector<int64_t>{2012});
+  EXPECT_FALSE(p.ignore_eos) << "the model's stop ids end generation";
   EXPECT_EQ(p.logprobs, -1);
   EXPECT_FALSE(r.stream);
 }
@@ -125,8 +125,7 @@ TEST_F(ServerPieces, ChatFieldsReachTheEngine) {
   EXPECT_FALSE(p.threshold.has_value()) << "null threshold: one slot per step";
   EXPECT_EQ(p.penalty, 0.1);
   EXPECT_EQ(p.mode, DecodeMode::kAR);
-  EXPECT_TRUE(p.stop_ids.empty()) << "ignore_eos";
-  EXPECT_EQ(p.text(std::vector<int32_t>{tok_->encode("ab", false).value()}), "ab");
+  EXPECT_TRUE(p.ignore_eos);
 }
 
 TEST_F(ServerPieces, BadFieldsAreNamed) {
