@@ -278,10 +278,6 @@ Status CudaModel::supports(const ModelConfig& cfg) {
   return Status::ok();
 }
 
-int64_t CudaModel::bytes_per_block(const ModelConfig& cfg, int64_t block_size) {
-  return 2 * cfg.n_layer * block_size * cfg.n_kv_head * cfg.head_dim * int64_t(sizeof(bf16_t));
-}
-
 void CudaModel::Impl::body(int64_t T, int64_t R) {
   const ModelConfig& c = cfg;
   const int64_t H = c.hidden_size;

@@ -48,8 +48,6 @@ class CudaModel final : public Forward {
   int64_t block_size() const override;
   // Whether the kernels take this shape (head_dim, hidden size): a Status naming what they do not.
   static Status supports(const ModelConfig& cfg);
-  // Bytes of device memory one KV block takes (all layers, K and V, bf16).
-  static int64_t bytes_per_block(const ModelConfig& cfg, int64_t block_size);
 
   // Block tables index this model's pool. Picks are made on the device (sample_rows, row_stats'
   // entropies): R x 12 bytes cross to the host, not R x vocab x 4; only the rows that asked for

@@ -4,6 +4,8 @@
 
 namespace wedlm {
 
+int64_t default_kv_tokens(const ModelConfig& cfg) { return 4 * cfg.max_position_embeddings; }
+
 int64_t kv_blocks_for(int64_t kv_tokens, int64_t block_size) {
   return std::max<int64_t>(1, (kv_tokens + block_size - 1) / block_size);
 }

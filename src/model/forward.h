@@ -37,6 +37,8 @@ class Forward {
 // from one forward of the whole sequence into `f`'s pool (which must hold it) from slot 0.
 void next_token_logits(Forward& f, std::span<const int32_t> ids, StepOutput& out);
 
+// Token slots of the default CPU pool: room for four sequences at the full context.
+int64_t default_kv_tokens(const ModelConfig& cfg);
 // Blocks of `block_size` slots that hold `kv_tokens` slots (at least one).
 int64_t kv_blocks_for(int64_t kv_tokens, int64_t block_size);
 

@@ -52,7 +52,7 @@ Result<int64_t> cuda_pool_blocks(const ForwardSpec& s, const Checkpoint& ck) {
   const int64_t reserve = int64_t(1) << 30, used_by_others = int64_t(total_b - free_b);
   const int64_t budget = int64_t(s.gpu_memory_util * double(total_b)) - used_by_others -
                          weight_bytes(ck) - reserve;
-  const int64_t per_block = CudaModel::bytes_per_block(ck.config(), s.block_size);
+  const int64_t per_block = kv_bytes_per_token(ck.config(), "cuda") * s.block_size;
   if (budget < per_block)
     return bad(fmt::format(
         "--gpu-memory-util {}: no GPU memory left for the KV cache ({:.2f} GiB total, {:.2f} GiB "
@@ -112,8 +112,6 @@ int64_t kv_bytes_per_token(const ModelConfig& cfg, const std::string& device) {
   const int64_t elem = device == "cuda" ? 2 : 4;
   return 2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * elem;
 }
-
-int64_t default_kv_tokens(const ModelConfig& cfg) { return 4 * cfg.max_position_embeddings; }
 
 Result<KvSize> parse_kv_size(const std::string& text) {
   static const std::pair<const char*, double> kUnits[] = {

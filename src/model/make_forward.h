@@ -39,8 +39,6 @@ Result<std::string> resolve_device(const ForwardSpec& spec);
 std::pair<std::string, std::string> device_names(const std::string& device);
 // KV bytes one token slot takes on `device` (fp32 on the CPU, bf16 on CUDA), all layers.
 int64_t kv_bytes_per_token(const ModelConfig& cfg, const std::string& device);
-// Token slots of the default CPU pool: room for four sequences at the full context.
-int64_t default_kv_tokens(const ModelConfig& cfg);
 // Parses a KV size: a token count ("8192"), or bytes with a unit ("512MiB", "2GiB", "1.5GB").
 // The message names the text when it is not a size.
 Result<KvSize> parse_kv_size(const std::string& text);

@@ -23,7 +23,7 @@ struct BundledModel {
   }
   // A CPU forward of the model with a KV pool of its own (default: 4 x the context).
   std::unique_ptr<CpuForward> forward(int64_t kv_tokens = 0) const {
-    const int64_t tokens = kv_tokens > 0 ? kv_tokens : 4 * ck->config().max_position_embeddings;
+    const int64_t tokens = kv_tokens > 0 ? kv_tokens : default_kv_tokens(ck->config());
     return std::make_unique<CpuForward>(*model, kv_blocks_for(tokens, 16), 16);
   }
 };
