@@ -16,6 +16,7 @@
 #include "io/weights.h"
 #include "model/make_forward.h"
 #include "model/model.h"
+#include "server/server.h"
 #include "ops/ops.h"
 #include "tokenizer/tokenizer.h"
 
@@ -89,11 +90,11 @@ struct BatchFlags {
 void add_batch(CLI::App* app, BatchFlags& b);
 int run_batch(const CommonFlags& f, const GenerateParams& g, const BatchFlags& b);
 
+// serve: the server's flags bound to ServerConfig's fields (one default each, there).
 struct ServeFlags {
-  std::string host = "127.0.0.1", api_key, alias;
-  int port = 8080, timeout_s = 600, http_threads = 0;
+  server::ServerConfig config;     // --host, --port, --api-key, --timeout, --threads-http, ...
+  std::string alias;
   double shutdown_grace_s = 10;
-  bool log_prompts = false;
   EngineFlags engine;
 };
 

@@ -76,19 +76,20 @@ int wait_for_signal(const sigset_t& set) {
 }  // namespace
 
 void add_serve(CLI::App* app, ServeFlags& s) {
-  app->add_option("--host", s.host, "address to listen on")->capture_default_str();
-  app->add_option("--port", s.port, "port (0 = any free port, printed at startup)")
+  server::ServerConfig& c = s.config;
+  app->add_option("--host", c.host, "address to listen on")->capture_default_str();
+  app->add_option("--port", c.port, "port (0 = any free port, printed at startup)")
       ->capture_default_str();
-  app->add_option("--api-key", s.api_key, "require 'Authorization: Bearer KEY' (or env WEDLM_API_KEY)");
+  app->add_option("--api-key", c.api_key, "require 'Authorization: Bearer KEY' (or env WEDLM_API_KEY)");
   app->add_option("--alias", s.alias, "model name clients see (default: the directory's name)");
-  app->add_option("--timeout", s.timeout_s, "socket and per-request time limit, seconds")
+  app->add_option("--timeout", c.timeout_s, "socket and per-request time limit, seconds")
       ->capture_default_str();
-  app->add_option("--threads-http", s.http_threads,
+  app->add_option("--threads-http", c.http_threads,
                   "most HTTP worker threads, started as needed (0 = parallel + max-waiting + 16, "
                   "at most 4096)");
   app->add_option("--shutdown-grace", s.shutdown_grace_s,
                   "seconds in-flight requests get to finish on SIGINT/SIGTERM")->capture_default_str();
-  app->add_flag("--log-prompts", s.log_prompts, "put prompt and reply text in the request log");
+  app->add_flag("--log-prompts", c.log_prompts, "put prompt and reply text in the request log");
   add_engine(app, s.engine, "--parallel");
 }
 
@@ -99,22 +100,17 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
   signal(SIGPIPE, SIG_IGN);                     // a vanished client is an error return, not a kill
-  server::ServerConfig sc;
-  sc.host = s.host;
-  sc.port = s.port;
-  sc.api_key = s.api_key;
+  server::ServerConfig sc = s.config;
   if (const char* env = std::getenv("WEDLM_API_KEY"); sc.api_key.empty() && env) sc.api_key = env;
-  sc.timeout_s = s.timeout_s;
-  sc.log_prompts = s.log_prompts;
   // a thread per connection for every request the engine can hold, running or queued
   sc.http_threads =
-      s.http_threads > 0 ? s.http_threads : server::default_http_threads(s.engine.config.scheduler);
-  if (s.timeout_s < 1) return fail("--timeout must be at least 1 second");
+      sc.http_threads > 0 ? sc.http_threads : server::default_http_threads(s.engine.config.scheduler);
+  if (sc.timeout_s < 1) return fail("--timeout must be at least 1 second");
   server::Server srv(sc);
   auto port = srv.bind();
   if (!port.is_ok()) return fail(port.status().message());
   std::thread http([&] { srv.run(); });
-  log_event({{"event", "listening"}, {"host", s.host}, {"port", port.value()},
+  log_event({{"event", "listening"}, {"host", sc.host}, {"port", port.value()},
              {"auth", !sc.api_key.empty()}});
   std::thread signals([&] {
     const int sig = wait_for_signal(set);
