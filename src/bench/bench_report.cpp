@@ -27,48 +27,58 @@ std::string params_str(int64_t n) {
 }
 
 std::string markdown(const ReportHeader& h, const std::vector<CaseResult>& rows) {
-  std::string o = "| model | params | dtype | backend | threads | mode | window | threshold | np "
-                  "| test | t/s | forwards/s | tokens/forward | TTFT ms |\n"
-                  "|---|---:|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|\n";
+  std::string o =
+      "| model | params | dtype | backend | threads | mode | window | threshold | np "
+      "| test | t/s | forwards/s | tokens/forward | TTFT ms |\n"
+      "|---|---:|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|\n";
   for (const CaseResult& r : rows) {
     const BenchCase& c = r.c;
-    o += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} | "
-                     "{:.2f} | {:.2f} | {:.2f} |\n",
-                     h.model, params_str(h.params), h.dtype, h.backend, c.threads, mode_of(c),
-                     window_of(c), threshold_of(c), c.parallel, label(c), mean(r.tokens_per_s),
-                     stddev(r.tokens_per_s), r.forwards_per_s, r.tokens_per_forward, r.ttft_ms);
+    o += fmt::format(
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} | "
+        "{:.2f} | {:.2f} | {:.2f} |\n",
+        h.model, params_str(h.params), h.dtype, h.backend, c.threads, mode_of(c), window_of(c),
+        threshold_of(c), c.parallel, label(c), mean(r.tokens_per_s), stddev(r.tokens_per_s),
+        r.forwards_per_s, r.tokens_per_forward, r.ttft_ms);
   }
   return o + fmt::format("\n{}, {} repetitions after a warm-up, {}, build {}\n", h.cpu, h.reps,
                          h.sampling, h.commit);
 }
 
 std::string csv(const ReportHeader& h, const std::vector<CaseResult>& rows) {
-  std::string o = "model,params,dtype,backend,cpu,commit,threads,mode,window,threshold,np,test,"
-                  "tokens_per_s,tokens_per_s_sd,forwards_per_s,tokens_per_forward,ttft_ms\n";
+  std::string o =
+      "model,params,dtype,backend,cpu,commit,threads,mode,window,threshold,np,test,"
+      "tokens_per_s,tokens_per_s_sd,forwards_per_s,tokens_per_forward,ttft_ms\n";
   for (const CaseResult& r : rows) {
     const BenchCase& c = r.c;
-    o += fmt::format("\"{}\",{},{},{},\"{}\",{},{},{},{},{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f}\n",
-                     h.model, h.params, h.dtype, h.backend, h.cpu, h.commit, c.threads, mode_of(c),
-                     c.window, threshold_of(c), c.parallel, label(c), mean(r.tokens_per_s),
-                     stddev(r.tokens_per_s), r.forwards_per_s, r.tokens_per_forward, r.ttft_ms);
+    o += fmt::format(
+        "\"{}\",{},{},{},\"{}\",{},{},{},{},{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f}\n", h.model,
+        h.params, h.dtype, h.backend, h.cpu, h.commit, c.threads, mode_of(c), c.window,
+        threshold_of(c), c.parallel, label(c), mean(r.tokens_per_s), stddev(r.tokens_per_s),
+        r.forwards_per_s, r.tokens_per_forward, r.ttft_ms);
   }
   return o;
 }
 
 std::string json_report(const ReportHeader& h, const std::vector<CaseResult>& rows) {
-  nlohmann::ordered_json j = {{"build_commit", h.commit}, {"cpu", h.cpu}, {"backend", h.backend},
-                              {"model", h.model}, {"params", h.params}, {"dtype", h.dtype},
-                              {"repetitions", h.reps}, {"sampling", h.sampling},
-                              {"results", nlohmann::json::array()}};
+  nlohmann::ordered_json j = {
+      {"build_commit", h.commit}, {"cpu", h.cpu},           {"backend", h.backend},
+      {"model", h.model},         {"params", h.params},     {"dtype", h.dtype},
+      {"repetitions", h.reps},    {"sampling", h.sampling}, {"results", nlohmann::json::array()}};
   for (const CaseResult& r : rows) {
     const BenchCase& c = r.c;
     j["results"].push_back(
-        {{"test", label(c)}, {"threads", c.threads}, {"mode", mode_of(c)}, {"window", c.window},
+        {{"test", label(c)},
+         {"threads", c.threads},
+         {"mode", mode_of(c)},
+         {"window", c.window},
          {"threshold", c.threshold ? nlohmann::json(*c.threshold) : nlohmann::json()},
          {"parallel", c.parallel},
-         {"tokens_per_s", {{"mean", mean(r.tokens_per_s)}, {"sd", stddev(r.tokens_per_s)},
-                           {"samples", r.tokens_per_s}}},
-         {"forwards_per_s", r.forwards_per_s}, {"tokens_per_forward", r.tokens_per_forward},
+         {"tokens_per_s",
+          {{"mean", mean(r.tokens_per_s)},
+           {"sd", stddev(r.tokens_per_s)},
+           {"samples", r.tokens_per_s}}},
+         {"forwards_per_s", r.forwards_per_s},
+         {"tokens_per_forward", r.tokens_per_forward},
          {"ttft_ms", r.ttft_ms}});
   }
   return j.dump(1) + "\n";

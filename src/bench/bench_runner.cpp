@@ -9,8 +9,8 @@
 #include <fmt/core.h>
 
 #include "bench/stats.h"
-#include "ops/sampling/sampling.h"
 #include "engine/engine.h"
+#include "ops/sampling/sampling.h"
 
 namespace wedlm::bench {
 namespace {
@@ -72,7 +72,7 @@ Result<Rep> run_once(Engine& engine, const BenchInput& in, const BenchCase& c, R
       }
   const double wall_ms = ms(Clock::now() - t0);
   for (int i = 0; i < 1000 && engine.stats().running > 0; ++i)  // the last step's stats land
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));   // just after its events
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // just after its events
   rep.forwards_per_s = double(engine.stats().steps - steps0) * 1000.0 / wall_ms;
   rep.tokens_per_forward = forwards ? double(tokens) / double(forwards) : 0;
   rep.tokens_per_s = c.test == "pp" ? double(c.n_tokens * c.parallel) * 1000.0 / prefill_ms
@@ -86,8 +86,9 @@ std::string label(const BenchCase& c) { return fmt::format("{}{}", c.test, c.n_t
 
 Result<CaseResult> run_case(const BenchInput& in, const BenchCase& c) {
   const ModelConfig& cfg = in.config();
-  const int64_t prompt = c.test == "pp" ? c.n_tokens
-                                        : (in.tg_prompt.empty() ? in.tg_depth : int64_t(in.tg_prompt.size()));
+  const int64_t prompt = c.test == "pp"
+                             ? c.n_tokens
+                             : (in.tg_prompt.empty() ? in.tg_depth : int64_t(in.tg_prompt.size()));
   const int64_t need = prompt + (c.test == "pp" ? 1 : c.n_tokens) + 2 * c.window + 1;
   if (need > cfg.max_position_embeddings)
     return Status(ErrorKind::kInvalidArgument,

@@ -20,13 +20,13 @@
 namespace wedlm::bench {
 
 struct BenchCase {
-  std::string test = "tg";          // "pp" | "tg"
+  std::string test = "tg";  // "pp" | "tg"
   int64_t n_tokens = 128;
   DecodeMode mode = DecodeMode::kWeDLM;
   int64_t window = 16;
   std::optional<double> threshold = 0.4;
   int64_t parallel = 1;
-  int threads = 0;                  // 0: all cores
+  int threads = 0;  // 0: all cores
 };
 
 struct CaseResult {
@@ -38,12 +38,12 @@ struct CaseResult {
 };
 
 struct BenchInput {
-  Model* model = nullptr;            // the CPU model: each case's engine runs it
-  Forward* forward = nullptr;        // when set (a device), every case runs on it instead
-  int64_t block_size = 16;           // the CPU engines' KV blocks
-  std::vector<int32_t> tg_prompt;    // tg prompt (empty: tg_depth random tokens); e.g. a chat message
-  int64_t tg_depth = 8;              // random tg prompt length: the context generation starts at
-  uint64_t seed = 0;                 // random prompts, and each request's sampling seed
+  Model* model = nullptr;          // the CPU model: each case's engine runs it
+  Forward* forward = nullptr;      // when set (a device), every case runs on it instead
+  int64_t block_size = 16;         // the CPU engines' KV blocks
+  std::vector<int32_t> tg_prompt;  // tg prompt (empty: tg_depth random tokens); e.g. a chat message
+  int64_t tg_depth = 8;            // random tg prompt length: the context generation starts at
+  uint64_t seed = 0;               // random prompts, and each request's sampling seed
   int reps = 5;
   SamplingParams sampling = {0.0, 0, 1.0, 0};  // greedy unless set; the seed is per request
 

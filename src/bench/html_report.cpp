@@ -43,7 +43,8 @@ std::vector<double> numbers(const ojson& a, double scale = 1) {
   return v;
 }
 
-std::string table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows) {
+std::string table(const std::vector<std::string>& head,
+                  const std::vector<std::vector<std::string>>& rows) {
   std::string o = "<table><tr>";
   for (const auto& h : head) o += "<th>" + escape(h) + "</th>";
   o += "</tr>";
@@ -55,7 +56,9 @@ std::string table(const std::vector<std::string>& head, const std::vector<std::v
   return o + "</table>";
 }
 
-std::string f2(const ojson& v) { return v.is_number() ? fmt::format("{:.2f}", v.get<double>()) : "-"; }
+std::string f2(const ojson& v) {
+  return v.is_number() ? fmt::format("{:.2f}", v.get<double>()) : "-";
+}
 
 using Results = std::vector<std::pair<std::string, ojson>>;
 
@@ -69,7 +72,8 @@ std::string single_page(const Results& rs) {
                     f2(j["median_itl_ms"]), f2(j["p99_e2el_ms"]), f2(j["tokens_per_chunk"])});
   }
   return table({"mode", "output tok/s", "mean TTFT ms", "mean TPOT ms", "median ITL ms",
-                "p99 E2EL ms", "tokens/chunk"}, rows) +
+                "p99 E2EL ms", "tokens/chunk"},
+               rows) +
          svg_chart("Time to first token (CDF)", "TTFT (ms)", "fraction of requests", ttft) +
          svg_chart("End-to-end latency (CDF)", "E2EL (ms)", "fraction of requests", e2el);
 }
@@ -88,9 +92,11 @@ std::string batch_page(const Results& rs) {
     }
     tput.push_back(a), ttft.push_back(b);
   }
-  return table({"mode", "concurrency", "output tok/s", "mean TTFT ms", "mean TPOT ms", "p99 E2EL ms"},
-               rows) +
-         svg_chart("Output throughput against concurrency", "concurrent requests", "tokens/s", tput) +
+  return table(
+             {"mode", "concurrency", "output tok/s", "mean TTFT ms", "mean TPOT ms", "p99 E2EL ms"},
+             rows) +
+         svg_chart("Output throughput against concurrency", "concurrent requests", "tokens/s",
+                   tput) +
          svg_chart("Mean TTFT against concurrency", "concurrent requests", "ms", ttft);
 }
 
@@ -128,33 +134,42 @@ std::string svg_chart(const std::string& title, const std::string& x_label,
   const double W = 640, H = 360, L = 70, R = 20, T = 40, B = 50;
   double x0 = INFINITY, x1 = -INFINITY, y1 = 0;
   for (const Series& s : series)
-    for (const auto& [x, y] : s.points) x0 = std::min(x0, x), x1 = std::max(x1, x), y1 = std::max(y1, y);
+    for (const auto& [x, y] : s.points)
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y1 = std::max(y1, y);
   if (!std::isfinite(x0)) x0 = 0, x1 = 1;
   if (x1 <= x0) x1 = x0 + 1;
   if (y1 <= 0) y1 = 1;
   const auto px = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
   const auto py = [&](double y) { return H - B - y / y1 * (H - T - B); };
-  std::string o = fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-                              "font-family=\"sans-serif\" font-size=\"12\">", W, H);
-  o += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"15\" text-anchor=\"middle\">{}</text>", W / 2,
-                   escape(title));
-  o += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"black\"/>"
-                   "<line x1=\"{0}\" y1=\"{3}\" x2=\"{0}\" y2=\"{1}\" stroke=\"black\"/>",
-                   L, H - B, W - R, T);
+  std::string o = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+      "font-family=\"sans-serif\" font-size=\"12\">",
+      W, H);
+  o += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"15\" text-anchor=\"middle\">{}</text>",
+                   W / 2, escape(title));
+  o += fmt::format(
+      "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"black\"/>"
+      "<line x1=\"{0}\" y1=\"{3}\" x2=\"{0}\" y2=\"{1}\" stroke=\"black\"/>",
+      L, H - B, W - R, T);
   for (int k = 0; k <= 4; ++k) {
     const double x = x0 + (x1 - x0) * k / 4, y = y1 * k / 4;
-    o += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{:.4g}</text>", px(x), H - B + 16, x);
-    o += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.4g}</text>", L - 6, py(y) + 4, y);
+    o += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{:.4g}</text>", px(x),
+                     H - B + 16, x);
+    o += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.4g}</text>", L - 6, py(y) + 4,
+                     y);
   }
-  o += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", (L + W - R) / 2, H - 12,
-                   escape(x_label));
-  o += fmt::format("<text x=\"16\" y=\"{}\" transform=\"rotate(-90 16 {})\" text-anchor=\"middle\">{}"
-                   "</text>", (T + H - B) / 2, (T + H - B) / 2, escape(y_label));
+  o += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", (L + W - R) / 2,
+                   H - 12, escape(x_label));
+  o += fmt::format(
+      "<text x=\"16\" y=\"{}\" transform=\"rotate(-90 16 {})\" text-anchor=\"middle\">{}"
+      "</text>",
+      (T + H - B) / 2, (T + H - B) / 2, escape(y_label));
   for (size_t i = 0; i < series.size(); ++i) {
     const char* color = kColors[i % std::size(kColors)];
     std::string pts;
     for (const auto& [x, y] : series[i].points) pts += fmt::format("{:.1f},{:.1f} ", px(x), py(y));
-    o += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>", color, pts);
+    o += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+                     color, pts);
     o += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text>", W - R - 150, T + 16 * (i + 1),
                      color, escape(series[i].name));
   }
@@ -167,9 +182,11 @@ std::string html_report(const std::string& scenario, const Results& results) {
                      : scenario == "multi-turn" ? turns_page(results)
                                                 : raw_page(results);
   return "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>wedlm bench-serve: " +
-         escape(scenario) + "</title><style>body{font-family:sans-serif;margin:2em}"
+         escape(scenario) +
+         "</title><style>body{font-family:sans-serif;margin:2em}"
          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
-         "text-align:right}svg{display:block;margin:1em 0}</style></head><body><h1>wedlm bench-serve: " +
+         "text-align:right}svg{display:block;margin:1em 0}</style></head><body><h1>wedlm "
+         "bench-serve: " +
          escape(scenario) + "</h1>" + body + "</body></html>\n";
 }
 

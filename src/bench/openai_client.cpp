@@ -32,15 +32,18 @@ void on_event(const std::string& data, RequestOutcome& o, Clock::time_point t0,
   if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].empty()) return;
   const json& c = j["choices"][0];
   std::string piece;
-  if (c.contains("delta") && c["delta"].is_object() && c["delta"].value("content", json()).is_string())
+  if (c.contains("delta") && c["delta"].is_object() &&
+      c["delta"].value("content", json()).is_string())
     piece = c["delta"]["content"].get<std::string>();
   else if (c.value("text", json()).is_string())
     piece = c["text"].get<std::string>();
   if (c.value("finish_reason", json()).is_string()) o.finish_reason = c["finish_reason"];
   if (piece.empty()) return;
   const auto now = Clock::now();
-  if (o.n_chunks == 0) o.ttft_ms = std::chrono::duration<double, std::milli>(now - t0).count();
-  else o.itl_ms.push_back(std::chrono::duration<double, std::milli>(now - last).count());
+  if (o.n_chunks == 0)
+    o.ttft_ms = std::chrono::duration<double, std::milli>(now - t0).count();
+  else
+    o.itl_ms.push_back(std::chrono::duration<double, std::milli>(now - last).count());
   last = now;
   ++o.n_chunks;
   o.text += piece;
@@ -66,10 +69,15 @@ RequestOutcome stream_request(const ClientConfig& cfg, json body) {
   int status = 0;
   const auto t0 = Clock::now();
   auto last = t0;
-  req.response_handler = [&](const httplib::Response& r) { status = r.status; return true; };
+  req.response_handler = [&](const httplib::Response& r) {
+    status = r.status;
+    return true;
+  };
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (status != 200) raw.append(data, n);
-    else sse.feed(data, n, [&](const std::string& e) { on_event(e, o, t0, last); });
+    if (status != 200)
+      raw.append(data, n);
+    else
+      sse.feed(data, n, [&](const std::string& e) { on_event(e, o, t0, last); });
     return true;
   };
   httplib::Response res;
@@ -81,7 +89,8 @@ RequestOutcome stream_request(const ClientConfig& cfg, json body) {
   } else if (status != 200) {
     const json e = json::parse(raw, nullptr, false);
     const std::string msg = e.is_object() && e.contains("error") && e["error"].is_object()
-                                ? e["error"].value("message", raw) : raw;
+                                ? e["error"].value("message", raw)
+                                : raw;
     o.error = fmt::format("HTTP {}: {}", status, msg.substr(0, 300));
   } else {
     o.ok = true;

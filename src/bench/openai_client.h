@@ -21,9 +21,9 @@ struct ClientConfig {
 
 struct RequestOutcome {
   bool ok = false;
-  std::string error;                 // HTTP status and the server's message, or the socket error
+  std::string error;  // HTTP status and the server's message, or the socket error
   double ttft_ms = 0, e2e_ms = 0;
-  std::vector<double> itl_ms;        // gaps between consecutive content chunks
+  std::vector<double> itl_ms;  // gaps between consecutive content chunks
   int64_t prompt_tokens = 0, output_tokens = 0, cached_tokens = 0, n_chunks = 0;
   bool usage_reported = false;
   std::string text, finish_reason;
@@ -41,8 +41,10 @@ class SseParser {
     for (size_t end; (end = buf_.find("\n\n")) != std::string::npos;) {
       const std::string event = buf_.substr(0, end);
       buf_.erase(0, end + 2);
-      if (event.rfind("data: ", 0) == 0) on_event(event.substr(6));
-      else if (event.rfind("data:", 0) == 0) on_event(event.substr(5));
+      if (event.rfind("data: ", 0) == 0)
+        on_event(event.substr(6));
+      else if (event.rfind("data:", 0) == 0)
+        on_event(event.substr(5));
     }
   }
 

@@ -76,8 +76,8 @@ void put(nlohmann::ordered_json& j, const char* name, const Distribution& d) {
 }  // namespace
 
 std::string serve_report(const std::string& title, const ServeMetrics& m) {
-  std::string o = std::string(12, '=') + " Serving Benchmark Result " + std::string(12, '=') + "\n" +
-      (title.empty() ? "" : fmt::format("{:<40}{}\n", "Scenario:", title));
+  std::string o = std::string(12, '=') + " Serving Benchmark Result " + std::string(12, '=') +
+                  "\n" + (title.empty() ? "" : fmt::format("{:<40}{}\n", "Scenario:", title));
   o += line("Successful requests:", double(m.completed), 0);
   o += line("Failed requests:", double(m.failed), 0);
   o += line("Benchmark duration (s):", m.duration_s);
@@ -97,11 +97,14 @@ std::string serve_report(const std::string& title, const ServeMetrics& m) {
 }
 
 nlohmann::ordered_json serve_json(const ServeMetrics& m, const std::vector<RequestOutcome>& outs) {
-  nlohmann::ordered_json j = {
-      {"duration", m.duration_s}, {"completed", m.completed}, {"failed", m.failed},
-      {"total_input_tokens", m.total_input}, {"total_output_tokens", m.total_output},
-      {"request_throughput", m.request_throughput}, {"output_throughput", m.output_throughput},
-      {"total_token_throughput", m.total_token_throughput}};
+  nlohmann::ordered_json j = {{"duration", m.duration_s},
+                              {"completed", m.completed},
+                              {"failed", m.failed},
+                              {"total_input_tokens", m.total_input},
+                              {"total_output_tokens", m.total_output},
+                              {"request_throughput", m.request_throughput},
+                              {"output_throughput", m.output_throughput},
+                              {"total_token_throughput", m.total_token_throughput}};
   put(j, "ttft", m.ttft);
   put(j, "tpot", m.tpot);
   put(j, "itl", m.itl);
@@ -109,7 +112,8 @@ nlohmann::ordered_json serve_json(const ServeMetrics& m, const std::vector<Reque
   j["chunks_per_s"] = m.chunks_per_s;
   j["tokens_per_chunk"] = m.tokens_per_chunk;
   nlohmann::ordered_json in = nlohmann::ordered_json::array(), out = in, ttfts = in, itls = in,
-                         errors = in, e2els = in;  // built apart: ordered_json entries move as keys are added
+                         errors = in,
+                         e2els = in;  // built apart: ordered_json entries move as keys are added
   for (const RequestOutcome& o : outs) {
     in.push_back(o.prompt_tokens);
     out.push_back(o.output_tokens);

@@ -40,9 +40,9 @@ LoadResult run_load(const ClientConfig& cfg, const std::vector<nlohmann::json>& 
   LoadResult r;
   r.outcomes.resize(bodies.size());
   const std::vector<double> at = arrivals(bodies.size(), spec.request_rate, spec.seed);
-  const size_t workers = std::min(bodies.size(), spec.max_concurrency > 0
-                                                     ? size_t(spec.max_concurrency)
-                                                     : std::min<size_t>(bodies.size(), 512));
+  const size_t workers =
+      std::min(bodies.size(), spec.max_concurrency > 0 ? size_t(spec.max_concurrency)
+                                                       : std::min<size_t>(bodies.size(), 512));
   const bool bar = spec.progress && isatty(STDERR_FILENO);
   std::atomic<size_t> next{0}, done{0};
   std::mutex bar_mu;
@@ -51,8 +51,8 @@ LoadResult run_load(const ClientConfig& cfg, const std::vector<nlohmann::json>& 
   for (size_t w = 0; w < workers; ++w)
     pool.emplace_back([&] {
       for (size_t i; (i = next++) < bodies.size();) {
-        std::this_thread::sleep_until(t0 + std::chrono::duration_cast<Clock::duration>(
-                                               std::chrono::duration<double>(at[i])));
+        std::this_thread::sleep_until(
+            t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at[i])));
         r.outcomes[i] = stream_request(cfg, bodies[i]);
         const size_t d = ++done;
         if (bar) {

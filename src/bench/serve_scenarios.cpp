@@ -21,19 +21,32 @@ using ojson = nlohmann::ordered_json;
 
 // Instructions of several kinds and lengths (the bundled model's task families among them).
 const std::vector<std::string> kPrompts = {
-    "Count from 1 to 40.", "What is 347 * 6?", "Sort these numbers in ascending order: 42, 7, 19, 3, 88.",
-    "Reverse the word \"engine\".", "Spell the word \"diffusion\".", "What is 1234 + 5678?",
-    "Write this list backward: red, blue, green, yellow.", "Count from 50 to 90.",
-    "Convert to uppercase: parallel decoding", "What is 905 - 378?",
-    "Write a small JSON object with a name and an age.", "Repeat the word \"window\" five times.",
-    "What is the capital of France?", "Count from 100 to 130.", "What is 58 * 47?",
+    "Count from 1 to 40.",
+    "What is 347 * 6?",
+    "Sort these numbers in ascending order: 42, 7, 19, 3, 88.",
+    "Reverse the word \"engine\".",
+    "Spell the word \"diffusion\".",
+    "What is 1234 + 5678?",
+    "Write this list backward: red, blue, green, yellow.",
+    "Count from 50 to 90.",
+    "Convert to uppercase: parallel decoding",
+    "What is 905 - 378?",
+    "Write a small JSON object with a name and an age.",
+    "Repeat the word \"window\" five times.",
+    "What is the capital of France?",
+    "Count from 100 to 130.",
+    "What is 58 * 47?",
     "Sort these words alphabetically: pear, apple, fig, banana."};
 
 json body_of(const ScenarioOptions& o, const json& messages, int max_tokens, uint64_t seed) {
-  json b = {{"model", o.model}, {"max_tokens", max_tokens}, {"temperature", o.temperature},
+  json b = {{"model", o.model},
+            {"max_tokens", max_tokens},
+            {"temperature", o.temperature},
             {"seed", seed}};
-  if (o.client.endpoint.find("chat") != std::string::npos) b["messages"] = messages;
-  else b["prompt"] = messages.back()["content"];
+  if (o.client.endpoint.find("chat") != std::string::npos)
+    b["messages"] = messages;
+  else
+    b["prompt"] = messages.back()["content"];
   if (!o.decode_mode.empty()) b["decode_mode"] = o.decode_mode;
   if (o.ignore_eos) b["ignore_eos"] = true;
   return b;
@@ -71,17 +84,20 @@ ScenarioReport single(const ScenarioOptions& o) {
 
 ScenarioReport batch(const ScenarioOptions& o) {
   ScenarioReport rep;
-  rep.text = "| concurrency | requests | failed | req/s | output tok/s | mean TTFT ms | "
-             "mean TPOT ms | p99 E2EL ms | tokens/chunk |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  rep.text =
+      "| concurrency | requests | failed | req/s | output tok/s | mean TTFT ms | "
+      "mean TPOT ms | p99 E2EL ms | tokens/chunk "
+      "|\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   rep.json = {{"levels", ojson::array()}};
   for (int c : o.concurrency) {
     LoadSpec spec = o.load;
     spec.max_concurrency = c;
     const LoadResult r = run_load(o.client, load_of(o, o.num_prompts), spec);
     const ServeMetrics m = serve_metrics(r.outcomes, r.duration_s);
-    rep.text += fmt::format("| {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |\n",
-                            c, m.completed, m.failed, m.request_throughput, m.output_throughput,
-                            m.ttft.mean, m.tpot.mean, m.e2el.p99, m.tokens_per_chunk);
+    rep.text +=
+        fmt::format("| {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |\n", c,
+                    m.completed, m.failed, m.request_throughput, m.output_throughput, m.ttft.mean,
+                    m.tpot.mean, m.e2el.p99, m.tokens_per_chunk);
     ojson level = serve_json(m, r.outcomes);
     level["max_concurrency"] = c;
     rep.json["levels"].push_back(std::move(level));
@@ -96,9 +112,10 @@ std::vector<RequestOutcome> conversation(const ScenarioOptions& o, int k) {
   json messages = json::array();
   std::vector<RequestOutcome> outs;
   for (int t = 0; t < o.turns; ++t) {
-    messages.push_back({{"role", "user"}, {"content", kPrompts[size_t(k + 3 * t) % kPrompts.size()]}});
-    RequestOutcome r = stream_request(o.client, body_of(o, messages, o.max_tokens,
-                                                        o.load.seed + uint64_t(k)));
+    messages.push_back(
+        {{"role", "user"}, {"content", kPrompts[size_t(k + 3 * t) % kPrompts.size()]}});
+    RequestOutcome r =
+        stream_request(o.client, body_of(o, messages, o.max_tokens, o.load.seed + uint64_t(k)));
     messages.push_back({{"role", "assistant"}, {"content", r.text}});
     outs.push_back(std::move(r));
   }
@@ -112,26 +129,33 @@ ScenarioReport multi_turn(const ScenarioOptions& o) {
     threads.emplace_back([&, k] { convs[size_t(k)] = conversation(o, k); });
   for (std::thread& t : threads) t.join();
   ScenarioReport rep;
-  rep.text = "| turn | requests | failed | mean prompt tokens | mean cached tokens | cached % | "
-             "mean TTFT ms | mean E2EL ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  rep.text =
+      "| turn | requests | failed | mean prompt tokens | mean cached tokens | cached % | "
+      "mean TTFT ms | mean E2EL ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   rep.json = {{"conversations", o.conversations}, {"turns", ojson::array()}};
   for (int t = 0; t < o.turns; ++t) {
     std::vector<double> prompt, cached, ttft, e2el;
     int failed = 0;
     for (const auto& c : convs) {
       const RequestOutcome& r = c[size_t(t)];
-      if (!r.ok) { ++failed; rep.text += "  error: " + r.error + "\n"; continue; }
+      if (!r.ok) {
+        ++failed;
+        rep.text += "  error: " + r.error + "\n";
+        continue;
+      }
       prompt.push_back(double(r.prompt_tokens)), cached.push_back(double(r.cached_tokens));
       ttft.push_back(r.ttft_ms), e2el.push_back(r.e2e_ms);
     }
     const double hit = mean(prompt) > 0 ? 100 * mean(cached) / mean(prompt) : 0;
-    rep.text += fmt::format("| {} | {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f} | {:.2f} |\n", t + 1,
-                            convs.size(), failed, mean(prompt), mean(cached), hit, mean(ttft),
-                            mean(e2el));
-    rep.json["turns"].push_back({{"turn", t + 1}, {"failed", failed},
+    rep.text +=
+        fmt::format("| {} | {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f} | {:.2f} |\n", t + 1,
+                    convs.size(), failed, mean(prompt), mean(cached), hit, mean(ttft), mean(e2el));
+    rep.json["turns"].push_back({{"turn", t + 1},
+                                 {"failed", failed},
                                  {"mean_prompt_tokens", mean(prompt)},
                                  {"mean_cached_tokens", mean(cached)},
-                                 {"mean_ttft_ms", mean(ttft)}, {"mean_e2el_ms", mean(e2el)}});
+                                 {"mean_ttft_ms", mean(ttft)},
+                                 {"mean_e2el_ms", mean(e2el)}});
     rep.ok = rep.ok && failed == 0;
   }
   return rep;
@@ -160,13 +184,16 @@ ScenarioReport stability(const ScenarioOptions& o) {
   }
   const bool alive = server_answers(o.client);
   ScenarioReport rep;
-  rep.text = fmt::format("stability: {} seeded requests (temperature {}), run twice at concurrency {}\n"
-                         "{:<40}{}/{}\n{:<40}{}\n{:<40}{}\n",
-                         bodies.size(), seeded.temperature, spec.max_concurrency,
-                         "Identical outputs:", identical, bodies.size(), "Errors:", errors,
-                         "Server answering afterwards:", alive ? "yes" : "NO") +
-             failures(a.outcomes) + failures(b.outcomes);
-  rep.json = {{"requests", bodies.size()}, {"identical", identical}, {"errors", errors},
+  rep.text =
+      fmt::format(
+          "stability: {} seeded requests (temperature {}), run twice at concurrency {}\n"
+          "{:<40}{}/{}\n{:<40}{}\n{:<40}{}\n",
+          bodies.size(), seeded.temperature, spec.max_concurrency, "Identical outputs:", identical,
+          bodies.size(), "Errors:", errors, "Server answering afterwards:", alive ? "yes" : "NO") +
+      failures(a.outcomes) + failures(b.outcomes);
+  rep.json = {{"requests", bodies.size()},
+              {"identical", identical},
+              {"errors", errors},
               {"server_alive", alive}};
   rep.ok = errors == 0 && identical == int(bodies.size()) && alive;
   return rep;
@@ -176,10 +203,12 @@ ScenarioReport stability(const ScenarioOptions& o) {
 std::string unmet(const json& expect, const std::string& text) {
   if (expect.contains("substring"))
     return text.find(expect["substring"].get<std::string>()) != std::string::npos
-               ? "" : "missing " + expect["substring"].dump();
+               ? ""
+               : "missing " + expect["substring"].dump();
   if (expect.contains("regex"))
     return std::regex_search(text, std::regex(expect["regex"].get<std::string>()))
-               ? "" : "no match for " + expect["regex"].dump();
+               ? ""
+               : "no match for " + expect["regex"].dump();
   static const std::regex kRefusal(
       R"((I'm sorry|I am sorry|I can't|I cannot|I won't|I will not|can't help|cannot help|unable to help))",
       std::regex::icase);
@@ -189,9 +218,11 @@ std::string unmet(const json& expect, const std::string& text) {
 ScenarioReport smoke(const ScenarioOptions& o) {
   ScenarioReport rep;
   auto prompts = smoke_prompts(o.smoke_file);
-  if (!prompts.is_ok()) return {prompts.status().message() + "\n", {{"error", prompts.status().message()}}, false};
+  if (!prompts.is_ok())
+    return {prompts.status().message() + "\n", {{"error", prompts.status().message()}}, false};
   std::vector<json> bodies;
-  for (const json& p : prompts.value()) bodies.push_back(body_of(o, p["messages"], o.max_tokens, o.load.seed));
+  for (const json& p : prompts.value())
+    bodies.push_back(body_of(o, p["messages"], o.max_tokens, o.load.seed));
   LoadSpec spec = o.load;
   spec.max_concurrency = o.concurrency.empty() ? 4 : o.concurrency.front();
   const LoadResult r = run_load(o.client, bodies, spec);
@@ -201,14 +232,15 @@ ScenarioReport smoke(const ScenarioOptions& o) {
   for (size_t i = 0; i < bodies.size(); ++i) {
     const RequestOutcome& out = r.outcomes[i];
     const json& p = prompts.value()[i];
-    std::string why = !out.ok ? out.error
+    std::string why = !out.ok                     ? out.error
                       : out.finish_reason.empty() ? "the stream ended without a finish reason"
-                      : o.check_answers ? unmet(p["expect"], out.text) : "";
+                      : o.check_answers           ? unmet(p["expect"], out.text)
+                                                  : "";
     passed += why.empty();
     rep.text += fmt::format("| {} | {} | {} |\n", p["name"].get<std::string>(),
                             why.empty() ? "pass" : "FAIL", why.empty() ? "" : why.substr(0, 120));
-    rep.json["prompts"].push_back({{"name", p["name"]}, {"passed", why.empty()}, {"detail", why},
-                                   {"reply", out.text}});
+    rep.json["prompts"].push_back(
+        {{"name", p["name"]}, {"passed", why.empty()}, {"detail", why}, {"reply", out.text}});
   }
   rep.text += fmt::format("smoke: {}/{} passed{}\n", passed, bodies.size(),
                           o.check_answers ? "" : " (completion only: answers not checked)");
@@ -233,7 +265,11 @@ Result<std::vector<nlohmann::json>> smoke_prompts(const std::string& path) {
                     j.value("expect", json()).is_object() && j.value("name", json()).is_string();
     bool valid_regex = true;
     if (ok && j["expect"].contains("regex")) {
-      try { std::regex(j["expect"]["regex"].get<std::string>()); } catch (...) { valid_regex = false; }
+      try {
+        std::regex(j["expect"]["regex"].get<std::string>());
+      } catch (...) {
+        valid_regex = false;
+      }
     }
     if (!ok || !valid_regex)
       return Status(ErrorKind::kInvalidArgument,

@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/openai_client.h"
-#include "core/status.h"
 #include "bench/serve_run.h"
+#include "core/status.h"
 
 namespace wedlm::bench {
 
@@ -27,20 +27,20 @@ struct ScenarioOptions {
   std::string model = "default";
   int num_prompts = 20;
   std::vector<int> concurrency = {1, 4, 8};
-  LoadSpec load;                    // request rate, seed, progress bar
+  LoadSpec load;  // request rate, seed, progress bar
   int min_tokens = 64, max_tokens = 128;
   double temperature = 0;
-  std::string decode_mode;          // "" = the server's default; "wedlm" | "ar" (wedlm serve)
+  std::string decode_mode;  // "" = the server's default; "wedlm" | "ar" (wedlm serve)
   bool ignore_eos = false;
   int conversations = 4, turns = 4;
-  std::string smoke_file;           // smoke: the prompts
-  bool check_answers = true;        // smoke: check expectations, not only completion
+  std::string smoke_file;     // smoke: the prompts
+  bool check_answers = true;  // smoke: check expectations, not only completion
 };
 
 struct ScenarioReport {
-  std::string text;                 // for the terminal
-  nlohmann::ordered_json json;      // for --save-result
-  bool ok = true;                   // every request succeeded (stability: and repeated)
+  std::string text;             // for the terminal
+  nlohmann::ordered_json json;  // for --save-result
+  bool ok = true;               // every request succeeded (stability: and repeated)
 };
 
 ScenarioReport run_scenario(const std::string& name, const ScenarioOptions& o);

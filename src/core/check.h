@@ -8,7 +8,7 @@ namespace wedlm::detail {
 [[noreturn]] void check_failed(const char* file, int line, const char* expr, std::string_view msg);
 }  // namespace wedlm::detail
 
-#define WEDLM_CHECK(cond, msg)                                           \
-  do {                                                                   \
+#define WEDLM_CHECK(cond, msg)                                                    \
+  do {                                                                            \
     if (!(cond)) ::wedlm::detail::check_failed(__FILE__, __LINE__, #cond, (msg)); \
   } while (0)

@@ -40,9 +40,9 @@ uint16_t f32_to_f16(float f) {
   std::memcpy(&u, &f, sizeof u);
   const uint32_t sign = (u >> 16) & 0x8000u;
   const uint32_t abs = u & 0x7fffffffu;
-  if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
   if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (abs < 0x38800000u) {                                                // subnormal half
+  if (abs < 0x38800000u) {                                               // subnormal half
     float a;
     std::memcpy(&a, &abs, sizeof a);
     const float scaled = a * 16777216.0f;  // 2^24: units of the smallest subnormal

@@ -44,8 +44,8 @@ class [[nodiscard]] Status {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}                  // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {            // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     WEDLM_CHECK(!std::get<Status>(v_).is_ok(), "Result built from an ok Status");
   }
 
@@ -74,8 +74,8 @@ class [[nodiscard]] Result {
 }  // namespace wedlm
 
 // Early return of a failed Status from a function returning Status or Result<U>.
-#define WEDLM_RETURN_IF_ERROR(expr)               \
-  do {                                            \
-    ::wedlm::Status wedlm_status_ = (expr);       \
+#define WEDLM_RETURN_IF_ERROR(expr)                   \
+  do {                                                \
+    ::wedlm::Status wedlm_status_ = (expr);           \
     if (!wedlm_status_.is_ok()) return wedlm_status_; \
   } while (0)

@@ -51,7 +51,8 @@ Status validate(const GenerateParams& p, std::span<const int32_t> prompt, const 
   if (!(s.temperature >= 0) || s.temperature > 100)
     return bad(fmt::format("temperature {} must be in [0, 100]", s.temperature));
   if (s.top_k < 0) return bad(fmt::format("top_k {} must be >= 0", s.top_k));
-  if (!(s.top_p > 0 && s.top_p <= 1)) return bad(fmt::format("top_p {} must be in (0, 1]", s.top_p));
+  if (!(s.top_p > 0 && s.top_p <= 1))
+    return bad(fmt::format("top_p {} must be in (0, 1]", s.top_p));
   if (p.logprobs < -1 || p.logprobs > 20)
     return bad(fmt::format("logprobs {} must be -1 (off) or in [0, 20]", p.logprobs));
   if (!p.stop_strings.empty() && !m.text)
@@ -60,8 +61,8 @@ Status validate(const GenerateParams& p, std::span<const int32_t> prompt, const 
     return bad("WeDLM mode needs a mask token id inside the vocabulary (config mask_token_id)");
   for (int32_t id : prompt)
     if (id < 0 || id >= m.vocab_size)
-      return bad(fmt::format("prompt token id {} is outside the vocabulary [0, {})", id,
-                             m.vocab_size));
+      return bad(
+          fmt::format("prompt token id {} is outside the vocabulary [0, {})", id, m.vocab_size));
   return Status::ok();
 }
 
@@ -97,7 +98,8 @@ Result<GenerateResult> generate(Forward& f, const ModelFacts& m, std::span<const
     n_kv = dec.n_kv_needed();
     if (p.mode == DecodeMode::kAR && dec.result().forwards == 1)  // AR: the first forward prefills
       prefill_ms = ms_since(t0), t0 = Clock::now();
-    if (on_commit && n > 0) on_commit(std::span<const int32_t>(dec.result().output).last(size_t(n)));
+    if (on_commit && n > 0)
+      on_commit(std::span<const int32_t>(dec.result().output).last(size_t(n)));
   }
   GenerateResult r = dec.take_result();
   r.decode_ms = ms_since(t0);

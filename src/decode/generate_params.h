@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "core/status.h"
+#include "decode/stop_strings.h"
 #include "io/model_config.h"
 #include "ops/sampling/sampling.h"
-#include "decode/stop_strings.h"
 
 namespace wedlm {
 
@@ -22,10 +22,10 @@ enum class DecodeMode { kWeDLM, kAR };
 // or a generate() call (facts_of, then the tools add the tokenizer's end tokens and text).
 struct ModelFacts {
   int64_t vocab_size = 0;
-  int64_t mask_id = -1;                 // required for WeDLM
-  int64_t context = 4096;               // max logical slots (prompt + output + window)
-  std::vector<int64_t> stop_ids;        // end generation (eos ids, chat and document ends)
-  TextFn text;                          // ids -> text, for stop strings (null: none can match)
+  int64_t mask_id = -1;           // required for WeDLM
+  int64_t context = 4096;         // max logical slots (prompt + output + window)
+  std::vector<int64_t> stop_ids;  // end generation (eos ids, chat and document ends)
+  TextFn text;                    // ids -> text, for stop strings (null: none can match)
 };
 
 // The checkpoint's facts: its vocabulary, mask id, full context and eos ids.
@@ -37,7 +37,7 @@ struct GenerateParams {
   DecodeMode mode = DecodeMode::kWeDLM;
   int64_t max_tokens = 64;
   std::vector<std::string> stop_strings;  // matched on text (ModelFacts::text)
-  bool ignore_eos = false;              // the model's stop ids do not end generation (benchmarks)
+  bool ignore_eos = false;                // the model's stop ids do not end generation (benchmarks)
   SamplingParams sampling;
   int64_t window = 16;
   std::optional<double> threshold = 0.4;
@@ -47,19 +47,19 @@ struct GenerateParams {
   int64_t logprobs = -1;
 };
 
-struct StepTrace {                      // one WeDLM forward: committed count, fills (slot, token)
+struct StepTrace {  // one WeDLM forward: committed count, fills (slot, token)
   int64_t commit = 0;
   std::vector<std::pair<int64_t, int32_t>> fill;
 };
 
 struct GenerateResult {
   std::vector<int32_t> output;
-  std::string finish_reason;            // "stop" | "length"
-  int64_t forwards = 0;                 // decode forwards (AR: one per token, prefill included)
+  std::string finish_reason;  // "stop" | "length"
+  int64_t forwards = 0;       // decode forwards (AR: one per token, prefill included)
   double prefill_ms = 0, decode_ms = 0;
-  std::vector<StepTrace> steps;         // WeDLM only
-  std::vector<TokenLogprob> logprobs;   // with params.logprobs >= 0: one per output token
-  std::optional<size_t> text_end;       // set by a stop string: the reply text ends here
+  std::vector<StepTrace> steps;        // WeDLM only
+  std::vector<TokenLogprob> logprobs;  // with params.logprobs >= 0: one per output token
+  std::optional<size_t> text_end;      // set by a stop string: the reply text ends here
   double tokens_per_forward() const {
     return forwards ? double(output.size()) / double(forwards) : 0.0;
   }

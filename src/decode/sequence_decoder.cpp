@@ -11,8 +11,8 @@ constexpr int32_t kMaskSlot = -1;  // window slot still masked
 
 }  // namespace
 
-void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end,
-                  const StepRows* step, StepRows& out) {
+void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end, const StepRows* step,
+                  StepRows& out) {
   out.ids.assign(tokens.begin() + begin, tokens.begin() + end);
   out.pos.resize(out.ids.size());
   for (size_t i = 0; i < out.pos.size(); ++i) out.pos[i] = begin + int64_t(i);
@@ -25,7 +25,9 @@ void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end,
 
 SequenceDecoder::SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p,
                                  const ModelFacts& m)
-    : p_(std::move(p)), m_(m), prompt_len_(int64_t(prompt.size())),
+    : p_(std::move(p)),
+      m_(m),
+      prompt_len_(int64_t(prompt.size())),
       tokens_(prompt.begin(), prompt.end()) {
   WEDLM_CHECK(prompt_len_ >= 1 && prompt_len_ < m_.context, "decoder prompt not validated");
 }
@@ -100,16 +102,14 @@ size_t SequenceDecoder::n_logit_rows() const {
 }
 
 void SequenceDecoder::row_requests(std::vector<RowRequest>& out) const {
-  for (size_t j = 0; j < n_logit_rows(); ++j)
-    out.push_back(RowRequest{draw(j), p_.logprobs >= 0});
+  for (size_t j = 0; j < n_logit_rows(); ++j) out.push_back(RowRequest{draw(j), p_.logprobs >= 0});
 }
 
 bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
   tokens_.push_back(t);
   r_.output.push_back(t);
   if (p_.logprobs >= 0) r_.logprobs.push_back(std::move(lp));
-  if (!p_.ignore_eos &&
-      std::find(m_.stop_ids.begin(), m_.stop_ids.end(), t) != m_.stop_ids.end()) {
+  if (!p_.ignore_eos && std::find(m_.stop_ids.begin(), m_.stop_ids.end(), t) != m_.stop_ids.end()) {
     r_.finish_reason = "stop";
     return true;
   }
@@ -129,8 +129,10 @@ int64_t SequenceDecoder::apply_rows(const Rows& rows) {
   WEDLM_CHECK(!finished_, "apply() on a finished sequence");
   ++r_.forwards;
   const size_t first_new = r_.output.size();
-  if (p_.mode == DecodeMode::kAR) apply_ar(rows);
-  else apply_wedlm(rows);
+  if (p_.mode == DecodeMode::kAR)
+    apply_ar(rows);
+  else
+    apply_wedlm(rows);
   // A stop string ends generation, also one completed by the step that hit a stop id or
   // max_tokens (the earlier end wins); the output keeps the token that completes it.
   if (int64_t(r_.output.size()) > int64_t(first_new)) {

@@ -9,14 +9,14 @@
 //   WeDLM: the window, topped up to W + n slots within the context (n = its leading filled run):
 //          filled slots then masks, ascending, RoPE at L + slot, logits for the mask rows;
 //   AR:    the last token at its position, with logits.
-// apply() takes their picks (token and entropy; the logits too with logprobs): WeDLM commits the leading filled run (a stop id ends generation and
-// is kept; max_tokens and the context end it; the rest of the run is dropped), then fills masks
-// whose entropy + penalty * (slot - first mask slot) < threshold, else the argmin (all masks get a
-// draw, in slot order); AR draws the next token. After apply() the cache holds K/V for exactly
-// n_kv_needed() tokens again, so a sequence can be preempted between steps, its cache dropped and
-// rebuilt by a prefill of tokens()[0, n_kv_needed()), and go on with the same window and RNG:
-// the same output.
-// Not thread-safe: one owner at a time.
+// apply() takes their picks (token and entropy; the logits too with logprobs): WeDLM commits the
+// leading filled run (a stop id ends generation and is kept; max_tokens and the context end it; the
+// rest of the run is dropped), then fills masks whose entropy + penalty * (slot - first mask slot)
+// < threshold, else the argmin (all masks get a draw, in slot order); AR draws the next token.
+// After apply() the cache holds K/V for exactly n_kv_needed() tokens again, so a sequence can be
+// preempted between steps, its cache dropped and rebuilt by a prefill of tokens()[0,
+// n_kv_needed()), and go on with the same window and RNG: the same output. Not thread-safe: one
+// owner at a time.
 #pragma once
 
 #include <cstdint>
@@ -37,8 +37,8 @@ struct StepRows {
 
 // One sequence's rows of a forward: tokens[begin, end) as prefill rows (no logits) at their own
 // positions, then the rows of `step` when given, its logit rows shifted past the prefill rows.
-void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end,
-                  const StepRows* step, StepRows& out);
+void segment_rows(std::span<const int32_t> tokens, int64_t begin, int64_t end, const StepRows* step,
+                  StepRows& out);
 
 class SequenceDecoder {
  public:
@@ -99,7 +99,7 @@ class SequenceDecoder {
   uint64_t drawn_ = 0;  // uniforms the applied steps used: one per logit row
   int64_t prompt_len_;
   std::vector<int32_t> tokens_;
-  std::vector<int32_t> win_;  // WeDLM window: a token, or kMaskSlot
+  std::vector<int32_t> win_;          // WeDLM window: a token, or kMaskSlot
   std::vector<TokenLogprob> win_lp_;  // with logprobs on: each filled slot's, beside win_
   GenerateResult r_;
   bool finished_ = false;

@@ -17,8 +17,8 @@ bool StepBatch::add(SequenceDecoder& d, int64_t begin, int64_t end, std::span<co
   if (step) d.row_requests(requests_);
   WEDLM_CHECK(requests_.size() == rows_.logit_rows.size(), "one request per logit row");
   added_.push_back({batch_.logit_rows.size(), step});
-  if (!rows_.ids.empty()) batch_.add(rows_.ids, rows_.pos, begin, table, rows_.logit_rows,
-                                     requests_);
+  if (!rows_.ids.empty())
+    batch_.add(rows_.ids, rows_.pos, begin, table, rows_.logit_rows, requests_);
   return step;
 }
 

@@ -17,8 +17,8 @@ namespace wedlm {
 using TextFn = std::function<std::string(std::span<const int32_t>)>;
 
 struct StopMatch {
-  size_t n_tokens;   // output tokens to keep
-  size_t text_end;   // byte length of the reply text (the stop string starts here)
+  size_t n_tokens;  // output tokens to keep
+  size_t text_end;  // byte length of the reply text (the stop string starts here)
 };
 
 // Checks whether output[0..n) contains a stop string that output[0..first_new) did not; the match

@@ -9,8 +9,11 @@
 namespace wedlm {
 
 BlockManager::BlockManager(int64_t n_blocks, int64_t block_size)
-    : n_blocks_(n_blocks), block_size_(block_size), ref_(size_t(n_blocks), 0),
-      lru_at_(size_t(n_blocks)), hash_of_(size_t(n_blocks)) {
+    : n_blocks_(n_blocks),
+      block_size_(block_size),
+      ref_(size_t(n_blocks), 0),
+      lru_at_(size_t(n_blocks)),
+      hash_of_(size_t(n_blocks)) {
   WEDLM_CHECK(n_blocks > 0 && block_size > 0, "a KV pool needs blocks");
   for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(int32_t(b));  // block 0 first
 }
@@ -83,9 +86,8 @@ void BlockManager::evict(int32_t b) {
 }
 
 void BlockManager::register_full_blocks(BlockTable& table, std::span<const int32_t> committed) {
-  for (size_t i = table.hashes.size(); int64_t(i + 1) * block_size_ <= int64_t(committed.size()) &&
-                                       i < table.blocks.size();
-       ++i) {
+  for (size_t i = table.hashes.size();
+       int64_t(i + 1) * block_size_ <= int64_t(committed.size()) && i < table.blocks.size(); ++i) {
     const uint64_t parent = i == 0 ? 0 : table.hashes[i - 1];
     const auto block = committed.subspan(i * size_t(block_size_), size_t(block_size_));
     const uint64_t h = chain_hash(parent, block);
@@ -101,8 +103,10 @@ void BlockManager::release(BlockTable& table) {
   for (const int32_t b : table.blocks) {
     WEDLM_CHECK(ref_[size_t(b)] > 0, "block released more often than taken");
     if (--ref_[size_t(b)] > 0) continue;
-    if (hash_of_[size_t(b)]) lru_at_[size_t(b)] = lru_.insert(lru_.end(), b);
-    else free_.push_back(b);
+    if (hash_of_[size_t(b)])
+      lru_at_[size_t(b)] = lru_.insert(lru_.end(), b);
+    else
+      free_.push_back(b);
   }
   table.blocks.clear();
   table.hashes.clear();

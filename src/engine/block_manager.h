@@ -69,12 +69,12 @@ class BlockManager {
   void evict(int32_t block);
 
   int64_t n_blocks_, block_size_;
-  std::vector<int32_t> ref_;     // users of each block
-  std::vector<int32_t> free_;    // unused and holding nothing cached (a stack)
-  std::list<int32_t> lru_;       // unused but cached, least recently released first
+  std::vector<int32_t> ref_;   // users of each block
+  std::vector<int32_t> free_;  // unused and holding nothing cached (a stack)
+  std::list<int32_t> lru_;     // unused but cached, least recently released first
   std::vector<std::list<int32_t>::iterator> lru_at_;
-  std::vector<std::optional<uint64_t>> hash_of_;      // block -> its registered hash
-  std::unordered_map<uint64_t, Cached> cached_;       // hash -> cached block
+  std::vector<std::optional<uint64_t>> hash_of_;  // block -> its registered hash
+  std::unordered_map<uint64_t, Cached> cached_;   // hash -> cached block
   BlockStats stats_;
 };
 

@@ -15,8 +15,13 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 // The event of the last n tokens a decoder committed, with their log-probabilities.
 RequestEvent tokens_event(const GenerateResult& r, int64_t n) {
-  RequestEvent ev{RequestEvent::Kind::kTokens, {r.output.end() - n, r.output.end()}, r.forwards,
-                  {}, "", std::nullopt, {}};
+  RequestEvent ev{RequestEvent::Kind::kTokens,
+                  {r.output.end() - n, r.output.end()},
+                  r.forwards,
+                  {},
+                  "",
+                  std::nullopt,
+                  {}};
   if (!r.logprobs.empty()) ev.logprobs.assign(r.logprobs.end() - n, r.logprobs.end());
   return ev;
 }
@@ -59,15 +64,22 @@ std::optional<RequestEvent> RequestHandle::next_for(std::chrono::milliseconds ti
 // ---- Engine ----
 
 Engine::Engine(std::unique_ptr<Forward> forward, ModelFacts m, const EngineConfig& cfg)
-    : owned_(std::move(forward)), forward_(*owned_), facts_(std::move(m)), cfg_(cfg),
-      blocks_(forward_.n_blocks(), forward_.block_size()), scheduler_(cfg.scheduler, blocks_) {
+    : owned_(std::move(forward)),
+      forward_(*owned_),
+      facts_(std::move(m)),
+      cfg_(cfg),
+      blocks_(forward_.n_blocks(), forward_.block_size()),
+      scheduler_(cfg.scheduler, blocks_) {
   WEDLM_CHECK(facts_.vocab_size == forward_.config().vocab_size, "model facts of another model");
   loop_ = std::thread([this] { loop(); });
 }
 
 Engine::Engine(Forward& forward, ModelFacts m, const EngineConfig& cfg)
-    : forward_(forward), facts_(std::move(m)), cfg_(cfg),
-      blocks_(forward_.n_blocks(), forward_.block_size()), scheduler_(cfg.scheduler, blocks_) {
+    : forward_(forward),
+      facts_(std::move(m)),
+      cfg_(cfg),
+      blocks_(forward_.n_blocks(), forward_.block_size()),
+      scheduler_(cfg.scheduler, blocks_) {
   WEDLM_CHECK(facts_.vocab_size == forward_.config().vocab_size, "model facts of another model");
   loop_ = std::thread([this] { loop(); });
 }
@@ -85,10 +97,10 @@ Status Engine::check(const Request& r) const {
   WEDLM_RETURN_IF_ERROR(validate(r.params, r.prompt, facts_));
   const SequenceDecoder d(r.prompt, r.params, facts_);
   if (d.peak_slots() > kv_tokens())
-    return bad(fmt::format("the request needs {} KV slots (prompt {} + max_tokens {} + window "
-                           "headroom, within the context {}) but the KV pool holds {}",
-                           d.peak_slots(), r.prompt.size(), r.params.max_tokens,
-                           facts_.context, kv_tokens()));
+    return bad(fmt::format(
+        "the request needs {} KV slots (prompt {} + max_tokens {} + window "
+        "headroom, within the context {}) but the KV pool holds {}",
+        d.peak_slots(), r.prompt.size(), r.params.max_tokens, facts_.context, kv_tokens()));
   return Status::ok();
 }
 
@@ -148,7 +160,8 @@ void Engine::publish_stats() {
 bool Engine::take_incoming(bool idle) {
   std::unique_lock<std::mutex> lock(mu_);
   if (idle)  // requests that cannot run yet: look again soon (cancellations, memory)
-    cv_.wait_for(lock, std::chrono::milliseconds(2), [this] { return stop_ || !incoming_.empty(); });
+    cv_.wait_for(lock, std::chrono::milliseconds(2),
+                 [this] { return stop_ || !incoming_.empty(); });
   else
     cv_.wait(lock, [this] { return stop_ || !incoming_.empty() || !entries_.empty(); });
   if (stop_) return false;

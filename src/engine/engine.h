@@ -40,32 +40,32 @@ struct EngineConfig {
 
 struct Request {
   std::vector<int32_t> prompt;
-  GenerateParams params;         // mode, limits, WeDLM and sampling parameters, seed
+  GenerateParams params;  // mode, limits, WeDLM and sampling parameters, seed
 };
 
 // What a request reports when it ends.
 struct RequestCounters {
   int64_t prompt_tokens = 0;
-  int64_t cached_tokens = 0;     // prompt tokens served from the prefix cache
+  int64_t cached_tokens = 0;  // prompt tokens served from the prefix cache
   int64_t completion_tokens = 0;
-  int64_t forwards = 0;          // decode steps it took part in
-  int64_t prefill_tokens = 0;    // rows computed by prefill (recomputation after preemption too)
+  int64_t forwards = 0;        // decode steps it took part in
+  int64_t prefill_tokens = 0;  // rows computed by prefill (recomputation after preemption too)
   int64_t preemptions = 0;
-  double queue_ms = 0;           // submission to first admission
-  double first_token_ms = 0;     // submission to the first committed token
-  double prefill_ms = 0;         // wall time of the forwards that carried its prefill rows
+  double queue_ms = 0;        // submission to first admission
+  double first_token_ms = 0;  // submission to the first committed token
+  double prefill_ms = 0;      // wall time of the forwards that carried its prefill rows
   double total_ms = 0;
 };
 
 struct RequestEvent {
   enum class Kind { kTokens, kFinished };
   Kind kind = Kind::kTokens;
-  std::vector<int32_t> tokens;   // kTokens: newly committed, in order
-  int64_t step = 0;              // kTokens: the request's decode step that committed them
+  std::vector<int32_t> tokens;         // kTokens: newly committed, in order
+  int64_t step = 0;                    // kTokens: the request's decode step that committed them
   std::vector<TokenLogprob> logprobs;  // kTokens with params.logprobs >= 0: one per token
-  std::string finish_reason;     // kFinished: "stop" | "length" | "cancelled"
-  std::optional<size_t> text_end;  // kFinished by a stop string: the reply text ends here
-  RequestCounters counters;      // kFinished
+  std::string finish_reason;           // kFinished: "stop" | "length" | "cancelled"
+  std::optional<size_t> text_end;      // kFinished by a stop string: the reply text ends here
+  RequestCounters counters;            // kFinished
 };
 
 // A submitted request's end of the stream. Thread-safe: the engine loop pushes, any thread
@@ -92,8 +92,8 @@ class RequestHandle {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<RequestEvent> events_;
-  bool finished_ = false;        // the kFinished event was pushed
-  bool delivered_end_ = false;   // ... and read
+  bool finished_ = false;       // the kFinished event was pushed
+  bool delivered_end_ = false;  // ... and read
 };
 
 struct EngineStats {
@@ -130,7 +130,7 @@ class Engine {
   };
   Status check(const Request& r) const;
   void loop();
-  bool take_incoming(bool idle);     // false when stopping
+  bool take_incoming(bool idle);  // false when stopping
   void drop_cancelled();
   void run_step(std::vector<Work>& work);
   void build_batch(std::vector<Work>& work, std::chrono::steady_clock::time_point t0);
@@ -139,16 +139,16 @@ class Engine {
   void finish(Entry& e, const std::string& reason);
   RequestCounters counters_of(const Entry& e) const;
 
-  std::unique_ptr<Forward> owned_;   // null when borrowed
+  std::unique_ptr<Forward> owned_;  // null when borrowed
   Forward& forward_;
   const ModelFacts facts_;
   EngineConfig cfg_;
   BlockManager blocks_;
   Scheduler scheduler_;
   std::unordered_map<uint64_t, Entry> entries_;  // loop thread only
-  StepBatch step_;                   // this step's rows and their answers
+  StepBatch step_;                               // this step's rows and their answers
 
-  mutable std::mutex mu_;            // guards incoming_, stop_, next_id_, stats_
+  mutable std::mutex mu_;  // guards incoming_, stop_, next_id_, stats_
   std::condition_variable cv_;
   std::vector<Entry> incoming_;
   bool stop_ = false;

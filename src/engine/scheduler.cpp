@@ -86,9 +86,10 @@ bool Scheduler::admit(Sequence* s, int64_t& budget, std::vector<Work>& work) {
   if (!s->admitted_once) s->counters.cached_tokens = cached;
   s->admitted_once = true;
   s->n_kv = cached;
-  running_.insert(std::upper_bound(running_.begin(), running_.end(), s,
-                                   [](const Sequence* a, const Sequence* b) { return a->id < b->id; }),
-                  s);
+  running_.insert(
+      std::upper_bound(running_.begin(), running_.end(), s,
+                       [](const Sequence* a, const Sequence* b) { return a->id < b->id; }),
+      s);
   work.push_back({s, cached, end, step});
   s->counters.prefill_tokens += end - cached;
   budget -= end - cached;

@@ -30,9 +30,9 @@
 namespace wedlm {
 
 struct SchedulerConfig {
-  int64_t max_running = 32;      // sequences in one forward
-  int64_t max_waiting = 1024;    // queued requests beyond which submission reports "overloaded"
-  int64_t prefill_chunk = 256;   // prefill rows per step, over all sequences
+  int64_t max_running = 32;     // sequences in one forward
+  int64_t max_waiting = 1024;   // queued requests beyond which submission reports "overloaded"
+  int64_t prefill_chunk = 256;  // prefill rows per step, over all sequences
 };
 
 // One sequence's share of a step: tokens()[prefill_begin, prefill_end) go in as prefill rows,
@@ -52,7 +52,7 @@ class Scheduler {
   int64_t n_waiting() const { return int64_t(waiting_.size()); }
   int64_t preemptions() const { return preemptions_; }
 
-  void enqueue(Sequence* s);                  // at the back of the queue
+  void enqueue(Sequence* s);  // at the back of the queue
   std::vector<Work> schedule();
   // After the forward that ran `w` (and apply() of its logits): records the K/V now computed
   // and registers the full blocks of committed tokens in the prefix cache.

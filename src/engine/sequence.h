@@ -15,10 +15,10 @@ namespace wedlm {
 
 struct SequenceCounters {
   int64_t prompt_tokens = 0;
-  int64_t cached_tokens = 0;     // prompt tokens found in the prefix cache at first admission
-  int64_t prefill_tokens = 0;    // rows of prompt or output K/V computed outside decode steps
+  int64_t cached_tokens = 0;   // prompt tokens found in the prefix cache at first admission
+  int64_t prefill_tokens = 0;  // rows of prompt or output K/V computed outside decode steps
   int64_t preemptions = 0;
-  double prefill_ms = 0;         // wall time of the forwards that carried its prefill rows
+  double prefill_ms = 0;                 // wall time of the forwards that carried its prefill rows
   std::optional<double> queue_ms;        // submission to its first forward
   std::optional<double> first_token_ms;  // submission to the first committed token
 };
@@ -29,10 +29,10 @@ struct Sequence {
     counters.prompt_tokens = int64_t(prompt.size());
   }
 
-  uint64_t id;                   // submission order: lower is older
+  uint64_t id;  // submission order: lower is older
   SequenceDecoder decoder;
-  BlockTable table;              // empty while waiting
-  int64_t n_kv = 0;        // leading tokens() whose K/V the table's blocks hold
+  BlockTable table;  // empty while waiting
+  int64_t n_kv = 0;  // leading tokens() whose K/V the table's blocks hold
   bool admitted_once = false;
   SequenceCounters counters;
   std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();

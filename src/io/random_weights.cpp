@@ -43,13 +43,14 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::random(const ModelConfig& cfg, u
   for (const TensorSpec& t : specs) {
     size_t n = 1;
     for (int64_t d : t.shape) n *= size_t(d);
-    header[t.name] = {{"dtype", "BF16"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 2 * n}}};
+    header[t.name] = {
+        {"dtype", "BF16"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 2 * n}}};
     offset += 2 * n;
   }
   std::string h = header.dump();
   h.resize((h.size() + 7) / 8 * 8, ' ');  // data aligned to 8 bytes
-  const std::string name = fmt::format("random weights ({} layers, hidden {})", cfg.n_layer,
-                                       cfg.hidden_size);
+  const std::string name =
+      fmt::format("random weights ({} layers, hidden {})", cfg.n_layer, cfg.hidden_size);
   auto image = MappedFile::anonymous(name, 8 + h.size() + offset);
   if (!image.is_ok()) return image.status();
   uint8_t* p = image.value()->writable();
@@ -60,10 +61,13 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::random(const ModelConfig& cfg, u
   for (size_t k = 0; k < specs.size(); ++k) {
     const TensorSpec& t = specs[k];
     const size_t n = size_t(header[t.name]["data_offsets"][1].get<size_t>() -
-                            header[t.name]["data_offsets"][0].get<size_t>()) / 2;
+                            header[t.name]["data_offsets"][0].get<size_t>()) /
+                     2;
     uint16_t* at = data + header[t.name]["data_offsets"][0].get<size_t>() / 2;
-    if (t.is_norm()) std::fill(at, at + n, f32_to_bf16(1.0f));
-    else fill_uniform(at, n, float(std::sqrt(3.0 / double(t.shape.back()))), seed, k);
+    if (t.is_norm())
+      std::fill(at, at + n, f32_to_bf16(1.0f));
+    else
+      fill_uniform(at, n, float(std::sqrt(3.0 / double(t.shape.back()))), seed, k);
   }
   auto file = SafetensorsFile::from_image(std::move(image).value());
   if (!file.is_ok()) return file.status();
@@ -78,11 +82,16 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::random(const ModelConfig& cfg, u
 }
 
 Result<ModelConfig> random_shape(const std::string& name) {
-  struct Shape { const char* name; int64_t layers, hidden, heads, kv_heads, ffn; bool tied; };
-  static const Shape kShapes[] = {
-      {"qwen3-0.6b", 28, 1024, 16, 8, 3072, true},  {"qwen3-1.7b", 28, 2048, 16, 8, 6144, true},
-      {"qwen3-4b", 36, 2560, 32, 8, 9728, true},    {"qwen3-8b", 36, 4096, 32, 8, 12288, false},
-      {"wedlm-8b", 36, 4096, 32, 8, 12288, false}};
+  struct Shape {
+    const char* name;
+    int64_t layers, hidden, heads, kv_heads, ffn;
+    bool tied;
+  };
+  static const Shape kShapes[] = {{"qwen3-0.6b", 28, 1024, 16, 8, 3072, true},
+                                  {"qwen3-1.7b", 28, 2048, 16, 8, 6144, true},
+                                  {"qwen3-4b", 36, 2560, 32, 8, 9728, true},
+                                  {"qwen3-8b", 36, 4096, 32, 8, 12288, false},
+                                  {"wedlm-8b", 36, 4096, 32, 8, 12288, false}};
   std::string known;
   for (const Shape& s : kShapes) {
     known += std::string(known.empty() ? "" : ", ") + s.name;

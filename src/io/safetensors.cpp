@@ -21,10 +21,9 @@ Result<TensorInfo> parse_entry(const std::string& path, const std::string& name,
                                uint64_t& begin, uint64_t& end) {
   TensorInfo t;
   t.name = name;
-  if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") ||
-      !e.contains("data_offsets"))
-    return corrupt(path, fmt::format("tensor '{}': entry needs dtype, shape and data_offsets",
-                                     name));
+  if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
+    return corrupt(path,
+                   fmt::format("tensor '{}': entry needs dtype, shape and data_offsets", name));
   if (!e["dtype"].is_string())
     return corrupt(path, fmt::format("tensor '{}': dtype is not a string", name));
   const auto dt = dtype_from_name(e["dtype"].get<std::string>());
@@ -39,29 +38,31 @@ Result<TensorInfo> parse_entry(const std::string& path, const std::string& name,
   for (const auto& d : e["shape"]) {
     if (!d.is_number_unsigned())
       return corrupt(path, fmt::format("tensor '{}': shape {} has a non-integer or negative "
-                                       "dimension", name, e["shape"].dump()));
+                                       "dimension",
+                                       name, e["shape"].dump()));
     const uint64_t v = d.get<uint64_t>();
     if (v > static_cast<uint64_t>(kMaxElements) || (v > 0 && numel > kMaxElements / int64_t(v)))
-      return corrupt(path, fmt::format("tensor '{}': shape {} is too large", name,
-                                       e["shape"].dump()));
+      return corrupt(path,
+                     fmt::format("tensor '{}': shape {} is too large", name, e["shape"].dump()));
     numel *= static_cast<int64_t>(v);
     t.shape.push_back(static_cast<int64_t>(v));
   }
   const json& off = e["data_offsets"];
   if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
       !off[1].is_number_unsigned())
-    return corrupt(path, fmt::format("tensor '{}': data_offsets {} is not [begin, end]", name,
-                                     off.dump()));
+    return corrupt(
+        path, fmt::format("tensor '{}': data_offsets {} is not [begin, end]", name, off.dump()));
   begin = off[0].get<uint64_t>();
   end = off[1].get<uint64_t>();
   if (end < begin)
-    return corrupt(path, fmt::format("tensor '{}': data_offsets [{}, {}] end before begin", name,
-                                     begin, end));
+    return corrupt(
+        path, fmt::format("tensor '{}': data_offsets [{}, {}] end before begin", name, begin, end));
   t.nbytes = static_cast<size_t>(numel) * dtype_size(t.dtype);
   if (end - begin != t.nbytes)
     return corrupt(path, fmt::format("tensor '{}': data_offsets [{}, {}] hold {} bytes, but {} {} "
-                                     "needs {}", name, begin, end, end - begin,
-                                     dtype_name(t.dtype), t.shape_str(), t.nbytes));
+                                     "needs {}",
+                                     name, begin, end, end - begin, dtype_name(t.dtype),
+                                     t.shape_str(), t.nbytes));
   return t;
 }
 
@@ -76,8 +77,8 @@ Status check_layout(const std::string& path, std::vector<TensorInfo>& ts,
     const auto [b, e] = spans[i];
     if (e > data_size)
       return corrupt(path, fmt::format("tensor '{}': data_offsets [{}, {}] past the end of the "
-                                       "data section ({} bytes; file truncated?)", ts[i].name, b,
-                                       e, data_size));
+                                       "data section ({} bytes; file truncated?)",
+                                       ts[i].name, b, e, data_size));
     if (k > 0 && b < spans[order[k - 1]].second && ts[i].nbytes > 0)
       return corrupt(path, fmt::format("tensors '{}' [{}, {}) and '{}' [{}, {}) overlap",
                                        ts[order[k - 1]].name, spans[order[k - 1]].first,
@@ -107,8 +108,8 @@ Result<std::vector<TensorInfo>> parse_safetensors(const std::string& path, const
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];  // little endian
   if (n > size - 8)
-    return corrupt(path, fmt::format("header length {} past the end of the file ({} bytes)", n,
-                                     size));
+    return corrupt(path,
+                   fmt::format("header length {} past the end of the file ({} bytes)", n, size));
   json header;
   try {
     header = json::parse(data + 8, data + 8 + n);

@@ -36,16 +36,15 @@ class Binder {
     const auto it = where_.find(name);
     if (it == where_.end()) {
       if (optional) return Status::ok();
-      return Status(ErrorKind::kNotFound,
-                    fmt::format("missing tensor '{}' (expected shape [{}])", name,
-                                fmt::join(shape, ", ")));
+      return Status(ErrorKind::kNotFound, fmt::format("missing tensor '{}' (expected shape [{}])",
+                                                      name, fmt::join(shape, ", ")));
     }
     const TensorInfo* t = it->second.second;
     if (t->shape != shape)
-      return Status(ErrorKind::kCorruptFile,
-                    fmt::format("{}: tensor '{}' has shape {}, expected [{}]",
-                                it->second.first->path(), name, t->shape_str(),
-                                fmt::join(shape, ", ")));
+      return Status(
+          ErrorKind::kCorruptFile,
+          fmt::format("{}: tensor '{}' has shape {}, expected [{}]", it->second.first->path(), name,
+                      t->shape_str(), fmt::join(shape, ", ")));
     used_.insert(name);
     out = t;
     return Status::ok();
@@ -140,15 +139,15 @@ Result<ModelWeights> bind_weights(const ModelConfig& c,
   Binder b(files);
   WEDLM_RETURN_IF_ERROR(b.index());
   ModelWeights w;
-  WEDLM_RETURN_IF_ERROR(b.bind("model.embed_tokens.weight", {c.vocab_size, c.hidden_size},
-                               w.embed));
+  WEDLM_RETURN_IF_ERROR(
+      b.bind("model.embed_tokens.weight", {c.vocab_size, c.hidden_size}, w.embed));
   w.layers.resize(static_cast<size_t>(c.n_layer));
   for (int64_t i = 0; i < c.n_layer; ++i)
     WEDLM_RETURN_IF_ERROR(bind_layer(c, i, b, w.layers[static_cast<size_t>(i)]));
   WEDLM_RETURN_IF_ERROR(b.bind("model.norm.weight", {c.hidden_size}, w.final_norm));
   // A tied checkpoint may still carry a copy of lm_head; the embedding is used either way.
-  WEDLM_RETURN_IF_ERROR(b.bind("lm_head.weight", {c.vocab_size, c.hidden_size}, w.lm_head,
-                               c.tie_word_embeddings));
+  WEDLM_RETURN_IF_ERROR(
+      b.bind("lm_head.weight", {c.vocab_size, c.hidden_size}, w.lm_head, c.tie_word_embeddings));
   if (c.tie_word_embeddings) w.lm_head = w.embed;
   WEDLM_RETURN_IF_ERROR(b.check_no_extra());
   return w;

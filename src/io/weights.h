@@ -16,27 +16,27 @@
 namespace wedlm {
 
 struct LayerWeights {
-  const TensorInfo* input_norm = nullptr;   // [hidden]
-  const TensorInfo* q = nullptr;            // [n_head * head_dim, hidden]
-  const TensorInfo* k = nullptr;            // [n_kv_head * head_dim, hidden]
-  const TensorInfo* v = nullptr;            // [n_kv_head * head_dim, hidden]
-  const TensorInfo* q_bias = nullptr;       // [n_head * head_dim]      (attention_bias)
-  const TensorInfo* k_bias = nullptr;       // [n_kv_head * head_dim]   (attention_bias)
-  const TensorInfo* v_bias = nullptr;       // [n_kv_head * head_dim]   (attention_bias)
-  const TensorInfo* q_norm = nullptr;       // [head_dim]               (qk_norm)
-  const TensorInfo* k_norm = nullptr;       // [head_dim]               (qk_norm)
-  const TensorInfo* o = nullptr;            // [hidden, n_head * head_dim]
-  const TensorInfo* post_norm = nullptr;    // [hidden]
-  const TensorInfo* gate = nullptr;         // [ffn, hidden]
-  const TensorInfo* up = nullptr;           // [ffn, hidden]
-  const TensorInfo* down = nullptr;         // [hidden, ffn]
+  const TensorInfo* input_norm = nullptr;  // [hidden]
+  const TensorInfo* q = nullptr;           // [n_head * head_dim, hidden]
+  const TensorInfo* k = nullptr;           // [n_kv_head * head_dim, hidden]
+  const TensorInfo* v = nullptr;           // [n_kv_head * head_dim, hidden]
+  const TensorInfo* q_bias = nullptr;      // [n_head * head_dim]      (attention_bias)
+  const TensorInfo* k_bias = nullptr;      // [n_kv_head * head_dim]   (attention_bias)
+  const TensorInfo* v_bias = nullptr;      // [n_kv_head * head_dim]   (attention_bias)
+  const TensorInfo* q_norm = nullptr;      // [head_dim]               (qk_norm)
+  const TensorInfo* k_norm = nullptr;      // [head_dim]               (qk_norm)
+  const TensorInfo* o = nullptr;           // [hidden, n_head * head_dim]
+  const TensorInfo* post_norm = nullptr;   // [hidden]
+  const TensorInfo* gate = nullptr;        // [ffn, hidden]
+  const TensorInfo* up = nullptr;          // [ffn, hidden]
+  const TensorInfo* down = nullptr;        // [hidden, ffn]
 };
 
 struct ModelWeights {
-  const TensorInfo* embed = nullptr;        // [vocab, hidden]
+  const TensorInfo* embed = nullptr;  // [vocab, hidden]
   std::vector<LayerWeights> layers;
-  const TensorInfo* final_norm = nullptr;   // [hidden]
-  const TensorInfo* lm_head = nullptr;      // [vocab, hidden]; the embedding when tied
+  const TensorInfo* final_norm = nullptr;  // [hidden]
+  const TensorInfo* lm_head = nullptr;     // [vocab, hidden]; the embedding when tied
 };
 
 class Checkpoint {

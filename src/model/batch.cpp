@@ -18,8 +18,10 @@ void Batch::add(std::span<const int32_t> seg_ids, std::span<const int64_t> seg_p
     WEDLM_CHECK(r >= 0 && size_t(r) < seg_ids.size(), "logit row outside its segment");
     logit_rows.push_back(base + r);
   }
-  if (seg_requests.empty()) requests.resize(logit_rows.size());
-  else requests.insert(requests.end(), seg_requests.begin(), seg_requests.end());
+  if (seg_requests.empty())
+    requests.resize(logit_rows.size());
+  else
+    requests.insert(requests.end(), seg_requests.begin(), seg_requests.end());
   ids.insert(ids.end(), seg_ids.begin(), seg_ids.end());
   pos.insert(pos.end(), seg_pos.begin(), seg_pos.end());
   segments.push_back({int64_t(seg_ids.size()), n_kv, table});

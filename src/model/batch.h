@@ -20,24 +20,24 @@ namespace wedlm {
 
 // One sequence's part of a Batch.
 struct BatchSegment {
-  int64_t n_rows = 0;                 // consecutive rows, after the previous segment's
-  int64_t n_kv = 0;                   // K/V the cache holds already: the first row's slot
-  std::span<const int32_t> table;     // block table covering slots < n_kv + n_rows
+  int64_t n_rows = 0;              // consecutive rows, after the previous segment's
+  int64_t n_kv = 0;                // K/V the cache holds already: the first row's slot
+  std::span<const int32_t> table;  // block table covering slots < n_kv + n_rows
 };
 
 // What the caller wants of one logit row. Room to grow: the agent API's allowed-token set (a
 // grammar's mask) belongs here, beside the draw it restricts.
 struct RowRequest {
-  RowDraw draw;                       // how its token is chosen
-  bool wants_logits = false;          // the whole row back too (log-probabilities)
+  RowDraw draw;               // how its token is chosen
+  bool wants_logits = false;  // the whole row back too (log-probabilities)
 };
 
 struct Batch {
-  std::vector<int32_t> ids;           // all rows, segment after segment
-  std::vector<int64_t> pos;           // RoPE position of each row
+  std::vector<int32_t> ids;  // all rows, segment after segment
+  std::vector<int64_t> pos;  // RoPE position of each row
   std::vector<BatchSegment> segments;
-  std::vector<int32_t> logit_rows;    // batch rows whose logits are wanted, in output order
-  std::vector<RowRequest> requests;   // one per logit row
+  std::vector<int32_t> logit_rows;   // batch rows whose logits are wanted, in output order
+  std::vector<RowRequest> requests;  // one per logit row
 
   // Appends a segment of rows; `logit_rows` are indices into `ids` (local to the segment), each
   // with its request (`requests` empty: greedy picks, no logits).
@@ -45,7 +45,7 @@ struct Batch {
            std::span<const int32_t> table, std::span<const int32_t> logit_rows,
            std::span<const RowRequest> requests = {});
   void clear();
-  int64_t n_logits_wanted() const;    // logit rows whose requests want the whole row
+  int64_t n_logits_wanted() const;  // logit rows whose requests want the whole row
 };
 
 // A forward's answer to a Batch: for every logit row its pick; for the rows that asked, their

@@ -77,14 +77,14 @@ struct CudaModel::Impl {
   DeviceBuffer<bf16_t> embed, final_norm, lm_head;  // lm_head empty when tied
   std::vector<DeviceLayer> layers;
   DeviceBuffer<bf16_t> k_pool, v_pool;
-  DeviceBuffer<float> rope;  // [max_pos, head_dim]
+  DeviceBuffer<float> rope;          // [max_pos, head_dim]
   std::unique_ptr<cuda::Gemm> gemm;  // made once a device is known to be there
   // scratch, grown on demand
   DeviceBuffer<bf16_t> h, residual, x, q, k, v, att, gate_up, act, gathered;
   DeviceBuffer<float> logits;
   DeviceBuffer<cuda::RowStats> stats;
-  DeviceBuffer<RowDraw> draws;           // how each logit row is drawn
-  DeviceBuffer<int32_t> tokens;          // and the tokens drawn
+  DeviceBuffer<RowDraw> draws;   // how each logit row is drawn
+  DeviceBuffer<int32_t> tokens;  // and the tokens drawn
   DeviceBuffer<int32_t> ids, n_keys, table_start, tables, logit_rows;
   DeviceBuffer<int64_t> pos, kv_offsets;
   DeviceBuffer<cuda::AttentionTile> tiles;
@@ -114,13 +114,16 @@ struct CudaModel::Impl {
   void body(int64_t T, int64_t R);  // every launch of a forward (what a graph captures)
   int64_t run(const Batch& b);      // the forward; the logit rows' logits left in `logits`
   void pick(const Batch& b, int64_t R, StepOutput& out);  // the picks, and the rows that asked
-  void observe_layer(int64_t l, int64_t T);                 // observer: layer l's rows to the host
-  const Batch* observed = nullptr;                          // the batch being observed
+  void observe_layer(int64_t l, int64_t T);               // observer: layer l's rows to the host
+  const Batch* observed = nullptr;                        // the batch being observed
 };
 
 CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs, const CudaOptions& opt)
-    : cfg(ck.config()), n_blocks(blocks), block_size(bs),
-      kv_dim(cfg.n_kv_head * cfg.head_dim), block_stride(cfg.n_layer * bs * kv_dim) {
+    : cfg(ck.config()),
+      n_blocks(blocks),
+      block_size(bs),
+      kv_dim(cfg.n_kv_head * cfg.head_dim),
+      block_stride(cfg.n_layer * bs * kv_dim) {
   WEDLM_CHECK(cuda::device_count() > 0, "CudaModel needs a CUDA device");
   const Status shape = supports(cfg);
   WEDLM_CHECK(shape.is_ok(), shape.message());
@@ -171,8 +174,8 @@ RowsMeta CudaModel::Impl::describe(const Batch& b) const {
       m.tables.push_back(blk);
     }
     for (int64_t r0 = 0; r0 < s.n_rows; r0 += 64)
-      m.tiles.push_back({int32_t(m.n_keys.size() + r0),
-                         int32_t(std::min<int64_t>(64, s.n_rows - r0))});
+      m.tiles.push_back(
+          {int32_t(m.n_keys.size() + r0), int32_t(std::min<int64_t>(64, s.n_rows - r0))});
     for (int64_t r = 0; r < s.n_rows; ++r) {
       const int64_t slot = s.n_kv + r;
       m.kv_offsets.push_back(int64_t(s.table[size_t(slot / block_size)]) * block_stride +
@@ -219,10 +222,10 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
   if (l == 0) {  // residual = embeddings; x = RMSNorm(residual)
     std::swap(h, residual);
     cuda::rms_norm(residual.data(), T, H, w.input_norm.data(), eps, x.data(), stream);
-  } else {       // residual += h; x = RMSNorm(residual)
+  } else {  // residual += h; x = RMSNorm(residual)
     cuda::add_rms_norm(h.data(), residual.data(), T, H, w.input_norm.data(), eps, x.data(), stream);
   }
-  gemm->bf16_out(x.data(), T, w.q.data(), qd, H, q.data(), stream);       // [T, qd]
+  gemm->bf16_out(x.data(), T, w.q.data(), qd, H, q.data(), stream);  // [T, qd]
   gemm->bf16_out(x.data(), T, w.k.data(), kv_dim, H, k.data(), stream);
   gemm->bf16_out(x.data(), T, w.v.data(), kv_dim, H, v.data(), stream);
   if (w.q_bias.size() > 0) {
@@ -241,12 +244,12 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
   const cuda::AttentionRows rows{n_keys.data(), table_start.data(), tables.data(), block_size,
                                  block_stride};
   if (tiled_now)
-    cuda::attention_tiled(q.data(), c.n_head, c.n_kv_head, c.head_dim, rows, tiles.data(),
-                          n_tiles, kc, vc, att.data(), stream);
+    cuda::attention_tiled(q.data(), c.n_head, c.n_kv_head, c.head_dim, rows, tiles.data(), n_tiles,
+                          kc, vc, att.data(), stream);
   else
     cuda::attention(q.data(), T, c.n_head, c.n_kv_head, c.head_dim, rows, kc, vc, att.data(),
                     stream, cuda::AttentionSplit{n_split, attention_work.data()});
-  gemm->bf16_out(att.data(), T, w.o.data(), H, qd, h.data(), stream);   // [T, H]
+  gemm->bf16_out(att.data(), T, w.o.data(), H, qd, h.data(), stream);  // [T, H]
 }
 
 void CudaModel::Impl::mlp_block(const DeviceLayer& w, int64_t T) {
@@ -254,9 +257,9 @@ void CudaModel::Impl::mlp_block(const DeviceLayer& w, int64_t T) {
   cuda::add_rms_norm(h.data(), residual.data(), T, H, w.post_norm.data(), float(cfg.rms_norm_eps),
                      x.data(), stream);
   gemm->bf16_out(x.data(), T, w.gate_up.data(), 2 * F, H, gate_up.data(),
-                stream);                                                          // [T, 2F]
-  cuda::silu_mul(gate_up.data(), T, F, act.data(), stream);          // [T, F]
-  gemm->bf16_out(act.data(), T, w.down.data(), H, F, h.data(), stream);            // [T, H]
+                 stream);                                                // [T, 2F]
+  cuda::silu_mul(gate_up.data(), T, F, act.data(), stream);              // [T, F]
+  gemm->bf16_out(act.data(), T, w.down.data(), H, F, h.data(), stream);  // [T, H]
 }
 
 CudaModel::CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size,
@@ -274,14 +277,15 @@ Status CudaModel::supports(const ModelConfig& cfg) {
   if (d > 256 || d % npl != 0 || d % 2 != 0)
     return Status(ErrorKind::kInvalidArgument,
                   fmt::format("the CUDA backend takes head_dim up to 256 (even; a multiple of 2, "
-                              "4, 8 above 32, 64, 128), the model has {}", d));
+                              "4, 8 above 32, 64, 128), the model has {}",
+                              d));
   return Status::ok();
 }
 
 void CudaModel::Impl::body(int64_t T, int64_t R) {
   const ModelConfig& c = cfg;
   const int64_t H = c.hidden_size;
-  cuda::embed_rows(embed.data(), H, ids.data(), T, h.data(), stream);           // [T, H]
+  cuda::embed_rows(embed.data(), H, ids.data(), T, h.data(), stream);  // [T, H]
   for (int64_t l = 0; l < c.n_layer; ++l) {
     attention_block(layers[size_t(l)], l, T);
     mlp_block(layers[size_t(l)], T);
@@ -302,8 +306,8 @@ int64_t CudaModel::Impl::run(const Batch& b) {
   const RowsMeta meta = describe(b);
   tiled_now = use_tiled && T >= 64;
   n_tiles = int64_t(meta.tiles.size());
-  const int32_t max_keys = meta.n_keys.empty() ? 0 : *std::max_element(meta.n_keys.begin(),
-                                                                         meta.n_keys.end());
+  const int32_t max_keys =
+      meta.n_keys.empty() ? 0 : *std::max_element(meta.n_keys.begin(), meta.n_keys.end());
   n_split = tiled_now ? 1 : cuda::attention_splits(T, cfg.n_head, max_keys);
   reserve(T, R, meta);
   if (generation != graphs_generation) graphs.clear(), seen.clear();
@@ -317,7 +321,7 @@ int64_t CudaModel::Impl::run(const Batch& b) {
     it->second.launch(stream);
   } else if (seen.insert(key).second) {  // first time: eagerly (plans and buffers settle)
     body(T, R);
-  } else {                               // second time: capture, then replay from now on
+  } else {  // second time: capture, then replay from now on
     cuda::Graph g;
     g.begin(stream);
     body(T, R);
@@ -335,8 +339,7 @@ void CudaModel::Impl::observe_layer(int64_t l, int64_t T) {
   cuda::stream_sync(stream);
   std::vector<bf16_t> a(size_t(T * H)), r(size_t(T * H));
   cuda::copy_to_host(a.data(), (l < cfg.n_layer ? h : x).data(), a.size() * sizeof(bf16_t));
-  if (l < cfg.n_layer)
-    cuda::copy_to_host(r.data(), residual.data(), r.size() * sizeof(bf16_t));
+  if (l < cfg.n_layer) cuda::copy_to_host(r.data(), residual.data(), r.size() * sizeof(bf16_t));
   std::vector<float> all(a.size());
   for (size_t i = 0; i < a.size(); ++i)
     all[i] = l < cfg.n_layer ? bf16_to_f32(f32_to_bf16(bf16_to_f32(a[i]) + bf16_to_f32(r[i])))
@@ -378,8 +381,8 @@ void CudaModel::Impl::pick(const Batch& b, int64_t R, StepOutput& out) {
   for (size_t r = 0; r < size_t(R); ++r) {
     out.picks[r] = RowPick{t[r], double(s[r].entropy)};
     if (!b.requests[r].wants_logits) continue;
-    cuda::copy_to_host(out.logits.data() + size_t(kept) * size_t(V),
-                       logits.data() + r * size_t(V), size_t(V) * sizeof(float));
+    cuda::copy_to_host(out.logits.data() + size_t(kept) * size_t(V), logits.data() + r * size_t(V),
+                       size_t(V) * sizeof(float));
     out.logits_index[r] = kept++;
   }
 }

@@ -11,7 +11,8 @@ int64_t kv_blocks_for(int64_t kv_tokens, int64_t block_size) {
 }
 
 CpuForward::CpuForward(Model& model, int64_t n_blocks, int64_t block_size, int threads)
-    : model_(model), cache_(model.config(), n_blocks, block_size),
+    : model_(model),
+      cache_(model.config(), n_blocks, block_size),
       threads_(threads > 0 ? threads : cpu_threads()) {}
 
 void CpuForward::forward(const Batch& batch, StepOutput& out) {

@@ -5,8 +5,12 @@
 namespace wedlm {
 
 KvCache::KvCache(const ModelConfig& cfg, int64_t n_blocks, int64_t block_size)
-    : n_layer_(cfg.n_layer), kv_dim_(cfg.n_kv_head * cfg.head_dim), n_kv_head_(cfg.n_kv_head),
-      head_dim_(cfg.head_dim), block_size_(block_size), n_blocks_(n_blocks) {
+    : n_layer_(cfg.n_layer),
+      kv_dim_(cfg.n_kv_head * cfg.head_dim),
+      n_kv_head_(cfg.n_kv_head),
+      head_dim_(cfg.head_dim),
+      block_size_(block_size),
+      n_blocks_(n_blocks) {
   WEDLM_CHECK(block_size > 0 && n_blocks > 0, "KV cache needs blocks");
   const size_t n = static_cast<size_t>(n_blocks * n_layer_ * block_size * kv_dim_);
   k_.assign(n, 0.0f);

@@ -24,7 +24,8 @@ class KvCache {
   static int64_t bytes_per_token(const ModelConfig& cfg);
   // Whether every block `table` names exists in this pool.
   bool holds(std::span<const int32_t> table) const;
-  // Views of layer `layer` through `table` (which the caller checked with holds()); valid while the cache and the table live unchanged.
+  // Views of layer `layer` through `table` (which the caller checked with holds()); valid while the
+  // cache and the table live unchanged.
   KvLayerView layer_view(int64_t layer, std::span<const int32_t> table);
 
  private:

@@ -7,7 +7,8 @@ namespace wedlm {
 
 LayerObserver LayerTrace::recorder() {
   return [this](const LayerOutput& o) {
-    layers_.push_back({o.layer, {o.rows.begin(), o.rows.end()}, {o.values.begin(), o.values.end()}});
+    layers_.push_back(
+        {o.layer, {o.rows.begin(), o.rows.end()}, {o.values.begin(), o.values.end()}});
   };
 }
 
@@ -26,8 +27,8 @@ std::optional<int64_t> LayerTrace::first_departure(const LayerTrace& a, const La
     }
     if (diff > tol * std::max(scale, 1e-30)) return x.layer;
   }
-  if (a.layers_.size() != b.layers_.size()) return a.layers_.size() > n ? a.layers_[n].layer
-                                                                          : b.layers_[n].layer;
+  if (a.layers_.size() != b.layers_.size())
+    return a.layers_.size() > n ? a.layers_[n].layer : b.layers_[n].layer;
   return std::nullopt;
 }
 

@@ -16,9 +16,9 @@
 namespace wedlm {
 
 struct LayerOutput {
-  int64_t layer = 0;                // 0 .. n_layer-1; n_layer: the final norm's output
-  std::span<const int32_t> rows;    // batch rows, in order
-  std::span<const float> values;    // [rows.size(), hidden]
+  int64_t layer = 0;              // 0 .. n_layer-1; n_layer: the final norm's output
+  std::span<const int32_t> rows;  // batch rows, in order
+  std::span<const float> values;  // [rows.size(), hidden]
 };
 
 // Called on the forward's thread, during the forward; it must not call back into the forward.

@@ -50,8 +50,8 @@ Result<int64_t> cuda_pool_blocks(const ForwardSpec& s, const Checkpoint& ck) {
   size_t free_b = 0, total_b = 0;
   cuda::memory_info(&free_b, &total_b);
   const int64_t reserve = int64_t(1) << 30, used_by_others = int64_t(total_b - free_b);
-  const int64_t budget = int64_t(s.gpu_memory_util * double(total_b)) - used_by_others -
-                         weight_bytes(ck) - reserve;
+  const int64_t budget =
+      int64_t(s.gpu_memory_util * double(total_b)) - used_by_others - weight_bytes(ck) - reserve;
   const int64_t per_block = kv_bytes_per_token(ck.config(), "cuda") * s.block_size;
   if (budget < per_block)
     return bad(fmt::format(
@@ -122,7 +122,8 @@ Result<KvSize> parse_kv_size(const std::string& text) {
   const auto [rest, ec] = std::from_chars(text.data(), end, value);
   const std::string unit(rest, end);
   const Status not_a_size = bad(fmt::format(
-      "KV size '{}' is not a token count (8192) or a size with a unit (512MiB, 2GiB, 1.5GB)", text));
+      "KV size '{}' is not a token count (8192) or a size with a unit (512MiB, 2GiB, 1.5GB)",
+      text));
   if (ec != std::errc() || !(value > 0) || !std::isfinite(value)) return not_a_size;
   if (unit.empty()) {
     if (value != std::floor(value)) return not_a_size;
@@ -143,9 +144,10 @@ Result<std::unique_ptr<Forward>> make_forward(const ForwardSpec& s, const Checkp
                            kv_bytes_per_token(cfg, device.value())));
   if (device.value() == "cpu") {
     const int64_t tokens = given_tokens(s, cfg, "cpu");
-    const int64_t blocks = kv_blocks_for(tokens > 0 ? tokens : default_kv_tokens(cfg), s.block_size);
-    return std::unique_ptr<Forward>(std::make_unique<CpuForward>(cpu_model(), blocks,
-                                                                 s.block_size));
+    const int64_t blocks =
+        kv_blocks_for(tokens > 0 ? tokens : default_kv_tokens(cfg), s.block_size);
+    return std::unique_ptr<Forward>(
+        std::make_unique<CpuForward>(cpu_model(), blocks, s.block_size));
   }
 #ifdef WEDLM_HAVE_CUDA
   return make_cuda(s, ck);

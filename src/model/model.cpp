@@ -58,13 +58,13 @@ void Model::attend(const Layer& w, int64_t l, const Batch& b, KvCache& cache) {
   const ModelConfig& c = cfg_;
   const int64_t T = int64_t(b.ids.size());
   ops_.rms_norm(h_.data(), T, w.input_norm, float(c.rms_norm_eps), x_.data());
-  ops_.matmul(x_.data(), T, w.q, q_.data());                     // [T, Hq*D]
-  ops_.matmul(x_.data(), T, w.k, k_.data());                     // [T, Hkv*D]
-  ops_.matmul(x_.data(), T, w.v, v_.data());                     // [T, Hkv*D]
+  ops_.matmul(x_.data(), T, w.q, q_.data());  // [T, Hq*D]
+  ops_.matmul(x_.data(), T, w.k, k_.data());  // [T, Hkv*D]
+  ops_.matmul(x_.data(), T, w.v, v_.data());  // [T, Hkv*D]
   add_bias(q_.data(), T, w.q_bias);
   add_bias(k_.data(), T, w.k_bias);
   add_bias(v_.data(), T, w.v_bias);
-  if (!w.q_norm.empty()) {                                       // QK RMSNorm per head, pre-RoPE
+  if (!w.q_norm.empty()) {  // QK RMSNorm per head, pre-RoPE
     ops_.rms_norm(q_.data(), T * c.n_head, w.q_norm, float(c.rms_norm_eps), q_.data());
     ops_.rms_norm(k_.data(), T * c.n_kv_head, w.k_norm, float(c.rms_norm_eps), k_.data());
   }
@@ -72,7 +72,7 @@ void Model::attend(const Layer& w, int64_t l, const Batch& b, KvCache& cache) {
   ops_.rope(k_.data(), c.n_kv_head, rope_);
   const int64_t qd = c.n_head * c.head_dim, kd = c.n_kv_head * c.head_dim;
   int64_t r0 = 0;
-  for (const BatchSegment& s : b.segments) {                     // per sequence: its own cache
+  for (const BatchSegment& s : b.segments) {  // per sequence: its own cache
     const KvLayerView kv = cache.layer_view(l, s.table);
     ops_.store_kv(k_.data() + r0 * kd, v_.data() + r0 * kd, s.n_rows, s.n_kv, kv);
     ops_.attention(q_.data() + r0 * qd, s.n_rows, c.n_head, s.n_kv, kv,  // store, then attend
@@ -82,7 +82,7 @@ void Model::attend(const Layer& w, int64_t l, const Batch& b, KvCache& cache) {
 }
 
 void Model::project_attention(const Layer& w, int64_t T) {
-  ops_.matmul(att_.data(), T, w.o, tmp_.data());                 // [T, hidden]
+  ops_.matmul(att_.data(), T, w.o, tmp_.data());  // [T, hidden]
   add_into(h_.data(), tmp_.data(), T * cfg_.hidden_size);
 }
 
@@ -104,8 +104,8 @@ void Model::keep_logit_rows(const Batch& b) {
 void Model::mlp_block(const Layer& w, int64_t T) {
   const ModelConfig& c = cfg_;
   ops_.rms_norm(h_.data(), T, w.post_norm, float(c.rms_norm_eps), x_.data());
-  ops_.gated_matmul(x_.data(), T, w.gate_up, gate_.data());      // [T, ffn]
-  ops_.matmul(gate_.data(), T, w.down, tmp_.data());             // [T, hidden]
+  ops_.gated_matmul(x_.data(), T, w.gate_up, gate_.data());  // [T, ffn]
+  ops_.matmul(gate_.data(), T, w.down, tmp_.data());         // [T, hidden]
   add_into(h_.data(), tmp_.data(), T * c.hidden_size);
 }
 
@@ -137,8 +137,9 @@ void Model::observe_layer(const LayerObserver& f, int64_t l, const Batch& b, int
     for (size_t i = 0; i < all_rows_.size(); ++i) all_rows_[i] = int32_t(i);
   }
   const std::vector<float>& v = l < cfg_.n_layer ? h_ : x_;
-  f(LayerOutput{l, all ? std::span<const int32_t>(all_rows_).first(size_t(rows))
-                       : std::span<const int32_t>(b.logit_rows),
+  f(LayerOutput{l,
+                all ? std::span<const int32_t>(all_rows_).first(size_t(rows))
+                    : std::span<const int32_t>(b.logit_rows),
                 std::span<const float>(v).first(size_t(rows * H))});
 }
 
@@ -156,13 +157,13 @@ void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits,
   for (int64_t i = 0; i < T; ++i) {
     const int32_t id = b.ids[size_t(i)];
     WEDLM_CHECK(id >= 0 && id < c.vocab_size, "token id out of range");
-    embed_.row_to_f32(id, h_.data() + i * H);                    // [T, hidden]
+    embed_.row_to_f32(id, h_.data() + i * H);  // [T, hidden]
   }
   rope_.set(b.pos.data(), T, c.head_dim, c.rope_theta);  // once for every layer
   int64_t rows = T;
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const Layer& w = layers_[size_t(l)];
-    attend(w, l, b, cache);                                      // every row's K/V
+    attend(w, l, b, cache);    // every row's K/V
     if (l + 1 == c.n_layer) {  // past the last K/V only the logit rows matter
       keep_logit_rows(b);
       rows = R;
@@ -174,7 +175,7 @@ void Model::forward(const Batch& b, KvCache& cache, std::vector<float>& logits,
   ops_.rms_norm(h_.data(), R, final_norm_, float(c.rms_norm_eps), x_.data());
   if (observe) observe_layer(*observe, c.n_layer, b, R);
   logits.resize(static_cast<size_t>(R * c.vocab_size));
-  ops_.matmul(x_.data(), R, lm_head_, logits.data());            // [R, vocab]
+  ops_.matmul(x_.data(), R, lm_head_, logits.data());  // [R, vocab]
 }
 
 }  // namespace wedlm

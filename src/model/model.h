@@ -1,11 +1,11 @@
 // The Qwen2/Qwen3 (WeDLM) transformer forward, written once against Ops (wedlm-spec.md §1.1).
 // A forward runs a Batch (batch.h: segments of rows, each over its own block table, K/V stored
-// before attention, the causal mask in physical order on top of the cached prefix, §3.4). Matmuls run over all rows of the batch at
-// once (one read of the weights); every row's numbers are independent of the other rows, so a
-// sequence gets the same bits alone or batched. Past the last layer's K/V only the rows whose
-// logits are asked for are computed (a WeDLM step's committed rows, a prefill's all but the last
-// need their K/V only).
-// Thread safety: forward() uses scratch buffers of the Model; one call at a time per Model.
+// before attention, the causal mask in physical order on top of the cached prefix, §3.4). Matmuls
+// run over all rows of the batch at once (one read of the weights); every row's numbers are
+// independent of the other rows, so a sequence gets the same bits alone or batched. Past the last
+// layer's K/V only the rows whose logits are asked for are computed (a WeDLM step's committed rows,
+// a prefill's all but the last need their K/V only). Thread safety: forward() uses scratch buffers
+// of the Model; one call at a time per Model.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +33,8 @@ class Model {
                const LayerObserver* observe = nullptr);
   // One sequence: a batch of one segment.
   void forward(std::span<const int32_t> ids, std::span<const int64_t> pos, KvCache& cache,
-               std::span<const int32_t> table, int64_t n_kv,
-               std::span<const int32_t> logit_rows, std::vector<float>& logits);
+               std::span<const int32_t> table, int64_t n_kv, std::span<const int32_t> logit_rows,
+               std::vector<float>& logits);
 
  private:
   struct Layer {
@@ -55,9 +55,9 @@ class Model {
   MatmulWeight lm_head_;
   std::vector<Layer> layers_;
   std::vector<float> h_, x_, q_, k_, v_, att_, gate_, tmp_;  // scratch
-  RopeAngles rope_;                                               // this forward's rows
-  std::vector<int32_t> all_rows_;                                 // 0, 1, ... (observers)
-  Batch one_;                                                     // the single-sequence batch
+  RopeAngles rope_;                                          // this forward's rows
+  std::vector<int32_t> all_rows_;                            // 0, 1, ... (observers)
+  Batch one_;                                                // the single-sequence batch
 };
 
 }  // namespace wedlm

@@ -24,8 +24,8 @@ struct KvLayerView {
   int64_t head_dim = 0;
 
   int64_t row_offset(int64_t slot) const {
-    return block_table[slot / block_size] * block_stride + (slot % block_size) * n_kv_head *
-           head_dim;
+    return block_table[slot / block_size] * block_stride +
+           (slot % block_size) * n_kv_head * head_dim;
   }
 };
 

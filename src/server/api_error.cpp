@@ -48,8 +48,9 @@ ApiError from_http_status(int status) {
       return {413, "invalid_request_error", "the request body is larger than the server accepts",
               "", "request_too_large"};
     case 400: return invalid_request("malformed HTTP request");
-    default: return {status, status >= 500 ? "server_error" : "invalid_request_error",
-                     "HTTP error " + std::to_string(status), "", ""};
+    default:
+      return {status, status >= 500 ? "server_error" : "invalid_request_error",
+              "HTTP error " + std::to_string(status), "", ""};
   }
 }
 

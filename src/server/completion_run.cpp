@@ -22,8 +22,13 @@ bool has_entries(const ojson& lp) {
 CompletionRun::CompletionRun(const ServedModel& m, const ApiRequest& r, ReplyHeader h,
                              std::shared_ptr<RequestHandle> handle, Clock::time_point deadline,
                              const std::atomic<bool>* abort)
-    : m_(m), r_(r), h_(std::move(h)), handle_(std::move(handle)), deadline_(deadline),
-      abort_(abort), text_(*m.tok, held_back(r)) {}
+    : m_(m),
+      r_(r),
+      h_(std::move(h)),
+      handle_(std::move(handle)),
+      deadline_(deadline),
+      abort_(abort),
+      text_(*m.tok, held_back(r)) {}
 
 bool CompletionRun::send_raw(const std::string& bytes) {
   if (!client_gone_ && !write_(bytes)) client_gone_ = true, handle_->cancel();

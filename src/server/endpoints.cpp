@@ -1,7 +1,7 @@
 // The request handlers of Server that need a model: generation, tokenize, detokenize,
 // apply-template (server.cpp has the routes, authentication and lifecycle).
-#include <httplib.h>
 #include <fmt/core.h>
+#include <httplib.h>
 
 #include "server/completion_run.h"
 #include "server/http_util.h"
@@ -19,18 +19,24 @@ namespace {
 ojson log_of(const std::string& id, const ApiRequest& r, const CompletionRun& run, double e2e_ms,
              bool log_prompts, const Tokenizer& tok) {
   const RequestCounters& c = run.end().counters;
-  ojson j = {{"event", "request"}, {"id", id},
-             {"endpoint", r.chat ? "/v1/chat/completions" : "/v1/completions"},
-             {"status", 200}, {"stream", r.stream},
-             {"prompt_tokens", c.prompt_tokens}, {"completion_tokens", c.completion_tokens},
-             {"cached_tokens", c.cached_tokens},
-             {"ttft_ms", std::round(c.first_token_ms * 100) / 100},
-             {"e2e_ms", std::round(e2e_ms * 100) / 100}, {"forwards", c.forwards},
-             {"tokens_per_forward", c.forwards ? std::round(100.0 * double(c.completion_tokens) /
-                                                            double(c.forwards)) / 100 : 0.0},
-             {"preemptions", c.preemptions},
-             {"finish_reason", finish_reason_of(run.end().finish_reason)},
-             {"client_gone", run.client_gone()}};
+  ojson j = {
+      {"event", "request"},
+      {"id", id},
+      {"endpoint", r.chat ? "/v1/chat/completions" : "/v1/completions"},
+      {"status", 200},
+      {"stream", r.stream},
+      {"prompt_tokens", c.prompt_tokens},
+      {"completion_tokens", c.completion_tokens},
+      {"cached_tokens", c.cached_tokens},
+      {"ttft_ms", std::round(c.first_token_ms * 100) / 100},
+      {"e2e_ms", std::round(e2e_ms * 100) / 100},
+      {"forwards", c.forwards},
+      {"tokens_per_forward",
+       c.forwards ? std::round(100.0 * double(c.completion_tokens) / double(c.forwards)) / 100
+                  : 0.0},
+      {"preemptions", c.preemptions},
+      {"finish_reason", finish_reason_of(run.end().finish_reason)},
+      {"client_gone", run.client_gone()}};
   if (!r.user.empty()) j["user"] = r.user;
   if (log_prompts) {  // the prompt as the model saw it (template markers included)
     auto prompt = tok.decode(r.engine.prompt, false);
@@ -41,8 +47,13 @@ ojson log_of(const std::string& id, const ApiRequest& r, const CompletionRun& ru
 
 ojson error_log_of(const std::string& id, const std::string& endpoint, const ApiError& e,
                    double e2e_ms, bool log_messages) {
-  ojson j = {{"event", "request"}, {"id", id}, {"endpoint", endpoint}, {"status", e.status},
-             {"error_type", e.type}, {"param", e.param}, {"e2e_ms", std::round(e2e_ms * 100) / 100}};
+  ojson j = {{"event", "request"},
+             {"id", id},
+             {"endpoint", endpoint},
+             {"status", e.status},
+             {"error_type", e.type},
+             {"param", e.param},
+             {"e2e_ms", std::round(e2e_ms * 100) / 100}};
   if (log_messages) j["error"] = e.message;  // messages can quote request fields
   return j;
 }
@@ -96,8 +107,10 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
       stream ? "text/event-stream" : "application/json",
       [run, finished, in_flight, stream](size_t, httplib::DataSink& sink) {
         const auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
-        if (stream) run->stream(write);
-        else write(dumped(run->collect(write)));
+        if (stream)
+          run->stream(write);
+        else
+          write(dumped(run->collect(write)));
         sink.done();
         finished();
         return true;
@@ -121,12 +134,13 @@ void Server::tokenize(const httplib::Request& req, httplib::Response& res) {
   } else {
     const char* key = b.contains("content") ? "content" : "prompt";
     const auto text = f.string(key);
-    if (!text) return send_error(res, invalid_request("'content' (or 'prompt') must be a string", key));
+    if (!text)
+      return send_error(res, invalid_request("'content' (or 'prompt') must be a string", key));
     ids = m->tok->encode(*text, special);
   }
   if (!ids.is_ok()) return send_error(res, from_status(ids.status()));
-  ojson out = {{"tokens", ids.value()}, {"count", ids.value().size()},
-               {"max_model_len", m->facts.context}};
+  ojson out = {
+      {"tokens", ids.value()}, {"count", ids.value().size()}, {"max_model_len", m->facts.context}};
   if (with_pieces) {
     ojson pieces = ojson::array();
     for (int32_t id : ids.value()) {
@@ -148,7 +162,8 @@ void Server::detokenize(const httplib::Request& req, httplib::Response& res) {
   std::vector<int32_t> ids;
   const auto bad = [&] {
     send_error(res, invalid_request(fmt::format("'tokens' must be an array of token ids in [0, {})",
-                                                m->config.vocab_size), "tokens"));
+                                                m->config.vocab_size),
+                                    "tokens"));
   };
   if (!t.is_array()) return bad();
   for (const json& v : t) {

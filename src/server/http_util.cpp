@@ -1,6 +1,5 @@
 #include "server/http_util.h"
 
-
 #include <algorithm>
 #include <string_view>
 
@@ -38,9 +37,12 @@ size_t json_depth(std::string_view s) {
   bool in_string = false, escaped = false;
   for (const char c : s) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -78,7 +80,8 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace wedlm::server

@@ -6,12 +6,12 @@ namespace wedlm::server {
 namespace {
 
 // vLLM's buckets for the latency histograms
-const std::vector<double> kTtft = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
-                                   0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0};
-const std::vector<double> kE2e = {0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
-                                  40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0};
+const std::vector<double> kTtft = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25, 0.5,
+                                   0.75,  1.0,   2.5,  5.0,  7.5,  10.0, 20.0, 40.0, 80.0};
+const std::vector<double> kE2e = {0.3,  0.5,  0.8,  1.0,  1.5,  2.0,   2.5,   5.0,   10.0, 15.0,
+                                  20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0};
 const std::vector<double> kTpot = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
-                                   0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5};
+                                   0.1,    0.15,   0.2,   0.3,    0.4,   0.5,  0.75,  1.0,  2.5};
 const std::vector<double> kCount = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
 const std::vector<double> kPerForward = {1, 1.5, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32};
 
@@ -48,8 +48,14 @@ std::string Histogram::render(const std::string& name) const {
 }
 
 Metrics::Metrics()
-    : ttft_(kTtft), e2e_(kE2e), tpot_(kTpot), queue_(kTtft), forwards_(kCount),
-      tokens_per_forward_(kPerForward), prompt_len_(kCount), output_len_(kCount) {}
+    : ttft_(kTtft),
+      e2e_(kE2e),
+      tpot_(kTpot),
+      queue_(kTtft),
+      forwards_(kCount),
+      tokens_per_forward_(kPerForward),
+      prompt_len_(kCount),
+      output_len_(kCount) {}
 
 void Metrics::on_http(const std::string& endpoint, int status) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -96,14 +102,22 @@ std::string Metrics::render(const EngineStats* s) const {
               "Fraction of prompt tokens served from the prefix cache.",
               prompt_tokens_ ? double(cached_tokens_) / double(prompt_tokens_) : 0.0);
   const std::pair<const char*, const Histogram*> hists[] = {
-      {"time_to_first_token_seconds", &ttft_}, {"e2e_request_latency_seconds", &e2e_},
-      {"time_per_output_token_seconds", &tpot_}, {"request_queue_time_seconds", &queue_},
-      {"request_forwards", &forwards_}, {"request_tokens_per_forward", &tokens_per_forward_},
-      {"request_prompt_tokens", &prompt_len_}, {"request_generation_tokens", &output_len_}};
-  const char* helps[] = {"Time to the first committed token.", "End-to-end request latency.",
-                         "Time per output token after the first.", "Time queued before admission.",
-                         "Decode forwards per request.", "Committed tokens per decode forward.",
-                         "Prompt tokens per request.", "Generated tokens per request."};
+      {"time_to_first_token_seconds", &ttft_},
+      {"e2e_request_latency_seconds", &e2e_},
+      {"time_per_output_token_seconds", &tpot_},
+      {"request_queue_time_seconds", &queue_},
+      {"request_forwards", &forwards_},
+      {"request_tokens_per_forward", &tokens_per_forward_},
+      {"request_prompt_tokens", &prompt_len_},
+      {"request_generation_tokens", &output_len_}};
+  const char* helps[] = {"Time to the first committed token.",
+                         "End-to-end request latency.",
+                         "Time per output token after the first.",
+                         "Time queued before admission.",
+                         "Decode forwards per request.",
+                         "Committed tokens per decode forward.",
+                         "Prompt tokens per request.",
+                         "Generated tokens per request."};
   for (size_t i = 0; i < std::size(hists); ++i) {
     const std::string name = std::string("wedlm:") + hists[i].first;
     o += header(name, "histogram", helps[i]) + hists[i].second->render(name);
@@ -113,12 +127,13 @@ std::string Metrics::render(const EngineStats* s) const {
   o += scalar("wedlm:num_requests_waiting", "gauge", "Requests waiting for admission.",
               double(s->waiting));
   const double used = s->kv_blocks ? 1.0 - double(s->kv_blocks_free) / double(s->kv_blocks) : 0;
-  o += scalar("wedlm:kv_cache_usage_perc", "gauge", "Fraction of KV blocks in use (1 = full).", used);
+  o += scalar("wedlm:kv_cache_usage_perc", "gauge", "Fraction of KV blocks in use (1 = full).",
+              used);
   o += scalar("wedlm:kv_cache_blocks", "gauge", "KV blocks in the pool.", double(s->kv_blocks));
   o += scalar("wedlm:kv_cache_blocks_in_use", "gauge", "KV blocks held by requests.",
               double(s->kv_blocks - s->kv_blocks_free));
-  o += scalar("wedlm:kv_cache_blocks_cached", "gauge", "Full KV blocks registered for prefix reuse.",
-              double(s->kv_blocks_cached));
+  o += scalar("wedlm:kv_cache_blocks_cached", "gauge",
+              "Full KV blocks registered for prefix reuse.", double(s->kv_blocks_cached));
   o += scalar("wedlm:num_preemptions_total", "counter", "Requests preempted for KV space.",
               double(s->preemptions));
   o += scalar("wedlm:engine_steps_total", "counter", "Batched forwards run by the engine.",

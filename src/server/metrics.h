@@ -16,8 +16,8 @@ namespace wedlm::server {
 
 class Histogram {
  public:
-  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)),
-                                                   counts_(bounds_.size() + 1, 0) {}
+  explicit Histogram(std::vector<double> bounds)
+      : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
   void observe(double v);
   // The _bucket, _sum and _count lines of metric `name` (its HELP and TYPE not included).
   std::string render(const std::string& name) const;
@@ -40,7 +40,7 @@ class Metrics {
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> http_;  // (endpoint, status) -> count
-  std::map<std::string, uint64_t> finished_;               // finish reason -> count
+  std::map<std::string, uint64_t> finished_;              // finish reason -> count
   uint64_t prompt_tokens_ = 0, generation_tokens_ = 0, cached_tokens_ = 0;
   Histogram ttft_, e2e_, tpot_, queue_, forwards_, tokens_per_forward_, prompt_len_, output_len_;
 };

@@ -91,16 +91,21 @@ ojson completion_logprobs(const Tokenizer& tok, std::span<const int32_t> ids,
     offsets.push_back(offset);
     offset += t.size();
   }
-  return {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops},
+  return {{"tokens", tokens},
+          {"token_logprobs", values},
+          {"top_logprobs", tops},
           {"text_offset", offsets}};
 }
 
 namespace {
 
 ojson head(const ReplyHeader& h, bool chunk) {
-  const char* object = h.chat ? (chunk ? "chat.completion.chunk" : "chat.completion")
-                              : "text_completion";
-  return {{"id", h.id}, {"object", object}, {"created", h.created}, {"model", h.model},
+  const char* object =
+      h.chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion";
+  return {{"id", h.id},
+          {"object", object},
+          {"created", h.created},
+          {"model", h.model},
           {"system_fingerprint", nullptr}};
 }
 
@@ -127,8 +132,10 @@ ojson full_reply(const ReplyHeader& h, const std::string& text, const std::strin
   ojson r = head(h, false);
   ojson choice = {{"index", 0}};
   if (h.chat) {
-    const bool no_content = !calls.empty() && text.find_first_not_of(" \t\r\n") == std::string::npos;
-    choice["message"] = {{"role", "assistant"}, {"content", no_content ? ojson() : ojson(text)},
+    const bool no_content =
+        !calls.empty() && text.find_first_not_of(" \t\r\n") == std::string::npos;
+    choice["message"] = {{"role", "assistant"},
+                         {"content", no_content ? ojson() : ojson(text)},
                          {"refusal", nullptr}};
     if (!calls.empty()) choice["message"]["tool_calls"] = tool_calls_json(calls, false);
   } else {

@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ops/sampling/sampling.h"
 #include "engine/engine.h"
+#include "ops/sampling/sampling.h"
 #include "server/tool_calls.h"
 #include "tokenizer/tokenizer.h"
 
@@ -22,9 +22,9 @@ using ojson = nlohmann::ordered_json;
 // What every object of one reply carries.
 struct ReplyHeader {
   bool chat = true;
-  std::string id;        // chatcmpl-... / cmpl-...
+  std::string id;  // chatcmpl-... / cmpl-...
   std::string model;
-  int64_t created = 0;   // unix seconds
+  int64_t created = 0;  // unix seconds
 };
 
 // The engine's finish reason as OpenAI names it ("cancelled" becomes "abort").

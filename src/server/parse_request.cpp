@@ -30,7 +30,8 @@ ApiResult<std::string> content_of(const json& c, const std::string& where) {
     if (!part.is_object() || part.value("type", json()) != "text" ||
         !part.value("text", json()).is_string())
       return field_error(where, fmt::format("'{}[{}]': only {{\"type\": \"text\", \"text\": ...}} "
-                                            "parts are supported, got {}", where, j, shown(part)));
+                                            "parts are supported, got {}",
+                                            where, j, shown(part)));
     text += part["text"].get<std::string>();
   }
   return text;
@@ -42,8 +43,8 @@ ApiResult<std::vector<ToolCall>> tool_calls_of(const json& calls, const std::str
   for (size_t j = 0; j < calls.size(); ++j) {
     const json& f = calls[j].is_object() ? calls[j].value("function", json()) : json();
     if (!f.is_object() || !f.value("name", json()).is_string())
-      return field_error(where, fmt::format("'{}[{}]' needs a 'function' with a string 'name'",
-                                            where, j));
+      return field_error(where,
+                         fmt::format("'{}[{}]' needs a 'function' with a string 'name'", where, j));
     ToolCall t{f["name"].get<std::string>(), nlohmann::ordered_json::object()};
     const json args = f.value("arguments", json::object());
     if (args.is_string()) {  // OpenAI sends a string of JSON; the templates print the object
@@ -63,10 +64,11 @@ ApiResult<ChatMessage> message_of(const json& msg, size_t i) {
   const json role = msg.value("role", json());
   static const std::vector<std::string> kRoles = {"system", "developer", "user", "assistant",
                                                   "tool"};
-  if (!role.is_string() || std::find(kRoles.begin(), kRoles.end(), role.get<std::string>()) ==
-                               kRoles.end())
+  if (!role.is_string() ||
+      std::find(kRoles.begin(), kRoles.end(), role.get<std::string>()) == kRoles.end())
     return field_error(where + ".role", fmt::format("'{}.role' must be system, developer, user, "
-                                                    "assistant or tool, got {}", where, shown(role)));
+                                                    "assistant or tool, got {}",
+                                                    where, shown(role)));
   ChatMessage m{role == "developer" ? "system" : role.get<std::string>(), ""};
   const json content = msg.value("content", json());
   const bool has_calls = msg.contains("tool_calls") && !msg["tool_calls"].is_null();
@@ -92,27 +94,32 @@ void read_limits(JsonFields& f, GenerateParams& p, int64_t n_prompt, const Serve
                  const std::string& prompt_field) {
   const int64_t ctx = m.facts.context;
   if (n_prompt >= ctx) {
-    f.fail(prompt_field, fmt::format("This model's maximum context length is {} tokens, and "
-                                     "the prompt has {} tokens, which leaves none to generate. "
-                                     "Please shorten the prompt.", ctx, n_prompt), kContextCode);
+    f.fail(prompt_field,
+           fmt::format("This model's maximum context length is {} tokens, and "
+                       "the prompt has {} tokens, which leaves none to generate. "
+                       "Please shorten the prompt.",
+                       ctx, n_prompt),
+           kContextCode);
     return;
   }
   const char* name = f.get("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
   const auto max = f.integer(name, 1, std::numeric_limits<int32_t>::max());
   p.max_tokens = max.value_or(ctx - n_prompt);
   if (max && n_prompt + *max > ctx)
-    f.fail(name, fmt::format("This model's maximum context length is {} tokens. However, you "
-                             "requested {} tokens ({} in the prompt, {} in the completion). "
-                             "Please reduce the length of the prompt or '{}'.",
-                             ctx, n_prompt + *max, n_prompt, *max, name), kContextCode);
+    f.fail(name,
+           fmt::format("This model's maximum context length is {} tokens. However, you "
+                       "requested {} tokens ({} in the prompt, {} in the completion). "
+                       "Please reduce the length of the prompt or '{}'.",
+                       ctx, n_prompt + *max, n_prompt, *max, name),
+           kContextCode);
 }
 
 // Fields OpenAI defines that this server cannot honour: refused by name unless neutral.
 void refuse_unsupported(JsonFields& f) {
   if (auto n = f.integer("n", 1, 128); n && *n != 1)
-    f.fail("n", fmt::format("'n' must be 1: this server returns one choice per request, got {}", *n));
-  if (auto b = f.integer("best_of", 1, 128); b && *b != 1)
-    f.fail("best_of", "'best_of' must be 1");
+    f.fail("n",
+           fmt::format("'n' must be 1: this server returns one choice per request, got {}", *n));
+  if (auto b = f.integer("best_of", 1, 128); b && *b != 1) f.fail("best_of", "'best_of' must be 1");
   for (const char* name : {"presence_penalty", "frequency_penalty"})
     if (auto v = f.number(name, -2, 2); v && *v != 0)
       f.fail(name, fmt::format("'{}' is not supported (only 0)", name));
@@ -131,8 +138,8 @@ std::vector<std::string> stops_of(JsonFields& f) {
   std::vector<std::string> out;
   if (!s) return out;
   const auto is_string = [](const json& v) { return v.is_string(); };
-  if (!s->is_string() && !(s->is_array() && s->size() <= 16 &&
-                           std::all_of(s->begin(), s->end(), is_string))) {
+  if (!s->is_string() &&
+      !(s->is_array() && s->size() <= 16 && std::all_of(s->begin(), s->end(), is_string))) {
     f.fail("stop", "'stop' must be a string or an array of at most 16 strings, got " + shown(*s));
     return out;
   }
@@ -151,16 +158,16 @@ void read_sampling(JsonFields& f, GenerateParams& p, const ServedModel& m, uint6
   p.sampling.temperature = f.number("temperature", 0, 2).value_or(p.sampling.temperature);
   p.sampling.top_p = f.number("top_p", 0, 1).value_or(p.sampling.top_p);
   if (p.sampling.top_p == 0) f.fail("top_p", "'top_p' must be greater than 0");
-  const int64_t k = f.integer("top_k", -1, std::numeric_limits<int32_t>::max()).value_or(
-      p.sampling.top_k);
+  const int64_t k =
+      f.integer("top_k", -1, std::numeric_limits<int32_t>::max()).value_or(p.sampling.top_k);
   p.sampling.top_k = std::max<int64_t>(k, 0);  // -1 (vLLM) and 0 both mean off
   const json* big = f.get("seed");
   if (big && big->is_number_unsigned()) {  // any 64-bit pattern, signed or not
     p.sampling.seed = big->get<uint64_t>();
     return;
   }
-  const auto s = f.integer("seed", std::numeric_limits<int64_t>::min(),
-                           std::numeric_limits<int64_t>::max());
+  const auto s =
+      f.integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
   p.sampling.seed = s ? uint64_t(*s) : seed;
 }
 
@@ -188,7 +195,8 @@ ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedMo
   p.stop_strings = stops_of(f);  // matched on the served model's text (ServedModel::facts)
   r.stream = f.boolean("stream").value_or(false);
   if (const json* so = f.get("stream_options")) {
-    if (!so->is_object()) f.fail("stream_options", "'stream_options' must be an object");
+    if (!so->is_object())
+      f.fail("stream_options", "'stream_options' must be an object");
     else if (so->contains("include_usage")) {
       JsonFields sf(*so);
       r.include_usage = sf.boolean("include_usage").value_or(false);
@@ -220,7 +228,8 @@ ApiResult<ChatRequest> parse_conversation(const json& body) {
   }
   req.add_generation_prompt = f.boolean("add_generation_prompt").value_or(true);
   if (const json* kw = f.get("chat_template_kwargs")) {
-    if (!kw->is_object()) return field_error("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+    if (!kw->is_object())
+      return field_error("chat_template_kwargs", "'chat_template_kwargs' must be an object");
     JsonFields k(*kw);
     req.enable_thinking = k.boolean("enable_thinking");
     if (k.error()) return field_error("chat_template_kwargs.enable_thinking", k.error()->message);
@@ -259,12 +268,14 @@ ApiResult<ApiRequest> parse_completion(const json& body, const ServedModel& m, u
     if (!ids.is_ok()) return invalid_request(ids.status().message(), "prompt");
     r.engine.prompt = std::move(ids).value();
   } else if (p && p->is_array() && !p->empty() &&
-             std::all_of(p->begin(), p->end(), [](const json& v) { return v.is_number_integer(); })) {
+             std::all_of(p->begin(), p->end(),
+                         [](const json& v) { return v.is_number_integer(); })) {
     for (const json& v : *p) {
       const int64_t id = v.get<int64_t>();
       if (id < 0 || id >= m.config.vocab_size)
         return invalid_request(fmt::format("'prompt' token id {} is outside the vocabulary [0, {})",
-                                           id, m.config.vocab_size), "prompt");
+                                           id, m.config.vocab_size),
+                               "prompt");
       r.engine.prompt.push_back(int32_t(id));
     }
   } else if (p && p->is_array() && p->size() > 1) {

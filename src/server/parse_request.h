@@ -20,14 +20,14 @@
 namespace wedlm::server {
 
 struct ApiRequest {
-  bool chat = false;               // /v1/chat/completions (else /v1/completions)
-  Request engine;                  // prompt ids and decoding parameters
+  bool chat = false;  // /v1/chat/completions (else /v1/completions)
+  Request engine;     // prompt ids and decoding parameters
   bool stream = false;
-  bool include_usage = false;      // stream_options.include_usage
+  bool include_usage = false;  // stream_options.include_usage
   bool logprobs = false;
   int64_t top_logprobs = 0;
   std::string user;
-  bool tools = false;              // tools offered (tool_choice not "none"): parse tool calls
+  bool tools = false;  // tools offered (tool_choice not "none"): parse tool calls
 };
 
 template <class T>

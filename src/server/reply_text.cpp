@@ -31,8 +31,8 @@ std::string ReplyText::push(std::span<const int32_t> ids) {
 
 std::string ReplyText::finish(std::optional<size_t> text_end) {
   all_ += detok_.finish();
-  const size_t end = std::max(std::min(text_end.value_or(all_.size()), all_.size()),
-                              sent_text_.size());
+  const size_t end =
+      std::max(std::min(text_end.value_or(all_.size()), all_.size()), sent_text_.size());
   std::string out = all_.substr(sent_text_.size(), end - sent_text_.size());
   sent_text_ += out;
   return out;

@@ -30,7 +30,7 @@ class ReplyText {
 
   StreamDetokenizer detok_;
   std::vector<std::string> stops_;
-  std::string all_;         // decoded so far (the lossy decode, as the engine's stop matching)
+  std::string all_;  // decoded so far (the lossy decode, as the engine's stop matching)
   std::string sent_text_;
 };
 

@@ -7,22 +7,22 @@
 #include <vector>
 
 #include "decode/generate_params.h"
-#include "ops/sampling/sampling.h"
 #include "io/model_config.h"
+#include "ops/sampling/sampling.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace wedlm::server {
 
 struct ServedModel {
-  std::string name;                 // the id clients see (--alias, else the directory's name)
+  std::string name;  // the id clients see (--alias, else the directory's name)
   const Tokenizer* tok = nullptr;
   const ChatTemplate* chat = nullptr;
   ModelConfig config;
-  ModelFacts facts;                 // the engine's: context (-c), stop ids (eos ids, <|im_end|>,
-                                    // <|endoftext|>), mask id, text
-  SamplingParams sampling;          // defaults when a request leaves them out
-  int64_t created = 0;              // unix time the model was loaded (for /v1/models)
+  ModelFacts facts;         // the engine's: context (-c), stop ids (eos ids, <|im_end|>,
+                            // <|endoftext|>), mask id, text
+  SamplingParams sampling;  // defaults when a request leaves them out
+  int64_t created = 0;      // unix time the model was loaded (for /v1/models)
 };
 
 }  // namespace wedlm::server

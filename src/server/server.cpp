@@ -26,7 +26,8 @@ int default_http_threads(const SchedulerConfig& engine) {
   return int(std::min<int64_t>(engine.max_running + engine.max_waiting + 16, 4096));
 }
 
-Server::Server(ServerConfig cfg) : cfg_(std::move(cfg)), http_(std::make_unique<httplib::Server>()) {
+Server::Server(ServerConfig cfg)
+    : cfg_(std::move(cfg)), http_(std::make_unique<httplib::Server>()) {
   routes();
 }
 
@@ -46,7 +47,8 @@ Result<int> Server::bind() {
                                   : (http_->bind_to_port(cfg_.host, cfg_.port) ? cfg_.port : -1);
   if (port < 0)
     return Status(ErrorKind::kIo, fmt::format("cannot listen on {}:{} (in use, or not an address "
-                                              "of this machine)", cfg_.host, cfg_.port));
+                                              "of this machine)",
+                                              cfg_.host, cfg_.port));
   return port;
 }
 
@@ -65,7 +67,7 @@ void Server::shutdown(std::chrono::milliseconds grace) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   };
   wait(grace);
-  abort_ = true;  // what is still running is cancelled and answers with what it has
+  abort_ = true;                  // what is still running is cancelled and answers with what it has
   wait(std::chrono::seconds(5));  // a client that stopped reading is not waited for longer
   // stop() is lost if it comes before run() has started listening: wait for that (briefly)
   for (int i = 0; i < 200 && !http_->is_running(); ++i)
@@ -85,7 +87,8 @@ bool Server::authorized(const httplib::Request& req) const {
     return true;
   const std::string h = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
-  return h.compare(0, prefix.size(), prefix) == 0 && keys_equal(h.substr(prefix.size()), cfg_.api_key);
+  return h.compare(0, prefix.size(), prefix) == 0 &&
+         keys_equal(h.substr(prefix.size()), cfg_.api_key);
 }
 
 void Server::routes() {
@@ -93,21 +96,28 @@ void Server::routes() {
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) send_error(res, from_http_status(res.status));
   });
-  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "internal error";
-    try { if (ep) std::rethrow_exception(ep); } catch (const std::exception& e) { what = e.what(); }
-    catch (...) {}
-    send_error(res, {500, "server_error", what, "", ""});
-  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {}
+        send_error(res, {500, "server_error", what, "", ""});
+      });
   s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    static const char* kKnown[] = {"/v1/chat/completions", "/v1/completions", "/v1/models",
-                                   "/health", "/tokenize", "/detokenize", "/apply-template",
-                                   "/metrics"};
+    static const char* kKnown[] = {
+        "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/tokenize",
+        "/detokenize",          "/apply-template", "/metrics"};
     std::string endpoint = "other";
-    for (const char* k : kKnown) if (req.path == k) endpoint = k;
+    for (const char* k : kKnown)
+      if (req.path == k) endpoint = k;
     metrics_.on_http(endpoint, res.status);
     if (res.status >= 400 && !res.has_header("X-Request-Id"))  // generation requests log their own
-      log_line(dumped({{"event", "request"}, {"endpoint", endpoint}, {"method", req.method},
+      log_line(dumped({{"event", "request"},
+                       {"endpoint", endpoint},
+                       {"method", req.method},
                        {"status", res.status}}));
   });
   // Browsers' clients (web UIs) need CORS: any origin, the API's methods and headers.
@@ -123,15 +133,17 @@ void Server::routes() {
   const auto guarded = [this](auto handler) {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
       if (!authorized(req))
-        return send_error(res, {401, "authentication_error", "Invalid or missing API key (send "
-                                "'Authorization: Bearer <key>')", "", "invalid_api_key"});
+        return send_error(res, {401, "authentication_error",
+                                "Invalid or missing API key (send "
+                                "'Authorization: Bearer <key>')",
+                                "", "invalid_api_key"});
       handler(req, res);
     };
   };
   s.Post("/v1/chat/completions", guarded([this](const auto& q, auto& r) { generate(q, r, true); }));
   s.Post("/v1/completions", guarded([this](const auto& q, auto& r) { generate(q, r, false); }));
-  for (const char* post_only : {"/v1/chat/completions", "/v1/completions", "/tokenize",
-                                "/detokenize", "/apply-template"})
+  for (const char* post_only :
+       {"/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize", "/apply-template"})
     s.Get(post_only, [](const auto& q, auto& r) {
       send_error(r, {405, "invalid_request_error", q.path + " takes POST", "", ""});
     });
@@ -157,8 +169,11 @@ void Server::models(httplib::Response& res) {
   const ServedModel* m = model_.load();
   ojson data = ojson::array();
   if (m)
-    data.push_back({{"id", m->name}, {"object", "model"}, {"created", m->created},
-                    {"owned_by", "wedlm.cpp"}, {"max_model_len", m->facts.context}});
+    data.push_back({{"id", m->name},
+                    {"object", "model"},
+                    {"created", m->created},
+                    {"owned_by", "wedlm.cpp"},
+                    {"max_model_len", m->facts.context}});
   send_json(res, {{"object", "list"}, {"data", data}});
 }
 

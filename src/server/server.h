@@ -27,12 +27,12 @@ namespace wedlm::server {
 
 struct ServerConfig {
   std::string host = "127.0.0.1";
-  int port = 8080;                  // 0: any free port (bind() returns it)
-  std::string api_key;              // "" = no authentication
-  int timeout_s = 600;              // socket read/write timeout and per-request time limit
-  bool log_prompts = false;         // put prompt and reply text in the request log
+  int port = 8080;           // 0: any free port (bind() returns it)
+  std::string api_key;       // "" = no authentication
+  int timeout_s = 600;       // socket read/write timeout and per-request time limit
+  bool log_prompts = false;  // put prompt and reply text in the request log
   size_t max_body_bytes = 8u << 20;
-  int http_threads = 0;             // most HTTP worker threads; 0: default_http_threads({})
+  int http_threads = 0;  // most HTTP worker threads; 0: default_http_threads({})
 };
 
 // HTTP worker threads by default: one for every request the engine can hold, running or queued

@@ -21,9 +21,9 @@ ParsedReply parse_tool_calls(const std::string& text) {
     if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return r;
     const nlohmann::json args = j.value("arguments", nlohmann::json::object());
     calls.push_back({j["name"].get<std::string>(),
-                     args.is_string() ? args.get<std::string>()
-                                      : args.dump(-1, ' ', false,
-                                                  nlohmann::json::error_handler_t::replace)});
+                     args.is_string()
+                         ? args.get<std::string>()
+                         : args.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
     at = text.find(open, end);
     // only whitespace may sit between and after the calls, else it is not a tool-call reply
     const size_t rest = end + (text.compare(end, close.size(), close) == 0 ? close.size() : 0);

@@ -8,7 +8,7 @@
 namespace wedlm {
 
 struct ByteMap {
-  std::string to_char[256];                // UTF-8 of the code point standing for each byte
+  std::string to_char[256];  // UTF-8 of the code point standing for each byte
   std::vector<int> to_byte = std::vector<int>(512, -1);  // code point -> byte
   ByteMap() {
     int n = 0;

@@ -123,13 +123,18 @@ void qwen3_assistant(const ChatRequest& r, size_t i, size_t last_query, Writer& 
 void render_qwen3(const ChatRequest& r, Writer& w) {
   const auto& m = r.messages;
   const bool first_system = !m.empty() && m[0].role == "system";
-  if (!r.tools.empty()) tools_block(r, first_system ? m[0].content : "", w);
-  else if (first_system) plain_message(m[0], w);
+  if (!r.tools.empty())
+    tools_block(r, first_system ? m[0].content : "", w);
+  else if (first_system)
+    plain_message(m[0], w);
   const size_t last_query = last_query_index(m);
   for (size_t i = 0; i < m.size(); ++i) {
-    if (m[i].role == "user" || (m[i].role == "system" && i > 0)) plain_message(m[i], w);
-    else if (m[i].role == "assistant") qwen3_assistant(r, i, last_query, w);
-    else if (m[i].role == "tool") tool_message(m, i, w);
+    if (m[i].role == "user" || (m[i].role == "system" && i > 0))
+      plain_message(m[i], w);
+    else if (m[i].role == "assistant")
+      qwen3_assistant(r, i, last_query, w);
+    else if (m[i].role == "tool")
+      tool_message(m, i, w);
   }
   if (r.add_generation_prompt) {
     w.tmpl("<|im_start|>assistant\n");
@@ -141,8 +146,10 @@ void render_qwen25(const ChatRequest& r, const std::string& default_system, Writ
   const auto& m = r.messages;
   const bool first_system = !m.empty() && m[0].role == "system";
   const std::string& system = first_system ? m[0].content : default_system;
-  if (!r.tools.empty()) tools_block(r, system, w);
-  else plain_message({"system", system, {}, {}}, w);
+  if (!r.tools.empty())
+    tools_block(r, system, w);
+  else
+    plain_message({"system", system, {}, {}}, w);
   for (size_t i = 0; i < m.size(); ++i) {
     const ChatMessage& msg = m[i];
     if (msg.role == "user" || (msg.role == "system" && i > 0) ||
@@ -186,9 +193,10 @@ Status check_message(const ChatMessage& m, ChatTemplateKind kind) {
                               "(system, user, assistant{})",
                               m.role, kind == ChatTemplateKind::kChatML ? "" : ", tool"));
   if (!m.tool_calls.empty() && (m.role != "assistant" || kind == ChatTemplateKind::kChatML))
-    return Status(ErrorKind::kInvalidArgument,
-                  fmt::format("tool_calls in a '{}' message are not supported by this chat template",
-                              m.role));
+    return Status(
+        ErrorKind::kInvalidArgument,
+        fmt::format("tool_calls in a '{}' message are not supported by this chat template",
+                    m.role));
   return Status::ok();
 }
 
@@ -237,7 +245,8 @@ ChatTemplate ChatTemplate::load(const std::string& model_dir) {
   std::stringstream ss;
   ss << in.rdbuf();
   const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
-  const bool found = !j.is_discarded() && j.contains("chat_template") && j["chat_template"].is_string();
+  const bool found =
+      !j.is_discarded() && j.contains("chat_template") && j["chat_template"].is_string();
   return recognize(found ? j["chat_template"].get<std::string>() : "");
 }
 
@@ -246,9 +255,12 @@ Result<RenderedChat> ChatTemplate::render(const ChatRequest& req) const {
   if (!req.tools.empty() && !supports_tools())
     return Status(ErrorKind::kInvalidArgument, "this model's chat template does not support tools");
   Writer w;
-  if (kind_ == ChatTemplateKind::kQwen3) render_qwen3(req, w);
-  else if (kind_ == ChatTemplateKind::kQwen25) render_qwen25(req, default_system_, w);
-  else render_chatml(req, default_system_, w);
+  if (kind_ == ChatTemplateKind::kQwen3)
+    render_qwen3(req, w);
+  else if (kind_ == ChatTemplateKind::kQwen25)
+    render_qwen25(req, default_system_, w);
+  else
+    render_chatml(req, default_system_, w);
   return w.out;
 }
 

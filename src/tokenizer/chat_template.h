@@ -36,8 +36,9 @@ struct ToolCall {
 struct ChatMessage {
   std::string role;     // system | user | assistant | tool
   std::string content;  // "" for none
-  std::optional<std::string> reasoning_content = std::nullopt;  // Qwen3: used instead of splitting <think>
-  std::vector<ToolCall> tool_calls = {};                         // assistant messages
+  std::optional<std::string> reasoning_content =
+      std::nullopt;                       // Qwen3: used instead of splitting <think>
+  std::vector<ToolCall> tool_calls = {};  // assistant messages
 };
 
 enum class ChatTemplateKind { kChatML, kQwen25, kQwen3 };
@@ -62,7 +63,7 @@ class ChatTemplate {
   static ChatTemplate load(const std::string& model_dir);
 
   ChatTemplateKind kind() const { return kind_; }
-  const std::string& note() const { return note_; }  // "" when recognised
+  const std::string& note() const { return note_; }                      // "" when recognised
   const std::string& default_system() const { return default_system_; }  // "" for none
   bool supports_tools() const { return kind_ != ChatTemplateKind::kChatML; }
   Result<RenderedChat> render(const ChatRequest& req) const;

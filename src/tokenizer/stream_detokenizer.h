@@ -14,7 +14,8 @@ namespace wedlm {
 
 class StreamDetokenizer {
  public:
-  StreamDetokenizer(const Tokenizer& tok, bool skip_special) : tok_(&tok), skip_special_(skip_special) {}
+  StreamDetokenizer(const Tokenizer& tok, bool skip_special)
+      : tok_(&tok), skip_special_(skip_special) {}
   // The text that these ids complete. Unknown ids are a Status and change nothing.
   Result<std::string> push(std::span<const int32_t> ids);
   // The held-back bytes at the end of the stream (an unfinished sequence becomes U+FFFD).

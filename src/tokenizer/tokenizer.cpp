@@ -44,7 +44,8 @@ size_t white_run_end(std::string_view s, size_t begin) {
 ByteRanges guards_within(const ByteRanges& guard, size_t from, size_t len) {
   ByteRanges r;
   for (const auto& [b, e] : guard)
-    if (e > from && b < from + len) r.emplace_back(std::max(b, from) - from, std::min(e, from + len) - from);
+    if (e > from && b < from + len)
+      r.emplace_back(std::max(b, from) - from, std::min(e, from + len) - from);
   return r;
 }
 
@@ -172,7 +173,8 @@ void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {
   bpe_uncached(piece, out);
   std::lock_guard<std::mutex> lock(cache_->mu);
   if (cache_->map.size() > 200000) cache_->map.clear();
-  cache_->map.emplace(std::string(piece), std::vector<int32_t>(out.begin() + long(first), out.end()));
+  cache_->map.emplace(std::string(piece),
+                      std::vector<int32_t>(out.begin() + long(first), out.end()));
 }
 
 void Tokenizer::bpe_uncached(std::string_view piece, std::vector<int32_t>& out) const {
@@ -189,8 +191,10 @@ void Tokenizer::bpe_uncached(std::string_view piece, std::vector<int32_t>& out) 
     const std::string a = syms[at], b = syms[at + 1];
     std::vector<std::string> next;  // merge every occurrence of the pair, left to right
     for (size_t i = 0; i < syms.size(); ++i) {
-      if (i + 1 < syms.size() && syms[i] == a && syms[i + 1] == b) next.push_back(a + b), ++i;
-      else next.push_back(syms[i]);
+      if (i + 1 < syms.size() && syms[i] == a && syms[i + 1] == b)
+        next.push_back(a + b), ++i;
+      else
+        next.push_back(syms[i]);
     }
     syms.swap(next);
   }
@@ -219,7 +223,8 @@ Result<std::string> Tokenizer::decode_bytes(std::span<const int32_t> ids, bool s
   std::string out;
   for (int32_t id : ids) {
     if (id < 0 || size_t(id) >= pieces_.size() || !known_[size_t(id)])
-      return Status(ErrorKind::kInvalidArgument, fmt::format("token id {} is not in the vocabulary", id));
+      return Status(ErrorKind::kInvalidArgument,
+                    fmt::format("token id {} is not in the vocabulary", id));
     if (skip_special && special_.count(id)) continue;
     out += pieces_[size_t(id)];
   }

@@ -88,9 +88,9 @@ class Tokenizer {
   std::vector<std::string> pieces_;  // id -> bytes ("" for holes)
   std::vector<bool> known_;
   std::unordered_set<int32_t> special_;
-  AddedSet raw_added_;   // matched on the text as given (normalized = false)
-  AddedSet norm_added_;  // matched on the normalised text between raw matches
-  bool nfc_ = false;     // the normaliser is NFC (else none)
+  AddedSet raw_added_;             // matched on the text as given (normalized = false)
+  AddedSet norm_added_;            // matched on the normalised text between raw matches
+  bool nfc_ = false;               // the normaliser is NFC (else none)
   bool add_prefix_space_ = false;  // ByteLevel: a space in front of each segment that lacks one
   std::unordered_map<std::string, int32_t> vocab_;       // byte-level token string -> id
   std::unordered_map<std::string, int32_t> merge_rank_;  // "a b" -> rank

@@ -23,9 +23,12 @@ bool token_bytes(const std::string& tok, std::string& out) {
     const unsigned char c = static_cast<unsigned char>(tok[i]);
     uint32_t cp;
     size_t len;
-    if (c < 0x80) cp = c, len = 1;
-    else if ((c >> 5) == 6 && i + 1 < tok.size()) cp = ((c & 0x1fu) << 6) | (tok[i + 1] & 0x3fu), len = 2;
-    else return false;
+    if (c < 0x80)
+      cp = c, len = 1;
+    else if ((c >> 5) == 6 && i + 1 < tok.size())
+      cp = ((c & 0x1fu) << 6) | (tok[i + 1] & 0x3fu), len = 2;
+    else
+      return false;
     if (cp >= inv.size() || inv[cp] < 0) return false;
     out.push_back(static_cast<char>(inv[cp]));
     i += len;
@@ -76,8 +79,8 @@ Status check_pre_tokenizer(const std::string& path, element pre, Pipeline& p) {
       if (st["pattern"]["Regex"].get(regex) != simdjson::SUCCESS)
         return unsupported(path, "a Split pre_tokenizer without a Regex pattern");
       if (str_or(st, "behavior") != "Isolated" || bool_or(st, "invert", false))
-        return unsupported(path, fmt::format("Split behavior '{}' (invert {})", str_or(st, "behavior"),
-                                             bool_or(st, "invert", false)));
+        return unsupported(path, fmt::format("Split behavior '{}' (invert {})",
+                                             str_or(st, "behavior"), bool_or(st, "invert", false)));
       if (!p.pattern.empty()) return unsupported(path, "more than one regex pre_tokenizer step");
       p.pattern = std::string(regex);
     } else if (type == "ByteLevel") {
@@ -108,8 +111,8 @@ Status check_components(const std::string& path, element j, Pipeline& p) {
   if (str_or(j["model"], "type") != "BPE")
     return unsupported(path, fmt::format("model type '{}'", str_or(j["model"], "type", "?")));
   if (!is_null_or_absent(j, "post_processor") && str_or(j["post_processor"], "type") != "ByteLevel")
-    return unsupported(path, fmt::format("post_processor type '{}'",
-                                         str_or(j["post_processor"], "type", "?")));
+    return unsupported(
+        path, fmt::format("post_processor type '{}'", str_or(j["post_processor"], "type", "?")));
   if (!is_null_or_absent(j, "decoder") && str_or(j["decoder"], "type") != "ByteLevel")
     return unsupported(path, fmt::format("decoder type '{}'", str_or(j["decoder"], "type", "?")));
   return Status::ok();
@@ -159,7 +162,8 @@ Status Tokenizer::read_model(const std::string& path, element model) {
     std::string_view a, b;
     simdjson::dom::array pair;
     std::string key;
-    if (m.get(a) == simdjson::SUCCESS) key = std::string(a);
+    if (m.get(a) == simdjson::SUCCESS)
+      key = std::string(a);
     else if (m.get(pair) == simdjson::SUCCESS && pair.size() == 2 &&
              pair.at(0).get(a) == simdjson::SUCCESS && pair.at(1).get(b) == simdjson::SUCCESS)
       key = std::string(a) + " " + std::string(b);
@@ -201,7 +205,8 @@ Status Tokenizer::compile_split(const std::string& path, const std::string& patt
   split_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(),
                                PCRE2_UTF | PCRE2_UCP, &err, &at, nullptr);
   if (split_->code == nullptr)
-    return corrupt(path, fmt::format("the split regex does not compile in PCRE2 (at offset {})", at));
+    return corrupt(path,
+                   fmt::format("the split regex does not compile in PCRE2 (at offset {})", at));
   jit_ = pcre2_jit_compile(split_->code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter
   return Status::ok();
 }

@@ -1,7 +1,8 @@
 // wedlm batch: JSONL requests through the serving engine, `--concurrency` of them in flight, one
 // JSON result per request in input order, then a summary (aggregate committed tokens/s).
-// Request lines: {"prompt_ids": [..]} | {"prompt": "raw text"} | {"messages": [{"role", "content"}]}
-// with optional "max_tokens", "mode", "temperature", "seed" overriding the flags, and "id" echoed.
+// Request lines: {"prompt_ids": [..]} | {"prompt": "raw text"} | {"messages": [{"role",
+// "content"}]} with optional "max_tokens", "mode", "temperature", "seed" overriding the flags, and
+// "id" echoed.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -86,13 +87,21 @@ json result_json(const Loaded& m, const std::vector<int32_t>& out, const Request
   std::string text = text_of(m, out);
   if (end.text_end) text.resize(std::min(text.size(), *end.text_end));
   const RequestCounters& c = end.counters;
-  return {{"output_ids", out}, {"text", utf8_lossy(text)}, {"finish_reason", end.finish_reason},
-          {"usage", {{"prompt_tokens", c.prompt_tokens}, {"cached_tokens", c.cached_tokens},
-                     {"completion_tokens", c.completion_tokens}}},
-          {"counters", {{"forwards", c.forwards}, {"prefill_tokens", c.prefill_tokens},
-                        {"preemptions", c.preemptions}, {"queue_ms", c.queue_ms},
-                        {"prefill_ms", c.prefill_ms}, {"first_token_ms", c.first_token_ms},
-                        {"total_ms", c.total_ms}}}};
+  return {{"output_ids", out},
+          {"text", utf8_lossy(text)},
+          {"finish_reason", end.finish_reason},
+          {"usage",
+           {{"prompt_tokens", c.prompt_tokens},
+            {"cached_tokens", c.cached_tokens},
+            {"completion_tokens", c.completion_tokens}}},
+          {"counters",
+           {{"forwards", c.forwards},
+            {"prefill_tokens", c.prefill_tokens},
+            {"preemptions", c.preemptions},
+            {"queue_ms", c.queue_ms},
+            {"prefill_ms", c.prefill_ms},
+            {"first_token_ms", c.first_token_ms},
+            {"total_ms", c.total_ms}}}};
 }
 
 // A client: takes the next request, submits it, reads its stream to the end.
@@ -124,7 +133,8 @@ void client(Engine& eng, const Loaded& m, std::vector<Result<Request>>& reqs,
 }  // namespace
 
 void add_batch(CLI::App* app, BatchFlags& b) {
-  app->add_option("--requests", b.requests, "JSONL request file, - for stdin")->capture_default_str();
+  app->add_option("--requests", b.requests, "JSONL request file, - for stdin")
+      ->capture_default_str();
   app->add_option("--concurrency", b.concurrency, "requests in flight")->capture_default_str();
   add_engine(app, b.engine, "--max-running");
 }
@@ -150,7 +160,10 @@ int64_t report(std::vector<json>& results, const Engine& eng, double wall_s, boo
     json& r = results[i];
     r["index"] = i;
     std::cout << r.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-    if (r.contains("error")) { ++errors; continue; }
+    if (r.contains("error")) {
+      ++errors;
+      continue;
+    }
     tokens += r["usage"]["completion_tokens"].get<int64_t>();
     prompt += r["usage"]["prompt_tokens"].get<int64_t>();
     cached += r["usage"]["cached_tokens"].get<int64_t>();
@@ -158,28 +171,32 @@ int64_t report(std::vector<json>& results, const Engine& eng, double wall_s, boo
   const EngineStats s = eng.stats();
   const double tps = wall_s > 0 ? double(tokens) / wall_s : 0.0;
   if (as_json)
-    std::cerr << json{{"requests", results.size()}, {"errors", errors},
-                      {"completion_tokens", tokens}, {"prompt_tokens", prompt},
-                      {"cached_tokens", cached}, {"wall_s", wall_s}, {"tokens_per_s", tps},
-                      {"steps", s.steps}, {"preemptions", s.preemptions},
-                      {"concurrency", concurrency}, {"kv_tokens", eng.kv_tokens()}}.dump()
+    std::cerr << json{{"requests", results.size()},   {"errors", errors},
+                      {"completion_tokens", tokens},  {"prompt_tokens", prompt},
+                      {"cached_tokens", cached},      {"wall_s", wall_s},
+                      {"tokens_per_s", tps},          {"steps", s.steps},
+                      {"preemptions", s.preemptions}, {"concurrency", concurrency},
+                      {"kv_tokens", eng.kv_tokens()}}
+                     .dump()
               << "\n";
   else
-    std::fprintf(stderr, "[batch: %zu requests (%lld errors), %lld tokens in %.2f s = %.1f tokens/s, "
+    std::fprintf(stderr,
+                 "[batch: %zu requests (%lld errors), %lld tokens in %.2f s = %.1f tokens/s, "
                  "%lld steps, %lld preemptions, %lld/%lld prompt tokens cached]\n",
                  results.size(), (long long)errors, (long long)tokens, wall_s, tps,
-                 (long long)s.steps, (long long)s.preemptions, (long long)cached, (long long)prompt);
+                 (long long)s.steps, (long long)s.preemptions, (long long)cached,
+                 (long long)prompt);
   return errors;
 }
 
 }  // namespace
 
 int run_batch(const CommonFlags& f, const GenerateParams& g, const BatchFlags& b) {
-  if (b.concurrency < 1)
-    return fail("--concurrency must be >= 1");
+  if (b.concurrency < 1) return fail("--concurrency must be >= 1");
   if (!f.prompt.empty() || !f.prompt_ids.empty() || !f.prompt_file.empty() || f.chat)
-    return fail("batch reads its prompts from --requests (\"prompt\", \"prompt_ids\" or "
-                "\"messages\" per line); -p, -f, --prompt-ids and --chat do not apply");
+    return fail(
+        "batch reads its prompts from --requests (\"prompt\", \"prompt_ids\" or "
+        "\"messages\" per line); -p, -f, --prompt-ids and --chat do not apply");
   auto l = load(f);
   if (!l.is_ok()) return fail(l.status().to_string());
   Context cx{f, g, l.value(), std::nullopt};
@@ -201,7 +218,8 @@ int run_batch(const CommonFlags& f, const GenerateParams& g, const BatchFlags& b
   for (int64_t c = 0; c < std::min<int64_t>(b.concurrency, int64_t(results.size())); ++c)
     clients.emplace_back([&] { client(eng, cx.m, reqs.value(), results, next); });
   for (std::thread& t : clients) t.join();
-  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report(results, eng, wall_s, f.json, b.concurrency) ? 2 : 0;
 }
 

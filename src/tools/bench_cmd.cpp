@@ -37,16 +37,17 @@ Result<std::vector<T>> list_of(const std::string& flag, const std::string& text,
 }
 
 Result<std::vector<int64_t>> ints(const std::string& flag, const std::string& text) {
-  return list_of<int64_t>(flag, text, [](const std::string& s, size_t& used) {
-    return int64_t(std::stoll(s, &used));
-  });
+  return list_of<int64_t>(
+      flag, text, [](const std::string& s, size_t& used) { return int64_t(std::stoll(s, &used)); });
 }
 
 Result<std::vector<std::optional<double>>> thresholds(const std::string& text) {
-  return list_of<std::optional<double>>("--threshold", text, [](const std::string& s, size_t& used) {
-    if (s == "none") return used = s.size(), std::optional<double>();
-    return std::optional<double>(std::stod(s, &used));
-  });
+  return list_of<std::optional<double>>("--threshold", text,
+                                        [](const std::string& s, size_t& used) {
+                                          if (s == "none")
+                                            return used = s.size(), std::optional<double>();
+                                          return std::optional<double>(std::stod(s, &used));
+                                        });
 }
 
 Result<std::vector<DecodeMode>> modes(const std::string& text) {
@@ -67,15 +68,19 @@ Result<std::vector<bench::BenchCase>> cases_of(const BenchFlags& b) {
                           thr.status(), md.status()})
     if (!s.is_ok()) return s;
   std::vector<bench::BenchCase> out;
-  for (int64_t t : th.value()) for (DecodeMode m : md.value()) for (int64_t w : win.value())
-    for (const auto& x : thr.value()) for (int64_t n : np.value()) {
-      if (w < 1 || n < 1 || t < 0) return bad("--window, -np must be >= 1 and -t >= 0");
-      const bool ar = m == DecodeMode::kAR;  // AR has no window: one row per setting
-      if (ar && (w != win.value().front() || x != thr.value().front())) continue;
-      for (const auto& [test, sizes] : {std::pair{"pp", pp.value()}, std::pair{"tg", tg.value()}})
-        for (int64_t k : sizes)
-          if (k > 0) out.push_back({test, k, m, w, x, n, int(t)});
-    }
+  for (int64_t t : th.value())
+    for (DecodeMode m : md.value())
+      for (int64_t w : win.value())
+        for (const auto& x : thr.value())
+          for (int64_t n : np.value()) {
+            if (w < 1 || n < 1 || t < 0) return bad("--window, -np must be >= 1 and -t >= 0");
+            const bool ar = m == DecodeMode::kAR;  // AR has no window: one row per setting
+            if (ar && (w != win.value().front() || x != thr.value().front())) continue;
+            for (const auto& [test, sizes] :
+                 {std::pair{"pp", pp.value()}, std::pair{"tg", tg.value()}})
+              for (int64_t k : sizes)
+                if (k > 0) out.push_back({test, k, m, w, x, n, int(t)});
+          }
   if (out.empty()) return bad("nothing to run: -p and -n are all 0");
   return out;
 }
@@ -142,11 +147,14 @@ void add_bench(CLI::App* app, BenchFlags& b) {
   app->add_option("--random-weights", b.random_weights,
                   "time a random checkpoint of this shape: qwen3-0.6b, qwen3-1.7b, qwen3-4b, "
                   "qwen3-8b, wedlm-8b");
-  app->add_option("--prompt", b.chat_prompt, "generation tests start from this user message "
+  app->add_option("--prompt", b.chat_prompt,
+                  "generation tests start from this user message "
                   "(through the chat template) instead of 8 random tokens");
   app->add_option("--seed", b.seed, "random weights and prompts")->capture_default_str();
-  app->add_option("-d,--depth", b.depth, "generation tests start after this many random prompt "
-                  "tokens (the context a step attends over)")->capture_default_str();
+  app->add_option("-d,--depth", b.depth,
+                  "generation tests start after this many random prompt "
+                  "tokens (the context a step attends over)")
+      ->capture_default_str();
   app->add_option("--temperature", b.temperature, "sample at this temperature (0 = greedy)")
       ->capture_default_str();
   app->add_option("--top-k", b.top_k, "sampling: top-k (0 = off)")->capture_default_str();
@@ -155,7 +163,8 @@ void add_bench(CLI::App* app, BenchFlags& b) {
 
 int run_bench(CommonFlags f, const BenchFlags& b) {
   const std::map<std::string, bench::ReportFormat> formats = {
-      {"md", bench::ReportFormat::kMarkdown}, {"csv", bench::ReportFormat::kCsv},
+      {"md", bench::ReportFormat::kMarkdown},
+      {"csv", bench::ReportFormat::kCsv},
       {"json", bench::ReportFormat::kJson}};
   if (!formats.count(b.output)) return fail("-o must be md, csv or json, got " + b.output);
   if (b.reps < 1) return fail("-r must be at least 1");
@@ -174,8 +183,13 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
     if (!fw.is_ok()) return fail(fw.status().message());
     device_forward = std::move(fw).value();
   }
-  bench::BenchInput in{device_forward ? nullptr : &l.cpu_model(), device_forward.get(),
-                       f.forward.block_size, {}, b.depth, b.seed, int(b.reps),
+  bench::BenchInput in{device_forward ? nullptr : &l.cpu_model(),
+                       device_forward.get(),
+                       f.forward.block_size,
+                       {},
+                       b.depth,
+                       b.seed,
+                       int(b.reps),
                        {b.temperature, b.top_k, b.top_p, 0}};
   if (!b.chat_prompt.empty()) {
     if (!l.tok) return fail("--prompt needs the model's tokenizer: " + l.tok_status.message());
@@ -187,8 +201,10 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
   }
   const auto& w = l.ck->weights();
   const auto [backend, processor] = device_names(dev.value());
-  bench::ReportHeader h{bm.value().name, dtype_name(w.embed->dtype), backend, processor,
-                        WEDLM_COMMIT, n_params(*l.ck), int(b.reps), sampling_of(in.sampling)};
+  bench::ReportHeader h{bm.value().name, dtype_name(w.embed->dtype),
+                        backend,         processor,
+                        WEDLM_COMMIT,    n_params(*l.ck),
+                        int(b.reps),     sampling_of(in.sampling)};
   std::vector<bench::CaseResult> rows;
   for (const bench::BenchCase& c : cases.value()) {
     auto r = bench::run_case(in, c);

@@ -27,10 +27,12 @@ void add_bench_serve(CLI::App* app, BenchServeFlags& b) {
   app->add_option("--max-concurrency", b.concurrency,
                   "batch: comma list of levels; stability: requests in flight")
       ->capture_default_str();
-  app->add_option("--request-rate", b.request_rate, "Poisson arrivals per second (inf = all at once)")
+  app->add_option("--request-rate", b.request_rate,
+                  "Poisson arrivals per second (inf = all at once)")
       ->capture_default_str();
   app->add_option("--seed", b.seed, "request seeds, lengths and arrivals")->capture_default_str();
-  app->add_option("--min-tokens", b.min_tokens, "shortest max_tokens drawn (default: 64, or "
+  app->add_option("--min-tokens", b.min_tokens,
+                  "shortest max_tokens drawn (default: 64, or "
                   "--max-tokens when that is smaller)");
   app->add_option("--max-tokens", b.max_tokens, "longest max_tokens drawn")->capture_default_str();
   app->add_option("--temperature", b.temperature, "sampling temperature")->capture_default_str();
@@ -62,8 +64,9 @@ Result<bench::ScenarioOptions> options_of(BenchServeFlags b) {
                b.scenario);
   if (b.num_prompts < 1 || b.min_tokens < 1 || b.max_tokens < b.min_tokens || b.turns < 1 ||
       b.conversations < 1)
-    return bad("--num-prompts, --turns, --conversations and --min-tokens must be >= 1, and "
-               "--max-tokens >= --min-tokens");
+    return bad(
+        "--num-prompts, --turns, --conversations and --min-tokens must be >= 1, and "
+        "--max-tokens >= --min-tokens");
   if (b.scenario == "smoke")
     if (auto p = bench::smoke_prompts(b.smoke_file); !p.is_ok()) return p.status();
   bench::ScenarioOptions o;
@@ -98,14 +101,17 @@ using ModeResults = std::vector<std::pair<std::string, nlohmann::ordered_json>>;
 // --save-result and --html.
 Status write_results(const BenchServeFlags& b, const ModeResults& results) {
   if (!b.save_result.empty()) {
-    nlohmann::ordered_json j = {{"scenario", b.scenario}, {"base_url", b.base_url},
-                                {"model_id", b.model}, {"num_prompts", b.num_prompts},
-                                {"request_rate", std::isfinite(b.request_rate)
-                                                     ? nlohmann::ordered_json(b.request_rate)
-                                                     : nlohmann::ordered_json("inf")},
-                                {"seed", b.seed}};
+    nlohmann::ordered_json j = {
+        {"scenario", b.scenario},
+        {"base_url", b.base_url},
+        {"model_id", b.model},
+        {"num_prompts", b.num_prompts},
+        {"request_rate", std::isfinite(b.request_rate) ? nlohmann::ordered_json(b.request_rate)
+                                                       : nlohmann::ordered_json("inf")},
+        {"seed", b.seed}};
     if (results.size() == 1) j["result"] = results[0].second;
-    for (const auto& [mode, r] : results) if (results.size() > 1) j["results"][mode] = r;
+    for (const auto& [mode, r] : results)
+      if (results.size() > 1) j["results"][mode] = r;
     std::ofstream out(b.save_result);
     if (!(out << j.dump(1) << "\n")) return Status(ErrorKind::kIo, "cannot write " + b.save_result);
   }

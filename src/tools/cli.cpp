@@ -25,7 +25,11 @@ Result<std::vector<int32_t>> parse_ids(const std::string& s) {
   while (std::getline(ss, item, ',')) {
     size_t used = 0;
     long long v = -1;
-    try { v = std::stoll(item, &used); } catch (...) { used = 0; }
+    try {
+      v = std::stoll(item, &used);
+    } catch (...) {
+      used = 0;
+    }
     if (used != item.size() || item.empty() || v < 0 || v > INT32_MAX)
       return Status(ErrorKind::kInvalidArgument,
                     fmt::format("--prompt-ids: '{}' is not a token id", item));
@@ -46,8 +50,8 @@ Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional
     return parse_ids(f.prompt_ids);
   }
   if (!tok)
-    return Status(tok_status.kind(), "text prompts need the model's tokenizer: " +
-                                          tok_status.message());
+    return Status(tok_status.kind(),
+                  "text prompts need the model's tokenizer: " + tok_status.message());
   std::string text = f.prompt;
   if (!f.prompt_file.empty()) {
     std::ifstream in(f.prompt_file, std::ios::binary);
@@ -77,7 +81,8 @@ void add_common(CLI::App* app, CommonFlags& f) {
   app->add_option("--prompt-ids", f.prompt_ids, "prompt as comma-separated token ids");
   app->add_option("-p,--prompt", f.prompt, "prompt text (special tokens in it are parsed)");
   app->add_option("-f,--file", f.prompt_file, "read the prompt text from a file");
-  app->add_flag("--chat", f.chat, "send the text as a user message through the model's chat template");
+  app->add_flag("--chat", f.chat,
+                "send the text as a user message through the model's chat template");
   app->add_option("--system", f.system, "system message (with --chat)");
   app->add_flag("--json", f.json, "print one JSON object");
   app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
@@ -88,7 +93,8 @@ void add_common(CLI::App* app, CommonFlags& f) {
 void add_forward_flags(CLI::App* app, ForwardSpec& s) {
   app->add_option("--device", s.device, "auto (CUDA when a GPU is present), cpu or cuda")
       ->capture_default_str();
-  app->add_option("--kv-block", s.block_size, "KV cache block size in tokens")->capture_default_str();
+  app->add_option("--kv-block", s.block_size, "KV cache block size in tokens")
+      ->capture_default_str();
   app->add_option("--gpu-memory-util", s.gpu_memory_util,
                   "CUDA: share of the GPU's memory for weights, activations and the KV cache")
       ->capture_default_str();
@@ -107,8 +113,10 @@ Result<Loaded> load(const CommonFlags& f) {
   l.ck = std::move(ck).value();
   l.ops = make_cpu_ops();
   auto d = Tokenizer::load(f.model_dir + "/tokenizer.json");
-  if (d.is_ok()) l.tok = std::move(d).value();
-  else l.tok_status = d.status();
+  if (d.is_ok())
+    l.tok = std::move(d).value();
+  else
+    l.tok_status = d.status();
   return l;
 }
 
@@ -155,7 +163,8 @@ ModelFacts facts_of(const Loaded& m, int64_t ctx) {
 }
 
 void add_generate(CLI::App* app, GenerateParams& p) {
-  app->add_option("-n,--max-tokens", p.max_tokens, "maximum generated tokens")->capture_default_str();
+  app->add_option("-n,--max-tokens", p.max_tokens, "maximum generated tokens")
+      ->capture_default_str();
   app->add_option_function<std::string>(
          "--mode",
          [&p](const std::string& s) {
@@ -170,7 +179,9 @@ void add_generate(CLI::App* app, GenerateParams& p) {
          "--threshold",
          [&p](const std::string& s) {
            if (s == "none") return p.threshold.reset();
-           try { p.threshold = std::stod(s); } catch (...) {
+           try {
+             p.threshold = std::stod(s);
+           } catch (...) {
              throw CLI::ValidationError("--threshold must be a number or none, got " + s);
            }
          },
@@ -193,7 +204,8 @@ void add_engine(CLI::App* app, EngineFlags& e, const std::string& running_name) 
       ->capture_default_str();
   app->add_option("--max-waiting", s.max_waiting, "queue limit (then: overloaded)")
       ->capture_default_str();
-  app->add_option("--prefill-chunk", s.prefill_chunk, "prefill rows per step")->capture_default_str();
+  app->add_option("--prefill-chunk", s.prefill_chunk, "prefill rows per step")
+      ->capture_default_str();
 }
 
 Status check_engine_flags(const EngineFlags& e, ForwardSpec& spec) {
@@ -203,7 +215,8 @@ Status check_engine_flags(const EngineFlags& e, ForwardSpec& spec) {
                   "--max-running (-np), --max-waiting and --prefill-chunk must be at least 1");
   if (e.kv_size.empty()) return Status::ok();
   auto kv = parse_kv_size(e.kv_size);
-  if (!kv.is_ok()) return Status(ErrorKind::kInvalidArgument, "--kv-size: " + kv.status().message());
+  if (!kv.is_ok())
+    return Status(ErrorKind::kInvalidArgument, "--kv-size: " + kv.status().message());
   spec.kv = kv.value();
   return Status::ok();
 }

@@ -8,16 +8,16 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include "decode/generate_params.h"
 #include "engine/engine.h"
 #include "io/weights.h"
 #include "model/make_forward.h"
 #include "model/model.h"
-#include "server/server.h"
 #include "ops/ops.h"
+#include "server/server.h"
 #include "tokenizer/tokenizer.h"
 
 namespace wedlm::cli {
@@ -28,9 +28,8 @@ struct CommonFlags {
   bool chat = false, json = false;
   int threads = 0;
   int64_t context = 0;
-  ForwardSpec forward;             // --device, --kv-block, --gpu-memory-util, --cuda-*
+  ForwardSpec forward;  // --device, --kv-block, --gpu-memory-util, --cuda-*
 };
-
 
 struct Loaded {
   std::unique_ptr<Checkpoint> ck;
@@ -42,7 +41,8 @@ struct Loaded {
   // another device never pays. From the tool's main thread only.
   Model& cpu_model() const;
   // The forward `f`'s spec describes, with a KV pool of `kv` (default: the spec's).
-  Result<std::unique_ptr<Forward>> forward(const CommonFlags& f, std::optional<KvSize> kv = {}) const;
+  Result<std::unique_ptr<Forward>> forward(const CommonFlags& f,
+                                           std::optional<KvSize> kv = {}) const;
 
  private:
   mutable std::unique_ptr<Model> cpu_model_;
@@ -73,7 +73,7 @@ namespace wedlm::cli {
 // The serving engine's flags (batch and serve), bound to EngineConfig's fields.
 struct EngineFlags {
   EngineConfig config;
-  std::string kv_size;             // KV pool: tokens or bytes with a unit ("" = the device's)
+  std::string kv_size;  // KV pool: tokens or bytes with a unit ("" = the device's)
 };
 
 // `running_name` names the max_running option ("--max-running"; serve: "--parallel", alias -np).
@@ -82,8 +82,8 @@ void add_engine(CLI::App* app, EngineFlags& e, const std::string& running_name);
 Status check_engine_flags(const EngineFlags& e, ForwardSpec& spec);
 
 struct BatchFlags {
-  std::string requests = "-";      // JSONL file, "-" = stdin
-  int64_t concurrency = 8;         // requests in flight (client threads)
+  std::string requests = "-";  // JSONL file, "-" = stdin
+  int64_t concurrency = 8;     // requests in flight (client threads)
   EngineFlags engine;
 };
 
@@ -92,7 +92,7 @@ int run_batch(const CommonFlags& f, const GenerateParams& g, const BatchFlags& b
 
 // serve: the server's flags bound to ServerConfig's fields (one default each, there).
 struct ServeFlags {
-  server::ServerConfig config;     // --host, --port, --api-key, --timeout, --threads-http, ...
+  server::ServerConfig config;  // --host, --port, --api-key, --timeout, --threads-http, ...
   std::string alias;
   double shutdown_grace_s = 10;
   EngineFlags engine;
@@ -107,8 +107,8 @@ int run_serve(const CommonFlags& f, const ServeFlags& s);
 struct BenchFlags {
   std::string prompt = "512", gen = "128", mode = "wedlm,ar",
               window = std::to_string(GenerateParams{}.window),
-              threshold = fmt::format("{}", GenerateParams{}.threshold.value_or(0)),
-              parallel = "1", threads = "0", output = "md", random_weights, chat_prompt;
+              threshold = fmt::format("{}", GenerateParams{}.threshold.value_or(0)), parallel = "1",
+              threads = "0", output = "md", random_weights, chat_prompt;
   int64_t reps = 5, depth = 8, top_k = 0;
   double temperature = 0, top_p = 1;
   uint64_t seed = 0;

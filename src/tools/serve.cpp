@@ -47,8 +47,9 @@ std::string name_of(const std::string& dir) {
 
 Result<ServedModel> served_model(const CommonFlags& f, const ServeFlags& s, const Loaded& m,
                                  const ChatTemplate& chat) {
-  if (!m.tok) return Status(m.tok_status.kind(), "serve needs the model's tokenizer.json: " +
-                                                     m.tok_status.message());
+  if (!m.tok)
+    return Status(m.tok_status.kind(),
+                  "serve needs the model's tokenizer.json: " + m.tok_status.message());
   ServedModel sm;
   sm.name = s.alias.empty() ? name_of(f.model_dir) : s.alias;
   sm.tok = &*m.tok;
@@ -62,7 +63,8 @@ Result<ServedModel> served_model(const CommonFlags& f, const ServeFlags& s, cons
   };
   sm.sampling = default_sampling(f.model_dir);
   sm.created = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
   return sm;
 }
 
@@ -80,7 +82,8 @@ void add_serve(CLI::App* app, ServeFlags& s) {
   app->add_option("--host", c.host, "address to listen on")->capture_default_str();
   app->add_option("--port", c.port, "port (0 = any free port, printed at startup)")
       ->capture_default_str();
-  app->add_option("--api-key", c.api_key, "require 'Authorization: Bearer KEY' (or env WEDLM_API_KEY)");
+  app->add_option("--api-key", c.api_key,
+                  "require 'Authorization: Bearer KEY' (or env WEDLM_API_KEY)");
   app->add_option("--alias", s.alias, "model name clients see (default: the directory's name)");
   app->add_option("--timeout", c.timeout_s, "socket and per-request time limit, seconds")
       ->capture_default_str();
@@ -88,7 +91,8 @@ void add_serve(CLI::App* app, ServeFlags& s) {
                   "most HTTP worker threads, started as needed (0 = parallel + max-waiting + 16, "
                   "at most 4096)");
   app->add_option("--shutdown-grace", s.shutdown_grace_s,
-                  "seconds in-flight requests get to finish on SIGINT/SIGTERM")->capture_default_str();
+                  "seconds in-flight requests get to finish on SIGINT/SIGTERM")
+      ->capture_default_str();
   app->add_flag("--log-prompts", c.log_prompts, "put prompt and reply text in the request log");
   add_engine(app, s.engine, "--parallel");
 }
@@ -99,18 +103,20 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
-  signal(SIGPIPE, SIG_IGN);                     // a vanished client is an error return, not a kill
+  signal(SIGPIPE, SIG_IGN);                   // a vanished client is an error return, not a kill
   server::ServerConfig sc = s.config;
   if (const char* env = std::getenv("WEDLM_API_KEY"); sc.api_key.empty() && env) sc.api_key = env;
   // a thread per connection for every request the engine can hold, running or queued
-  sc.http_threads =
-      sc.http_threads > 0 ? sc.http_threads : server::default_http_threads(s.engine.config.scheduler);
+  sc.http_threads = sc.http_threads > 0 ? sc.http_threads
+                                        : server::default_http_threads(s.engine.config.scheduler);
   if (sc.timeout_s < 1) return fail("--timeout must be at least 1 second");
   server::Server srv(sc);
   auto port = srv.bind();
   if (!port.is_ok()) return fail(port.status().message());
   std::thread http([&] { srv.run(); });
-  log_event({{"event", "listening"}, {"host", sc.host}, {"port", port.value()},
+  log_event({{"event", "listening"},
+             {"host", sc.host},
+             {"port", port.value()},
              {"auth", !sc.api_key.empty()}});
   std::thread signals([&] {
     const int sig = wait_for_signal(set);
@@ -137,8 +143,12 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   const std::string device = fw.value()->device();
   Engine engine(std::move(fw).value(), sm.value().facts, s.engine.config);
   srv.attach(sm.value(), engine);
-  log_event({{"event", "ready"}, {"model", sm.value().name}, {"port", port.value()},
-             {"context", sm.value().facts.context}, {"device", device}, {"kv_tokens", engine.kv_tokens()},
+  log_event({{"event", "ready"},
+             {"model", sm.value().name},
+             {"port", port.value()},
+             {"context", sm.value().facts.context},
+             {"device", device},
+             {"kv_tokens", engine.kv_tokens()},
              {"parallel", s.engine.config.scheduler.max_running}});
   return stop(0);
 }

@@ -21,19 +21,19 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "decode/generate.h"
-#include "tools/cli.h"
 #include "io/weights.h"
 #include "model/model.h"
 #include "ops/ops.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
+#include "tools/cli.h"
 
 namespace wedlm {
 namespace {
@@ -43,31 +43,38 @@ using namespace cli;
 // The end of a generate run: the JSON object, or the rest of the streamed text and the statistics
 // line (stderr). `printed` bytes of the reply were already streamed.
 void print_result(const CommonFlags& f, const std::string& mode, const Loaded& m,
-                  const std::vector<int32_t>& prompt, const GenerateResult& g_res,
-                  size_t printed) {
+                  const std::vector<int32_t>& prompt, const GenerateResult& g_res, size_t printed) {
   std::string reply = text_of(m, g_res.output);  // bytes, cut at a stop string
   if (g_res.text_end) reply.resize(std::min(reply.size(), *g_res.text_end));
   const std::string rest = utf8_lossy(reply.substr(std::min(printed, reply.size())));
   reply = utf8_lossy(reply);
-  const double tps = g_res.decode_ms > 0 ? 1000.0 * double(g_res.output.size()) / g_res.decode_ms : 0;
+  const double tps =
+      g_res.decode_ms > 0 ? 1000.0 * double(g_res.output.size()) / g_res.decode_ms : 0;
   if (f.json) {
-    nlohmann::json j = {{"prompt_ids", prompt}, {"output_ids", g_res.output},
-                        {"text", reply}, {"finish_reason", g_res.finish_reason},
+    nlohmann::json j = {{"prompt_ids", prompt},
+                        {"output_ids", g_res.output},
+                        {"text", reply},
+                        {"finish_reason", g_res.finish_reason},
                         {"forwards", g_res.forwards},
                         {"tokens_per_forward", g_res.tokens_per_forward()},
-                        {"timings", {{"prefill_ms", g_res.prefill_ms}, {"decode_ms", g_res.decode_ms},
-                                     {"tokens_per_s", tps}}}};
+                        {"timings",
+                         {{"prefill_ms", g_res.prefill_ms},
+                          {"decode_ms", g_res.decode_ms},
+                          {"tokens_per_s", tps}}}};
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return;
   }
-  if (!m.tok) for (int32_t t : g_res.output) std::printf("%d ", t);
+  if (!m.tok)
+    for (int32_t t : g_res.output) std::printf("%d ", t);
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   std::printf("\n");
   std::fflush(stdout);  // the reply before the statistics line on a shared terminal
-  std::fprintf(stderr, "[%s: %zu tokens, %lld forwards, %.2f tokens/forward, prefill %.1f ms, "
-               "decode %.1f ms, %.1f tokens/s, finish %s]\n", mode.c_str(),
-               g_res.output.size(), (long long)g_res.forwards, g_res.tokens_per_forward(),
-               g_res.prefill_ms, g_res.decode_ms, tps, g_res.finish_reason.c_str());
+  std::fprintf(stderr,
+               "[%s: %zu tokens, %lld forwards, %.2f tokens/forward, prefill %.1f ms, "
+               "decode %.1f ms, %.1f tokens/s, finish %s]\n",
+               mode.c_str(), g_res.output.size(), (long long)g_res.forwards,
+               g_res.tokens_per_forward(), g_res.prefill_ms, g_res.decode_ms, tps,
+               g_res.finish_reason.c_str());
 }
 
 int run_generate(const CommonFlags& f, const GenerateParams& p) {
@@ -79,8 +86,8 @@ int run_generate(const CommonFlags& f, const GenerateParams& p) {
   const ModelFacts facts = facts_of(m, f.context);  // generate() checks p and the prompt
   size_t hold = 0;  // bytes that may begin a stop string are printed only once it is ruled out
   for (const std::string& s : p.stop_strings) hold = std::max(hold, s.empty() ? 0 : s.size() - 1);
-  const int64_t cap = std::min(facts.context,
-                               int64_t(prompt.value().size()) + p.max_tokens + 2 * p.window + 1);
+  const int64_t cap =
+      std::min(facts.context, int64_t(prompt.value().size()) + p.max_tokens + 2 * p.window + 1);
   auto fw = m.forward(f, KvSize{cap, 0});
   if (!fw.is_ok()) return fail(fw.status().message());
   std::string all;  // reply bytes so far: each commit appends only its own tokens' bytes
@@ -93,7 +100,8 @@ int run_generate(const CommonFlags& f, const GenerateParams& p) {
       if (const size_t at = all.find(stop); !stop.empty() && at != std::string::npos)
         limit = std::min(limit, at);
     const size_t upto = complete_utf8_prefix(all.substr(0, limit));
-    if (upto > printed) std::fwrite(all.data() + printed, 1, upto - printed, stdout), printed = upto;
+    if (upto > printed)
+      std::fwrite(all.data() + printed, 1, upto - printed, stdout), printed = upto;
     std::fflush(stdout);
   };
   auto r = generate(*fw.value(), facts, prompt.value(), p, on_commit);
@@ -111,8 +119,10 @@ int run_perplexity(const CommonFlags& f) {
   const std::vector<int32_t>& x = ids.value();
   const int64_t V = l.value().ck->config().vocab_size, n = int64_t(x.size());
   if (n < 2) return fail("perplexity needs at least 2 tokens");
-  if (n > l.value().ck->config().max_position_embeddings) return fail("input longer than the context");
-  for (int32_t t : x) if (t >= V) return fail(fmt::format("token id {} is outside the vocabulary", t));
+  if (n > l.value().ck->config().max_position_embeddings)
+    return fail("input longer than the context");
+  for (int32_t t : x)
+    if (t >= V) return fail(fmt::format("token id {} is outside the vocabulary", t));
   auto fw = l.value().forward(f, KvSize{n, 0});
   if (!fw.is_ok()) return fail(fw.status().message());
   StepOutput out;
@@ -129,8 +139,10 @@ int run_perplexity(const CommonFlags& f) {
     sum += lp.back();
   }
   const double ppl = std::exp(-sum / double(lp.size()));
-  if (f.json) std::cout << nlohmann::json{{"ids", x}, {"next_logprob", lp}, {"ppl", ppl}}.dump() << "\n";
-  else std::printf("perplexity %.4f over %zu predictions\n", ppl, lp.size());
+  if (f.json)
+    std::cout << nlohmann::json{{"ids", x}, {"next_logprob", lp}, {"ppl", ppl}}.dump() << "\n";
+  else
+    std::printf("perplexity %.4f over %zu predictions\n", ppl, lp.size());
   return 0;
 }
 
@@ -146,7 +158,8 @@ void add_tokenize(CLI::App* tokz, TokenizeFlags& tf) {
   tokz->add_flag("--skip-special", tf.skip_special, "drop special tokens when decoding");
   tokz->add_flag("--json", tf.json, "print one JSON object");
   tokz->add_flag("--jsonl", tf.jsonl, "encode {\"text\": ...} lines from stdin");
-  tokz->add_flag("--timing", tf.timing, "with --jsonl: print load and encode milliseconds to stderr");
+  tokz->add_flag("--timing", tf.timing,
+                 "with --jsonl: print load and encode milliseconds to stderr");
 }
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -167,8 +180,10 @@ double tokenize_jsonl(const Tokenizer& tok) {
       const auto t0 = std::chrono::steady_clock::now();
       auto ids = tok.encode(in["text"].get<std::string>(), true);
       encode_ms += ms_since(t0);
-      if (ids.is_ok()) out["ids"] = ids.value();
-      else out["error"] = fmt::format("line {}: {}", n, ids.status().message());
+      if (ids.is_ok())
+        out["ids"] = ids.value();
+      else
+        out["error"] = fmt::format("line {}: {}", n, ids.status().message());
     }
     std::cout << out.dump() << "\n";
   }
@@ -193,15 +208,18 @@ int run_tokenize(const TokenizeFlags& f) {
     if (!text.is_ok()) return fail(text.status().to_string());
     if (f.json)
       std::cout << nlohmann::json{{"text", text.value()}}.dump(
-                       -1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+                       -1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
     else
       std::cout << text.value() << "\n";
     return 0;
   }
   auto ids = tok.value().encode(f.text, true);
   if (!ids.is_ok()) return fail(ids.status().to_string());
-  if (f.json) std::cout << nlohmann::json{{"ids", ids.value()}}.dump() << "\n";
-  else std::cout << fmt::format("{}\n", fmt::join(ids.value(), ","));
+  if (f.json)
+    std::cout << nlohmann::json{{"ids", ids.value()}}.dump() << "\n";
+  else
+    std::cout << fmt::format("{}\n", fmt::join(ids.value(), ","));
   return 0;
 }
 
@@ -255,7 +273,8 @@ int main(int argc, char** argv) {
   CLI::App* info = app.add_subcommand("info", "describe a checkpoint");
   info->add_option("-m,--model", ci.model_dir, "model directory")->capture_default_str();
   std::vector<std::string> args(argv + 1, argv + argc);  // llama-server's -np (CLI11 has no
-  for (std::string& a : args) if (a == "-np") a = "--parallel";  // multi-letter short flags)
+  for (std::string& a : args)
+    if (a == "-np") a = "--parallel";  // multi-letter short flags)
   std::reverse(args.begin(), args.end());
   try {
     app.parse(args);

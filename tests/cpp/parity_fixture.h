@@ -32,8 +32,10 @@ inline GenerateParams fixture_params(const nlohmann::json& c, DecodeMode mode) {
   if (mode == DecodeMode::kWeDLM) {
     p.window = c["window"];
     p.penalty = c["penalty"];
-    if (c["threshold"].is_null()) p.threshold.reset();
-    else p.threshold = c["threshold"].get<double>();
+    if (c["threshold"].is_null())
+      p.threshold.reset();
+    else
+      p.threshold = c["threshold"].get<double>();
   }
   return p;
 }

@@ -1,7 +1,8 @@
-// Rows of logits and draws that exercise every branch of the sampling rule (ops/sampling/sampling.h):
-// greedy and several temperatures, top-k (1, small, ties at the k-th), top-p (tight and loose),
-// a banned id, rows with many exact ties, a NaN and an -inf. Shared by the host test (sample_row
-// against the sorting reference) and the device test (sample_rows against sample_row).
+// Rows of logits and draws that exercise every branch of the sampling rule
+// (ops/sampling/sampling.h): greedy and several temperatures, top-k (1, small, ties at the k-th),
+// top-p (tight and loose), a banned id, rows with many exact ties, a NaN and an -inf. Shared by the
+// host test (sample_row against the sorting reference) and the device test (sample_rows against
+// sample_row).
 #pragma once
 
 #include <cmath>

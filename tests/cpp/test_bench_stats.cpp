@@ -21,8 +21,8 @@ TEST(BenchStats, PercentilesInterpolateBetweenClosestRanks) {
   const std::vector<double> x = {4, 1, 3, 2};  // unsorted on purpose
   EXPECT_EQ(percentile(x, 0), 1.0);
   EXPECT_EQ(percentile(x, 100), 4.0);
-  EXPECT_DOUBLE_EQ(percentile(x, 50), 2.5);    // rank 1.5
-  EXPECT_DOUBLE_EQ(percentile(x, 95), 3.85);   // rank 2.85: 3 + 0.85
+  EXPECT_DOUBLE_EQ(percentile(x, 50), 2.5);   // rank 1.5
+  EXPECT_DOUBLE_EQ(percentile(x, 95), 3.85);  // rank 2.85: 3 + 0.85
   EXPECT_DOUBLE_EQ(percentile(x, 99), 3.97);
   EXPECT_EQ(percentile({7}, 99), 7.0);
   EXPECT_EQ(percentile({}, 50), 0.0);
@@ -58,8 +58,8 @@ TEST(ServeMetrics, DefinitionsOfTtftTpotItlE2el) {
   EXPECT_DOUBLE_EQ(m.request_throughput, 1.0);
   EXPECT_DOUBLE_EQ(m.output_throughput, 5.0);
   EXPECT_DOUBLE_EQ(m.total_token_throughput, 15.0);
-  EXPECT_DOUBLE_EQ(m.chunks_per_s, 2.5);       // 5 chunks in 2 s
-  EXPECT_DOUBLE_EQ(m.tokens_per_chunk, 2.0);   // 10 tokens in 5 chunks
+  EXPECT_DOUBLE_EQ(m.chunks_per_s, 2.5);      // 5 chunks in 2 s
+  EXPECT_DOUBLE_EQ(m.tokens_per_chunk, 2.0);  // 10 tokens in 5 chunks
   const auto j = serve_json(m, outs);
   EXPECT_EQ(j["completed"], 2);
   EXPECT_DOUBLE_EQ(j["median_itl_ms"].get<double>(), 50);

@@ -10,11 +10,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "bundled_model.h"
 #include "decode/generate.h"
 #include "io/weights.h"
 #include "model/model.h"
 #include "ops/ops.h"
-#include "bundled_model.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
 
@@ -77,8 +77,8 @@ class BundledModel : public ::testing::Test {
 
 TEST_F(BundledModel, SeededSamplingIsReproducible) {
   // "Tell me a story about dragons." in ChatML: outside the model's tables, so it is unsure
-  const std::vector<int32_t> prompt = {2011, 268, 198, 660, 522, 287, 567, 273, 88, 287, 65,
-                                       894, 325, 435, 609, 290, 13, 2012, 198, 2011, 263, 198};
+  const std::vector<int32_t> prompt = {2011, 268, 198, 660, 522, 287, 567,  273, 88,   287, 65,
+                                       894,  325, 435, 609, 290, 13,  2012, 198, 2011, 263, 198};
   auto sample = [&](DecodeMode mode, uint64_t seed) {
     GenerateParams p;
     p.mode = mode;
@@ -98,8 +98,8 @@ TEST_F(BundledModel, SeededSamplingIsReproducible) {
 TEST_F(BundledModel, HeldOutFiguresAndReferenceParity) {
   std::ifstream in(test::source_dir() + "/tests/data/heldout_wedlm_tiny.jsonl");
   ASSERT_TRUE(in) << "held-out set missing";
-  const json ref = json::parse(std::ifstream(test::source_dir() +
-                                             "/tests/data/heldout_reference_outputs.json"));
+  const json ref =
+      json::parse(std::ifstream(test::source_dir() + "/tests/data/heldout_reference_outputs.json"));
   std::map<std::string, Tally> fam;
   std::string line;
   size_t i = 0, same = 0;

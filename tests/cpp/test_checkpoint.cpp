@@ -24,12 +24,18 @@ std::vector<RawTensor> tiny_qwen2_tensors() {
   for (int i = 0; i < 2; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     for (auto [n, shape] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
-             {"input_layernorm.weight", {16}}, {"post_attention_layernorm.weight", {16}},
-             {"self_attn.q_proj.weight", {16, 16}}, {"self_attn.q_proj.bias", {16}},
-             {"self_attn.k_proj.weight", {8, 16}}, {"self_attn.k_proj.bias", {8}},
-             {"self_attn.v_proj.weight", {8, 16}}, {"self_attn.v_proj.bias", {8}},
-             {"self_attn.o_proj.weight", {16, 16}}, {"mlp.gate_proj.weight", {24, 16}},
-             {"mlp.up_proj.weight", {24, 16}}, {"mlp.down_proj.weight", {16, 24}}})
+             {"input_layernorm.weight", {16}},
+             {"post_attention_layernorm.weight", {16}},
+             {"self_attn.q_proj.weight", {16, 16}},
+             {"self_attn.q_proj.bias", {16}},
+             {"self_attn.k_proj.weight", {8, 16}},
+             {"self_attn.k_proj.bias", {8}},
+             {"self_attn.v_proj.weight", {8, 16}},
+             {"self_attn.v_proj.bias", {8}},
+             {"self_attn.o_proj.weight", {16, 16}},
+             {"mlp.gate_proj.weight", {24, 16}},
+             {"mlp.up_proj.weight", {24, 16}},
+             {"mlp.down_proj.weight", {16, 24}}})
       ts.push_back({p + n, "F16", shape, {}});
   }
   return ts;
@@ -103,7 +109,8 @@ TEST(Checkpoint, MissingExtraMisshapenAndDuplicateTensors) {
   wrong[3].shape = {17, 16};
   const Status s = open_error(write_sharded(wrong));
   EXPECT_NE(s.message().find("'" + ts[3].name + "' has shape [17, 16], expected"),
-            std::string::npos) << s.to_string();
+            std::string::npos)
+      << s.to_string();
   auto dup = ts;
   dup.push_back(ts[0]);  // lands in the second shard too
   EXPECT_NE(open_error(write_sharded(dup)).message().find("is in both"), std::string::npos);
@@ -113,8 +120,7 @@ TEST(Checkpoint, MissingFilesAreNamed) {
   const std::string dir = write_sharded(tiny_qwen2_tensors());
   std::filesystem::remove(dir + "/model-00002-of-00002.safetensors");
   EXPECT_EQ(open_error(dir).kind(), ErrorKind::kNotFound);
-  EXPECT_NE(open_error(dir).message().find("model-00002-of-00002.safetensors"),
-            std::string::npos);
+  EXPECT_NE(open_error(dir).message().find("model-00002-of-00002.safetensors"), std::string::npos);
   const std::string empty = test::temp_dir();
   test::write_text(empty + "/config.json", kTinyQwen2);
   EXPECT_NE(open_error(empty).message().find("no model.safetensors"), std::string::npos);

@@ -20,7 +20,7 @@
 namespace wedlm::cuda {
 namespace {
 
-#define REQUIRE_DEVICE()                                                         \
+#define REQUIRE_DEVICE() \
   if (device_count() == 0) GTEST_SKIP() << "no CUDA device: kernel test skipped"
 
 constexpr bf16_t kPoison = 0x7fc1;  // a NaN: any element left unwritten fails every comparison
@@ -34,8 +34,9 @@ std::vector<bf16_t> random_bf16(size_t n, std::mt19937& rng, float sd = 1.0f) {
 
 // |a - b| within `ulps` units in the last place of a bf16 at the larger magnitude, or within
 // `abs_floor` (for values that nearly cancel to 0, where an ulp means little).
-::testing::AssertionResult near_bf16(const std::vector<bf16_t>& got, const std::vector<bf16_t>& want,
-                                     int ulps, float abs_floor = 0) {
+::testing::AssertionResult near_bf16(const std::vector<bf16_t>& got,
+                                     const std::vector<bf16_t>& want, int ulps,
+                                     float abs_floor = 0) {
   if (got.size() != want.size()) return ::testing::AssertionFailure() << "sizes differ";
   for (size_t i = 0; i < got.size(); ++i) {
     const float a = bf16_to_f32(got[i]), b = bf16_to_f32(want[i]);
@@ -306,7 +307,8 @@ TEST(CudaKernels, SampleRowsChooseWhatTheHostChooses) {
     sample_rows(dz.data(), n, vocab, dd.data(), dt.data(), nullptr);
     const std::vector<int32_t> got = dt.download();
     for (size_t r = 0; r < size_t(n); ++r)
-      EXPECT_EQ(got[r], sample_row(c.row(r), vocab, c.draws[r])) << "vocab " << vocab << " row " << r;
+      EXPECT_EQ(got[r], sample_row(c.row(r), vocab, c.draws[r]))
+          << "vocab " << vocab << " row " << r;
   }
 }
 
@@ -345,12 +347,14 @@ TEST(CudaTwins, AttentionSplitsOnlyFewRowsOverLongContexts) {
 }
 
 TEST(CudaTwins, RmsNormAndRopeTable) {
-  const std::vector<bf16_t> x = {f32_to_bf16(3.0f), f32_to_bf16(-4.0f)}, w = {f32_to_bf16(2.0f),
-                                                                           f32_to_bf16(0.5f)};
+  const std::vector<bf16_t> x = {f32_to_bf16(3.0f), f32_to_bf16(-4.0f)},
+                            w = {f32_to_bf16(2.0f), f32_to_bf16(0.5f)};
   std::vector<bf16_t> y(2);
   host::rms_norm(x.data(), 1, 2, w.data(), 0.0f, y.data());  // rms = sqrt(12.5)
-  EXPECT_FLOAT_EQ(bf16_to_f32(y[0]), host::round_bf16(host::round_bf16(3.0f / std::sqrt(12.5f)) * 2));
-  EXPECT_FLOAT_EQ(bf16_to_f32(y[1]), host::round_bf16(host::round_bf16(-4.0f / std::sqrt(12.5f)) * 0.5f));
+  EXPECT_FLOAT_EQ(bf16_to_f32(y[0]),
+                  host::round_bf16(host::round_bf16(3.0f / std::sqrt(12.5f)) * 2));
+  EXPECT_FLOAT_EQ(bf16_to_f32(y[1]),
+                  host::round_bf16(host::round_bf16(-4.0f / std::sqrt(12.5f)) * 0.5f));
   const auto t = host::rope_table(8, 4, 10000.0);  // pos 3: angles 3 and 3 / 100
   EXPECT_FLOAT_EQ(t[12], float(std::cos(3.0)));
   EXPECT_FLOAT_EQ(t[13], float(std::cos(0.03)));
@@ -365,8 +369,8 @@ TEST(CudaTwins, AttentionOfOneKeyIsItsValueAndRowStatsOfUniformRow) {
   const std::vector<int32_t> table = {0}, nk = {1}, start = {0};
   std::vector<bf16_t> out(64);
   host::attention(q.data(), 1, 1, 1, 64,
-                  AttentionRows{nk.data(), start.data(), table.data(), 16, 16 * 64},
-                  k.data(), v.data(), out.data());
+                  AttentionRows{nk.data(), start.data(), table.data(), 16, 16 * 64}, k.data(),
+                  v.data(), out.data());
   EXPECT_EQ(out, v);
   const std::vector<bf16_t> z(1000, f32_to_bf16(2.0f));
   RowStats s;

@@ -14,8 +14,8 @@ namespace wedlm {
 namespace {
 
 // A chat prompt of the bundled model ("Count from 119 to 160.").
-const std::vector<int32_t> kPrompt = {2011, 268, 198, 351, 334, 220, 16, 16, 24, 319, 220,
-                                      16,   21,  15,  13,  2012, 198, 2011, 263, 198};
+const std::vector<int32_t> kPrompt = {2011, 268, 198, 351, 334, 220,  16,  16,   24,  319,
+                                      220,  16,  21,  15,  13,  2012, 198, 2011, 263, 198};
 
 std::vector<int64_t> iota_from(int64_t a, int64_t n) {
   std::vector<int64_t> v(static_cast<size_t>(n));
@@ -166,8 +166,8 @@ TEST(CudaModel, GraphReplaysGiveTheEagerLogitsBitForBit) {
 namespace wedlm {
 namespace {
 
-// --cuda-tiled-attention: a forward of 64 rows or more attends with the tiled tensor-core kernel. Its
-// bf16 probabilities move the logits by well under the bf16-vs-fp32 gap tested above.
+// --cuda-tiled-attention: a forward of 64 rows or more attends with the tiled tensor-core kernel.
+// Its bf16 probabilities move the logits by well under the bf16-vs-fp32 gap tested above.
 TEST(CudaModel, TiledAttentionForwardAgreesWithTheDefault) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: device forward test skipped";
   static test::BundledModel bm;

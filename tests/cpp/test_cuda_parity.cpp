@@ -43,21 +43,22 @@ void logprob_errors(const Checkpoint& ck, const json& fx, Agreement& a) {
 }
 
 void ar_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement& a) {
-  const GenerateParams p =
-      test::fixture_params(c, DecodeMode::kAR);
+  const GenerateParams p = test::fixture_params(c, DecodeMode::kAR);
   const auto seq = on_device(ck);
   const std::vector<int32_t> prompt = c["prompt"], want = c["output"];
-  const std::vector<int32_t> got = generate(*seq, test::fixture_facts(fx, ck.config()), prompt, p).value().output;
+  const std::vector<int32_t> got =
+      generate(*seq, test::fixture_facts(fx, ck.config()), prompt, p).value().output;
   size_t k = 0;
   while (k < got.size() && k < want.size() && got[k] == want[k]) ++k;
   a.matched += int64_t(k), a.total += int64_t(want.size());
 }
 
 void wedlm_agreement(const Checkpoint& ck, const json& fx, const json& c, Agreement& a) {
-  const GenerateParams p =
-      test::fixture_params(c, DecodeMode::kWeDLM);
+  const GenerateParams p = test::fixture_params(c, DecodeMode::kWeDLM);
   const auto seq = on_device(ck);
-  const GenerateResult r = generate(*seq, test::fixture_facts(fx, ck.config()), c["prompt"].get<std::vector<int32_t>>(), p).value();
+  const GenerateResult r = generate(*seq, test::fixture_facts(fx, ck.config()),
+                                    c["prompt"].get<std::vector<int32_t>>(), p)
+                               .value();
   size_t k = 0;
   for (; k < r.steps.size() && k < c["steps"].size(); ++k)
     if (r.steps[k].commit != c["steps"][k]["commit"].get<int64_t>() ||
@@ -83,9 +84,10 @@ Agreement agreement(const std::string& model_dir, const std::string& fixture_pat
 // near-tie flips, which should be rare: most of each trace is expected to match.
 void report(const std::string& name, const Agreement& a) {
   const double rate = a.total ? double(a.matched) / double(a.total) : 0;
-  std::printf("[ cuda parity ] %s: max |logprob error| %.4f, %lld/%lld tokens and steps agree "
-              "(%.1f%%)\n", name.c_str(), a.max_logprob_error, (long long)a.matched,
-              (long long)a.total, 100 * rate);
+  std::printf(
+      "[ cuda parity ] %s: max |logprob error| %.4f, %lld/%lld tokens and steps agree "
+      "(%.1f%%)\n",
+      name.c_str(), a.max_logprob_error, (long long)a.matched, (long long)a.total, 100 * rate);
   ::testing::Test::RecordProperty(name + "_agreement", std::to_string(rate));
   EXPECT_LT(a.max_logprob_error, 0.15) << name;
   EXPECT_GE(rate, 0.5) << name;

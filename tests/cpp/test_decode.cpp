@@ -83,8 +83,8 @@ TEST(WeDLM, WorkedExampleOfTheSpec) {
   // §3.8: W = 4, tau = 0.4, lambda = 0.02, greedy.
   std::map<std::pair<int, int64_t>, std::pair<double, int32_t>> s = {
       {{0, 10}, {0.05, A}}, {{0, 11}, {0.30, B}}, {{0, 12}, {1.20, C}}, {{0, 13}, {0.10, D}},
-      {{1, 12}, {0.20, C}}, {{1, 14}, {0.90, E}}, {{1, 15}, {0.50, F}},
-      {{2, 14}, {0.01, E}}, {{2, 15}, {0.03, F}}, {{2, 16}, {0.60, A}}, {{2, 17}, {0.90, B}}};
+      {{1, 12}, {0.20, C}}, {{1, 14}, {0.90, E}}, {{1, 15}, {0.50, F}}, {{2, 14}, {0.01, E}},
+      {{2, 15}, {0.03, F}}, {{2, 16}, {0.60, A}}, {{2, 17}, {0.90, B}}};
   ScriptedModel m([&](int step, int64_t pos) { return s.at({step, pos}); });
   auto r = generate(m, m.facts, kPrompt, params(4, 4));
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
@@ -97,9 +97,9 @@ TEST(WeDLM, WorkedExampleOfTheSpec) {
   const Call& s2 = m.calls[2];  // [A B M D M M]: filled first, then masks, true positions
   EXPECT_EQ(s2.ids, (std::vector<int32_t>{A, B, D, kMask, kMask, kMask}));
   EXPECT_EQ(s2.pos, (std::vector<int64_t>{10, 11, 13, 12, 14, 15}));
-  EXPECT_EQ(s2.n_kv, 10);   // KV rows go to slots 10..15 in this physical order
+  EXPECT_EQ(s2.n_kv, 10);  // KV rows go to slots 10..15 in this physical order
   EXPECT_EQ(s2.rows, (std::vector<int32_t>{3, 4, 5}));  // LM head only for mask rows
-  const Call& s3 = m.calls[3];  // [C D M M M M], already sorted
+  const Call& s3 = m.calls[3];                          // [C D M M M M], already sorted
   EXPECT_EQ(s3.ids, (std::vector<int32_t>{C, D, kMask, kMask, kMask, kMask}));
   EXPECT_EQ(s3.pos, (std::vector<int64_t>{12, 13, 14, 15, 16, 17}));
   EXPECT_EQ(s3.n_kv, 12);
@@ -181,9 +181,10 @@ std::string letters(std::span<const int32_t> ids) {
 
 TEST(StopStrings, MatchAcrossTokensKeepsTheCompletingTokenAndCutsTheText) {
   for (DecodeMode mode : {DecodeMode::kWeDLM, DecodeMode::kAR}) {
-    ScriptedModel m = mode == DecodeMode::kAR
-                          ? ScriptedModel([](int, int64_t) { return std::make_pair(0.0, int32_t(A)); })
-                          : confident({A, B, C, D});
+    ScriptedModel m =
+        mode == DecodeMode::kAR
+            ? ScriptedModel([](int, int64_t) { return std::make_pair(0.0, int32_t(A)); })
+            : confident({A, B, C, D});
     GenerateParams p = params(4, 100);
     p.mode = mode;
     m.facts.text = letters;
@@ -195,7 +196,7 @@ TEST(StopStrings, MatchAcrossTokensKeepsTheCompletingTokenAndCutsTheText) {
     if (mode == DecodeMode::kWeDLM) {  // "abcdefgh": "bcd" starts inside A, ends inside B
       EXPECT_EQ(r.value().output, (std::vector<int32_t>{A, B}));
       EXPECT_EQ(r.value().text_end, 1u);
-    } else {                          // "ababab": "bab" completes with the second A
+    } else {  // "ababab": "bab" completes with the second A
       EXPECT_EQ(r.value().output, (std::vector<int32_t>{A, A}));
       EXPECT_EQ(r.value().text_end, 1u);
     }
@@ -242,15 +243,18 @@ TEST(AR, NextTokenWithCacheOneRowPerStep) {
 TEST(Generate, BadParametersAreNamed) {
   ScriptedModel m = confident({A});
   GenerateParams p = params(0, 4);
-  EXPECT_NE(generate(m, m.facts, kPrompt, p).status().message().find("window 0"), std::string::npos);
+  EXPECT_NE(generate(m, m.facts, kPrompt, p).status().message().find("window 0"),
+            std::string::npos);
   p = params(4, 0);
-  EXPECT_NE(generate(m, m.facts, kPrompt, p).status().message().find("max_tokens 0"), std::string::npos);
+  EXPECT_NE(generate(m, m.facts, kPrompt, p).status().message().find("max_tokens 0"),
+            std::string::npos);
   p = params(4, 4);
   p.sampling.top_p = 0;
   EXPECT_NE(generate(m, m.facts, kPrompt, p).status().message().find("top_p"), std::string::npos);
   p = params(4, 4);
-  EXPECT_NE(generate(m, m.facts, std::vector<int32_t>{99}, p).status().message().find("token id 99"),
-            std::string::npos);
+  EXPECT_NE(
+      generate(m, m.facts, std::vector<int32_t>{99}, p).status().message().find("token id 99"),
+      std::string::npos);
 }
 
 // log softmax of row_with(h, tok) at `tok`, the mask left out, by hand

@@ -32,7 +32,7 @@ TEST(DType, EveryF16RoundTripsAndMatchesLdexp) {
   EXPECT_EQ(f16_to_f32(0x3c00), 1.0f);
   EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
   EXPECT_EQ(f16_to_f32(0x7bff), 65504.0f);
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);                  // rounds to +inf
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);  // rounds to +inf
   EXPECT_EQ(f32_to_f16(-0.0f), 0x8000);
   for (uint32_t h = 0; h < 65536; ++h) {
     const float f = f16_to_f32(static_cast<uint16_t>(h));

@@ -11,12 +11,12 @@
 
 #include <fstream>
 
+#include "bundled_model.h"
 #include "decode/generate.h"
 #include "engine/engine.h"
-#include "model/make_forward.h"
 #include "io/weights.h"
+#include "model/make_forward.h"
 #include "ops/ops.h"
-#include "bundled_model.h"
 #include "test_util.h"
 
 namespace wedlm {
@@ -91,9 +91,7 @@ class EngineTest : public ::testing::Test {
     std::string line;
     while (std::getline(in, line)) prompts_.push_back(json::parse(line)["prompt_ids"]);
   }
-  static void TearDownTestSuite() {
-    delete bm_;
-  }
+  static void TearDownTestSuite() { delete bm_; }
 
   // Request i: a held-out prompt, a mode, a window, greedy or seeded sampling.
   static Request request(size_t i, int64_t max_tokens = 48) {
@@ -178,8 +176,8 @@ TEST_F(EngineTest, AnyForwardThatAnswersTheRowsDecodesAlike) {
     ReferencePicksForward* f = owned.get();
     Engine eng(std::move(owned), facts(), config(16));
     const auto got = run_all(eng, *reqs);
-    for (int k = 0; k < 1000 && eng.stats().running > 0; ++k)  // the last step's stats land
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));    // just after its events
+    for (int k = 0; k < 1000 && eng.stats().running > 0; ++k)     // the last step's stats land
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // just after its events
     for (size_t i = 0; i < reqs->size(); ++i)
       EXPECT_EQ(got[i].tokens, alone((*reqs)[i])) << "request " << i;
     EXPECT_EQ(f->forwards, eng.stats().steps) << "every step through the one call";
@@ -187,7 +185,8 @@ TEST_F(EngineTest, AnyForwardThatAnswersTheRowsDecodesAlike) {
   for (size_t i = 0; i < plain.size(); ++i) {  // generate() on one sequence
     ReferencePicksForward f(bm_->forward());
     const GenerateResult r = generate(f, facts(), plain[i].prompt, plain[i].params).value();
-    const GenerateResult want = generate(*bm_->forward(), facts(), plain[i].prompt, plain[i].params).value();
+    const GenerateResult want =
+        generate(*bm_->forward(), facts(), plain[i].prompt, plain[i].params).value();
     EXPECT_EQ(r.output, want.output) << "request " << i;
     EXPECT_EQ(r.steps.size(), want.steps.size()) << "request " << i;
     EXPECT_EQ(f.forwards, r.forwards + (plain[i].params.mode == DecodeMode::kWeDLM ? 1 : 0))
@@ -271,10 +270,10 @@ TEST_F(EngineTest, CancellationFreesEveryBlockOver1000Requests) {
   int cancelled = 0, finished = 0;
   for (size_t i = 0; i < 1000; ++i) {
     hs.push_back(eng.submit(request(i, 12)).value());
-    if (rng() % 3 == 0) hs.back()->cancel();                    // at once
+    if (rng() % 3 == 0) hs.back()->cancel();  // at once
     if (hs.size() == 32 || i == 999) {
       for (auto& h : hs) {
-        if (rng() % 4 == 0) (void)h->next(), h->cancel();       // mid-stream
+        if (rng() % 4 == 0) (void)h->next(), h->cancel();  // mid-stream
         const Outcome o = drain(*h);
         cancelled += o.end.finish_reason == "cancelled";
         finished += o.end.finish_reason != "cancelled";
@@ -333,7 +332,8 @@ TEST_F(EngineTest, AFullQueueAnswersOverloaded) {
   int overloaded = 0;
   for (size_t i = 0; i < 10; ++i) {
     auto r = eng.submit(request(i, 200));
-    if (r.is_ok()) ok.push_back(r.value());
+    if (r.is_ok())
+      ok.push_back(r.value());
     else {
       EXPECT_EQ(r.status().kind(), ErrorKind::kOverloaded);
       EXPECT_NE(r.status().message().find("limit is 2"), std::string::npos);
@@ -374,7 +374,7 @@ TEST_F(EngineTest, MakeForwardSizesThePoolFromTheSpec) {
   const ModelConfig& cfg = ck_->config();
   const int64_t per_token = kv_bytes_per_token(cfg, "cpu");
   EXPECT_EQ(per_token, 2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * 4);
-  const auto model = [] () -> Model& { return *model_; };
+  const auto model = []() -> Model& { return *model_; };
   ForwardSpec spec;
   spec.device = "cpu";
   spec.kv.bytes = double(per_token) * 1000;

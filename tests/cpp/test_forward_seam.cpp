@@ -61,7 +61,7 @@ class PerturbingOps final : public Ops {
 
 // 20 prompt rows of one sequence, the last three with logits.
 Batch prompt_batch(const std::vector<int32_t>& table, std::vector<RowRequest> requests = {}) {
-  static const std::vector<int32_t> ids = {2011, 268, 198, 351, 334, 220, 16, 16, 24, 319,
+  static const std::vector<int32_t> ids = {2011, 268, 198, 351, 334, 220,  16,  16,   24,  319,
                                            220,  16,  21,  15,  13,  2012, 198, 2011, 263, 198};
   std::vector<int64_t> pos(ids.size());
   std::iota(pos.begin(), pos.end(), 0);

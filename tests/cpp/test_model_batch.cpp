@@ -15,8 +15,8 @@ namespace {
 
 struct Seq {
   std::vector<int32_t> ids;
-  int64_t n_prefix;              // rows run earlier (n_kv of the batched rows)
-  std::vector<int32_t> table;    // its blocks in the shared pool
+  int64_t n_prefix;            // rows run earlier (n_kv of the batched rows)
+  std::vector<int32_t> table;  // its blocks in the shared pool
 };
 
 std::vector<int64_t> iota_from(int64_t from, int64_t n) {
@@ -55,8 +55,8 @@ void check_model(const std::string& dir) {
   std::vector<float> logits;
   for (const Seq& s : seqs)  // each sequence's prefix into its own blocks of the pool
     if (s.n_prefix > 0)
-      m.forward(std::span<const int32_t>(s.ids).first(size_t(s.n_prefix)),
-                iota_from(0, s.n_prefix), pool, s.table, 0, {}, logits);
+      m.forward(std::span<const int32_t>(s.ids).first(size_t(s.n_prefix)), iota_from(0, s.n_prefix),
+                pool, s.table, 0, {}, logits);
   Batch b;
   for (const Seq& s : seqs) {
     const int64_t n = int64_t(s.ids.size()) - s.n_prefix;
@@ -103,13 +103,13 @@ TEST(ModelBatch, AnySubsetOfLogitRowsGivesThoseRowsLogits) {
   };
   std::vector<float> after_all, after;
   const std::vector<float> every = run(all, after_all);
-  for (const std::vector<int32_t>& rows : {std::vector<int32_t>{4, 1, 1, 6},
-                                          std::vector<int32_t>{}}) {
+  for (const std::vector<int32_t>& rows :
+       {std::vector<int32_t>{4, 1, 1, 6}, std::vector<int32_t>{}}) {
     const std::vector<float> got = run(rows, after);
     ASSERT_EQ(got.size(), rows.size() * V);
     for (size_t r = 0; r < rows.size(); ++r)
-      EXPECT_EQ(0, std::memcmp(got.data() + r * V, every.data() + size_t(rows[r]) * V,
-                               V * sizeof(float)))
+      EXPECT_EQ(
+          0, std::memcmp(got.data() + r * V, every.data() + size_t(rows[r]) * V, V * sizeof(float)))
           << "asked row " << r << " (row " << rows[r] << ")";
     EXPECT_EQ(after, after_all) << "the K/V left behind differ";
   }

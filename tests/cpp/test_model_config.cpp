@@ -54,8 +54,8 @@ TEST(ModelConfig, WeDLMWithoutVariantFieldsFollowsTheTencentRule) {
   t = with(t, "model_type", "\"wedlm\"");
   auto c = parse_model_config("config.json", t);
   ASSERT_TRUE(c.is_ok());
-  EXPECT_TRUE(c.value().attention_bias);   // absent -> true
-  EXPECT_FALSE(c.value().qk_norm);         // QK norm iff no bias
+  EXPECT_TRUE(c.value().attention_bias);  // absent -> true
+  EXPECT_FALSE(c.value().qk_norm);        // QK norm iff no bias
 }
 
 TEST(ModelConfig, GenerationConfigEosIdsAreMergedWithoutDuplicates) {
@@ -65,14 +65,16 @@ TEST(ModelConfig, GenerationConfigEosIdsAreMergedWithoutDuplicates) {
                                       R"({"eos_token_id": [151645, 151643]})", c.value())
                   .is_ok());
   EXPECT_EQ(c.value().eos_token_ids, (std::vector<int64_t>{151645, 151643}));
-  const Status bad = merge_generation_config("generation_config.json",
-                                             R"({"eos_token_id": "x"})", c.value());
+  const Status bad =
+      merge_generation_config("generation_config.json", R"({"eos_token_id": "x"})", c.value());
   EXPECT_NE(bad.message().find("generation_config.json: eos_token_id \"x\""), std::string::npos)
       << bad.to_string();
 }
 
 TEST(ModelConfig, BadValuesNameTheFieldAndValue) {
-  struct Case { std::string key, value, needle; };
+  struct Case {
+    std::string key, value, needle;
+  };
   const Case cases[] = {
       {"model_type", "\"llama\"", "model_type 'llama' is not supported"},
       {"hidden_size", "0", "'hidden_size' = 0 is out of range"},

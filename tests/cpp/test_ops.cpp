@@ -187,12 +187,12 @@ class PagedAttention : public OpsTest {
 };
 
 TEST_F(PagedAttention, BothCpuPathsMatchTheReferenceAndAreBatchInvariant) {
-  const AttentionCase cases[] = {{4, 2, 16, 9, 7}, {4, 2, 64, 33, 70}, {8, 2, 128, 5, 30},
-                                 {2, 2, 64, 0, 17}, {4, 2, 24, 9, 7}, {6, 3, 24, 40, 13}};
+  const AttentionCase cases[] = {{4, 2, 16, 9, 7},  {4, 2, 64, 33, 70}, {8, 2, 128, 5, 30},
+                                 {2, 2, 64, 0, 17}, {4, 2, 24, 9, 7},   {6, 3, 24, 40, 13}};
   for (const AttentionCase& cs : cases) {
     prepare(cs);
-    const std::string what = "n_head " + std::to_string(c.n_head) + " D " +
-                             std::to_string(c.D) + " n " + std::to_string(c.n);
+    const std::string what = "n_head " + std::to_string(c.n_head) + " D " + std::to_string(c.D) +
+                             " n " + std::to_string(c.n);
     const size_t width = size_t(c.n_head * c.D);
     std::vector<float> a(q.size(), NAN), rows(q.size(), NAN), b(q.size(), NAN);
     cpu->attention(q.data(), c.n, c.n_head, c.start, kv, a.data());

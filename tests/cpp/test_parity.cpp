@@ -34,7 +34,8 @@ void check_wedlm_trace(Model& model, const json& fx, const json& c) {
   const GenerateParams p = test::fixture_params(c, DecodeMode::kWeDLM);
   CpuForward seq(model, kv_blocks_for(512, 16), 16);
   const std::vector<int32_t> prompt = c["prompt"];
-  const GenerateResult r = generate(seq, test::fixture_facts(fx, model.config()), prompt, p).value();
+  const GenerateResult r =
+      generate(seq, test::fixture_facts(fx, model.config()), prompt, p).value();
   EXPECT_EQ(r.output, c["output"].get<std::vector<int32_t>>());
   EXPECT_EQ(r.forwards, c["forwards"].get<int64_t>());
   ASSERT_EQ(r.steps.size(), c["steps"].size());
@@ -56,7 +57,8 @@ void check_fixture(const std::string& model_dir, const std::string& fixture_path
     const GenerateParams p = test::fixture_params(c, DecodeMode::kAR);
     CpuForward seq(model, kv_blocks_for(512, 16), 16);
     const std::vector<int32_t> prompt = c["prompt"];
-    EXPECT_EQ(generate(seq, test::fixture_facts(fx, model.config()), prompt, p).value().output, c["output"].get<std::vector<int32_t>>());
+    EXPECT_EQ(generate(seq, test::fixture_facts(fx, model.config()), prompt, p).value().output,
+              c["output"].get<std::vector<int32_t>>());
   }
   for (const json& c : fx["wedlm"]) check_wedlm_trace(model, fx, c);
 }

@@ -40,9 +40,9 @@ TEST(Safetensors, ParsesAValidFileInPlace) {
   EXPECT_EQ(a.dtype, DType::kBF16);
   EXPECT_EQ(a.shape_str(), "[2, 3]");
   EXPECT_EQ(a.nbytes, 12u);
-  EXPECT_GE(a.data, img.data());                       // a view, not a copy
+  EXPECT_GE(a.data, img.data());  // a view, not a copy
   EXPECT_LT(a.data, img.data() + img.size());
-  EXPECT_EQ(a.data[0], 1);                              // the pattern's first byte
+  EXPECT_EQ(a.data[0], 1);  // the pattern's first byte
 }
 
 TEST(Safetensors, OpensAFileThroughMmap) {
@@ -81,26 +81,27 @@ TEST(Safetensors, UnknownDtypeNamesTensorAndDtype) {
 }
 
 TEST(Safetensors, BadShapesAndOffsets) {
-  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})",
-                           4), ErrorKind::kCorruptFile, "negative");
-  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})",
-                           8), ErrorKind::kCorruptFile, "needs 8");
-  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [8, 4]}})",
-                           8), ErrorKind::kCorruptFile, "end before begin");
+  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", 4),
+               ErrorKind::kCorruptFile, "negative");
+  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})", 8),
+               ErrorKind::kCorruptFile, "needs 8");
+  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [8, 4]}})", 8),
+               ErrorKind::kCorruptFile, "end before begin");
   expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", 8),
                ErrorKind::kCorruptFile, "not [begin, end]");
-  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [2]}})", 8),
-               ErrorKind::kCorruptFile, "needs dtype, shape and data_offsets");
+  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [2]}})", 8), ErrorKind::kCorruptFile,
+               "needs dtype, shape and data_offsets");
 }
 
 TEST(Safetensors, OutOfRangeOverlappingAndMisalignedData) {
-  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}})",
-                           16), ErrorKind::kCorruptFile, "'w': data_offsets [8, 24] past the end");
+  expect_error(with_header(R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}})", 16),
+               ErrorKind::kCorruptFile, "'w': data_offsets [8, 24] past the end");
   expect_error(with_header(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
                            R"( "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
-                           16), ErrorKind::kCorruptFile, "overlap");
-  expect_error(with_header(R"({"a": {"dtype": "BF16", "shape": [1], "data_offsets": [1, 3]}})",
-                           4), ErrorKind::kCorruptFile, "not aligned");
+                           16),
+               ErrorKind::kCorruptFile, "overlap");
+  expect_error(with_header(R"({"a": {"dtype": "BF16", "shape": [1], "data_offsets": [1, 3]}})", 4),
+               ErrorKind::kCorruptFile, "not aligned");
 }
 
 }  // namespace

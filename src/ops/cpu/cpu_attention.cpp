@@ -42,8 +42,8 @@ void attend_rows(const float* q, int64_t n_head, int64_t h, int64_t r0, int64_t 
     for (int64_t j = 0; j < lim; ++j) sum[r] += sr[j];
     for (int64_t j = lim; j < n_keys; ++j) sr[j] = 0.0f;  // causal: later slots are invisible
   }
-  // out = P V, kLanes columns at a time with the R accumulators in registers; every element sums its
-  // keys in slot order (zero weights past a row's causal limit add exactly nothing).
+  // out = P V, kLanes columns at a time with the R accumulators in registers; every element sums
+  // its keys in slot order (zero weights past a row's causal limit add exactly nothing).
   vrows.resize(static_cast<size_t>(n_keys));
   for (int64_t j = 0; j < n_keys; ++j) vrows[size_t(j)] = kv.v + kv.row_offset(j) + kvh * D;
   for (int64_t c0 = 0; c0 < D; c0 += kLanes) {
@@ -51,8 +51,10 @@ void attend_rows(const float* q, int64_t n_head, int64_t h, int64_t r0, int64_t 
     vf acc[4] = {};
     for (int64_t j = 0; j < n_keys; ++j) {
       vf v = {};
-      if (w == kLanes) v = loadv(vrows[size_t(j)] + c0);
-      else std::memcpy(&v, vrows[size_t(j)] + c0, size_t(w) * sizeof(float));
+      if (w == kLanes)
+        v = loadv(vrows[size_t(j)] + c0);
+      else
+        std::memcpy(&v, vrows[size_t(j)] + c0, size_t(w) * sizeof(float));
       for (int64_t r = 0; r < R; ++r) acc[r] += scores[size_t(r * n_keys + j)] * v;
     }
     for (int64_t r = 0; r < R; ++r) {
@@ -115,14 +117,15 @@ void key_major_softmax(float* st, int64_t n_keys, const vi* last, vf* sum) {
     }
   for (int64_t j = 0; j < n_keys; ++j)
     for (int v = 0; v < NQ; ++v) {
-      const vf p = (vi{} + int32_t(j)) <= last[v] ? expv(loadv(st + j * QP + v * kLanes) - mx[v])
-                                                  : vf{};
+      const vf p =
+          (vi{} + int32_t(j)) <= last[v] ? expv(loadv(st + j * QP + v * kLanes) - mx[v]) : vf{};
       sum[v] += p;
       std::memcpy(st + j * QP + v * kLanes, &p, sizeof p);
     }
 }
 
-// out rows of queries q0..q0+Q-1 (Q <= 24 / DV): sum_j p[j][i] v_j / sum[i], DV vectors of head_dim.
+// out rows of queries q0..q0+Q-1 (Q <= 24 / DV): sum_j p[j][i] v_j / sum[i], DV vectors of
+// head_dim.
 template <int DV>
 void key_major_pv(const float* pt, int64_t QP, const float* sums, const Group& G,
                   const KvLayerView& kv, int64_t n_keys, int64_t q0, int64_t Q, float* out) {
@@ -163,8 +166,7 @@ void attend_group(const float* q, const Group& G, const KvLayerView& kv, GroupBu
     for (int64_t d = 0; d < D; ++d) buf.qt[size_t(d * QP + i)] = qi[d];
   }
   buf.st.resize(size_t(n_keys * QP));
-  key_major_scores<NQ>(buf.qt.data(), kv, G.kvh, n_keys, 1.0f / std::sqrt(float(D)),
-                       buf.st.data());
+  key_major_scores<NQ>(buf.qt.data(), kv, G.kvh, n_keys, 1.0f / std::sqrt(float(D)), buf.st.data());
   vi last[NQ];  // each lane's last visible slot; padding lanes see every key
   for (int v = 0; v < NQ; ++v)
     for (int l = 0; l < kLanes; ++l) {
@@ -194,8 +196,8 @@ void attend_group_nq(const float* q, const Group& G, const KvLayerView& kv, Grou
 // Rows a group takes: at most 4 vectors of queries, and enough groups for every thread.
 int64_t group_rows(int64_t n, int64_t g, int64_t n_kv_head) {
   const int64_t most = std::max<int64_t>(1, kMaxQueryVectors * kLanes / g);
-  const int64_t want_groups = std::max<int64_t>(1, (omp_get_max_threads() + n_kv_head - 1) /
-                                                       n_kv_head);
+  const int64_t want_groups =
+      std::max<int64_t>(1, (omp_get_max_threads() + n_kv_head - 1) / n_kv_head);
   return std::clamp<int64_t>((n + want_groups - 1) / want_groups, 1, most);
 }
 
@@ -211,13 +213,13 @@ void cpu_attention_rows(const float* q, int64_t n, int64_t n_head, int64_t start
 #pragma omp for collapse(2) schedule(dynamic, 1)
     for (int64_t h = 0; h < n_head; ++h)
       for (int64_t b = 0; b < n_blocks; ++b)
-        attend_rows(q, n_head, h, b * 4, std::min<int64_t>(4, n - b * 4), start, kv, out,
-                    scores, vrows);
+        attend_rows(q, n_head, h, b * 4, std::min<int64_t>(4, n - b * 4), start, kv, out, scores,
+                    vrows);
   }
 }
 
-void cpu_attention(const float* q, int64_t n, int64_t n_head, int64_t start,
-                   const KvLayerView& kv, float* out) {
+void cpu_attention(const float* q, int64_t n, int64_t n_head, int64_t start, const KvLayerView& kv,
+                   float* out) {
   const int64_t D = kv.head_dim, g = n_head / kv.n_kv_head, dv = D / kLanes;
   if (D % kLanes != 0 || (dv != 1 && dv != 2 && dv != 4 && dv != 8) ||
       g > kMaxQueryVectors * kLanes)

@@ -60,8 +60,7 @@ void panel_tile(const float* x, int64_t k, const E* w, int64_t stride, float* y,
   vf s[R][2 * P] = {};
   for (int64_t kk = 0; kk < k; ++kk) {
     vf wv[2 * P];
-    for (int p = 0; p < P; ++p)
-      load_step(w + p * stride + kk * kStep<E>, wv[2 * p], wv[2 * p + 1]);
+    for (int p = 0; p < P; ++p) load_step(w + p * stride + kk * kStep<E>, wv[2 * p], wv[2 * p + 1]);
     for (int r = 0; r < R; ++r) {
       const vf xb = x[r * k + kk] - vf{};  // x - 0 is x: a broadcast load
       for (int c = 0; c < 2 * P; ++c) s[r][c] += xb * wv[c];
@@ -104,8 +103,8 @@ void matmul_panels(const float* x, int64_t n, const PackedMatrix& w, const E* fi
     const int64_t g = it / n_tiles, t = it % n_tiles;
     const int64_t i0 = t * base + std::min(t, extra), rows = base + (t < extra ? 1 : 0);
     const int64_t c0 = g * P * out_cols;
-    run_tile<E, Gated>(rows, P, x + i0 * k, k, first + g * P * stride, stride, y + i0 * m + c0,
-                       m, m - c0);
+    run_tile<E, Gated>(rows, P, x + i0 * k, k, first + g * P * stride, stride, y + i0 * m + c0, m,
+                       m - c0);
   }
 }
 
@@ -145,8 +144,10 @@ void pack_f32(const PanelSource& s, int64_t k, float* dst) {
   for (int64_t c = 0; c < kPanelCols; ++c) {
     const MatrixView& w = c < kLanes ? s.lo : s.hi;
     const int64_t r = c < kLanes ? s.lo_row + c : s.hi_row + c - kLanes;
-    if (r < w.rows) w.row_to_f32(r, row.data());
-    else std::fill(row.begin(), row.end(), 0.0f);
+    if (r < w.rows)
+      w.row_to_f32(r, row.data());
+    else
+      std::fill(row.begin(), row.end(), 0.0f);
     for (int64_t kk = 0; kk < k; ++kk) dst[kk * kPanelCols + c] = row[size_t(kk)];
   }
 }
@@ -192,8 +193,10 @@ PackedMatrix::PackedMatrix(const MatrixView& lo, const MatrixView& hi, bool gate
   for_panels(panels_, lo.rows * lo.cols, [&](int64_t p) {
     const int64_t first = p * (gated ? kLanes : kPanelCols);
     const PanelSource src{lo, first, hi, gated ? first : first + kLanes};
-    if (bf16_) pack_bf16(src, cols_, reinterpret_cast<uint32_t*>(base + p * per_panel));
-    else pack_f32(src, cols_, reinterpret_cast<float*>(base + p * per_panel));
+    if (bf16_)
+      pack_bf16(src, cols_, reinterpret_cast<uint32_t*>(base + p * per_panel));
+    else
+      pack_f32(src, cols_, reinterpret_cast<float*>(base + p * per_panel));
   });
 }
 
@@ -208,11 +211,15 @@ const float* PackedMatrix::f32_panel(int64_t p) const {
 void packed_matmul(const float* x, int64_t n, const PackedMatrix& w, float* y) {
   if (n <= 0) return;
   if (w.is_gated()) {
-    if (w.is_bf16()) matmul_panels<uint32_t, true>(x, n, w, w.bf16_panel(0), y);
-    else matmul_panels<float, true>(x, n, w, w.f32_panel(0), y);
+    if (w.is_bf16())
+      matmul_panels<uint32_t, true>(x, n, w, w.bf16_panel(0), y);
+    else
+      matmul_panels<float, true>(x, n, w, w.f32_panel(0), y);
   } else {
-    if (w.is_bf16()) matmul_panels<uint32_t, false>(x, n, w, w.bf16_panel(0), y);
-    else matmul_panels<float, false>(x, n, w, w.f32_panel(0), y);
+    if (w.is_bf16())
+      matmul_panels<uint32_t, false>(x, n, w, w.bf16_panel(0), y);
+    else
+      matmul_panels<float, false>(x, n, w, w.f32_panel(0), y);
   }
 }
 

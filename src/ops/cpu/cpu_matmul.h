@@ -23,8 +23,8 @@ class PackedMatrix final : public PreparedMatrix {
   explicit PackedMatrix(const MatrixView& w);
   PackedMatrix(const MatrixView& gate, const MatrixView& up);
 
-  int64_t rows() const { return rows_; }     // m: outputs
-  int64_t cols() const { return cols_; }     // k: inputs
+  int64_t rows() const { return rows_; }  // m: outputs
+  int64_t cols() const { return cols_; }  // k: inputs
   int64_t panels() const { return panels_; }
   bool is_bf16() const { return bf16_; }
   bool is_gated() const { return gated_; }

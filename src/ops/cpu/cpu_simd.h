@@ -87,8 +87,8 @@ inline vf expv(vf x) {
 // SiLU lane-wise: g * sigmoid(g), as g / (1 + e^-g).
 inline vf silu(vf g) { return g / (1.0f + expv(-g)); }
 
-// y[i] = f(x[i]) for a lane-wise f, kLanes at a time; the tail goes through a padded vector so every
-// element gets the same arithmetic wherever it sits.
+// y[i] = f(x[i]) for a lane-wise f, kLanes at a time; the tail goes through a padded vector so
+// every element gets the same arithmetic wherever it sits.
 template <class F>
 inline void mapv(const float* x, float* y, int64_t n, F f) {
   int64_t i = 0;
@@ -134,13 +134,13 @@ inline void tile(const float* const* x, const float* const* w, int64_t k, float*
 
 // Scores of R query rows against C key rows, for runtime R, C in [1, 4].
 inline void tile_any(int64_t R, int64_t C, const float* const* x, const float* const* w, int64_t k,
-              float* y, int64_t ldy) {
+                     float* y, int64_t ldy) {
 #define WEDLM_TILE(r, c) \
   if (R == r && C == c) return tile<r, c>(x, w, k, y, ldy);
-  WEDLM_TILE(4, 4) WEDLM_TILE(4, 3) WEDLM_TILE(4, 2) WEDLM_TILE(4, 1)
-  WEDLM_TILE(3, 4) WEDLM_TILE(3, 3) WEDLM_TILE(3, 2) WEDLM_TILE(3, 1)
-  WEDLM_TILE(2, 4) WEDLM_TILE(2, 3) WEDLM_TILE(2, 2) WEDLM_TILE(2, 1)
-  WEDLM_TILE(1, 4) WEDLM_TILE(1, 3) WEDLM_TILE(1, 2) WEDLM_TILE(1, 1)
+  WEDLM_TILE(4, 4)
+  WEDLM_TILE(4, 3) WEDLM_TILE(4, 2) WEDLM_TILE(4, 1) WEDLM_TILE(3, 4) WEDLM_TILE(3, 3)
+      WEDLM_TILE(3, 2) WEDLM_TILE(3, 1) WEDLM_TILE(2, 4) WEDLM_TILE(2, 3) WEDLM_TILE(2, 2)
+          WEDLM_TILE(2, 1) WEDLM_TILE(1, 4) WEDLM_TILE(1, 3) WEDLM_TILE(1, 2) WEDLM_TILE(1, 1)
 #undef WEDLM_TILE
 }
 

@@ -19,7 +19,7 @@ constexpr int kBr = 64, kBc = 64, kThreads = 128;  // 4 warps, 16 query rows eac
 
 template <int D>
 constexpr size_t shared_bytes() {
-  return size_t(3 * kBr * D + kBr * kBc) * sizeof(bf16) +  // Q, K, V tiles and P
+  return size_t(3 * kBr * D + kBr * kBc) * sizeof(bf16) +        // Q, K, V tiles and P
          size_t(kBr * kBc + kBr * D + 2 * kBr) * sizeof(float);  // S, O, row max and sum
 }
 
@@ -119,8 +119,8 @@ __global__ void __launch_bounds__(kThreads)
       const int j = i / D, c = i % D, key = k0 + j;
       bf16 kv = __float2bfloat16(0.0f), vv = kv;
       if (key < max_keys) {
-        const int64_t at = int64_t(table[key / bs]) * rows.block_stride + (key % bs) * kv_dim +
-                           kv_off + c;
+        const int64_t at =
+            int64_t(table[key / bs]) * rows.block_stride + (key % bs) * kv_dim + kv_off + c;
         kv = k_cache[at], vv = v_cache[at];
       }
       Ks[i] = kv, Vs[i] = vv;
@@ -143,9 +143,8 @@ void launch(const bf16_t* q, int64_t n_head, int64_t n_kv_head, const AttentionR
             const AttentionTile* tiles, int64_t n_tiles, const bf16_t* k_cache,
             const bf16_t* v_cache, bf16_t* out, void* stream) {
   static const bool attr = [] {  // more than 48 KB of shared memory: opted in once
-    WEDLM_CUDA(cudaFuncSetAttribute(attention_tiled_k<D>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    int(shared_bytes<D>())));
+    WEDLM_CUDA(cudaFuncSetAttribute(
+        attention_tiled_k<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes<D>())));
     return true;
   }();
   (void)attr;

@@ -10,9 +10,9 @@ namespace wedlm::cuda {
 
 }  // namespace wedlm::cuda
 
-#define WEDLM_CUDA(call)                                                   \
-  do {                                                                     \
-    const cudaError_t wedlm_cuda_e_ = (call);                              \
-    if (wedlm_cuda_e_ != cudaSuccess)                                      \
-      ::wedlm::cuda::fail(wedlm_cuda_e_, #call, __FILE__, __LINE__);       \
+#define WEDLM_CUDA(call)                                             \
+  do {                                                               \
+    const cudaError_t wedlm_cuda_e_ = (call);                        \
+    if (wedlm_cuda_e_ != cudaSuccess)                                \
+      ::wedlm::cuda::fail(wedlm_cuda_e_, #call, __FILE__, __LINE__); \
   } while (0)

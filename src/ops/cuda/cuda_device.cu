@@ -63,7 +63,9 @@ void* create_stream() {
   return s;
 }
 
-void destroy_stream(void* stream) { WEDLM_CUDA(cudaStreamDestroy(static_cast<cudaStream_t>(stream))); }
+void destroy_stream(void* stream) {
+  WEDLM_CUDA(cudaStreamDestroy(static_cast<cudaStream_t>(stream)));
+}
 
 void stream_sync(void* stream) {
   WEDLM_CUDA(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
@@ -81,8 +83,8 @@ Graph::~Graph() {
 }
 
 void Graph::begin(void* stream) {
-  WEDLM_CUDA(cudaStreamBeginCapture(static_cast<cudaStream_t>(stream),
-                                    cudaStreamCaptureModeThreadLocal));
+  WEDLM_CUDA(
+      cudaStreamBeginCapture(static_cast<cudaStream_t>(stream), cudaStreamCaptureModeThreadLocal));
 }
 
 void Graph::end(void* stream) {
@@ -95,7 +97,8 @@ void Graph::end(void* stream) {
 }
 
 void Graph::launch(void* stream) {
-  WEDLM_CUDA(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), static_cast<cudaStream_t>(stream)));
+  WEDLM_CUDA(
+      cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), static_cast<cudaStream_t>(stream)));
 }
 
 void synchronize() { WEDLM_CUDA(cudaDeviceSynchronize()); }

@@ -59,14 +59,20 @@ template <class T>
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t n) : n_(n), p_(n ? static_cast<T*>(device_malloc(n * sizeof(T))) : nullptr) {}
+  explicit DeviceBuffer(size_t n)
+      : n_(n), p_(n ? static_cast<T*>(device_malloc(n * sizeof(T))) : nullptr) {}
   explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
-  DeviceBuffer(DeviceBuffer&& o) noexcept : n_(o.n_), p_(o.p_) { o.n_ = 0; o.p_ = nullptr; }
+  DeviceBuffer(DeviceBuffer&& o) noexcept : n_(o.n_), p_(o.p_) {
+    o.n_ = 0;
+    o.p_ = nullptr;
+  }
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
     if (this != &o) {
       reset();
-      n_ = o.n_; p_ = o.p_;
-      o.n_ = 0; o.p_ = nullptr;
+      n_ = o.n_;
+      p_ = o.p_;
+      o.n_ = 0;
+      o.p_ = nullptr;
     }
     return *this;
   }
@@ -77,7 +83,9 @@ class DeviceBuffer {
   T* data() { return p_; }
   const T* data() const { return p_; }
   size_t size() const { return n_; }
-  void upload(const std::vector<T>& host) { copy_to_device(p_, host.data(), host.size() * sizeof(T)); }
+  void upload(const std::vector<T>& host) {
+    copy_to_device(p_, host.data(), host.size() * sizeof(T));
+  }
   std::vector<T> download() const {
     std::vector<T> out(n_);
     copy_to_host(out.data(), p_, n_ * sizeof(T));

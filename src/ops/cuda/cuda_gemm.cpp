@@ -26,12 +26,13 @@ constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 
 // cuBLASLt is opened when the first Gemm is made, not linked: the library is half a gigabyte, and
 // loading it at program start cost every wedlm process ~90 ms and 200 MB, GPU or not.
-#define WEDLM_LT_FUNCTIONS(X)                                                                  \
-  X(cublasLtCreate) X(cublasLtDestroy) X(cublasLtMatmulDescCreate)                             \
-  X(cublasLtMatmulDescSetAttribute) X(cublasLtMatmulDescDestroy) X(cublasLtMatrixLayoutCreate) \
-  X(cublasLtMatrixLayoutDestroy) X(cublasLtMatmulPreferenceCreate)                             \
-  X(cublasLtMatmulPreferenceSetAttribute) X(cublasLtMatmulPreferenceDestroy)                   \
-  X(cublasLtMatmulAlgoGetHeuristic) X(cublasLtMatmul)
+#define WEDLM_LT_FUNCTIONS(X)                                                                   \
+  X(cublasLtCreate)                                                                             \
+  X(cublasLtDestroy) X(cublasLtMatmulDescCreate) X(cublasLtMatmulDescSetAttribute)              \
+      X(cublasLtMatmulDescDestroy) X(cublasLtMatrixLayoutCreate) X(cublasLtMatrixLayoutDestroy) \
+          X(cublasLtMatmulPreferenceCreate) X(cublasLtMatmulPreferenceSetAttribute)             \
+              X(cublasLtMatmulPreferenceDestroy) X(cublasLtMatmulAlgoGetHeuristic)              \
+                  X(cublasLtMatmul)
 
 struct LtApi {
 #define WEDLM_LT_MEMBER(f) decltype(&::f) f = nullptr;
@@ -52,11 +53,11 @@ LtApi load_lt() {
     std::abort();
   }
   LtApi a;
-#define WEDLM_LT_LOAD(f)                                                \
-  a.f = reinterpret_cast<decltype(a.f)>(dlsym(h, #f));                  \
-  if (a.f == nullptr) {                                                 \
-    std::fprintf(stderr, "%s lacks %s\n", name, #f);                    \
-    std::abort();                                                       \
+#define WEDLM_LT_LOAD(f)                               \
+  a.f = reinterpret_cast<decltype(a.f)>(dlsym(h, #f)); \
+  if (a.f == nullptr) {                                \
+    std::fprintf(stderr, "%s lacks %s\n", name, #f);   \
+    std::abort();                                      \
   }
   WEDLM_LT_FUNCTIONS(WEDLM_LT_LOAD)
 #undef WEDLM_LT_LOAD
@@ -91,19 +92,24 @@ struct Gemm::Impl {
     Plan p;
     check(lt().cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "matmul desc");
     const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    check(lt().cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "transa");
-    check(lt().cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "transb");
-    check(lt().cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, uint64_t(k), uint64_t(m), k), "layout a");
-    check(lt().cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, uint64_t(k), uint64_t(n), k), "layout b");
+    check(lt().cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta),
+          "transa");
+    check(lt().cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb),
+          "transb");
+    check(lt().cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, uint64_t(k), uint64_t(m), k),
+          "layout a");
+    check(lt().cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, uint64_t(k), uint64_t(n), k),
+          "layout b");
     check(lt().cublasLtMatrixLayoutCreate(&p.c, y_type, uint64_t(m), uint64_t(n), m), "layout c");
     cublasLtMatmulPreference_t pref = nullptr;
     check(lt().cublasLtMatmulPreferenceCreate(&pref), "preference");
     check(lt().cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                               &kWorkspaceBytes, sizeof kWorkspaceBytes),
+                                                    &kWorkspaceBytes, sizeof kWorkspaceBytes),
           "workspace preference");
     cublasLtMatmulHeuristicResult_t heur{};
     int found = 0;
-    check(lt().cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.c, p.c, pref, 1, &heur, &found),
+    check(lt().cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.c, p.c, pref, 1, &heur,
+                                              &found),
           "heuristic");
     lt().cublasLtMatmulPreferenceDestroy(pref);
     if (found == 0) check(CUBLAS_STATUS_NOT_SUPPORTED, "no cuBLASLt algorithm for this GEMM");
@@ -117,7 +123,7 @@ struct Gemm::Impl {
     const Plan& p = plan(n, m, k, y_type);
     const float alpha = 1.0f, beta = 0.0f;
     check(lt().cublasLtMatmul(handle, p.op, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &p.algo,
-                         workspace, kWorkspaceBytes, static_cast<cudaStream_t>(stream)),
+                              workspace, kWorkspaceBytes, static_cast<cudaStream_t>(stream)),
           "matmul");
   }
 

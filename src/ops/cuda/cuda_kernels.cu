@@ -45,8 +45,7 @@ __device__ float block_sum(float v) {
 
 cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
-__global__ void embed_rows_k(const bf16_t* table, int64_t hidden, const int32_t* ids,
-                             bf16_t* out) {
+__global__ void embed_rows_k(const bf16_t* table, int64_t hidden, const int32_t* ids, bf16_t* out) {
   const bf16_t* src = table + int64_t(ids[blockIdx.x]) * hidden;
   bf16_t* dst = out + int64_t(blockIdx.x) * hidden;
   for (int64_t c = threadIdx.x; c < hidden; c += blockDim.x) dst[c] = src[c];
@@ -106,8 +105,8 @@ __global__ void qk_norm_rope_k(bf16_t* q, bf16_t* k, int n_head, int n_kv_head, 
   x[t + half] = to_bf(b * c + a * s);
 }
 
-__global__ void store_kv_k(const bf16_t* k, const bf16_t* v, int64_t kv_dim,
-                           const int64_t* offsets, bf16_t* k_cache, bf16_t* v_cache) {
+__global__ void store_kv_k(const bf16_t* k, const bf16_t* v, int64_t kv_dim, const int64_t* offsets,
+                           bf16_t* k_cache, bf16_t* v_cache) {
   const int64_t i = blockIdx.x, at = offsets[i];
   for (int64_t c = threadIdx.x; c < kv_dim; c += blockDim.x) {
     k_cache[at + c] = k[i * kv_dim + c];
@@ -124,8 +123,8 @@ constexpr int kAttnWarps = 4;
 // [row][head][run][2 + D] for attention_merge_k.
 template <int NPL>
 __global__ void attention_k(const bf16_t* q, int n_head, int n_kv_head, int D, AttentionRows rows,
-                            const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out,
-                            float scale, float* work) {
+                            const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out, float scale,
+                            float* work) {
   constexpr int kMaxD = NPL * 32;
   const int64_t i = blockIdx.x;
   const int h = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -172,8 +171,10 @@ __global__ void attention_k(const bf16_t* q, int n_head, int n_kv_head, int D, A
   for (int e = 0; e < NPL; ++e) {
     float o = 0;
     for (int w = 0; w < kAttnWarps; ++w) o += sacc[w][lane * NPL + e] * f[w];
-    if (n_run > 1) state[2 + lane * NPL + e] = o;
-    else out[(i * n_head + h) * D + lane * NPL + e] = to_bf(o / total);
+    if (n_run > 1)
+      state[2 + lane * NPL + e] = o;
+    else
+      out[(i * n_head + h) * D + lane * NPL + e] = to_bf(o / total);
   }
 }
 
@@ -235,7 +236,8 @@ __global__ void row_stats_k(const T* logits, int64_t vocab, int64_t banned, RowS
   }
   for (int o = 16; o > 0; o >>= 1) {
     all = fmaxf(all, __shfl_xor_sync(0xffffffffu, all, o));
-    arg_max_merge(mx, arg, __shfl_xor_sync(0xffffffffu, mx, o), __shfl_xor_sync(0xffffffffu, arg, o));
+    arg_max_merge(mx, arg, __shfl_xor_sync(0xffffffffu, mx, o),
+                  __shfl_xor_sync(0xffffffffu, arg, o));
   }
   __shared__ float wa[32], wv[32];
   __shared__ int wi[32];
@@ -252,8 +254,7 @@ __global__ void row_stats_k(const T* logits, int64_t vocab, int64_t banned, RowS
   }
   se = block_sum(se);
   sez = block_sum(sez);
-  if (threadIdx.x == 0)
-    stats[blockIdx.x] = RowStats{mx, all + logf(se), logf(se) - sez / se, arg};
+  if (threadIdx.x == 0) stats[blockIdx.x] = RowStats{mx, all + logf(se), logf(se) - sez / se, arg};
 }
 
 }  // namespace
@@ -295,7 +296,7 @@ void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const
               bf16_t* k_cache, bf16_t* v_cache, void* stream) {
   if (n == 0) return;
   store_kv_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(k, v, kv_dim, offsets, k_cache,
-                                                                 v_cache);
+                                                              v_cache);
   check_launch("store_kv");
 }
 
@@ -311,8 +312,8 @@ int64_t attention_work_floats(int64_t n_rows, int64_t n_head, int64_t head_dim, 
 }
 
 void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
-               const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache,
-               bf16_t* out, void* stream, AttentionSplit split) {
+               const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out,
+               void* stream, AttentionSplit split) {
   if (n == 0) return;
   WEDLM_CHECK(split.n >= 1 && (split.n == 1 || split.work != nullptr),
               "attention: a split needs its workspace");

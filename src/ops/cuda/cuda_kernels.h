@@ -1,7 +1,8 @@
 // The CUDA backend's own kernels, launched asynchronously on `stream` (nullptr: the default
 // stream). All pointers are device pointers. Activations are bf16 with fp32 arithmetic inside each
 // kernel, rounding where the reference engine rounds (wedlm-spec.md §1.1); each kernel has a host
-// twin of the same semantics in cuda_reference.h, and tests/cpp/test_cuda_kernels.cpp compares them.
+// twin of the same semantics in cuda_reference.h, and tests/cpp/test_cuda_kernels.cpp compares
+// them.
 #pragma once
 
 #include <cstdint>
@@ -47,7 +48,7 @@ struct AttentionRows {
   const int32_t* table_start = nullptr;  // [n]
   const int32_t* block_tables = nullptr;
   int64_t block_size = 0;
-  int64_t block_stride = 0;              // elements from one block to the next
+  int64_t block_stride = 0;  // elements from one block to the next
 };
 
 // attention() split over the keys, for few rows over long contexts (a WeDLM or AR step at small
@@ -67,8 +68,8 @@ int64_t attention_work_floats(int64_t n_rows, int64_t n_head, int64_t head_dim, 
 // kv head h / (n_head / n_kv_head); fp32 scores and accumulation, bf16 out. head_dim <= 256 (and
 // a multiple of 2, 4 or 8 above 32, 64, 128). kv_dim = n_kv_head * head_dim.
 void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
-               const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache,
-               bf16_t* out, void* stream, AttentionSplit split = {});
+               const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out,
+               void* stream, AttentionSplit split = {});
 
 // Up to 64 consecutive query rows of one sequence, [row0, row0 + n), for attention_tiled.
 struct AttentionTile {

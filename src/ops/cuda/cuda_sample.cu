@@ -1,9 +1,9 @@
 // sample_rows: a row's token drawn under top-k, top-p and temperature on the device, one block a
-// row, by ops/sampling/sample_rule.h (the host's sample_row is its twin). Each search for "the first
-// candidate at which a running sum of masses exceeds a target" is four passes over the row, one
-// byte of the order key each, summing masses per byte value with integer atomics in shared memory
-// (exact in any order, so the result does not depend on the schedule), then one pass over the
-// candidates of the one logit value left, in id order (contiguous chunks per thread, a scan of
+// row, by ops/sampling/sample_rule.h (the host's sample_row is its twin). Each search for "the
+// first candidate at which a running sum of masses exceeds a target" is four passes over the row,
+// one byte of the order key each, summing masses per byte value with integer atomics in shared
+// memory (exact in any order, so the result does not depend on the schedule), then one pass over
+// the candidates of the one logit value left, in id order (contiguous chunks per thread, a scan of
 // the chunks' sums; one pass when the value is one id's, as it nearly always is). A row of 151936
 // logits is read from L2 about a dozen times. The masses of a pass fall into a few byte values
 // (the first byte is the sign and most of the exponent), so each group of warps adds into its

@@ -82,7 +82,8 @@ class ReferenceOps final : public Ops {
         for (double& e : s) sum += (e = std::exp(e - mx));
         for (int64_t c = 0; c < D; ++c) {
           double acc = 0;
-          for (int64_t j = 0; j < n_keys; ++j) acc += s[size_t(j)] * kv.v[kv.row_offset(j) + kvh * D + c];
+          for (int64_t j = 0; j < n_keys; ++j)
+            acc += s[size_t(j)] * kv.v[kv.row_offset(j) + kvh * D + c];
           out[(r * n_head + h) * D + c] = float(acc / sum);
         }
       }

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "core/check.h"
-#include "ops/sampling/sampling.h"
 #include "ops/sampling/sample_rule.h"
+#include "ops/sampling/sampling.h"
 
 namespace wedlm {
 namespace {

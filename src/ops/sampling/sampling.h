@@ -22,8 +22,8 @@ namespace wedlm {
 // A request's sampling parameters.
 struct SamplingParams {
   double temperature = 0.2;
-  int64_t top_k = 0;      // 0 = off
-  double top_p = 1.0;     // 1 = off
+  int64_t top_k = 0;   // 0 = off
+  double top_p = 1.0;  // 1 = off
   uint64_t seed = 0;
 };
 
@@ -82,14 +82,15 @@ struct TopLogprob {
 };
 struct TokenLogprob {
   float logprob = 0;
-  std::vector<TopLogprob> top;  // the n_top likeliest tokens, descending (fewer if fewer can be drawn)
+  std::vector<TopLogprob>
+      top;  // the n_top likeliest tokens, descending (fewer if fewer can be drawn)
 };
 
 // The log-probability of `token` under the distribution that choose_token() draws from with `p`
 // (softmax(logits / temperature) over the top-k/top-p candidates), and the n_top likeliest tokens
 // of that distribution. Greedy decoding draws from no distribution: its log-probabilities are the
 // model's own (softmax of the raw logits). The mask token is never a candidate.
-TokenLogprob token_logprob(const float* logits, int64_t n, const SamplingParams& p,
-                           int64_t mask_id, int32_t token, int64_t n_top);
+TokenLogprob token_logprob(const float* logits, int64_t n, const SamplingParams& p, int64_t mask_id,
+                           int32_t token, int64_t n_top);
 
 }  // namespace wedlm

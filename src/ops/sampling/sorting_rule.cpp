@@ -70,7 +70,8 @@ int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, do
   const double mx = logits[ids[0]] / p.temperature;
   std::vector<double> w(ids.size());
   double z = 0;
-  for (size_t i = 0; i < ids.size(); ++i) z += (w[i] = std::exp(logits[ids[i]] / p.temperature - mx));
+  for (size_t i = 0; i < ids.size(); ++i)
+    z += (w[i] = std::exp(logits[ids[i]] / p.temperature - mx));
   u *= z;
   for (size_t i = 0; i < ids.size(); ++i)
     if ((u -= w[i]) < 0) return ids[i];
@@ -92,17 +93,18 @@ TokenLogprob logprob_over(const float* logits, const std::vector<int32_t>& ids, 
   r.logprob = std::find(ids.begin(), ids.end(), token) != ids.end() ? lp(token) : -INFINITY;
   std::vector<int32_t> top = ids;
   const size_t k = std::min(top.size(), size_t(std::max<int64_t>(n_top, 0)));
-  std::partial_sort(top.begin(), top.begin() + std::ptrdiff_t(k), top.end(), [&](int32_t a, int32_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-  });
+  std::partial_sort(top.begin(), top.begin() + std::ptrdiff_t(k), top.end(),
+                    [&](int32_t a, int32_t b) {
+                      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+                    });
   for (size_t j = 0; j < k; ++j) r.top.push_back({top[j], lp(top[j])});
   return r;
 }
 
 }  // namespace
 
-TokenLogprob token_logprob(const float* logits, int64_t n, const SamplingParams& p,
-                           int64_t mask_id, int32_t token, int64_t n_top) {
+TokenLogprob token_logprob(const float* logits, int64_t n, const SamplingParams& p, int64_t mask_id,
+                           int32_t token, int64_t n_top) {
   std::vector<int32_t> ids;
   if (p.temperature > 0) ids = candidates(logits, n, p, mask_id);
   if (ids.empty()) {  // greedy (or nothing survived the filters): the model's distribution
