@@ -38,7 +38,7 @@ class CudaModel final : public Forward {
   // cuda::device_count() first).
   CudaModel(const Checkpoint& ck, int64_t n_blocks, int64_t block_size,
             const CudaOptions& options = {});
-  ~CudaModel();
+  ~CudaModel() override;
   CudaModel(const CudaModel&) = delete;
   CudaModel& operator=(const CudaModel&) = delete;
 
