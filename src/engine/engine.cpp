@@ -64,14 +64,8 @@ std::optional<RequestEvent> RequestHandle::next_for(std::chrono::milliseconds ti
 // ---- Engine ----
 
 Engine::Engine(std::unique_ptr<Forward> forward, ModelFacts m, const EngineConfig& cfg)
-    : owned_(std::move(forward)),
-      forward_(*owned_),
-      facts_(std::move(m)),
-      cfg_(cfg),
-      blocks_(forward_.n_blocks(), forward_.block_size()),
-      scheduler_(cfg.scheduler, blocks_) {
-  WEDLM_CHECK(facts_.vocab_size == forward_.config().vocab_size, "model facts of another model");
-  loop_ = std::thread([this] { loop(); });
+    : Engine(*forward, std::move(m), cfg) {
+  owned_ = std::move(forward);  // the same object: the loop thread holds it as forward_
 }
 
 Engine::Engine(Forward& forward, ModelFacts m, const EngineConfig& cfg)

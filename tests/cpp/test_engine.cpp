@@ -46,16 +46,25 @@ Outcome drain(RequestHandle& h) {
   return o;
 }
 
-// A forward that answers every row by the rule's sorting reference (choose_token), from the CPU
-// model's logits of every logit row: what any correct forward returns, made another way.
-class ReferencePicksForward final : public Forward {
+// A CPU forward inside another, for test doubles that change or watch one behaviour.
+class WrappedCpuForward : public Forward {
  public:
-  explicit ReferencePicksForward(std::unique_ptr<CpuForward> cpu) : cpu_(std::move(cpu)) {}
+  explicit WrappedCpuForward(std::unique_ptr<CpuForward> cpu) : cpu_(std::move(cpu)) {}
   const ModelConfig& config() const override { return cpu_->config(); }
-  const char* device() const override { return "reference"; }
+  const char* device() const override { return "cpu"; }
   int64_t n_blocks() const override { return cpu_->n_blocks(); }
   int64_t block_size() const override { return cpu_->block_size(); }
-  void set_layer_observer(LayerObserver) override {}
+  void set_layer_observer(LayerObserver f) override { cpu_->set_layer_observer(std::move(f)); }
+
+ protected:
+  std::unique_ptr<CpuForward> cpu_;
+};
+
+// A forward that answers every row by the rule's sorting reference (choose_token), from the CPU
+// model's logits of every logit row: what any correct forward returns, made another way.
+class ReferencePicksForward final : public WrappedCpuForward {
+ public:
+  using WrappedCpuForward::WrappedCpuForward;
   void forward(const Batch& b, StepOutput& out) override {
     Batch every = b;  // the whole row of every logit row
     for (RowRequest& q : every.requests) q.wants_logits = true;
@@ -76,9 +85,6 @@ class ReferencePicksForward final : public Forward {
     ++forwards;
   }
   int64_t forwards = 0;
-
- private:
-  std::unique_ptr<CpuForward> cpu_;
 };
 
 class EngineTest : public ::testing::Test {
@@ -195,22 +201,14 @@ TEST_F(EngineTest, AnyForwardThatAnswersTheRowsDecodesAlike) {
 }
 
 // A CPU forward that records the CPU thread count its forwards ran under.
-class ThreadCountForward final : public Forward {
+class ThreadCountForward final : public WrappedCpuForward {
  public:
-  explicit ThreadCountForward(std::unique_ptr<CpuForward> cpu) : cpu_(std::move(cpu)) {}
-  const ModelConfig& config() const override { return cpu_->config(); }
-  const char* device() const override { return "cpu"; }
-  int64_t n_blocks() const override { return cpu_->n_blocks(); }
-  int64_t block_size() const override { return cpu_->block_size(); }
-  void set_layer_observer(LayerObserver) override {}
+  using WrappedCpuForward::WrappedCpuForward;
   void forward(const Batch& b, StepOutput& out) override {
     cpu_->forward(b, out);
     seen = cpu_threads();
   }
   std::atomic<int> seen{0};
-
- private:
-  std::unique_ptr<CpuForward> cpu_;
 };
 
 // OpenMP's thread count is per thread: the engine's loop must run the forward on its creator's
