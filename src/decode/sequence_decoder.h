@@ -45,6 +45,7 @@ class SequenceDecoder {
   // `p` must have passed validate() for this prompt and `m`; it is copied, `m` is borrowed and
   // must outlive the decoder.
   SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p, const ModelFacts& m);
+  SequenceDecoder(std::span<const int32_t> prompt, GenerateParams p, ModelFacts&& m) = delete;
 
   const GenerateParams& params() const { return p_; }
   int64_t context() const { return m_.context; }

@@ -158,15 +158,14 @@ bool Engine::take_incoming(bool idle) {
                  [this] { return stop_ || !incoming_.empty(); });
   else
     cv_.wait(lock, [this] { return stop_ || !incoming_.empty() || !entries_.empty(); });
-  if (stop_) return false;
-  for (Entry& e : incoming_) {
+  for (Entry& e : incoming_) {  // also when stopping: loop() then finishes them as cancelled
     scheduler_.enqueue(e.seq.get());
     const uint64_t id = e.seq->id;
     entries_.emplace(id, std::move(e));
   }
   incoming_.clear();
   stats_.waiting = scheduler_.n_waiting();
-  return true;
+  return !stop_;
 }
 
 void Engine::drop_cancelled() {

@@ -2,6 +2,7 @@
 // prefill, then a WeDLM-style step of two sequences in one batch. Skipped without a CUDA device.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <vector>
@@ -127,6 +128,21 @@ TEST(CudaModel, PrefillAndABatchedWeDLMStepMatchTheCpuForward) {
   picks = picks_of(gpu, step, sampled);
   for (size_t r = 0; r < picks.size(); ++r)
     EXPECT_EQ(picks[r].token, sample_row(got.data() + r * V, V, sampled[r])) << "row " << r;
+  // every other row asks for its logits (a request with logprobs among others): those rows come
+  // back, in logit-row order, equal to the same rows of a forward that gave every row's
+  Batch mixed = step;
+  for (size_t r = 0; r < mixed.requests.size(); ++r) mixed.requests[r].wants_logits = r % 2 == 1;
+  StepOutput out;
+  gpu.forward(mixed, out);
+  ASSERT_EQ(out.logits.size(), (mixed.requests.size() / 2) * size_t(V));
+  for (size_t r = 0; r < mixed.requests.size(); ++r) {
+    if (r % 2 == 0) {
+      EXPECT_EQ(out.logits_index[r], -1);
+      continue;
+    }
+    const float* row = out.logits_of(r, V);
+    EXPECT_TRUE(std::equal(row, row + V, got.data() + r * V)) << "row " << r;
+  }
 }
 
 }  // namespace
@@ -158,6 +174,14 @@ TEST(CudaModel, GraphReplaysGiveTheEagerLogitsBitForBit) {
   for (size_t i = 0; i < batches.size(); ++i) {
     EXPECT_EQ(all_logits(eager, batches[i]), all_logits(graphed, batches[i])) << "forward " << i;
   }
+  // an observer on a model with a captured graph: that shape runs eagerly while it is set (a
+  // copy back inside a capture would fail), with the same logits
+  LayerTrace trace;
+  graphed.set_layer_observer(trace.recorder());
+  std::vector<float> observed = all_logits(graphed, batches[3]);
+  graphed.set_layer_observer({});
+  EXPECT_EQ(trace.layers().size(), size_t(c.n_layer + 1));
+  EXPECT_EQ(observed, all_logits(eager, batches[3]));
 }
 
 }  // namespace

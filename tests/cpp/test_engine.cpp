@@ -346,6 +346,23 @@ TEST_F(EngineTest, AFullQueueAnswersOverloaded) {
   }
 }
 
+// Requests submitted just before the engine goes away still end (cancelled), so that nobody
+// waiting on them hangs.
+TEST_F(EngineTest, RequestsSubmittedAsTheEngineStopsAreFinished) {
+  std::vector<std::shared_ptr<RequestHandle>> hs;
+  {
+    Engine eng(cpu(), facts(), config());
+    for (size_t i = 0; i < 24; ++i) hs.push_back(eng.submit(request(i, 200)).value());
+  }
+  for (auto& h : hs) {
+    std::optional<RequestEvent> e;
+    for (int k = 0; k < 1000 && (e = h->next_for(std::chrono::milliseconds(5))); ++k)
+      if (e->kind == RequestEvent::Kind::kFinished) break;
+    ASSERT_TRUE(e.has_value()) << "request " << h->id() << " never finished";
+    EXPECT_EQ(e->kind, RequestEvent::Kind::kFinished);
+  }
+}
+
 TEST_F(EngineTest, BadRequestsAreNamed) {
   Engine eng(cpu(256), facts(), config());
   Request r = request(0);
