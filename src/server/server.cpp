@@ -1,6 +1,10 @@
 #include "server/server.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include <fmt/core.h>
@@ -33,6 +37,28 @@ Server::Server(ServerConfig cfg)
 
 Server::~Server() = default;
 
+namespace {
+
+// The listening socket's queue of connections not yet accepted. cpp-httplib (0.11, as Debian
+// builds it) listens with a backlog of 5, so a burst of new connections overflowed it and clients
+// waited out SYN retries (seconds) or timed out; the kernel caps this at net.core.somaxconn.
+constexpr int kListenBacklog = 4096;
+// Requests one kept-alive connection may carry (cpp-httplib's default, 5, made clients reconnect
+// every 5 requests) and how long it may idle between them.
+constexpr size_t kKeepAliveMaxRequests = size_t(1) << 20;
+constexpr time_t kKeepAliveIdleSeconds = 30;
+
+// Why a bind failed, from errno right after it.
+std::string bind_failure(const std::string& host, int port, int err) {
+  const std::string where = fmt::format("cannot listen on {}:{}", host, port);
+  if (err == EADDRINUSE) return where + ": the port is in use (is another server running?)";
+  if (err == EADDRNOTAVAIL) return where + ": not an address of this machine";
+  if (err == EACCES) return where + ": permission denied (ports below 1024 need privileges)";
+  return where + " (in use, or not an address of this machine)";
+}
+
+}  // namespace
+
 Result<int> Server::bind() {
   const size_t n_threads =
       size_t(cfg_.http_threads > 0 ? cfg_.http_threads : default_http_threads({}));
@@ -43,12 +69,27 @@ Result<int> Server::bind() {
   http_->set_read_timeout(socket_s, 0);
   http_->set_write_timeout(socket_s, 0);
   http_->set_payload_max_length(cfg_.max_body_bytes);
+  http_->set_keep_alive_max_count(kKeepAliveMaxRequests);
+  http_->set_keep_alive_timeout(kKeepAliveIdleSeconds);
+  http_->set_tcp_nodelay(true);  // SSE chunks go out as they are written
+  // SO_REUSEADDR (a restart binds at once) but not cpp-httplib's SO_REUSEPORT, with which a
+  // second server on the same port starts and silently takes half the connections. The socket
+  // is remembered to raise its backlog once bound.
+  int listening = -1;
+  http_->set_socket_options([&listening](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listening = sock;
+  });
+  errno = 0;
   const int port = cfg_.port == 0 ? http_->bind_to_any_port(cfg_.host)
                                   : (http_->bind_to_port(cfg_.host, cfg_.port) ? cfg_.port : -1);
-  if (port < 0)
-    return Status(ErrorKind::kIo, fmt::format("cannot listen on {}:{} (in use, or not an address "
-                                              "of this machine)",
-                                              cfg_.host, cfg_.port));
+  const int err = errno;
+  http_->set_socket_options([](socket_t) {});
+  if (port < 0) return Status(ErrorKind::kIo, bind_failure(cfg_.host, cfg_.port, err));
+  if (::listen(listening, kListenBacklog) != 0)  // again, on the bound socket: a longer queue
+    return Status(ErrorKind::kIo, fmt::format("cannot listen on {}:{}: {}", cfg_.host, port,
+                                              std::strerror(errno)));
   return port;
 }
 
