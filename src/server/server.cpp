@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 #include <httplib.h>
 
+#include "server/connections.h"
 #include "server/http_util.h"
 #include "server/task_pool.h"
 
@@ -90,6 +91,7 @@ Result<int> Server::bind() {
   if (::listen(listening, kListenBacklog) != 0)  // again, on the bound socket: a longer queue
     return Status(ErrorKind::kIo, fmt::format("cannot listen on {}:{}: {}", cfg_.host, port,
                                               std::strerror(errno)));
+  port_ = port;
   return port;
 }
 
@@ -113,7 +115,18 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   // stop() is lost if it comes before run() has started listening: wait for that (briefly)
   for (int i = 0; i < 200 && !http_->is_running(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  http_->stop();
+  // stop() joins the worker threads; those of idle kept-alive connections would wait out their
+  // idle timeout (30 s): their connections are closed until it returns
+  std::atomic<bool> stopped{false};
+  std::thread stopper([this, &stopped] {
+    http_->stop();
+    stopped = true;
+  });
+  while (!stopped) {
+    shut_down_connections(port_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  stopper.join();
 }
 
 void Server::log_line(const std::string& line) {

@@ -70,6 +70,7 @@ class Server {
   std::atomic<Engine*> engine_{nullptr};
   std::atomic<bool> draining_{false}, abort_{false};
   std::atomic<int64_t> in_flight_{0}, next_id_{1};
+  int port_ = -1;  // bound
   Metrics metrics_;
   std::mutex log_mu_;
 };

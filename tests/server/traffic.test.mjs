@@ -79,6 +79,19 @@ test('a second server on a port in use refuses to start, naming the port', async
   assert.equal((await fresh(srv.url, '/health')).status, 200, 'the first server still serves');
 });
 
+test('SIGTERM does not wait for idle kept-alive connections', async () => {
+  const s = await startServer();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const rs = await Promise.all([0, 1, 2, 3].map(() => fresh(s.url, '/health', { agent })));
+  assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200]);
+  const t0 = performance.now();
+  const exit = await s.stop();  // four connections idle, kept alive for 30 s
+  const ms = performance.now() - t0;
+  agent.destroy();
+  assert.equal(exit.code, 0);
+  assert.ok(ms < 10000, `exit took ${ms.toFixed(0)} ms`);
+});
+
 test('after the traffic nothing is left running and every KV block is free', async () => {
   let m = '';
   for (let i = 0; i < 100; i++, await sleep(20)) {
