@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 #include <httplib.h>
 
+#include "server/json_fields.h"
 #include "tokenizer/utf8.h"
 
 namespace wedlm::server {
@@ -28,34 +29,6 @@ std::string dumped(const ojson& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-namespace {
-
-// The deepest nesting of arrays and objects in a JSON text (strings skipped). Copying or
-// printing a value recurses, so a body of a million '[' must be refused before it is parsed.
-size_t json_depth(std::string_view s) {
-  size_t depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (const char c : s) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
-}  // namespace
-
 ApiResult<json> json_body(const httplib::Request& req) {
   const std::string type = req.get_header_value("Content-Type");
   if (!type.empty() && type.find("application/json") == std::string::npos)
@@ -66,8 +39,9 @@ ApiResult<json> json_body(const httplib::Request& req) {
     while (const size_t n = utf8_sequence_at(req.body, at)) at += n;
     return invalid_request(fmt::format("the request body is not valid UTF-8 (byte {})", at));
   }
-  if (json_depth(req.body) > 100)
-    return invalid_request("the request body nests arrays and objects more than 100 deep");
+  if (json_depth(req.body) > kMaxJsonDepth)
+    return invalid_request(
+        fmt::format("the request body nests arrays and objects more than {} deep", kMaxJsonDepth));
   json j = json::parse(req.body, nullptr, false);
   if (j.is_discarded()) return invalid_request("the request body is not valid JSON");
   if (!j.is_object()) return invalid_request("the request body must be a JSON object");

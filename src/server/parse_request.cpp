@@ -48,8 +48,13 @@ ApiResult<std::vector<ToolCall>> tool_calls_of(const json& calls, const std::str
     ToolCall t{f["name"].get<std::string>(), nlohmann::ordered_json::object()};
     const json args = f.value("arguments", json::object());
     if (args.is_string()) {  // OpenAI sends a string of JSON; the templates print the object
-      t.arguments = nlohmann::ordered_json::parse(args.get<std::string>(), nullptr, false);
-      if (t.arguments.is_discarded()) t.arguments = args.get<std::string>();
+      const std::string& text = args.get_ref<const std::string&>();
+      if (json_depth(text) > kMaxJsonDepth)
+        return field_error(where, fmt::format("'{}[{}].function.arguments' nests arrays and "
+                                              "objects more than {} deep",
+                                              where, j, kMaxJsonDepth));
+      t.arguments = nlohmann::ordered_json::parse(text, nullptr, false);
+      if (t.arguments.is_discarded()) t.arguments = text;
     } else {
       t.arguments = nlohmann::ordered_json(args);
     }

@@ -89,8 +89,8 @@ Result<int> Server::bind() {
   http_->set_socket_options([](socket_t) {});
   if (port < 0) return Status(ErrorKind::kIo, bind_failure(cfg_.host, cfg_.port, err));
   if (::listen(listening, kListenBacklog) != 0)  // again, on the bound socket: a longer queue
-    return Status(ErrorKind::kIo, fmt::format("cannot listen on {}:{}: {}", cfg_.host, port,
-                                              std::strerror(errno)));
+    return Status(ErrorKind::kIo,
+                  fmt::format("cannot listen on {}:{}: {}", cfg_.host, port, std::strerror(errno)));
   port_ = port;
   return port;
 }

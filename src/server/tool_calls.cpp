@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/json_fields.h"
+
 namespace wedlm::server {
 
 ParsedReply parse_tool_calls(const std::string& text) {
@@ -17,7 +19,9 @@ ParsedReply parse_tool_calls(const std::string& text) {
     const size_t next = text.find(open, body);
     if (end == std::string::npos || (next != std::string::npos && next < end))
       end = next == std::string::npos ? text.size() : next;  // unclosed: up to the next or the end
-    const auto j = nlohmann::json::parse(text.substr(body, end - body), nullptr, false);
+    const std::string call = text.substr(body, end - body);
+    if (json_depth(call) > kMaxJsonDepth) return r;  // too deep to be a call: text
+    const auto j = nlohmann::json::parse(call, nullptr, false);
     if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return r;
     const nlohmann::json args = j.value("arguments", nlohmann::json::object());
     calls.push_back({j["name"].get<std::string>(),

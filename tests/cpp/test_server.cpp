@@ -288,3 +288,29 @@ TEST(ApiKey, ComparesWholeKeys) {
 
 }  // namespace
 }  // namespace wedlm::server
+
+namespace wedlm::server {
+namespace {
+
+// JSON carried inside strings is bounded before it is parsed, as the body is: a tool call's
+// arguments nested 200,000 deep (a 400 KB body) overflowed the stack in the copy of the parsed
+// value. The request is refused naming the field; the same text from the model stays text.
+TEST_F(ServerPieces, JsonInsideStringsIsBoundedBeforeItIsParsed) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const json call = {
+      {"id", "c1"}, {"type", "function"}, {"function", {{"name", "f"}, {"arguments", deep}}}};
+  const json msgs = json::array({{{"role", "user"}, {"content", "hi"}},
+                                 {{"role", "assistant"}, {"tool_calls", json::array({call})}}});
+  const ApiError e = chat_error({{"messages", msgs}});
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.param, "messages[1].tool_calls");
+  EXPECT_NE(e.message.find("more than 100 deep"), std::string::npos) << e.message;
+  const std::string nested = "{\"name\": \"f\", \"arguments\": " + deep + "}";
+  const ParsedReply r = parse_tool_calls("<tool_call>\n" + nested + "\n</tool_call>");
+  EXPECT_TRUE(r.calls.empty());
+  EXPECT_EQ(r.content.size(), nested.size() + 25) << "the whole reply stays text";
+  EXPECT_EQ(json_depth("[\"[[[[\", {\"a\": [1]}]"), 3u) << "brackets in strings do not count";
+}
+
+}  // namespace
+}  // namespace wedlm::server
