@@ -51,6 +51,25 @@ void on_event(const std::string& data, RequestOutcome& o, Clock::time_point t0,
 
 }  // namespace
 
+Result<std::string> first_model(const ClientConfig& cfg) {
+  httplib::Client cli(cfg.base_url);
+  cli.set_read_timeout(cfg.timeout_s, 0);
+  httplib::Headers headers;
+  if (!cfg.api_key.empty()) headers.emplace("Authorization", "Bearer " + cfg.api_key);
+  const auto res = cli.Get("/v1/models", headers);
+  const auto fail = [&](const std::string& why) {
+    return Status(ErrorKind::kIo,
+                  fmt::format("{}/v1/models: {} (give --model)", cfg.base_url, why));
+  };
+  if (!res) return fail(httplib::to_string(res.error()));
+  if (res->status != 200) return fail(fmt::format("HTTP {}", res->status));
+  const json j = json::parse(res->body, nullptr, false);
+  if (!j.is_object() || !j.value("data", json()).is_array() || j["data"].empty() ||
+      !j["data"][0].value("id", json()).is_string())
+    return fail("no model listed");
+  return j["data"][0]["id"].get<std::string>();
+}
+
 RequestOutcome stream_request(const ClientConfig& cfg, json body) {
   body["stream"] = true;
   body["stream_options"] = {{"include_usage", true}};

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/status.h"
+
 namespace wedlm::bench {
 
 struct ClientConfig {
@@ -28,6 +30,10 @@ struct RequestOutcome {
   bool usage_reported = false;
   std::string text, finish_reason;
 };
+
+// The id of the first model the server lists at GET /v1/models (what requests name when the
+// user names none); an error naming the URL and what came back otherwise.
+Result<std::string> first_model(const ClientConfig& cfg);
 
 // Sends `body` with "stream": true and usage requested; blocks until the stream ends.
 RequestOutcome stream_request(const ClientConfig& cfg, nlohmann::json body);

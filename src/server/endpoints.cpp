@@ -91,9 +91,9 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
   auto api = std::make_shared<ApiRequest>(std::move(std::get<ApiRequest>(parsed)));
   auto handle = engine->submit(api->engine);
   if (!handle.is_ok()) return fail(submit_error(handle.status(), api->chat));
-  auto run = std::make_shared<CompletionRun>(*m, *api, ReplyHeader{chat, id, m->name, unix_now()},
-                                             handle.value(),
-                                             t0 + std::chrono::seconds(cfg_.timeout_s), &abort_);
+  auto run = std::make_shared<CompletionRun>(
+      *m, *api, ReplyHeader{chat, id, api->model, unix_now()}, handle.value(),
+      t0 + std::chrono::seconds(cfg_.timeout_s), &abort_);
   const auto finished = [this, api, run, id, t0, m] {
     metrics_.on_request(run->end().counters, finish_reason_of(run->end().finish_reason));
     log_line(dumped(log_of(id, *api, *run, ms_since(t0), cfg_.log_prompts, *m->tok)));

@@ -188,6 +188,19 @@ void read_wedlm(JsonFields& f, GenerateParams& p) {
   p.penalty = f.number("wedlm_penalty", 0, 1e9).value_or(p.penalty);
 }
 
+// The model a request names, if this server serves it; the served name when it names none.
+ApiResult<std::string> model_of(const json& body, const ServedModel& m) {
+  const auto it = body.find("model");
+  if (it == body.end() || it->is_null()) return m.name;
+  if (!it->is_string()) return field_error("model", "'model' must be a string, got " + shown(*it));
+  const std::string& name = it->get_ref<const std::string&>();
+  if (m.serves(name)) return name;
+  return ApiError{404, "invalid_request_error",
+                  fmt::format("The model '{}' does not exist: this server serves '{}'",
+                              name.substr(0, 200), m.name),
+                  "model", "model_not_found"};
+}
+
 // The fields both endpoints share, after the prompt is known.
 ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedModel& m,
                                      uint64_t seed, const std::string& prompt_field) {
@@ -244,10 +257,13 @@ ApiResult<ChatRequest> parse_conversation(const json& body) {
 }
 
 ApiResult<ApiRequest> parse_chat(const json& body, const ServedModel& m, uint64_t seed) {
+  auto model = model_of(body, m);
+  if (auto* e = std::get_if<ApiError>(&model)) return *e;
   auto conv = parse_conversation(body);
   if (auto* e = std::get_if<ApiError>(&conv)) return *e;
   ApiRequest r;
   r.chat = true;
+  r.model = std::get<std::string>(model);
   const ChatRequest& req = std::get<ChatRequest>(conv);
   auto ids = m.chat->encode(*m.tok, req);
   if (!ids.is_ok()) return invalid_request(ids.status().message(), "messages");
@@ -263,9 +279,12 @@ ApiResult<ApiRequest> parse_chat(const json& body, const ServedModel& m, uint64_
 }
 
 ApiResult<ApiRequest> parse_completion(const json& body, const ServedModel& m, uint64_t seed) {
+  auto model = model_of(body, m);
+  if (auto* e = std::get_if<ApiError>(&model)) return *e;
   JsonFields f(body);
   const json* p = f.get("prompt");
   ApiRequest r;
+  r.model = std::get<std::string>(model);
   if (p && p->is_array() && p->size() == 1 && (p->front().is_string() || p->front().is_array()))
     p = &p->front();  // a batch of one
   if (p && p->is_string()) {

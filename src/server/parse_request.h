@@ -21,6 +21,7 @@ namespace wedlm::server {
 
 struct ApiRequest {
   bool chat = false;  // /v1/chat/completions (else /v1/completions)
+  std::string model;  // the name replies carry: the request's, else the served one
   Request engine;     // prompt ids and decoding parameters
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
@@ -33,6 +34,8 @@ struct ApiRequest {
 template <class T>
 using ApiResult = std::variant<T, ApiError>;
 
+// A request whose "model" this server does not serve gets 404 model_not_found naming it (vLLM's
+// and OpenAI's answer); one without "model" is for the served model.
 // `seed` is used when the request has none (a fresh one per request gives OpenAI's behaviour).
 ApiResult<ApiRequest> parse_chat(const nlohmann::json& body, const ServedModel& m, uint64_t seed);
 ApiResult<ApiRequest> parse_completion(const nlohmann::json& body, const ServedModel& m,

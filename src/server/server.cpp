@@ -202,6 +202,8 @@ void Server::routes() {
       send_error(r, {405, "invalid_request_error", q.path + " takes POST", "", ""});
     });
   s.Get("/v1/models", guarded([this](const auto&, auto& r) { models(r); }));
+  s.Get(R"(/v1/models/(.+))",
+        guarded([this](const auto& q, auto& r) { model(q.matches[1].str(), r); }));
   s.Get("/health", [this](const auto&, auto& r) { health(r); });
   s.Post("/tokenize", guarded([this](const auto& q, auto& r) { tokenize(q, r); }));
   s.Post("/detokenize", guarded([this](const auto& q, auto& r) { detokenize(q, r); }));
@@ -219,16 +221,34 @@ void Server::health(httplib::Response& res) {
   send_json(res, {{"status", "ok"}});
 }
 
+namespace {
+
+ojson model_card(const ServedModel& m, const std::string& id) {
+  return {{"id", id},
+          {"object", "model"},
+          {"created", m.created},
+          {"owned_by", "wedlm.cpp"},
+          {"max_model_len", m.facts.context}};
+}
+
+}  // namespace
+
 void Server::models(httplib::Response& res) {
   const ServedModel* m = model_.load();
   ojson data = ojson::array();
-  if (m)
-    data.push_back({{"id", m->name},
-                    {"object", "model"},
-                    {"created", m->created},
-                    {"owned_by", "wedlm.cpp"},
-                    {"max_model_len", m->facts.context}});
+  if (m) data.push_back(model_card(*m, m->name));
   send_json(res, {{"object", "list"}, {"data", data}});
+}
+
+// GET /v1/models/{id}: the card of a served name (the SDK's models.retrieve), else 404.
+void Server::model(const std::string& id, httplib::Response& res) {
+  const ServedModel* m = model_.load();
+  if (!m) return send_error(res, unavailable("Loading model"));
+  if (!m->serves(id))
+    return send_error(
+        res, {404, "invalid_request_error", "The model '" + id.substr(0, 200) + "' does not exist",
+              "model", "model_not_found"});
+  send_json(res, model_card(*m, id));
 }
 
 }  // namespace wedlm::server

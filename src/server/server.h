@@ -61,6 +61,7 @@ class Server {
   void detokenize(const httplib::Request& req, httplib::Response& res);
   void apply_template(const httplib::Request& req, httplib::Response& res);
   void models(httplib::Response& res);
+  void model(const std::string& id, httplib::Response& res);
   void health(httplib::Response& res);
   void log_line(const std::string& json_line);
 

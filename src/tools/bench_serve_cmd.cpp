@@ -19,7 +19,8 @@ void add_bench_serve(CLI::App* app, BenchServeFlags& b) {
   app->add_option("--endpoint", b.endpoint, "/v1/chat/completions or /v1/completions")
       ->capture_default_str();
   app->add_option("--api-key", b.api_key, "Bearer key (or env OPENAI_API_KEY)");
-  app->add_option("--model", b.model, "the model name requests carry")->capture_default_str();
+  app->add_option("--model", b.model,
+                  "the model name requests carry (default: the first the server lists)");
   app->add_option("--scenario", b.scenario, "single, batch, multi-turn, stability or smoke")
       ->capture_default_str();
   app->add_option("--num-prompts", b.num_prompts, "requests per run (stability: per pass)")
@@ -93,18 +94,26 @@ Result<bench::ScenarioOptions> options_of(BenchServeFlags b) {
   o.conversations = int(b.conversations), o.turns = int(b.turns);
   o.smoke_file = b.smoke_file;
   o.check_answers = !b.completion_only;
+  if (o.model.empty()) {  // the server's own name for its model
+    auto m = bench::first_model(o.client);
+    if (!m.is_ok())  // the requests will fail and be counted, with the server's answer
+      std::fprintf(stderr, "wedlm: %s; requests name the model 'default'\n",
+                   m.status().message().c_str());
+    o.model = m.is_ok() ? m.value() : "default";
+  }
   return o;
 }
 
 using ModeResults = std::vector<std::pair<std::string, nlohmann::ordered_json>>;
 
 // --save-result and --html.
-Status write_results(const BenchServeFlags& b, const ModeResults& results) {
+Status write_results(const BenchServeFlags& b, const std::string& model,
+                     const ModeResults& results) {
   if (!b.save_result.empty()) {
     nlohmann::ordered_json j = {
         {"scenario", b.scenario},
         {"base_url", b.base_url},
-        {"model_id", b.model},
+        {"model_id", model},
         {"num_prompts", b.num_prompts},
         {"request_rate", std::isfinite(b.request_rate) ? nlohmann::ordered_json(b.request_rate)
                                                        : nlohmann::ordered_json("inf")},
@@ -143,7 +152,7 @@ int run_bench_serve(const BenchServeFlags& b) {
     results.emplace_back(mode.empty() ? "server default" : mode, r.json);
     ok = ok && r.ok;
   }
-  if (Status s = write_results(b, results); !s.is_ok()) return fail(s.message());
+  if (Status s = write_results(b, o.model, results); !s.is_ok()) return fail(s.message());
   return ok ? 0 : 2;
 }
 

@@ -92,8 +92,9 @@ int run_batch(const CommonFlags& f, const GenerateParams& g, const BatchFlags& b
 
 // serve: the server's flags bound to ServerConfig's fields (one default each, there).
 struct ServeFlags {
-  server::ServerConfig config;  // --host, --port, --api-key, --timeout, --threads-http, ...
-  std::string alias;
+  server::ServerConfig config;     // --host, --port, --api-key, --timeout, --threads-http, ...
+  std::vector<std::string> names;  // --served-model-name (and --alias): the first is the id
+  bool any_model = false;          // --any-model
   double shutdown_grace_s = 10;
   EngineFlags engine;
 };
@@ -119,9 +120,9 @@ int run_bench(CommonFlags f, const BenchFlags& b);
 
 // wedlm bench-serve
 struct BenchServeFlags {
-  std::string base_url = "http://127.0.0.1:8080", endpoint = "/v1/chat/completions", api_key,
-              model = "default", scenario = "single", concurrency = "1,4,8", decode_mode,
-              save_result, html, smoke_file = WEDLM_SOURCE_DIR "/prompts/smoke_prompts.jsonl";
+  std::string base_url = "http://127.0.0.1:8080", endpoint = "/v1/chat/completions", api_key, model,
+              scenario = "single", concurrency = "1,4,8", decode_mode, save_result, html,
+              smoke_file = WEDLM_SOURCE_DIR "/prompts/smoke_prompts.jsonl";
   int64_t num_prompts = 20, min_tokens = -1, max_tokens = 128, conversations = 4, turns = 4;
   double request_rate = std::numeric_limits<double>::infinity(), temperature = 0;
   uint64_t seed = 0;

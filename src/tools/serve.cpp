@@ -51,7 +51,9 @@ Result<ServedModel> served_model(const CommonFlags& f, const ServeFlags& s, cons
     return Status(m.tok_status.kind(),
                   "serve needs the model's tokenizer.json: " + m.tok_status.message());
   ServedModel sm;
-  sm.name = s.alias.empty() ? name_of(f.model_dir) : s.alias;
+  sm.name = s.names.empty() ? name_of(f.model_dir) : s.names.front();
+  if (s.names.size() > 1) sm.aliases.assign(s.names.begin() + 1, s.names.end());
+  sm.any_model = s.any_model;
   sm.tok = &*m.tok;
   sm.chat = &chat;
   sm.config = m.ck->config();
@@ -84,7 +86,12 @@ void add_serve(CLI::App* app, ServeFlags& s) {
       ->capture_default_str();
   app->add_option("--api-key", c.api_key,
                   "require 'Authorization: Bearer KEY' (or env WEDLM_API_KEY)");
-  app->add_option("--alias", s.alias, "model name clients see (default: the directory's name)");
+  app->add_option("--served-model-name,--alias", s.names,
+                  "model names requests may give; the first is the id replies and /v1/models "
+                  "show (default: the model directory's name)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app->add_flag("--any-model", s.any_model,
+                "answer requests for any model name (default: 404 model_not_found)");
   app->add_option("--timeout", c.timeout_s, "socket and per-request time limit, seconds")
       ->capture_default_str();
   app->add_option("--threads-http", c.http_threads,

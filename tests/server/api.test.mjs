@@ -45,7 +45,7 @@ async function streamChat(params) {
 test('chat, not streamed: the CLI reply, finish reason and usage', async () => {
   for (const prompt of ['Count from 1 to 10.', 'What is 347 * 6?', 'Reverse the word "engine".']) {
     const want = cliReply(prompt);
-    const r = await client.chat.completions.create({ model: 'x', messages: user(prompt), temperature: 0 });
+    const r = await client.chat.completions.create({ model: 'wedlm-tiny', messages: user(prompt), temperature: 0 });
     assert.equal(r.object, 'chat.completion');
     assert.equal(r.model, 'wedlm-tiny');
     assert.equal(r.choices[0].message.role, 'assistant');
@@ -62,15 +62,15 @@ test('chat, not streamed: the CLI reply, finish reason and usage', async () => {
 
 test('a repeated prompt is served from the prefix cache', async () => {
   const messages = user('Sort these numbers in ascending order: 42, 7, 19, 3, 88.');
-  await client.chat.completions.create({ messages, model: 'x', temperature: 0, max_tokens: 5 });
-  const again = await client.chat.completions.create({ messages, model: 'x', temperature: 0, max_tokens: 5 });
+  await client.chat.completions.create({ messages, model: 'wedlm-tiny', temperature: 0, max_tokens: 5 });
+  const again = await client.chat.completions.create({ messages, model: 'wedlm-tiny', temperature: 0, max_tokens: 5 });
   const p = again.usage.prompt_tokens;
   assert.equal(again.usage.prompt_tokens_details.cached_tokens, Math.floor(p / 16) * 16,
                'every full 16-token block of the prompt is cached');
 });
 
 test('chat streamed: same text as not streamed, role first, usage chunk last', async () => {
-  const params = { model: 'x', messages: user('Count from 1 to 20.'), temperature: 0 };
+  const params = { model: 'wedlm-tiny', messages: user('Count from 1 to 20.'), temperature: 0 };
   const whole = await client.chat.completions.create(params);
   const s = await streamChat(params);
   assert.equal(s.text, whole.choices[0].message.content);
@@ -83,20 +83,20 @@ test('chat streamed: same text as not streamed, role first, usage chunk last', a
 
 test('completions, streamed and not, text prompt and token ids', async () => {
   const prompt = '<|im_start|>user\nCount from 1 to 12.<|im_end|>\n<|im_start|>assistant\n';
-  const r = await client.completions.create({ model: 'x', prompt, temperature: 0, max_tokens: 100 });
+  const r = await client.completions.create({ model: 'wedlm-tiny', prompt, temperature: 0, max_tokens: 100 });
   assert.equal(r.object, 'text_completion');
   assert.equal(r.choices[0].text, cliReply('Count from 1 to 12.').text);
   assert.equal(r.choices[0].finish_reason, 'stop');
   const ids = (await post(srv.url, '/tokenize', { content: prompt })).json.tokens;
-  const byIds = await client.completions.create({ model: 'x', prompt: ids, temperature: 0, max_tokens: 100 });
+  const byIds = await client.completions.create({ model: 'wedlm-tiny', prompt: ids, temperature: 0, max_tokens: 100 });
   assert.equal(byIds.choices[0].text, r.choices[0].text);
-  const stream = await client.completions.create({ model: 'x', prompt, temperature: 0, max_tokens: 100,
+  const stream = await client.completions.create({ model: 'wedlm-tiny', prompt, temperature: 0, max_tokens: 100,
                                                    stream: true });
   let text = '', finish = null;
   for await (const c of stream) { text += c.choices[0]?.text ?? ''; finish = c.choices[0]?.finish_reason ?? finish; }
   assert.equal(text, r.choices[0].text);
   assert.equal(finish, 'stop');
-  const short = await client.completions.create({ model: 'x', prompt, temperature: 0, max_tokens: 3 });
+  const short = await client.completions.create({ model: 'wedlm-tiny', prompt, temperature: 0, max_tokens: 3 });
   assert.equal(short.choices[0].finish_reason, 'length');
   assert.equal(short.usage.completion_tokens, 3);
 });
@@ -136,7 +136,7 @@ test('SSE framing is exact: data lines, one finish, usage, [DONE]', async () => 
 
 test('stop strings: never sent, streamed or not, even across tokens', async () => {
   for (const stop of [', 5', ['7,', ' 4'], '10']) {
-    const params = { model: 'x', messages: user('Count from 1 to 10.'), temperature: 0, stop };
+    const params = { model: 'wedlm-tiny', messages: user('Count from 1 to 10.'), temperature: 0, stop };
     const whole = await client.chat.completions.create(params);
     const text = whole.choices[0].message.content;
     const first = [stop].flat().map((s) => '1, 2, 3, 4, 5, 6, 7, 8, 9, 10'.indexOf(s)).filter((i) => i >= 0);
@@ -148,7 +148,7 @@ test('stop strings: never sent, streamed or not, even across tokens', async () =
 });
 
 test('logprobs: per token, greedy takes the likeliest, texts add up', async () => {
-  const r = await client.chat.completions.create({ model: 'x', messages: user('Count from 1 to 6.'),
+  const r = await client.chat.completions.create({ model: 'wedlm-tiny', messages: user('Count from 1 to 6.'),
                                                    temperature: 0, logprobs: true, top_logprobs: 3 });
   const content = r.choices[0].logprobs.content;
   assert.equal(content.map((e) => e.token).join(''), r.choices[0].message.content);
@@ -161,9 +161,9 @@ test('logprobs: per token, greedy takes the likeliest, texts add up', async () =
     assert.ok(e.top_logprobs[1].logprob <= e.top_logprobs[0].logprob);
     assert.deepEqual(e.bytes, [...Buffer.from(e.token)]);
   }
-  const none = await client.chat.completions.create({ model: 'x', messages: user('Hi'), temperature: 0 });
+  const none = await client.chat.completions.create({ model: 'wedlm-tiny', messages: user('Hi'), temperature: 0 });
   assert.equal(none.choices[0].logprobs, null);
-  const c = await client.completions.create({ model: 'x', prompt: 'Count from 1 to 9', max_tokens: 5,
+  const c = await client.completions.create({ model: 'wedlm-tiny', prompt: 'Count from 1 to 9', max_tokens: 5,
                                              temperature: 0, logprobs: 2, ignore_eos: true });
   const lp = c.choices[0].logprobs;
   assert.equal(lp.tokens.length, 5);
@@ -176,19 +176,19 @@ test('logprobs: per token, greedy takes the likeliest, texts add up', async () =
 });
 
 test('sampling with a seed repeats; WeDLM knobs are honoured', async () => {
-  const params = { model: 'x', messages: user('Write a small JSON object.'), temperature: 1, seed: 11,
+  const params = { model: 'wedlm-tiny', messages: user('Write a small JSON object.'), temperature: 1, seed: 11,
                    max_tokens: 40 };
   const a = await client.chat.completions.create(params);
   const b = await client.chat.completions.create(params);
   assert.equal(a.choices[0].message.content, b.choices[0].message.content);
-  const ar = await client.chat.completions.create({ model: 'x', messages: user('Count from 1 to 10.'),
+  const ar = await client.chat.completions.create({ model: 'wedlm-tiny', messages: user('Count from 1 to 10.'),
                                                     temperature: 0, decode_mode: 'ar' });
   assert.equal(ar.usage.timings.forwards, ar.usage.completion_tokens, 'AR: one token per forward');
-  const one = await client.chat.completions.create({ model: 'x', messages: user('Count from 1 to 10.'),
+  const one = await client.chat.completions.create({ model: 'wedlm-tiny', messages: user('Count from 1 to 10.'),
                                                      temperature: 0, wedlm_threshold: null });
   assert.ok(one.usage.timings.forwards >= one.usage.completion_tokens,
             'no threshold: one slot filled per forward');
-  const wide = await client.chat.completions.create({ model: 'x', messages: user('Count from 1 to 10.'),
+  const wide = await client.chat.completions.create({ model: 'wedlm-tiny', messages: user('Count from 1 to 10.'),
                                                       temperature: 0, wedlm_window: 4 });
   assert.ok(wide.usage.timings.tokens_per_forward <= 4);
 });

@@ -100,7 +100,7 @@ test('unknown fields are ignored, unknown routes are 404s, and the server still 
 
 test('the SDK sees errors as APIError with status and type', async () => {
   const client = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-  await assert.rejects(client.chat.completions.create({ model: 'x', messages: user('hi'), n: 3 }),
+  await assert.rejects(client.chat.completions.create({ model: 'wedlm-tiny', messages: user('hi'), n: 3 }),
                        (e) => e.status === 400 && e.type === 'invalid_request_error' && e.param === 'n');
 });
 

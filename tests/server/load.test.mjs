@@ -20,7 +20,7 @@ const heldout = readFileSync(`${root}/tests/data/heldout_wedlm_tiny.jsonl`, 'utf
 // Request i: a held-out user message; greedy or seeded sampling; WeDLM or AR; chat or completions.
 function request(i) {
   const h = heldout[(i * 37) % heldout.length];
-  const p = { model: 'x', max_tokens: 120, temperature: i % 3 === 1 ? 0.8 : 0, seed: 500 + i,
+  const p = { model: 'wedlm-tiny', max_tokens: 120, temperature: i % 3 === 1 ? 0.8 : 0, seed: 500 + i,
               decode_mode: i % 4 === 3 ? 'ar' : 'wedlm' };
   if (i % 5 === 4) return { kind: 'completions', params: { ...p, prompt: h.prompt_ids } };
   return { kind: 'chat', params: { ...p, messages: [h.messages[0]] } };
