@@ -155,7 +155,7 @@ Result<ModelConfig> parse_model_config(const std::string& path, const std::strin
   WEDLM_RETURN_IF_ERROR(read_variant(path, j, c));
   WEDLM_RETURN_IF_ERROR(get_double(path, j, "rms_norm_eps", 0.0, 1.0, 1e-6, c.rms_norm_eps));
   WEDLM_RETURN_IF_ERROR(get_double(path, j, "rope_theta", 0.0, 1e12, 10000.0, c.rope_theta));
-  WEDLM_RETURN_IF_ERROR(get_int(path, j, "max_position_embeddings", 1, int64_t{1} << 24, 4096,
+  WEDLM_RETURN_IF_ERROR(get_int(path, j, "max_position_embeddings", 1, int64_t{1} << 24, -1,
                                 c.max_position_embeddings));
   WEDLM_RETURN_IF_ERROR(get_bool(path, j, "tie_word_embeddings", false, c.tie_word_embeddings));
   WEDLM_RETURN_IF_ERROR(

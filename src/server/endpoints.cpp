@@ -6,6 +6,7 @@
 #include "server/completion_run.h"
 #include "server/http_util.h"
 #include "server/json_fields.h"
+#include "server/log.h"
 #include "server/server.h"
 
 namespace wedlm::server {
@@ -79,7 +80,8 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
   res.set_header("X-Request-Id", id);  // also tells the access log that this request logged
   const auto fail = [&](const ApiError& e) {
     send_error(res, e);
-    log_line(dumped(error_log_of(id, req.path, e, ms_since(t0), cfg_.log_prompts)));
+    log_json(level_of_status(e.status),
+             error_log_of(id, req.path, e, ms_since(t0), cfg_.log_prompts));
   };
   if (draining_) return fail(unavailable("The server is shutting down"));
   if (!m || !engine) return fail(unavailable("Loading model"));
@@ -96,7 +98,7 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
       t0 + std::chrono::seconds(cfg_.timeout_s), &abort_);
   const auto finished = [this, api, run, id, t0, m] {
     metrics_.on_request(run->end().counters, finish_reason_of(run->end().finish_reason));
-    log_line(dumped(log_of(id, *api, *run, ms_since(t0), cfg_.log_prompts, *m->tok)));
+    log_json(LogLevel::kInfo, log_of(id, *api, *run, ms_since(t0), cfg_.log_prompts, *m->tok));
   };
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");

@@ -47,8 +47,9 @@ std::string Histogram::render(const std::string& name) const {
   return out;
 }
 
-Metrics::Metrics()
-    : ttft_(kTtft),
+Metrics::Metrics(std::string build)
+    : build_(std::move(build)),
+      ttft_(kTtft),
       e2e_(kE2e),
       tpot_(kTpot),
       queue_(kTtft),
@@ -83,6 +84,8 @@ void Metrics::on_request(const RequestCounters& c, const std::string& finish_rea
 std::string Metrics::render(const EngineStats* s) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string o;
+  o += header("wedlm:build_info", "gauge", "The build serving: its commit (always 1).");
+  o += fmt::format("wedlm:build_info{{commit=\"{}\"}} 1\n", build_);
   o += header("wedlm:http_requests_total", "counter", "HTTP requests by endpoint and status.");
   for (const auto& [k, n] : http_)
     o += fmt::format("wedlm:http_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", k.first,

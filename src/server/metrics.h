@@ -31,7 +31,8 @@ class Histogram {
 
 class Metrics {
  public:
-  Metrics();
+  // `build`: the build commit, shown by wedlm:build_info.
+  explicit Metrics(std::string build = "unknown");
   void on_http(const std::string& endpoint, int status);
   // A generation request ended (any finish reason) with these counters.
   void on_request(const RequestCounters& c, const std::string& finish_reason);
@@ -39,6 +40,7 @@ class Metrics {
 
  private:
   mutable std::mutex mu_;
+  std::string build_;
   std::map<std::pair<std::string, int>, uint64_t> http_;  // (endpoint, status) -> count
   std::map<std::string, uint64_t> finished_;              // finish reason -> count
   uint64_t prompt_tokens_ = 0, generation_tokens_ = 0, cached_tokens_ = 0;

@@ -12,6 +12,7 @@
 
 #include "server/connections.h"
 #include "server/http_util.h"
+#include "server/log.h"
 #include "server/task_pool.h"
 
 namespace wedlm::server {
@@ -32,7 +33,7 @@ int default_http_threads(const SchedulerConfig& engine) {
 }
 
 Server::Server(ServerConfig cfg)
-    : cfg_(std::move(cfg)), http_(std::make_unique<httplib::Server>()) {
+    : cfg_(std::move(cfg)), http_(std::make_unique<httplib::Server>()), metrics_(cfg_.build) {
   routes();
 }
 
@@ -129,12 +130,6 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   stopper.join();
 }
 
-void Server::log_line(const std::string& line) {
-  std::lock_guard<std::mutex> lock(log_mu_);
-  fmt::print(stderr, "{}\n", line);
-  std::fflush(stderr);
-}
-
 bool Server::authorized(const httplib::Request& req) const {
   if (cfg_.api_key.empty() || req.path == "/health" || req.path == "/metrics" ||
       req.method == "OPTIONS")  // CORS preflights carry no credentials
@@ -169,10 +164,11 @@ void Server::routes() {
       if (req.path == k) endpoint = k;
     metrics_.on_http(endpoint, res.status);
     if (res.status >= 400 && !res.has_header("X-Request-Id"))  // generation requests log their own
-      log_line(dumped({{"event", "request"},
-                       {"endpoint", endpoint},
-                       {"method", req.method},
-                       {"status", res.status}}));
+      log_json(level_of_status(res.status), {{"event", "request"},
+                                             {"endpoint", endpoint},
+                                             {"method", req.method},
+                                             {"path", req.path.substr(0, 200)},
+                                             {"status", res.status}});
   });
   // Browsers' clients (web UIs) need CORS: any origin, the API's methods and headers.
   s.set_default_headers({{"Access-Control-Allow-Origin", "*"}});

@@ -32,7 +32,8 @@ struct ServerConfig {
   int timeout_s = 600;       // socket read/write timeout and per-request time limit
   bool log_prompts = false;  // put prompt and reply text in the request log
   size_t max_body_bytes = 8u << 20;
-  int http_threads = 0;  // most HTTP worker threads; 0: default_http_threads({})
+  int http_threads = 0;           // most HTTP worker threads; 0: default_http_threads({})
+  std::string build = "unknown";  // the build commit (wedlm:build_info)
 };
 
 // HTTP worker threads by default: one for every request the engine can hold, running or queued
@@ -63,7 +64,6 @@ class Server {
   void models(httplib::Response& res);
   void model(const std::string& id, httplib::Response& res);
   void health(httplib::Response& res);
-  void log_line(const std::string& json_line);
 
   ServerConfig cfg_;
   std::unique_ptr<httplib::Server> http_;
@@ -73,7 +73,6 @@ class Server {
   std::atomic<int64_t> in_flight_{0}, next_id_{1};
   int port_ = -1;  // bound
   Metrics metrics_;
-  std::mutex log_mu_;
 };
 
 // Constant-time comparison of a presented key with the expected one.

@@ -193,10 +193,6 @@ int64_t report(std::vector<json>& results, const Engine& eng, double wall_s, boo
 
 int run_batch(const CommonFlags& f, const GenerateParams& g, const BatchFlags& b) {
   if (b.concurrency < 1) return fail("--concurrency must be >= 1");
-  if (!f.prompt.empty() || !f.prompt_ids.empty() || !f.prompt_file.empty() || f.chat)
-    return fail(
-        "batch reads its prompts from --requests (\"prompt\", \"prompt_ids\" or "
-        "\"messages\" per line); -p, -f, --prompt-ids and --chat do not apply");
   auto l = load(f);
   if (!l.is_ok()) return fail(l.status().to_string());
   Context cx{f, g, l.value(), std::nullopt};

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -12,6 +13,16 @@
 #include "tokenizer/chat_template.h"
 
 namespace wedlm::cli {
+
+std::string data_path(const std::string& rel) {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed = exe.parent_path().parent_path() / "share/wedlm" / rel;
+    if (std::filesystem::exists(installed, ec)) return installed.string();
+  }
+  return std::string(WEDLM_SOURCE_DIR) + "/" + rel;
+}
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "wedlm: %s\n", msg.c_str());
@@ -76,18 +87,24 @@ Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional
   return ids;
 }
 
-void add_common(CLI::App* app, CommonFlags& f) {
+void add_model_flags(CLI::App* app, CommonFlags& f) {
   app->add_option("-m,--model", f.model_dir, "Hugging Face model directory")->capture_default_str();
+  app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
+  app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");
+  add_forward_flags(app, f.forward);
+}
+
+void add_prompt_flags(CLI::App* app, CommonFlags& f) {
   app->add_option("--prompt-ids", f.prompt_ids, "prompt as comma-separated token ids");
   app->add_option("-p,--prompt", f.prompt, "prompt text (special tokens in it are parsed)");
   app->add_option("-f,--file", f.prompt_file, "read the prompt text from a file");
   app->add_flag("--chat", f.chat,
                 "send the text as a user message through the model's chat template");
   app->add_option("--system", f.system, "system message (with --chat)");
+}
+
+void add_json_flag(CLI::App* app, CommonFlags& f) {
   app->add_flag("--json", f.json, "print one JSON object");
-  app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
-  app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");
-  add_forward_flags(app, f.forward);
 }
 
 void add_forward_flags(CLI::App* app, ForwardSpec& s) {

@@ -22,8 +22,13 @@
 
 namespace wedlm::cli {
 
+// A file the project ships (the bundled model, the smoke prompts), `rel` to the data root: the
+// install prefix's share/wedlm beside the binary (`cmake --install`), else the source tree the
+// binary was built from.
+std::string data_path(const std::string& rel);
+
 struct CommonFlags {
-  std::string model_dir = WEDLM_DEFAULT_MODEL;
+  std::string model_dir = data_path("models/wedlm-tiny");
   std::string prompt_ids, prompt, prompt_file, system;
   bool chat = false, json = false;
   int threads = 0;
@@ -54,7 +59,11 @@ Result<std::vector<int32_t>> parse_ids(const std::string& s);
 // a user message (after an optional --system one) through the model's chat template.
 Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional<Tokenizer>& tok,
                                        const Status& tok_status);
-void add_common(CLI::App* app, CommonFlags& f);
+// Each subcommand takes only the flags it uses: the model's (-m, -t, -c and the forward's), the
+// prompt's (-p, -f, --prompt-ids, --chat, --system), --json.
+void add_model_flags(CLI::App* app, CommonFlags& f);
+void add_prompt_flags(CLI::App* app, CommonFlags& f);
+void add_json_flag(CLI::App* app, CommonFlags& f);
 // --device, --kv-block, --gpu-memory-util, --cuda-graphs, --cuda-tiled-attention
 void add_forward_flags(CLI::App* app, ForwardSpec& spec);
 void add_generate(CLI::App* app, GenerateParams& p);
@@ -122,7 +131,7 @@ int run_bench(CommonFlags f, const BenchFlags& b);
 struct BenchServeFlags {
   std::string base_url = "http://127.0.0.1:8080", endpoint = "/v1/chat/completions", api_key, model,
               scenario = "single", concurrency = "1,4,8", decode_mode, save_result, html,
-              smoke_file = WEDLM_SOURCE_DIR "/prompts/smoke_prompts.jsonl";
+              smoke_file = data_path("prompts/smoke_prompts.jsonl");
   int64_t num_prompts = 20, min_tokens = -1, max_tokens = 128, conversations = 4, turns = 4;
   double request_rate = std::numeric_limits<double>::infinity(), temperature = 0;
   uint64_t seed = 0;

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -12,17 +13,22 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "server/log.h"
 #include "server/server.h"
 #include "tools/cli.h"
+#include "wedlm_commit.h"
 
 namespace wedlm::cli {
 namespace {
 
 using server::ServedModel;
 
-void log_event(const nlohmann::ordered_json& j) {
-  fmt::print(stderr, "{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  std::fflush(stderr);
+void log_event(const nlohmann::ordered_json& j) { server::log_json(server::LogLevel::kInfo, j); }
+
+// A failure to start, logged as what it is; the exit status.
+int failed(const std::string& message) {
+  server::log_json(server::LogLevel::kError, {{"event", "error"}, {"message", message}});
+  return 1;
 }
 
 // Request defaults: the checkpoint's generation_config.json sampling fields, else the Tencent
@@ -112,41 +118,45 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
   signal(SIGPIPE, SIG_IGN);                   // a vanished client is an error return, not a kill
   server::ServerConfig sc = s.config;
+  sc.build = WEDLM_COMMIT;
   if (const char* env = std::getenv("WEDLM_API_KEY"); sc.api_key.empty() && env) sc.api_key = env;
   // a thread per connection for every request the engine can hold, running or queued
   sc.http_threads = sc.http_threads > 0 ? sc.http_threads
                                         : server::default_http_threads(s.engine.config.scheduler);
-  if (sc.timeout_s < 1) return fail("--timeout must be at least 1 second");
+  if (sc.timeout_s < 1) return failed("--timeout must be at least 1 second");
   server::Server srv(sc);
   auto port = srv.bind();
-  if (!port.is_ok()) return fail(port.status().message());
+  if (!port.is_ok()) return failed(port.status().message());
   std::thread http([&] { srv.run(); });
   log_event({{"event", "listening"},
              {"host", sc.host},
              {"port", port.value()},
              {"auth", !sc.api_key.empty()}});
+  std::atomic<bool> giving_up{false};  // a failed start, not a signal, stops the server
   std::thread signals([&] {
     const int sig = wait_for_signal(set);
-    log_event({{"event", "shutdown"}, {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    if (!giving_up)
+      log_event({{"event", "shutdown"}, {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
     srv.shutdown(std::chrono::milliseconds(int64_t(s.shutdown_grace_s * 1000)));
   });
   const auto stop = [&](int code) {
+    giving_up = code != 0;
     if (code != 0) kill(getpid(), SIGTERM);  // wakes the signal thread, which stops the server
     signals.join();
     http.join();
     return code;
   };
   auto l = load(f);
-  if (!l.is_ok()) return fail(l.status().to_string()), stop(1);
+  if (!l.is_ok()) return failed(l.status().to_string()), stop(1);
   const ChatTemplate chat = ChatTemplate::load(f.model_dir);
   if (!chat.note().empty()) log_event({{"event", "note"}, {"message", chat.note()}});
   auto sm = served_model(f, s, l.value(), chat);
-  if (!sm.is_ok()) return fail(sm.status().to_string()), stop(1);
+  if (!sm.is_ok()) return failed(sm.status().to_string()), stop(1);
   CommonFlags spec = f;
   if (Status e = check_engine_flags(s.engine, spec.forward); !e.is_ok())
-    return fail(e.message()), stop(1);
+    return failed(e.message()), stop(1);
   auto fw = l.value().forward(spec);
-  if (!fw.is_ok()) return fail(fw.status().message()), stop(1);
+  if (!fw.is_ok()) return failed(fw.status().message()), stop(1);
   const std::string device = fw.value()->device();
   Engine engine(std::move(fw).value(), sm.value().facts, s.engine.config);
   srv.attach(sm.value(), engine);

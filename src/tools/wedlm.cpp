@@ -34,6 +34,7 @@
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 #include "tools/cli.h"
+#include "wedlm_commit.h"
 
 namespace wedlm {
 namespace {
@@ -147,7 +148,7 @@ int run_perplexity(const CommonFlags& f) {
 }
 
 struct TokenizeFlags {
-  std::string model_dir = WEDLM_DEFAULT_MODEL, text, decode;
+  std::string model_dir = data_path("models/wedlm-tiny"), text, decode;
   bool json = false, jsonl = false, skip_special = false, timing = false;
 };
 
@@ -237,29 +238,36 @@ int main(int argc, char** argv) {
   using namespace wedlm;
   using namespace wedlm::cli;
   CLI::App app{"wedlm: WeDLM diffusion language model inference"};
+  app.set_version_flag("--version", std::string("wedlm ") + WEDLM_COMMIT,
+                       "print the build (its commit) and exit");
   app.require_subcommand(1);
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last one wins
   CommonFlags cg, cp, ci;
   GenerateParams g;
   CLI::App* gen = app.add_subcommand("generate", "generate a continuation");
-  add_common(gen, cg);
+  add_model_flags(gen, cg);
+  add_prompt_flags(gen, cg);
+  add_json_flag(gen, cg);
   add_generate(gen, g);
   CommonFlags cb;
   GenerateParams gb;
   BatchFlags bf;
   CLI::App* batch = app.add_subcommand("batch", "JSONL requests through the serving engine");
-  add_common(batch, cb);
+  add_model_flags(batch, cb);
+  add_json_flag(batch, cb);
   add_generate(batch, gb);
   add_batch(batch, bf);
   CLI::App* ppl = app.add_subcommand("perplexity", "next-token log-probabilities of a text");
-  add_common(ppl, cp);
+  add_model_flags(ppl, cp);
+  add_prompt_flags(ppl, cp);
+  add_json_flag(ppl, cp);
   TokenizeFlags tf;
   CLI::App* tokz = app.add_subcommand("tokenize", "text -> ids, ids -> text");
   add_tokenize(tokz, tf);
   CommonFlags cs;
   ServeFlags sf;
   CLI::App* serve = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
-  add_common(serve, cs);
+  add_model_flags(serve, cs);
   add_serve(serve, sf);
   CommonFlags cbench;
   BenchFlags bnf;

@@ -16,7 +16,8 @@ using test::RawTensor;
 // A tiny Qwen2-family checkpoint (q/k/v biases, no QK norm, head_dim derived, tied embeddings).
 const char* kTinyQwen2 = R"({"model_type": "qwen2", "vocab_size": 64, "hidden_size": 16,
   "intermediate_size": 24, "num_hidden_layers": 2, "num_attention_heads": 4,
-  "num_key_value_heads": 2, "tie_word_embeddings": true, "eos_token_id": 3})";
+  "num_key_value_heads": 2, "tie_word_embeddings": true, "eos_token_id": 3,
+  "max_position_embeddings": 64})";
 
 std::vector<RawTensor> tiny_qwen2_tensors() {
   std::vector<RawTensor> ts = {{"model.embed_tokens.weight", "BF16", {64, 16}, {}},

@@ -14,7 +14,8 @@ const char* kQwen3 = R"({"model_type": "wedlm", "vocab_size": 151936, "hidden_si
 // A Qwen2.5-7B-shaped config: no head_dim, no qk_norm / attention_bias / mask_token_id fields.
 const char* kQwen2 = R"({"model_type": "qwen2", "vocab_size": 152064, "hidden_size": 3584,
   "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
-  "num_key_value_heads": 4, "eos_token_id": [151645, 151643]})";
+  "num_key_value_heads": 4, "max_position_embeddings": 32768,
+  "eos_token_id": [151645, 151643]})";
 
 std::string with(const std::string& base, const std::string& key, const std::string& value) {
   const std::string k = "\"" + key + "\": ";
@@ -95,6 +96,11 @@ TEST(ModelConfig, BadValuesNameTheFieldAndValue) {
     EXPECT_NE(s.message().find("config.json"), std::string::npos);
   }
   EXPECT_NE(parse_error("{\"model_type\": \"qwen3\"}").message().find("missing required field"),
+            std::string::npos);
+  // the context sizes the KV pool: never guessed (it was 4096 when missing)
+  EXPECT_NE(parse_error(with(kQwen3, "max_position_embeddings", "null"))
+                .message()
+                .find("missing required field 'max_position_embeddings'"),
             std::string::npos);
   EXPECT_NE(parse_error("{not json").message().find("bad JSON"), std::string::npos);
 }

@@ -154,3 +154,33 @@ def test_device_flag():
         assert r.stdout.strip() == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
     cpu = run("generate", "--prompt-ids", ids, "--temperature", "0", "--device", "cpu")
     assert cpu.returncode == 0 and cpu.stdout.strip() == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+
+
+def test_version_names_the_build():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("wedlm ") and len(r.stdout.split()[1]) >= 7
+
+
+def test_each_subcommand_lists_only_its_flags():
+    serve = run("serve", "--help").stdout
+    assert "--port" in serve and "--served-model-name" in serve
+    for flag in ("--prompt-ids", "--chat", "--json", "-p,--prompt"):
+        assert flag not in serve, flag
+    batch = run("batch", "--help").stdout
+    assert "--requests" in batch and "--json" in batch and "--chat" not in batch
+    assert "--chat" in run("generate", "--help").stdout
+
+
+def test_an_installed_binary_finds_the_bundled_model(tmp_path):
+    build = os.path.dirname(os.path.dirname(os.path.dirname(WEDLM)))
+    if not shutil.which("cmake") or not os.path.exists(os.path.join(build, "cmake_install.cmake")):
+        pytest.skip("no cmake or no build tree to install from")
+    subprocess.run(["cmake", "--install", build, "--prefix", str(tmp_path)], check=True,
+                   capture_output=True)
+    r = subprocess.run([str(tmp_path / "bin" / "wedlm"), "generate", "-p", "Count from 1 to 5.",
+                        "--chat", "--temperature", "0"], capture_output=True, text=True,
+                       cwd="/", timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "1, 2, 3, 4, 5", r.stderr
+    help_text = subprocess.run([str(tmp_path / "bin" / "wedlm"), "generate", "--help"],
+                               capture_output=True, text=True).stdout
+    assert str(tmp_path / "share" / "wedlm" / "models" / "wedlm-tiny") in help_text
