@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.h"
 #include "io/mapped_file.h"
 
 namespace wedlm {
@@ -134,6 +135,10 @@ Status read_shape(const std::string& path, const json& j, ModelConfig& c) {
 // A JSON object, or a Status naming the file and the parser's complaint.
 Result<json> parse_object(const std::string& path, const std::string& text) {
   json j;
+  if (json_depth(text) > kMaxJsonDepth)  // printing such a value in an error would overflow
+    return Status(ErrorKind::kCorruptFile, fmt::format("{}: nests arrays and objects more than {} "
+                                                       "deep",
+                                                       path, kMaxJsonDepth));
   try {
     j = json::parse(text);
   } catch (const json::exception& e) {

@@ -1,10 +1,13 @@
 #include "io/safetensors.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+
+#include "core/json_depth.h"
 
 namespace wedlm {
 namespace {
@@ -111,6 +114,9 @@ Result<std::vector<TensorInfo>> parse_safetensors(const std::string& path, const
     return corrupt(path,
                    fmt::format("header length {} past the end of the file ({} bytes)", n, size));
   json header;
+  const std::string_view text(reinterpret_cast<const char*>(data + 8), size_t(n));
+  if (json_depth(text) > kMaxJsonDepth)  // printing such a value in an error would overflow
+    return corrupt(path, fmt::format("JSON header nests more than {} deep", kMaxJsonDepth));
   try {
     header = json::parse(data + 8, data + 8 + n);
   } catch (const json::exception& e) {

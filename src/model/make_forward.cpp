@@ -4,6 +4,8 @@
 #include <cmath>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <fmt/core.h>
 
 #ifdef WEDLM_HAVE_CUDA
@@ -22,6 +24,31 @@ std::string cpu_name() {  // /proc/cpuinfo's model name
     if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
       return line.substr(line.find(':') + 2);
   return "unknown CPU";
+}
+
+// Bytes of memory the system can give now (MemAvailable), else its physical memory; 0 unknown.
+double available_memory() {
+  std::ifstream in("/proc/meminfo");
+  for (std::string key; in >> key;) {
+    double kib = 0;
+    in >> kib;
+    if (key == "MemAvailable:") return kib * 1024;
+    in.ignore(64, '\n');
+  }
+  const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && size > 0 ? double(pages) * double(size) : 0;
+}
+
+// The CPU pool must fit in memory: it is allocated at once, and a size from a flag or a config
+// (4 x max_position_embeddings) could otherwise end the process with bad_alloc.
+Status check_cpu_pool(int64_t blocks, const ForwardSpec& s, const ModelConfig& cfg) {
+  const double bytes = double(blocks * s.block_size) * double(kv_bytes_per_token(cfg, "cpu"));
+  const double have = available_memory();
+  if (have <= 0 || bytes <= have) return Status::ok();
+  return bad(fmt::format(
+      "the KV pool of {} token slots takes {:.2f} GiB, more than the {:.2f} GiB of memory "
+      "available; give a smaller --kv-size (or -c)",
+      blocks * s.block_size, bytes / double(1 << 30), have / double(1 << 30)));
 }
 
 // The pool's token slots as given; 0 when the spec leaves it to the device.
@@ -115,8 +142,9 @@ int64_t kv_bytes_per_token(const ModelConfig& cfg, const std::string& device) {
 
 Result<KvSize> parse_kv_size(const std::string& text) {
   static const std::pair<const char*, double> kUnits[] = {
-      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6},
-      {"GB", 1e9},     {"B", 1.0}};
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+      {"KB", 1e3},     {"MB", 1e6},        {"GB", 1e9},           {"TB", 1e12},
+      {"B", 1.0}};
   double value = 0;
   const char* end = text.data() + text.size();
   const auto [rest, ec] = std::from_chars(text.data(), end, value);
@@ -146,6 +174,7 @@ Result<std::unique_ptr<Forward>> make_forward(const ForwardSpec& s, const Checkp
     const int64_t tokens = given_tokens(s, cfg, "cpu");
     const int64_t blocks =
         kv_blocks_for(tokens > 0 ? tokens : default_kv_tokens(cfg), s.block_size);
+    WEDLM_RETURN_IF_ERROR(check_cpu_pool(blocks, s, cfg));
     return std::unique_ptr<Forward>(
         std::make_unique<CpuForward>(cpu_model(), blocks, s.block_size));
   }

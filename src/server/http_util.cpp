@@ -1,6 +1,7 @@
 #include "server/http_util.h"
 
 #include <algorithm>
+#include <cctype>
 #include <string_view>
 
 #include <fmt/core.h>
@@ -31,7 +32,11 @@ std::string dumped(const ojson& j) {
 
 ApiResult<json> json_body(const httplib::Request& req) {
   const std::string type = req.get_header_value("Content-Type");
-  if (!type.empty() && type.find("application/json") == std::string::npos)
+  std::string media = type.substr(0, type.find(';'));  // case-insensitive, parameters apart
+  media.erase(media.find_last_not_of(" \t") + 1);
+  media.erase(0, media.find_first_not_of(" \t"));
+  for (char& c : media) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (!type.empty() && media != "application/json")
     return ApiError{415, "invalid_request_error",
                     "Content-Type must be application/json, got '" + type + "'", "", ""};
   if (!is_valid_utf8(req.body)) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.h"  // json_depth, kMaxJsonDepth: also for JSON inside strings
 #include "server/api_error.h"
 
 namespace wedlm::server {
@@ -32,13 +33,6 @@ class JsonFields {
   const nlohmann::json& b_;
   std::optional<ApiError> error_;
 };
-
-// The deepest nesting of arrays and objects in a JSON text (brackets inside strings skipped).
-// Copying or printing a parsed value recurses, so text nested deeper than kMaxJsonDepth is
-// refused before it is parsed: a request body, and JSON carried inside its strings (tool call
-// arguments) or written by the model.
-inline constexpr size_t kMaxJsonDepth = 100;
-size_t json_depth(std::string_view text);
 
 // A JSON value shown in an error message, cut to 60 characters.
 std::string shown(const nlohmann::json& v);

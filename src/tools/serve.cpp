@@ -32,15 +32,25 @@ int failed(const std::string& message) {
 }
 
 // Request defaults: the checkpoint's generation_config.json sampling fields, else the Tencent
-// engine's defaults (wedlm-spec.md §3.7).
-SamplingParams default_sampling(const std::string& dir) {
+// engine's defaults (wedlm-spec.md §3.7). Values no request could use are refused by name at
+// start (else every request would fail).
+Result<SamplingParams> default_sampling(const std::string& dir) {
   SamplingParams s;
-  std::ifstream in(dir + "/generation_config.json");
+  const std::string path = dir + "/generation_config.json";
+  std::ifstream in(path);
   const auto j = nlohmann::json::parse(in, nullptr, false);
   if (!j.is_object()) return s;
   if (j.contains("temperature") && j["temperature"].is_number()) s.temperature = j["temperature"];
   if (j.contains("top_p") && j["top_p"].is_number()) s.top_p = j["top_p"];
   if (j.contains("top_k") && j["top_k"].is_number_integer()) s.top_k = j["top_k"];
+  const auto bad = [&](const std::string& what) {
+    return Status(ErrorKind::kCorruptFile, path + ": " + what);
+  };
+  if (!(s.temperature >= 0 && s.temperature <= 100))
+    return bad(fmt::format("temperature {} must be in [0, 100]", s.temperature));
+  if (!(s.top_p > 0 && s.top_p <= 1))
+    return bad(fmt::format("top_p {} must be in (0, 1]", s.top_p));
+  if (s.top_k < 0) s.top_k = 0;  // -1 and 0 both mean off (as in requests)
   return s;
 }
 
@@ -69,7 +79,9 @@ Result<ServedModel> served_model(const CommonFlags& f, const ServeFlags& s, cons
     auto t = tok->decode(ids, true);
     return t.is_ok() ? t.value() : std::string();
   };
-  sm.sampling = default_sampling(f.model_dir);
+  auto sampling = default_sampling(f.model_dir);
+  if (!sampling.is_ok()) return sampling.status();
+  sm.sampling = sampling.value();
   sm.created = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();

@@ -97,6 +97,10 @@ TEST(ModelConfig, BadValuesNameTheFieldAndValue) {
   }
   EXPECT_NE(parse_error("{\"model_type\": \"qwen3\"}").message().find("missing required field"),
             std::string::npos);
+  // a value nested 100,000 deep overflowed the stack while the error message printed it
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_NE(parse_error(with(kQwen3, "num_hidden_layers", deep)).message().find("more than 100"),
+            std::string::npos);
   // the context sizes the KV pool: never guessed (it was 4096 when missing)
   EXPECT_NE(parse_error(with(kQwen3, "max_position_embeddings", "null"))
                 .message()

@@ -75,6 +75,15 @@ TEST(Safetensors, BadJsonHeader) {
   expect_error(with_header("[1, 2]", 0), ErrorKind::kCorruptFile, "not an object");
 }
 
+// A shape nested 100,000 deep overflowed the stack while the error message printed it.
+TEST(Safetensors, DeeplyNestedHeadersAreRefusedBeforeTheyAreParsed) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  expect_error(
+      with_header(
+          "{\"w\": {\"dtype\": \"F32\", \"shape\": " + deep + ", \"data_offsets\": [0, 4]}}", 4),
+      ErrorKind::kCorruptFile, "nests more than 100 deep");
+}
+
 TEST(Safetensors, UnknownDtypeNamesTensorAndDtype) {
   expect_error(with_header(R"({"w": {"dtype": "I4", "shape": [2], "data_offsets": [0, 1]}})", 1),
                ErrorKind::kUnsupported, "'w': unknown dtype 'I4'");

@@ -145,3 +145,13 @@ test('a full queue answers 503 with Retry-After; the server recovers', async () 
     assert.equal((await small.stop()).code, 0);
   }
 });
+
+test('Content-Type is matched as a media type: case-insensitive, parameters apart, no prefixes', async () => {
+  const body = JSON.stringify({ messages: [{ role: 'user', content: 'Count from 1 to 3.' }], max_tokens: 4 });
+  for (const [type, status] of [['APPLICATION/JSON', 200], ['application/json; charset=utf-8', 200],
+                                ['application/jsonfoo', 415], ['text/json', 415]]) {
+    const r = await fetch(`${srv.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': type }, body });
+    assert.equal(r.status, status, type);
+    await r.text();
+  }
+});
