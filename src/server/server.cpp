@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include <fmt/core.h>
@@ -178,8 +179,27 @@ void Server::routes() {
     r.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
     r.set_header("Access-Control-Max-Age", "86400");
   });
-  // Authentication inside the handlers, after the body is read: a 401 sent before it would
-  // leave the body in the connection, to be read as the next request.
+  // Before the body is read: a compressed body (cpp-httplib would inflate it past the body limit:
+  // 1 MiB of gzip is 1 GiB) and a request without the key are answered at once, and the
+  // connection is closed, so that the unread body is never taken for the next request.
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    std::optional<ApiError> refused;
+    if (!encoding.empty() && encoding != "identity")
+      refused = ApiError{415, "invalid_request_error",
+                         "Content-Encoding '" + encoding.substr(0, 40) +
+                             "' is not accepted: send the body uncompressed",
+                         "", ""};
+    else if (!authorized(req))
+      refused = ApiError{401, "authentication_error",
+                         "Invalid or missing API key (send 'Authorization: Bearer <key>')", "",
+                         "invalid_api_key"};
+    if (!refused) return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, *refused);
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // The handlers check the key again (the routes' contract does not rest on the order above).
   const auto guarded = [this](auto handler) {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
       if (!authorized(req))

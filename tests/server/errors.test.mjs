@@ -120,6 +120,11 @@ test('API key: Bearer required on /v1, constant-time checked; /health and /metri
     assert.equal((await fetch(`${keyed.url}/v1/models`)).status, 401);
     const sdk = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: 'sekret-key' });
     assert.equal((await sdk.models.list()).data[0].id, 'wedlm-tiny');
+    // without the key a body is never read: 401 at once, and the connection closed
+    const big = JSON.stringify({ messages: user('x'.repeat(6 << 20)) });
+    const r = await post(keyed.url, '/v1/chat/completions', big);
+    isError(r, 401, 'authentication_error');
+    assert.equal(r.headers.get('connection'), 'close');
   } finally {
     assert.equal((await keyed.stop()).code, 0);
   }
@@ -154,4 +159,17 @@ test('Content-Type is matched as a media type: case-insensitive, parameters apar
     assert.equal(r.status, status, type);
     await r.text();
   }
+});
+
+test('compressed bodies are refused before they are read or inflated', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const bomb = gzipSync(Buffer.alloc(64 << 20));  // 64 MiB of zeros in ~64 KB
+  const r = await fetch(`${srv.url}/v1/chat/completions`, {
+    method: 'POST', body: bomb,
+    headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' } });
+  const j = await r.json();
+  assert.equal(r.status, 415);
+  assert.match(j.error.message, /Content-Encoding 'gzip'/);
+  assert.equal(r.headers.get('connection'), 'close');
+  assert.equal((await fetch(`${srv.url}/health`)).status, 200, 'the server still serves');
 });
