@@ -1,6 +1,6 @@
 #include "bench/bench_report.h"
 
-#include <fstream>
+#include <cstdlib>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -40,8 +40,12 @@ std::string markdown(const ReportHeader& h, const std::vector<CaseResult>& rows)
         threshold_of(c), c.parallel, label(c), mean(r.tokens_per_s), stddev(r.tokens_per_s),
         r.forwards_per_s, r.tokens_per_forward, r.ttft_ms);
   }
-  return o + fmt::format("\n{}, {} repetitions after a warm-up, {}, build {}\n", h.cpu, h.reps,
-                         h.sampling, h.commit);
+  std::string load = "unknown";
+  if (h.load_average.size() == 3)
+    load = fmt::format("{:.2f} {:.2f} {:.2f}", h.load_average[0], h.load_average[1],
+                       h.load_average[2]);
+  return o + fmt::format("\n{}, {} repetitions after a warm-up, {}, build {}, load average {}\n",
+                         h.cpu, h.reps, h.sampling, h.commit, load);
 }
 
 std::string csv(const ReportHeader& h, const std::vector<CaseResult>& rows) {
@@ -60,10 +64,16 @@ std::string csv(const ReportHeader& h, const std::vector<CaseResult>& rows) {
 }
 
 std::string json_report(const ReportHeader& h, const std::vector<CaseResult>& rows) {
-  nlohmann::ordered_json j = {
-      {"build_commit", h.commit}, {"cpu", h.cpu},           {"backend", h.backend},
-      {"model", h.model},         {"params", h.params},     {"dtype", h.dtype},
-      {"repetitions", h.reps},    {"sampling", h.sampling}, {"results", nlohmann::json::array()}};
+  nlohmann::ordered_json j = {{"build_commit", h.commit},
+                              {"cpu", h.cpu},
+                              {"backend", h.backend},
+                              {"model", h.model},
+                              {"params", h.params},
+                              {"dtype", h.dtype},
+                              {"repetitions", h.reps},
+                              {"sampling", h.sampling},
+                              {"load_average", h.load_average},
+                              {"results", nlohmann::json::array()}};
   for (const CaseResult& r : rows) {
     const BenchCase& c = r.c;
     j["results"].push_back(
@@ -85,6 +95,12 @@ std::string json_report(const ReportHeader& h, const std::vector<CaseResult>& ro
 }
 
 }  // namespace
+
+std::vector<double> load_average() {
+  double l[3] = {0, 0, 0};
+  if (getloadavg(l, 3) != 3) return {};
+  return {l[0], l[1], l[2]};
+}
 
 std::string report(const ReportHeader& h, const std::vector<CaseResult>& rows, ReportFormat f) {
   switch (f) {

@@ -13,8 +13,12 @@ struct ReportHeader {
   std::string model, dtype, backend = "CPU", cpu, commit;
   int64_t params = 0;
   int reps = 0;
-  std::string sampling = "greedy";  // or "temperature 0.8, top-k 40, top-p 0.9"
+  std::string sampling = "greedy";   // or "temperature 0.8, top-k 40, top-p 0.9"
+  std::vector<double> load_average;  // 1, 5 and 15 minutes, at the start (other load skews)
 };
+
+// The system's load averages (1, 5, 15 minutes); empty when unknown.
+std::vector<double> load_average();
 
 enum class ReportFormat { kMarkdown, kCsv, kJson };
 

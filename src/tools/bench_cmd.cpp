@@ -201,10 +201,15 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
   }
   const auto& w = l.ck->weights();
   const auto [backend, processor] = device_names(dev.value());
-  bench::ReportHeader h{bm.value().name, dtype_name(w.embed->dtype),
-                        backend,         processor,
-                        WEDLM_COMMIT,    n_params(*l.ck),
-                        int(b.reps),     sampling_of(in.sampling)};
+  bench::ReportHeader h{bm.value().name,
+                        dtype_name(w.embed->dtype),
+                        backend,
+                        processor,
+                        WEDLM_COMMIT,
+                        n_params(*l.ck),
+                        int(b.reps),
+                        sampling_of(in.sampling),
+                        bench::load_average()};
   std::vector<bench::CaseResult> rows;
   for (const bench::BenchCase& c : cases.value()) {
     auto r = bench::run_case(in, c);

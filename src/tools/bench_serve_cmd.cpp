@@ -8,6 +8,7 @@
 
 #include <fmt/core.h>
 
+#include "bench/bench_report.h"
 #include "bench/html_report.h"
 #include "bench/serve_scenarios.h"
 #include "tools/cli.h"
@@ -117,7 +118,8 @@ Status write_results(const BenchServeFlags& b, const std::string& model,
         {"num_prompts", b.num_prompts},
         {"request_rate", std::isfinite(b.request_rate) ? nlohmann::ordered_json(b.request_rate)
                                                        : nlohmann::ordered_json("inf")},
-        {"seed", b.seed}};
+        {"seed", b.seed},
+        {"load_average", bench::load_average()}};  // the client's machine, at the end
     if (results.size() == 1) j["result"] = results[0].second;
     for (const auto& [mode, r] : results)
       if (results.size() > 1) j["results"][mode] = r;
@@ -152,6 +154,9 @@ int run_bench_serve(const BenchServeFlags& b) {
     results.emplace_back(mode.empty() ? "server default" : mode, r.json);
     ok = ok && r.ok;
   }
+  if (const auto l = bench::load_average(); l.size() == 3)  // other load skews every figure
+    std::cout << fmt::format("load average {:.2f} {:.2f} {:.2f} (this machine, at the end)\n", l[0],
+                             l[1], l[2]);
   if (Status s = write_results(b, o.model, results); !s.is_ok()) return fail(s.message());
   return ok ? 0 : 2;
 }

@@ -65,6 +65,7 @@ def test_sampling_flags_are_reported_and_checked():
     assert out["sampling"] == "temperature 0.8, top-k 40, top-p 0.9"
     assert out["results"][0]["tokens_per_s"]["mean"] > 0
     assert bench_json("-p", "16", "-n", "0", "--mode", "ar")["sampling"] == "greedy"
+    assert len(bench_json("-p", "16", "-n", "0", "--mode", "ar")["load_average"]) == 3
     bad = run("bench", "-p", "0", "-n", "4", "-r", "1", "--temperature", "1", "--top-p", "1.5")
     assert bad.returncode != 0 and "top_p 1.5 must be in (0, 1]" in bad.stderr
 
@@ -75,6 +76,7 @@ def test_markdown_and_csv():
     lines = md.stdout.splitlines()
     assert lines[0].startswith("| model | params | dtype | backend | threads | mode |")
     assert "| wedlm-tiny | 7.35 M | BF16 | CPU |" in lines[2] and "| pp16 |" in lines[2]
+    assert ", load average " in lines[-1], lines[-1]  # other load on the machine skews figures
     csv = run("bench", "-p", "16", "-n", "0", "-r", "1", "--mode", "ar", "-o", "csv")
     header, row = csv.stdout.splitlines()
     assert header.split(",")[-5:] == ["tokens_per_s", "tokens_per_s_sd", "forwards_per_s",
