@@ -10,6 +10,7 @@
 
 #include "bench/stats.h"
 #include "engine/engine.h"
+#include "ops/cpu/cpu_topology.h"
 #include "ops/sampling/sampling.h"
 
 namespace wedlm::bench {
@@ -95,7 +96,7 @@ Result<CaseResult> run_case(const BenchInput& in, const BenchCase& c) {
                   fmt::format("{}: prompt {} + tokens + window need {} positions, the model has {}",
                               label(c), prompt, need, cfg.max_position_embeddings));
   BenchCase resolved = c;
-  resolved.threads = c.threads > 0 ? c.threads : omp_get_num_procs();
+  resolved.threads = c.threads > 0 ? c.threads : physical_cpu_cores();
   EngineConfig ec;
   ec.scheduler.max_running = c.parallel;
   ec.scheduler.prefill_chunk = std::max<int64_t>(256, prompt * c.parallel);  // one prefill forward

@@ -142,7 +142,7 @@ void add_bench(CLI::App* app, BenchFlags& b) {
   app->add_option("--window", b.window, "WeDLM windows")->capture_default_str();
   app->add_option("--threshold", b.threshold, "WeDLM thresholds (or none)")->capture_default_str();
   app->add_option("--parallel", b.parallel, "concurrent sequences (-np)")->capture_default_str();
-  app->add_option("-t,--threads", b.threads, "threads (0 = all cores)")->capture_default_str();
+  app->add_option("-t,--threads", b.threads, "threads (0 = one per physical core)")->capture_default_str();
   app->add_option("-o,--output", b.output, "md, csv or json")->capture_default_str();
   app->add_option("--random-weights", b.random_weights,
                   "time a random checkpoint of this shape: qwen3-0.6b, qwen3-1.7b, qwen3-4b, "

@@ -10,6 +10,7 @@
 
 #include <fmt/core.h>
 
+#include "ops/cpu/cpu_topology.h"
 #include "tokenizer/chat_template.h"
 
 namespace wedlm::cli {
@@ -89,7 +90,7 @@ Result<std::vector<int32_t>> prompt_of(const CommonFlags& f, const std::optional
 
 void add_model_flags(CLI::App* app, CommonFlags& f) {
   app->add_option("-m,--model", f.model_dir, "Hugging Face model directory")->capture_default_str();
-  app->add_option("-t,--threads", f.threads, "CPU threads (0 = all)");
+  app->add_option("-t,--threads", f.threads, "CPU threads (0 = one per physical core)");
   app->add_option("-c,--context", f.context, "context length (0 = max_position_embeddings)");
   add_forward_flags(app, f.forward);
 }
@@ -122,7 +123,8 @@ void add_forward_flags(CLI::App* app, ForwardSpec& s) {
 }
 
 Result<Loaded> load(const CommonFlags& f) {
-  if (f.threads > 0) omp_set_num_threads(f.threads);
+  // -t, else one thread per physical core (hyper-threads share a core's FMA units)
+  omp_set_num_threads(f.threads > 0 ? f.threads : physical_cpu_cores());
   if (auto device = resolve_device(f.forward); !device.is_ok()) return device.status();
   Loaded l;
   auto ck = Checkpoint::open(f.model_dir);

@@ -3,13 +3,16 @@
 // O(1) values of length <= 512 stays far below 1e-4 relative; a wrong index or stride is O(1).
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 
 #include <gtest/gtest.h>
 
 #include "core/dtype.h"
 #include "ops/cpu/cpu_attention.h"
+#include "ops/cpu/cpu_topology.h"
 #include "ops/ops.h"
+#include "test_util.h"
 
 namespace wedlm {
 namespace {
@@ -214,6 +217,30 @@ TEST_F(PagedAttention, BothCpuPathsMatchTheReferenceAndAreBatchInvariant) {
     for (size_t e = 0; e < width; ++e) ASSERT_EQ(a2[e], a[e]) << what;
     EXPECT_NE(a2[width], a[width]) << what << ": row 1 sees its own key";
   }
+}
+
+}  // namespace
+}  // namespace wedlm
+
+namespace wedlm {
+namespace {
+
+// Four CPUs, two cores with two hyper-threads each (cpu0 and cpu2 share core 0), and a CPU
+// without topology files: the default thread count is one per physical core.
+TEST(CpuTopology, CountsPhysicalCoresNotHyperThreads) {
+  const std::string root = test::temp_dir();
+  const int core_of[] = {0, 1, 0, 1};
+  for (int cpu = 0; cpu < 4; ++cpu) {
+    const std::string dir = root + "/cpu" + std::to_string(cpu) + "/topology";
+    std::filesystem::create_directories(dir);
+    test::write_text(dir + "/physical_package_id", "0\n");
+    test::write_text(dir + "/core_id", std::to_string(core_of[cpu]) + "\n");
+  }
+  EXPECT_EQ(physical_cores_of({0, 1, 2, 3}, root), 2);
+  EXPECT_EQ(physical_cores_of({0, 2}, root), 1) << "two threads of one core";
+  EXPECT_EQ(physical_cores_of({0, 1, 2, 3, 4}, root), 3) << "cpu4 has no topology: its own core";
+  EXPECT_EQ(physical_cores_of({}, root), 1);
+  EXPECT_GE(physical_cpu_cores(), 1);
 }
 
 }  // namespace
