@@ -19,3 +19,5 @@ fi
 (cd build && OMP_WAIT_POLICY=passive ctest --output-on-failure -j"$(nproc)")
 # Debian's interpreter, where setup.sh installs numpy/regex/pytest (a pyenv python3 may shadow it)
 /usr/bin/python3 -m pytest -q -rs tests/python training/test_objective.py "$@"
+# The same C++ and server suites under ASan + UBSan (CI runs them: WEDLM_SANITIZERS=1)
+if [ "${WEDLM_SANITIZERS:-0}" = 1 ]; then scripts/test_sanitizers.sh; fi
