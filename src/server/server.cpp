@@ -141,6 +141,46 @@ bool Server::authorized(const httplib::Request& req) const {
          keys_equal(h.substr(prefix.size()), cfg_.api_key);
 }
 
+namespace {
+
+ApiError unauthorized() {
+  return {401, "authentication_error",
+          "Invalid or missing API key (send 'Authorization: Bearer <key>')", "", "invalid_api_key"};
+}
+
+}  // namespace
+
+// What is answered before the body is read: a compressed body (cpp-httplib would inflate it past
+// the body limit: 1 MiB of gzip is 1 GiB) and a request without the key.
+std::optional<ApiError> Server::refused_before_body(const httplib::Request& req) const {
+  const std::string encoding = req.get_header_value("Content-Encoding");
+  if (!encoding.empty() && encoding != "identity")
+    return ApiError{415, "invalid_request_error",
+                    "Content-Encoding '" + encoding.substr(0, 40) +
+                        "' is not accepted: send the body uncompressed",
+                    "", ""};
+  if (!authorized(req)) return unauthorized();
+  return std::nullopt;
+}
+
+// Counts every HTTP request by endpoint and status; logs the errors of the endpoints that do
+// not log their own (generation requests do, marked by X-Request-Id).
+void Server::access_log(const httplib::Request& req, const httplib::Response& res) {
+  static const char* kKnown[] = {
+      "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/tokenize",
+      "/detokenize",          "/apply-template", "/metrics"};
+  std::string endpoint = "other";
+  for (const char* k : kKnown)
+    if (req.path == k) endpoint = k;
+  metrics_.on_http(endpoint, res.status);
+  if (res.status >= 400 && !res.has_header("X-Request-Id"))
+    log_json(level_of_status(res.status), {{"event", "request"},
+                                           {"endpoint", endpoint},
+                                           {"method", req.method},
+                                           {"path", req.path.substr(0, 200)},
+                                           {"status", res.status}});
+}
+
 void Server::routes() {
   httplib::Server& s = *http_;
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -156,21 +196,7 @@ void Server::routes() {
         } catch (...) {}
         send_error(res, {500, "server_error", what, "", ""});
       });
-  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    static const char* kKnown[] = {
-        "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/tokenize",
-        "/detokenize",          "/apply-template", "/metrics"};
-    std::string endpoint = "other";
-    for (const char* k : kKnown)
-      if (req.path == k) endpoint = k;
-    metrics_.on_http(endpoint, res.status);
-    if (res.status >= 400 && !res.has_header("X-Request-Id"))  // generation requests log their own
-      log_json(level_of_status(res.status), {{"event", "request"},
-                                             {"endpoint", endpoint},
-                                             {"method", req.method},
-                                             {"path", req.path.substr(0, 200)},
-                                             {"status", res.status}});
-  });
+  s.set_logger([this](const auto& req, const auto& res) { access_log(req, res); });
   // Browsers' clients (web UIs) need CORS: any origin, the API's methods and headers.
   s.set_default_headers({{"Access-Control-Allow-Origin", "*"}});
   s.Options(R"(/.*)", [](const auto&, httplib::Response& r) {
@@ -179,21 +205,10 @@ void Server::routes() {
     r.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
     r.set_header("Access-Control-Max-Age", "86400");
   });
-  // Before the body is read: a compressed body (cpp-httplib would inflate it past the body limit:
-  // 1 MiB of gzip is 1 GiB) and a request without the key are answered at once, and the
-  // connection is closed, so that the unread body is never taken for the next request.
+  // Before the body is read (refused_before_body), the connection closed after the answer, so
+  // that the unread body is never taken for the next request.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const std::string encoding = req.get_header_value("Content-Encoding");
-    std::optional<ApiError> refused;
-    if (!encoding.empty() && encoding != "identity")
-      refused = ApiError{415, "invalid_request_error",
-                         "Content-Encoding '" + encoding.substr(0, 40) +
-                             "' is not accepted: send the body uncompressed",
-                         "", ""};
-    else if (!authorized(req))
-      refused = ApiError{401, "authentication_error",
-                         "Invalid or missing API key (send 'Authorization: Bearer <key>')", "",
-                         "invalid_api_key"};
+    const std::optional<ApiError> refused = refused_before_body(req);
     if (!refused) return httplib::Server::HandlerResponse::Unhandled;
     send_error(res, *refused);
     res.set_header("Connection", "close");
@@ -202,11 +217,7 @@ void Server::routes() {
   // The handlers check the key again (the routes' contract does not rest on the order above).
   const auto guarded = [this](auto handler) {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
-      if (!authorized(req))
-        return send_error(res, {401, "authentication_error",
-                                "Invalid or missing API key (send "
-                                "'Authorization: Bearer <key>')",
-                                "", "invalid_api_key"});
+      if (!authorized(req)) return send_error(res, unauthorized());
       handler(req, res);
     };
   };

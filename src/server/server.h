@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
 #include "engine/engine.h"
+#include "server/api_error.h"
 #include "server/metrics.h"
 #include "server/served_model.h"
 
@@ -57,6 +59,8 @@ class Server {
  private:
   void routes();
   bool authorized(const httplib::Request& req) const;
+  std::optional<ApiError> refused_before_body(const httplib::Request& req) const;
+  void access_log(const httplib::Request& req, const httplib::Response& res);
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
   void tokenize(const httplib::Request& req, httplib::Response& res);
   void detokenize(const httplib::Request& req, httplib::Response& res);
