@@ -48,6 +48,13 @@ ApiError from_http_status(int status) {
       return {413, "invalid_request_error", "the request body is larger than the server accepts",
               "", "request_too_large"};
     case 400: return invalid_request("malformed HTTP request");
+    case 408:
+      return {408, "invalid_request_error", "the request did not arrive in time", "",
+              "request_timeout"};
+    case 431:
+      return {431, "invalid_request_error", "the request's header fields are too large", "",
+              "headers_too_large"};
+    case 503: return unavailable("the server is busy: retry later");
     default:
       return {status, status >= 500 ? "server_error" : "invalid_request_error",
               "HTTP error " + std::to_string(status), "", ""};

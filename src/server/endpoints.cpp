@@ -1,8 +1,8 @@
 // The request handlers of Server that need a model: generation, tokenize, detokenize,
 // apply-template (server.cpp has the routes, authentication and lifecycle).
 #include <fmt/core.h>
-#include <httplib.h>
 
+#include "http/message.h"
 #include "server/completion_run.h"
 #include "server/http_util.h"
 #include "server/json_fields.h"
@@ -60,7 +60,7 @@ ojson error_log_of(const std::string& id, const std::string& endpoint, const Api
 }
 
 // A loaded model and a JSON body, or false after answering the error.
-bool model_and_body(const ServedModel* m, const httplib::Request& req, httplib::Response& res,
+bool model_and_body(const ServedModel* m, const http::Request& req, http::Response& res,
                     json& body) {
   if (!m) return send_error(res, unavailable("Loading model")), false;
   auto b = json_body(req);
@@ -71,7 +71,7 @@ bool model_and_body(const ServedModel* m, const httplib::Request& req, httplib::
 
 }  // namespace
 
-void Server::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
+void Server::generate(const http::Request& req, http::Response& res, bool chat) {
   const auto t0 = Clock::now();
   auto in_flight = std::make_shared<InFlight>(in_flight_);
   const ServedModel* m = model_.load();
@@ -105,21 +105,18 @@ void Server::generate(const httplib::Request& req, httplib::Response& res, bool 
   const bool stream = api->stream;
   // Both kinds are written as they are produced, so a client that leaves is noticed (a failed
   // write) and its request cancelled: SSE events, or the reply after whitespace heartbeats.
-  res.set_chunked_content_provider(
-      stream ? "text/event-stream" : "application/json",
-      [run, finished, in_flight, stream](size_t, httplib::DataSink& sink) {
-        const auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
-        if (stream)
-          run->stream(write);
-        else
-          write(dumped(run->collect(write)));
-        sink.done();
-        finished();
-        return true;
-      });
+  res.set_stream(stream ? "text/event-stream" : "application/json",
+                 [run, finished, in_flight, stream](http::BodyWriter& body) {
+                   const auto write = [&](const std::string& s) { return body.write(s); };
+                   if (stream)
+                     run->stream(write);
+                   else
+                     write(dumped(run->collect(write)));
+                   finished();
+                 });
 }
 
-void Server::tokenize(const httplib::Request& req, httplib::Response& res) {
+void Server::tokenize(const http::Request& req, http::Response& res) {
   const ServedModel* m = model_.load();
   json body;
   if (!model_and_body(m, req, res, body)) return;
@@ -155,7 +152,7 @@ void Server::tokenize(const httplib::Request& req, httplib::Response& res) {
   send_json(res, out);
 }
 
-void Server::detokenize(const httplib::Request& req, httplib::Response& res) {
+void Server::detokenize(const http::Request& req, http::Response& res) {
   const ServedModel* m = model_.load();
   json body;
   if (!model_and_body(m, req, res, body)) return;
@@ -178,7 +175,7 @@ void Server::detokenize(const httplib::Request& req, httplib::Response& res) {
   send_json(res, {{"content", text.value()}});
 }
 
-void Server::apply_template(const httplib::Request& req, httplib::Response& res) {
+void Server::apply_template(const http::Request& req, http::Response& res) {
   const ServedModel* m = model_.load();
   json body;
   if (!model_and_body(m, req, res, body)) return;

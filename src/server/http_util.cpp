@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include <fmt/core.h>
-#include <httplib.h>
+#include "http/message.h"
 
 #include "server/json_fields.h"
 #include "tokenizer/utf8.h"
@@ -14,14 +14,14 @@ namespace wedlm::server {
 
 using nlohmann::json;
 
-void send_error(httplib::Response& res, const ApiError& e) {
+void send_error(http::Response& res, const ApiError& e) {
   res.status = e.status;
   if (e.status == 503) res.set_header("Retry-After", "1");
   if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
   res.set_content(error_body(e), "application/json");
 }
 
-void send_json(httplib::Response& res, const ojson& j) {
+void send_json(http::Response& res, const ojson& j) {
   res.status = 200;
   res.set_content(dumped(j), "application/json");
 }
@@ -30,8 +30,8 @@ std::string dumped(const ojson& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-ApiResult<json> json_body(const httplib::Request& req) {
-  const std::string type = req.get_header_value("Content-Type");
+ApiResult<json> json_body(const http::Request& req) {
+  const std::string type = req.header("Content-Type");
   std::string media = type.substr(0, type.find(';'));  // case-insensitive, parameters apart
   media.erase(media.find_last_not_of(" \t") + 1);
   media.erase(0, media.find_first_not_of(" \t"));
@@ -47,8 +47,15 @@ ApiResult<json> json_body(const httplib::Request& req) {
   if (json_depth(req.body) > kMaxJsonDepth)
     return invalid_request(
         fmt::format("the request body nests arrays and objects more than {} deep", kMaxJsonDepth));
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded()) return invalid_request("the request body is not valid JSON");
+  json j;
+  try {
+    j = json::parse(req.body);
+  } catch (const json::parse_error& e) {  // where, and what the parser expected there
+    std::string_view what = e.what();  // "[json.exception.parse_error.101] parse error at ..."
+    what.remove_prefix(std::min(what.find("parse error"), what.size()));
+    return invalid_request(fmt::format("the request body is not valid JSON (byte {}): {}", e.byte,
+                                       what.substr(0, 300)));
+  }
   if (!j.is_object()) return invalid_request("the request body must be a JSON object");
   return j;
 }

@@ -14,20 +14,20 @@
 #include "server/openai_format.h"
 #include "server/parse_request.h"
 
-namespace httplib {
+namespace wedlm::http {
 struct Request;
 struct Response;
-}  // namespace httplib
+}  // namespace wedlm::http
 
 namespace wedlm::server {
 
 // An OpenAI error object with its status (and Retry-After on 503, WWW-Authenticate on 401).
-void send_error(httplib::Response& res, const ApiError& e);
-void send_json(httplib::Response& res, const ojson& j);
+void send_error(http::Response& res, const ApiError& e);
+void send_json(http::Response& res, const ojson& j);
 std::string dumped(const ojson& j);  // one line; invalid UTF-8 replaced
 // The body as a JSON object, or the error that says why it is not one (content type, UTF-8,
 // nesting deeper than 100, syntax, not an object).
-ApiResult<nlohmann::json> json_body(const httplib::Request& req);
+ApiResult<nlohmann::json> json_body(const http::Request& req);
 
 double ms_since(std::chrono::steady_clock::time_point t);
 int64_t unix_now();

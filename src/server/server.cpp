@@ -1,20 +1,14 @@
 #include "server/server.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <optional>
 #include <thread>
 
 #include <fmt/core.h>
-#include <httplib.h>
 
-#include "server/connections.h"
+#include "http/http_server.h"
 #include "server/http_util.h"
 #include "server/log.h"
-#include "server/task_pool.h"
 
 namespace wedlm::server {
 
@@ -33,71 +27,58 @@ int default_http_threads(const SchedulerConfig& engine) {
   return int(std::min<int64_t>(engine.max_running + engine.max_waiting + 16, 4096));
 }
 
-Server::Server(ServerConfig cfg)
-    : cfg_(std::move(cfg)), http_(std::make_unique<httplib::Server>()), metrics_(cfg_.build) {
-  routes();
-}
-
-Server::~Server() = default;
-
 namespace {
 
-// The listening socket's queue of connections not yet accepted. cpp-httplib (0.11, as Debian
-// builds it) listens with a backlog of 5, so a burst of new connections overflowed it and clients
-// waited out SYN retries (seconds) or timed out; the kernel caps this at net.core.somaxconn.
-constexpr int kListenBacklog = 4096;
-// Requests one kept-alive connection may carry (cpp-httplib's default, 5, made clients reconnect
-// every 5 requests) and how long it may idle between them.
-constexpr size_t kKeepAliveMaxRequests = size_t(1) << 20;
-constexpr time_t kKeepAliveIdleSeconds = 30;
+http::ServerOptions http_options(const ServerConfig& c) {
+  http::ServerOptions o;
+  o.limits.max_body_bytes = c.max_body_bytes;
+  o.max_connections = c.max_connections;
+  o.max_workers = size_t(c.http_threads > 0 ? c.http_threads : default_http_threads({}));
+  o.idle_timeout_s = c.keep_alive_timeout_s;
+  o.request_timeout_s = c.request_read_timeout_s;
+  o.write_timeout_s = std::min(c.timeout_s, 30);
+  return o;
+}
 
-// Why a bind failed, from errno right after it.
-std::string bind_failure(const std::string& host, int port, int err) {
-  const std::string where = fmt::format("cannot listen on {}:{}", host, port);
-  if (err == EADDRINUSE) return where + ": the port is in use (is another server running?)";
-  if (err == EADDRNOTAVAIL) return where + ": not an address of this machine";
-  if (err == EACCES) return where + ": permission denied (ports below 1024 need privileges)";
-  return where + " (in use, or not an address of this machine)";
+http::Response error_response(const ApiError& e) {
+  http::Response res;
+  send_error(res, e);
+  return res;
+}
+
+ApiError unauthorized() {
+  return {401, "authentication_error",
+          "Invalid or missing API key (send 'Authorization: Bearer <key>')", "", "invalid_api_key"};
 }
 
 }  // namespace
 
+Server::Server(ServerConfig cfg) : cfg_(std::move(cfg)), metrics_(cfg_.build) {
+  http::Handlers h;
+  h.before_body = [this](const Request& req) -> std::optional<Response> {
+    const std::optional<ApiError> refused = refused_before_body(req);
+    if (!refused) return std::nullopt;
+    return error_response(*refused);
+  };
+  h.handle = [this](const Request& req) { return handle(req); };
+  h.error = [](int status, const std::string& message) {
+    ApiError e = from_http_status(status);
+    e.message = message;
+    return error_response(e);
+  };
+  h.log = [this](const Request& req, const Response& res) { access_log(req, res); };
+  http_ = std::make_unique<http::HttpServer>(http_options(cfg_), std::move(h));
+}
+
+Server::~Server() = default;
+
 Result<int> Server::bind() {
-  const size_t n_threads =
-      size_t(cfg_.http_threads > 0 ? cfg_.http_threads : default_http_threads({}));
-  http_->new_task_queue = [n_threads] { return new ElasticPool(n_threads); };
-  // A request is read within 30 s and a write makes progress within 30 s (else the connection is
-  // dropped); --timeout bounds a whole request (CompletionRun's deadline).
-  const int socket_s = std::min(cfg_.timeout_s, 30);
-  http_->set_read_timeout(socket_s, 0);
-  http_->set_write_timeout(socket_s, 0);
-  http_->set_payload_max_length(cfg_.max_body_bytes);
-  http_->set_keep_alive_max_count(kKeepAliveMaxRequests);
-  http_->set_keep_alive_timeout(kKeepAliveIdleSeconds);
-  http_->set_tcp_nodelay(true);  // SSE chunks go out as they are written
-  // SO_REUSEADDR (a restart binds at once) but not cpp-httplib's SO_REUSEPORT, with which a
-  // second server on the same port starts and silently takes half the connections. The socket
-  // is remembered to raise its backlog once bound.
-  int listening = -1;
-  http_->set_socket_options([&listening](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listening = sock;
-  });
-  errno = 0;
-  const int port = cfg_.port == 0 ? http_->bind_to_any_port(cfg_.host)
-                                  : (http_->bind_to_port(cfg_.host, cfg_.port) ? cfg_.port : -1);
-  const int err = errno;
-  http_->set_socket_options([](socket_t) {});
-  if (port < 0) return Status(ErrorKind::kIo, bind_failure(cfg_.host, cfg_.port, err));
-  if (::listen(listening, kListenBacklog) != 0)  // again, on the bound socket: a longer queue
-    return Status(ErrorKind::kIo,
-                  fmt::format("cannot listen on {}:{}: {}", cfg_.host, port, std::strerror(errno)));
-  port_ = port;
+  auto port = http_->bind(cfg_.host, cfg_.port);
+  if (port.is_ok()) port_ = port.value();
   return port;
 }
 
-void Server::run() { http_->listen_after_bind(); }
+void Server::run() { http_->run(); }
 
 void Server::attach(const ServedModel& model, Engine& engine) {
   engine_ = &engine;
@@ -114,47 +95,25 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   wait(grace);
   abort_ = true;                  // what is still running is cancelled and answers with what it has
   wait(std::chrono::seconds(5));  // a client that stopped reading is not waited for longer
-  // stop() is lost if it comes before run() has started listening: wait for that (briefly)
-  for (int i = 0; i < 200 && !http_->is_running(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  // stop() joins the worker threads; those of idle kept-alive connections would wait out their
-  // idle timeout (30 s): their connections are closed until it returns
-  std::atomic<bool> stopped{false};
-  std::thread stopper([this, &stopped] {
-    http_->stop();
-    stopped = true;
-  });
-  while (!stopped) {
-    shut_down_connections(port_);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  stopper.join();
+  http_->stop();  // idle connections closed, the rest shut down; run() returns
 }
 
-bool Server::authorized(const httplib::Request& req) const {
+bool Server::authorized(const Request& req) const {
   if (cfg_.api_key.empty() || req.path == "/health" || req.path == "/metrics" ||
       req.method == "OPTIONS")  // CORS preflights carry no credentials
     return true;
-  const std::string h = req.get_header_value("Authorization");
+  const std::string h = req.header("Authorization");
   const std::string prefix = "Bearer ";
   return h.compare(0, prefix.size(), prefix) == 0 &&
          keys_equal(h.substr(prefix.size()), cfg_.api_key);
 }
 
-namespace {
-
-ApiError unauthorized() {
-  return {401, "authentication_error",
-          "Invalid or missing API key (send 'Authorization: Bearer <key>')", "", "invalid_api_key"};
-}
-
-}  // namespace
-
-// What is answered before the body is read: a compressed body (cpp-httplib would inflate it past
-// the body limit: 1 MiB of gzip is 1 GiB) and a request without the key.
-std::optional<ApiError> Server::refused_before_body(const httplib::Request& req) const {
-  const std::string encoding = req.get_header_value("Content-Encoding");
-  if (!encoding.empty() && encoding != "identity")
+// What is answered before the body is read (the connection is closed after it, the body unread):
+// a compressed body (inflating it would be a way past the body limit: 1 MiB of gzip is 1 GiB)
+// and a request without the key.
+std::optional<ApiError> Server::refused_before_body(const Request& req) const {
+  const std::string encoding = req.header("Content-Encoding");
+  if (!encoding.empty() && !http::iequals(encoding, "identity"))
     return ApiError{415, "invalid_request_error",
                     "Content-Encoding '" + encoding.substr(0, 40) +
                         "' is not accepted: send the body uncompressed",
@@ -165,7 +124,7 @@ std::optional<ApiError> Server::refused_before_body(const httplib::Request& req)
 
 // Counts every HTTP request by endpoint and status; logs the errors of the endpoints that do
 // not log their own (generation requests do, marked by X-Request-Id).
-void Server::access_log(const httplib::Request& req, const httplib::Response& res) {
+void Server::access_log(const Request& req, const Response& res) {
   static const char* kKnown[] = {
       "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/tokenize",
       "/detokenize",          "/apply-template", "/metrics"};
@@ -173,76 +132,81 @@ void Server::access_log(const httplib::Request& req, const httplib::Response& re
   for (const char* k : kKnown)
     if (req.path == k) endpoint = k;
   metrics_.on_http(endpoint, res.status);
-  if (res.status >= 400 && !res.has_header("X-Request-Id"))
-    log_json(level_of_status(res.status), {{"event", "request"},
-                                           {"endpoint", endpoint},
-                                           {"method", req.method},
-                                           {"path", req.path.substr(0, 200)},
-                                           {"status", res.status}});
+  if (res.status >= 400 && !res.find("X-Request-Id")) {
+    ojson line = {{"event", "request"}, {"endpoint", endpoint}, {"method", req.method},
+                  {"path", req.path.substr(0, 200)}, {"status", res.status}};
+    if (res.status == 408 || res.status == 431 || (res.status == 400 && req.method.empty()) ||
+        res.status == 503)  // found by the HTTP layer: say what
+      line["error"] = json::parse(res.body, nullptr, false).value("/error/message"_json_pointer, "");
+    log_json(level_of_status(res.status), line);
+  }
 }
 
-void Server::routes() {
-  httplib::Server& s = *http_;
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.body.empty()) send_error(res, from_http_status(res.status));
-  });
-  s.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "internal error";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {}
-        send_error(res, {500, "server_error", what, "", ""});
-      });
-  s.set_logger([this](const auto& req, const auto& res) { access_log(req, res); });
-  // Browsers' clients (web UIs) need CORS: any origin, the API's methods and headers.
-  s.set_default_headers({{"Access-Control-Allow-Origin", "*"}});
-  s.Options(R"(/.*)", [](const auto&, httplib::Response& r) {
-    r.status = 204;
-    r.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    r.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
-    r.set_header("Access-Control-Max-Age", "86400");
-  });
-  // Before the body is read (refused_before_body), the connection closed after the answer, so
-  // that the unread body is never taken for the next request.
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const std::optional<ApiError> refused = refused_before_body(req);
-    if (!refused) return httplib::Server::HandlerResponse::Unhandled;
-    send_error(res, *refused);
-    res.set_header("Connection", "close");
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  // The handlers check the key again (the routes' contract does not rest on the order above).
-  const auto guarded = [this](auto handler) {
-    return [this, handler](const httplib::Request& req, httplib::Response& res) {
-      if (!authorized(req)) return send_error(res, unauthorized());
-      handler(req, res);
-    };
+Server::Response Server::handle(const Request& req) {
+  Response res;
+  if (req.method == "OPTIONS") {  // CORS preflight: any origin, the API's methods and headers
+    res.status = 204;
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    res.set_header("Access-Control-Max-Age", "86400");
+  } else if (!route(req, res)) {
+    send_error(res, {404, "not_found_error",
+                     fmt::format("no endpoint {} {}", req.method.substr(0, 10), req.path.substr(0, 200)),
+                     "", ""});
+  }
+  res.set_header("Access-Control-Allow-Origin", "*");  // browsers' clients (web UIs)
+  return res;
+}
+
+// The endpoints. A known path asked with another method is 405 naming the one it takes.
+bool Server::route(const Request& req, Response& res) {
+  using Handler = std::function<void()>;
+  struct Route {
+    const char* path;
+    const char* method;
+    bool needs_key;
+    Handler run;
   };
-  s.Post("/v1/chat/completions", guarded([this](const auto& q, auto& r) { generate(q, r, true); }));
-  s.Post("/v1/completions", guarded([this](const auto& q, auto& r) { generate(q, r, false); }));
-  for (const char* post_only :
-       {"/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize", "/apply-template"})
-    s.Get(post_only, [](const auto& q, auto& r) {
-      send_error(r, {405, "invalid_request_error", q.path + " takes POST", "", ""});
-    });
-  s.Get("/v1/models", guarded([this](const auto&, auto& r) { models(r); }));
-  s.Get(R"(/v1/models/(.+))",
-        guarded([this](const auto& q, auto& r) { model(q.matches[1].str(), r); }));
-  s.Get("/health", [this](const auto&, auto& r) { health(r); });
-  s.Post("/tokenize", guarded([this](const auto& q, auto& r) { tokenize(q, r); }));
-  s.Post("/detokenize", guarded([this](const auto& q, auto& r) { detokenize(q, r); }));
-  s.Post("/apply-template", guarded([this](const auto& q, auto& r) { apply_template(q, r); }));
-  s.Get("/metrics", [this](const auto&, auto& r) {
-    Engine* e = engine_.load();
-    const EngineStats st = e ? e->stats() : EngineStats{};
-    r.set_content(metrics_.render(e ? &st : nullptr), "text/plain; version=0.0.4; charset=utf-8");
-  });
+  const Route routes[] = {
+      {"/v1/chat/completions", "POST", true, [&] { generate(req, res, true); }},
+      {"/v1/completions", "POST", true, [&] { generate(req, res, false); }},
+      {"/v1/models", "GET", true, [&] { models(res); }},
+      {"/health", "GET", false, [&] { health(res); }},
+      {"/metrics", "GET", false, [&] { metrics(res); }},
+      {"/tokenize", "POST", true, [&] { tokenize(req, res); }},
+      {"/detokenize", "POST", true, [&] { detokenize(req, res); }},
+      {"/apply-template", "POST", true, [&] { apply_template(req, res); }},
+  };
+  const std::string kModelPrefix = "/v1/models/";
+  const Route by_id = {"/v1/models/{id}", "GET", true,
+                       [&] { model(req.path.substr(kModelPrefix.size()), res); }};
+  const Route* r = nullptr;
+  for (const Route& candidate : routes)
+    if (req.path == candidate.path) r = &candidate;
+  if (!r && req.path.size() > kModelPrefix.size() && req.path.rfind(kModelPrefix, 0) == 0) r = &by_id;
+  if (!r) return false;
+  const bool method_ok = req.method == r->method || (req.method == "HEAD" && r->method == std::string("GET"));
+  if (!method_ok) {
+    send_error(res, {405, "invalid_request_error",
+                     fmt::format("{} takes {}, not {}", req.path.substr(0, 200), r->method,
+                                 req.method.substr(0, 10)),
+                     "", ""});
+    res.set_header("Allow", r->method);
+  } else if (r->needs_key && !authorized(req)) {  // again: routes do not rest on before_body
+    send_error(res, unauthorized());
+  } else {
+    r->run();
+  }
+  return true;
 }
 
-void Server::health(httplib::Response& res) {
+void Server::metrics(Response& res) {
+  Engine* e = engine_.load();
+  const EngineStats st = e ? e->stats() : EngineStats{};
+  res.set_content(metrics_.render(e ? &st : nullptr), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+void Server::health(Response& res) {
   if (draining_) return send_error(res, unavailable("The server is shutting down"));
   if (!model_.load()) return send_error(res, unavailable("Loading model"));
   send_json(res, {{"status", "ok"}});
@@ -260,7 +224,7 @@ ojson model_card(const ServedModel& m, const std::string& id) {
 
 }  // namespace
 
-void Server::models(httplib::Response& res) {
+void Server::models(Response& res) {
   const ServedModel* m = model_.load();
   ojson data = ojson::array();
   if (m) data.push_back(model_card(*m, m->name));
@@ -268,7 +232,7 @@ void Server::models(httplib::Response& res) {
 }
 
 // GET /v1/models/{id}: the card of a served name (the SDK's models.retrieve), else 404.
-void Server::model(const std::string& id, httplib::Response& res) {
+void Server::model(const std::string& id, Response& res) {
   const ServedModel* m = model_.load();
   if (!m) return send_error(res, unavailable("Loading model"));
   if (!m->serves(id))

@@ -110,11 +110,21 @@ void add_serve(CLI::App* app, ServeFlags& s) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->add_flag("--any-model", s.any_model,
                 "answer requests for any model name (default: 404 model_not_found)");
-  app->add_option("--timeout", c.timeout_s, "socket and per-request time limit, seconds")
+  app->add_option("--timeout", c.timeout_s, "per-request time limit, seconds")
       ->capture_default_str();
   app->add_option("--threads-http", c.http_threads,
-                  "most HTTP worker threads, started as needed (0 = parallel + max-waiting + 16, "
-                  "at most 4096)");
+                  "most requests handled at once, a worker thread each, started as needed "
+                  "(0 = parallel + max-waiting + 16, at most 4096)");
+  app->add_option("--max-connections", c.max_connections,
+                  "most open connections; more are answered 503 (0 = 8192, within the open-file "
+                  "limit)");
+  app->add_option("--request-read-timeout", c.request_read_timeout_s,
+                  "seconds a request's head and body may take to arrive (plus 1 per 64 KiB of "
+                  "body), else 408")
+      ->capture_default_str();
+  app->add_option("--keep-alive-timeout", c.keep_alive_timeout_s,
+                  "seconds an idle kept-alive connection stays open")
+      ->capture_default_str();
   app->add_option("--shutdown-grace", s.shutdown_grace_s,
                   "seconds in-flight requests get to finish on SIGINT/SIGTERM")
       ->capture_default_str();
@@ -132,10 +142,13 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   server::ServerConfig sc = s.config;
   sc.build = WEDLM_COMMIT;
   if (const char* env = std::getenv("WEDLM_API_KEY"); sc.api_key.empty() && env) sc.api_key = env;
-  // a thread per connection for every request the engine can hold, running or queued
+  // a worker for every request the engine can hold, running or queued
   sc.http_threads = sc.http_threads > 0 ? sc.http_threads
                                         : server::default_http_threads(s.engine.config.scheduler);
   if (sc.timeout_s < 1) return failed("--timeout must be at least 1 second");
+  if (sc.request_read_timeout_s < 1)
+    return failed("--request-read-timeout must be at least 1 second");
+  if (sc.keep_alive_timeout_s < 1) return failed("--keep-alive-timeout must be at least 1 second");
   server::Server srv(sc);
   auto port = srv.bind();
   if (!port.is_ok()) return failed(port.status().message());
