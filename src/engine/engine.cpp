@@ -251,9 +251,14 @@ void Engine::finish(Entry& e, const std::string& reason) {
   ev.finish_reason = reason;
   ev.text_end = e.seq->decoder.result().text_end;
   ev.counters = counters_of(e);
+  // stats() shows the request gone (its sequence is out of the scheduler, its blocks freed)
+  // before its client can see the end and ask
+  publish_stats();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.requests_finished;
+  }
   e.handle->push(std::move(ev));
-  std::lock_guard<std::mutex> lock(mu_);
-  ++stats_.requests_finished;
 }
 
 }  // namespace wedlm
