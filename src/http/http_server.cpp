@@ -30,6 +30,9 @@ namespace {
 constexpr auto kLingerTime = seconds(2);  // reading what a refused client still sends, then close
 constexpr auto kSweepEvery = milliseconds(200);
 constexpr size_t kReadChunk = 64 << 10;
+// A client's end of stream this soon after its request is a half-close (it still wants the
+// reply: `printf ... | nc -N`); later, while its reply is produced, it means the client left.
+constexpr int64_t kHalfCloseMs = 100;
 
 // One client connection. The event thread owns it, except while a worker answers its request.
 struct Conn {
@@ -45,7 +48,8 @@ struct Conn {
   RequestParser parser;
   Phase phase = Phase::kIdle;
   Clock::time_point since = Clock::now();  // start of this phase
-  bool watched = false;       // registered with epoll
+  enum class Watch { kNone, kRead, kEnd } watched = Watch::kNone;  // with epoll: input, or the end
+  std::atomic<int64_t> end_ms{-1};  // kBusy: when the client's end closed, ms after dispatch
   bool peer_closed = false;   // read the client's end of stream
   bool head_checked = false;  // before_body ran for this request
 };
@@ -77,7 +81,7 @@ class HttpServer::Loop {
     const uint64_t one = 1;
     if (wake_ >= 0) (void)!::write(wake_, &one, sizeof(one));
   }
-  void watch(Conn& c, bool on);
+  void watch(Conn& c, Conn::Watch how);
   void accept_all();
   void refuse_connection(int fd);
   void on_readable(const ConnPtr& c);
@@ -122,13 +126,17 @@ Result<int> HttpServer::Loop::bind(const std::string& host, int port) {
   return l.value().port;
 }
 
-void HttpServer::Loop::watch(Conn& c, bool on) {
-  if (c.watched == on) return;
+void HttpServer::Loop::watch(Conn& c, Conn::Watch how) {
+  if (c.watched == how) return;
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
+  // kEnd (a request being answered): only the client's end of stream, once (edge-triggered)
+  ev.events = how == Conn::Watch::kRead ? EPOLLIN | EPOLLRDHUP : EPOLLRDHUP | EPOLLET;
   ev.data.fd = c.fd;
-  epoll_ctl(ep_, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, c.fd, &ev);
-  c.watched = on;
+  const int op = how == Conn::Watch::kNone  ? EPOLL_CTL_DEL
+                 : c.watched == Conn::Watch::kNone ? EPOLL_CTL_ADD
+                                                   : EPOLL_CTL_MOD;
+  epoll_ctl(ep_, op, c.fd, &ev);
+  c.watched = how;
 }
 
 void HttpServer::Loop::run() {
@@ -146,7 +154,11 @@ void HttpServer::Loop::run() {
         (void)!::read(wake_, &v, sizeof(v));
         take_returned();
       } else if (auto it = conns_.find(fd); it != conns_.end()) {
-        on_readable(it->second);
+        const ConnPtr c = it->second;  // a copy: closing it erases the map's
+        if (c->phase != Conn::Phase::kBusy)
+          on_readable(c);
+        else if (c->end_ms < 0)
+          c->end_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - c->since).count();
       }
     }
     const auto now = Clock::now();
@@ -181,7 +193,7 @@ void HttpServer::Loop::accept_all() {
     auto c = std::make_shared<Conn>(fd, o_.limits);
     conns_[fd] = c;
     n_conns_ = conns_.size();
-    watch(*c, true);
+    watch(*c, Conn::Watch::kRead);
   }
 }
 
@@ -192,7 +204,7 @@ void HttpServer::Loop::refuse_connection(int fd) {
   res.set_header("Retry-After", "1");
   char sink[4096];
   while (::recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0) {}  // what the client already sent
-  send_all(fd, response_head(res, {1, false, false, false, 0}) + res.body, 0);
+  send_all(fd, response_head(res, {1, false, false, {}, 0}) + res.body, 0);
   h_.log(Request{}, res);
   ::shutdown(fd, SHUT_WR);
   ::close(fd);
@@ -235,10 +247,10 @@ void HttpServer::Loop::advance(const ConnPtr& c) {
 }
 
 void HttpServer::Loop::dispatch(const ConnPtr& c) {
-  char byte;  // the client's end of stream, if it came with the request (a half-close)
-  if (c->in.empty() && ::recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) c->peer_closed = true;
-  watch(*c, false);
   c->phase = Conn::Phase::kBusy;
+  c->since = Clock::now();
+  c->end_ms = c->peer_closed ? 0 : -1;
+  watch(*c, Conn::Watch::kEnd);
   pool_.enqueue([this, c] { serve(c); });
 }
 
@@ -254,9 +266,9 @@ void HttpServer::Loop::serve(const ConnPtr& c) {
   }
   const std::string* conn_field = res.find("Connection");
   const bool keep = req.keep_alive() && !stop_ && !(conn_field && iequals(*conn_field, "close"));
-  const bool kept = write_response(c->fd, res,
-                                   {req.minor, keep, req.method == "HEAD", !c->peer_closed,
-                                    o_.write_timeout_s * 1000});
+  const auto client_left = [&c] { return c->end_ms >= kHalfCloseMs; };
+  const bool kept = write_response(
+      c->fd, res, {req.minor, keep, req.method == "HEAD", client_left, o_.write_timeout_s * 1000});
   h_.log(req, res);
   {
     std::lock_guard<std::mutex> lock(returned_mu_);
@@ -282,6 +294,7 @@ void HttpServer::Loop::take_returned() {
     c->since = Clock::now();
     advance(c);  // a request pipelined behind the last one may be here already
     if (c->phase == Conn::Phase::kBusy || c->fd < 0) continue;
+    c->peer_closed = c->peer_closed || c->end_ms >= 0;
     if (c->peer_closed && c->phase != Conn::Phase::kClosing) {
       if (c->parser.started())
         refuse(c, 400, "the client closed the connection before the request was complete");
@@ -289,7 +302,7 @@ void HttpServer::Loop::take_returned() {
         close_conn(c);
       continue;
     }
-    watch(*c, true);
+    watch(*c, Conn::Watch::kRead);
   }
 }
 
@@ -297,13 +310,13 @@ void HttpServer::Loop::take_returned() {
 // the connection is shut down for writing and drained for a moment, so that the client reads the
 // answer rather than a reset caused by its unread bytes.
 void HttpServer::Loop::respond_and_close(const ConnPtr& c, const Response& res, const Request& req) {
-  send_all(c->fd, response_head(res, {req.minor, false, false, false, 0}) + res.body, 0);
+  send_all(c->fd, response_head(res, {req.minor, false, false, {}, 0}) + res.body, 0);
   h_.log(req, res);
   ::shutdown(c->fd, SHUT_WR);
   if (c->peer_closed) return close_conn(c);
   c->phase = Conn::Phase::kClosing;
   c->since = Clock::now();
-  watch(*c, true);
+  watch(*c, Conn::Watch::kRead);
 }
 
 void HttpServer::Loop::refuse(const ConnPtr& c, int status, const std::string& message) {
@@ -312,7 +325,7 @@ void HttpServer::Loop::refuse(const ConnPtr& c, int status, const std::string& m
 
 void HttpServer::Loop::close_conn(const ConnPtr& c) {
   if (c->fd < 0) return;
-  watch(*c, false);
+  watch(*c, Conn::Watch::kNone);
   conns_.erase(c->fd);
   n_conns_ = conns_.size();
   ::close(c->fd);

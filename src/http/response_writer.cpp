@@ -23,10 +23,10 @@ std::string http_date() {  // IMF-fixdate: "Sun, 06 Dec 2026 00:13:41 GMT"
 // A stream's writes as chunks ("<hex size>\r\n<bytes>\r\n"), or raw on HTTP/1.0.
 class SocketBodyWriter final : public BodyWriter {
  public:
-  SocketBodyWriter(int fd, bool chunked, bool watch_peer, int timeout_ms)
-      : fd_(fd), chunked_(chunked), watch_peer_(watch_peer), timeout_ms_(timeout_ms) {}
+  SocketBodyWriter(int fd, bool chunked, const std::function<bool()>& client_left, int timeout_ms)
+      : fd_(fd), chunked_(chunked), client_left_(client_left), timeout_ms_(timeout_ms) {}
   bool write(std::string_view bytes) override {
-    if (failed_ || (watch_peer_ && peer_closed(fd_))) return failed_ = true, false;
+    if (failed_ || (client_left_ && client_left_())) return failed_ = true, false;
     if (bytes.empty()) return true;  // an empty chunk would end the body
     if (chunked_) {
       std::string chunk = fmt::format("{:x}\r\n", bytes.size());
@@ -41,7 +41,8 @@ class SocketBodyWriter final : public BodyWriter {
 
  private:
   int fd_;
-  bool chunked_, watch_peer_, failed_ = false;
+  bool chunked_, failed_ = false;
+  const std::function<bool()>& client_left_;
   int timeout_ms_;
 };
 
@@ -66,11 +67,6 @@ bool send_all(int fd, std::string_view bytes, int timeout_ms) {
     return false;
   }
   return true;
-}
-
-bool peer_closed(int fd) {
-  pollfd p{fd, POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 std::string response_head(const Response& res, const WriteOptions& o) {
@@ -107,7 +103,7 @@ bool write_response(int fd, const Response& res, const WriteOptions& o) {
     return send_all(fd, head + res.body, o.timeout_ms) && o.keep_alive;  // one segment
   }
   if (!send_all(fd, head, o.timeout_ms)) return false;
-  SocketBodyWriter body(fd, o.minor >= 1, o.watch_peer, o.timeout_ms);
+  SocketBodyWriter body(fd, o.minor >= 1, o.client_left, o.timeout_ms);
   res.stream(body);
   return body.finish() && o.keep_alive && o.minor >= 1;
 }

@@ -4,6 +4,7 @@
 // that has gone; the connection is then closed, never reused.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -14,16 +15,13 @@ namespace wedlm::http {
 // Sends all of `bytes`, waiting at most `timeout_ms` for each bit of progress; false when the peer
 // is gone or stalled. Never raises SIGPIPE.
 bool send_all(int fd, std::string_view bytes, int timeout_ms);
-// Whether the peer has closed its end or reset the connection (now, without waiting).
-bool peer_closed(int fd);
 
 struct WriteOptions {
   int minor = 1;            // the request's HTTP/1.minor
   bool keep_alive = true;   // the connection stays open after this response
   bool head_only = false;   // a HEAD request: fields only
-  // A stream stops (the client has left) once the client closes its end: set unless the client
-  // had closed it already when its request was read (a half-close, which still wants the reply).
-  bool watch_peer = false;
+  // Polled before each write of a stream: true once the client has left (then the stream stops).
+  std::function<bool()> client_left;
   int timeout_ms = 30000;
 };
 
