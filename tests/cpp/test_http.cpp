@@ -140,9 +140,16 @@ class HttpServerTest : public ::testing::Test {
       res.set_content("refused", "text/plain");
       return res;
     };
-    h.handle = [](const Request& r) {
+    h.handle = [this](const Request& r) {
       Response res;
-      if (r.path == "/stream") {
+      if (r.path == "/long") {  // 20 parts, 50 ms apart; counts those the client took
+        res.set_stream("text/plain", [this](BodyWriter& w) {
+          for (int i = 0; i < 20 && w.write("part\n"); ++i) {
+            ++long_parts_;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        });
+      } else if (r.path == "/stream") {
         res.set_stream("text/plain", [](BodyWriter& w) {
           for (const char* part : {"one ", "two ", "three"}) w.write(part);
         });
@@ -208,6 +215,7 @@ class HttpServerTest : public ::testing::Test {
   std::thread thread_;
   int port_ = 0;
   std::vector<int> statuses_;
+  std::atomic<int> long_parts_{0};
 };
 
 TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {
@@ -236,6 +244,26 @@ TEST_F(HttpServerTest, AHalfClosedClientGetsItsAnswer) {
   ::close(fd);
   EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
   EXPECT_NE(got.find("\r\n\r\nslow"), std::string::npos) << got;
+}
+
+TEST_F(HttpServerTest, AStreamGoesOnForAHalfCloseAndStopsForAClientThatLeaves) {
+  start({});
+  int fd = connect_client();
+  send_text(fd, "GET /long HTTP/1.1\r\n\r\n");
+  ::shutdown(fd, SHUT_WR);  // with the request: still wants the reply
+  std::string got = read_to_close(fd);
+  ::close(fd);
+  EXPECT_EQ(count(got, "part\n"), 20u) << got;
+  EXPECT_NE(got.find("0\r\n\r\n"), std::string::npos) << "the whole chunked body";
+  long_parts_ = 0;
+  fd = connect_client();
+  send_text(fd, "GET /long HTTP/1.1\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // parts arriving
+  ::shutdown(fd, SHUT_WR);  // well after the request: the client has left
+  got = read_to_close(fd);
+  ::close(fd);
+  EXPECT_LT(long_parts_.load(), 12) << "stopped soon after the end of stream";
+  EXPECT_GE(long_parts_.load(), 4);
 }
 
 TEST_F(HttpServerTest, ARequestCutShortByTheClientIsAnswered400) {
