@@ -4,6 +4,7 @@
 // the split regex and byte-level BPE'd.
 #include <algorithm>
 #include <climits>
+#include <queue>
 
 #include <fmt/core.h>
 
@@ -161,6 +162,7 @@ void Tokenizer::split_pcre2(std::string_view s, std::vector<int32_t>& out) const
 }
 
 void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {
+  if (piece.size() > kCachedPieceBytes) return bpe_uncached(piece, out);
   {
     std::lock_guard<std::mutex> lock(cache_->mu);
     const auto hit = cache_->map.find(piece);
@@ -171,37 +173,62 @@ void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {
   }
   const size_t first = out.size();
   bpe_uncached(piece, out);
+  const size_t cost = piece.size() + (out.size() - first) * sizeof(int32_t) + 96;
   std::lock_guard<std::mutex> lock(cache_->mu);
-  if (cache_->map.size() > 200000) cache_->map.clear();
-  cache_->map.emplace(std::string(piece),
-                      std::vector<int32_t>(out.begin() + long(first), out.end()));
+  if (cache_->bytes + cost > kCacheBytes) cache_->map.clear(), cache_->bytes = 0;
+  if (cache_->map.emplace(std::string(piece), std::vector<int32_t>(out.begin() + long(first), out.end()))
+          .second)
+    cache_->bytes += cost;
 }
 
+size_t Tokenizer::cache_bytes() const {
+  std::lock_guard<std::mutex> lock(cache_->mu);
+  return cache_->bytes;
+}
+
+// Byte-pair merges as Hugging Face's BPE applies them: always the pair of lowest rank, the
+// leftmost of equals, until no adjacent pair has a merge. Symbols are a linked list of token ids
+// and candidate pairs a heap; a candidate whose symbols have changed since is skipped. O(n log n)
+// in the piece's bytes (rescanning every pair per merge was quadratic: a 1M-byte word took 66 s).
 void Tokenizer::bpe_uncached(std::string_view piece, std::vector<int32_t>& out) const {
-  std::vector<std::string> syms;
-  for (unsigned char b : piece) syms.push_back(byte_map().to_char[b]);
-  while (syms.size() > 1) {
-    int best = INT_MAX;
-    size_t at = 0;
-    for (size_t i = 0; i + 1 < syms.size(); ++i) {
-      const auto it = merge_rank_.find(syms[i] + " " + syms[i + 1]);
-      if (it != merge_rank_.end() && it->second < best) best = it->second, at = i;
+  struct Sym {
+    int32_t id, prev, next;
+  };
+  struct Candidate {
+    int32_t rank, pos, left, right, merged;
+    bool operator>(const Candidate& o) const {
+      return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
-    if (best == INT_MAX) break;
-    const std::string a = syms[at], b = syms[at + 1];
-    std::vector<std::string> next;  // merge every occurrence of the pair, left to right
-    for (size_t i = 0; i < syms.size(); ++i) {
-      if (i + 1 < syms.size() && syms[i] == a && syms[i + 1] == b)
-        next.push_back(a + b), ++i;
-      else
-        next.push_back(syms[i]);
-    }
-    syms.swap(next);
+  };
+  constexpr int32_t kGone = INT32_MIN;  // a symbol merged into its left neighbour
+  const int32_t n = int32_t(piece.size());
+  std::vector<Sym> syms(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i)
+    syms[size_t(i)] = {byte_id_[static_cast<unsigned char>(piece[size_t(i)])], i - 1,
+                       i + 1 < n ? i + 1 : -1};
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+  const auto offer = [&](int32_t i) {  // the pair starting at symbol i, if it has a merge
+    const int32_t j = syms[size_t(i)].next;
+    if (j < 0) return;
+    const int32_t a = syms[size_t(i)].id, b = syms[size_t(j)].id;
+    const auto it = merges_.find(uint64_t(uint32_t(a)) << 32 | uint32_t(b));
+    if (it != merges_.end()) heap.push({it->second.rank, i, a, b, it->second.id});
+  };
+  for (int32_t i = 0; i + 1 < n; ++i) offer(i);
+  while (!heap.empty()) {
+    const Candidate c = heap.top();
+    heap.pop();
+    Sym& left = syms[size_t(c.pos)];
+    if (left.id != c.left || left.next < 0 || syms[size_t(left.next)].id != c.right) continue;
+    Sym& right = syms[size_t(left.next)];
+    left.id = c.merged;
+    left.next = right.next;
+    if (right.next >= 0) syms[size_t(right.next)].prev = c.pos;
+    right.id = kGone;
+    if (left.prev >= 0) offer(left.prev);
+    offer(c.pos);
   }
-  for (const std::string& s : syms) {
-    const auto it = vocab_.find(s);
-    out.push_back(it == vocab_.end() ? -1 : it->second);  // ByteLevel covers every byte
-  }
+  for (int32_t i = 0; i >= 0 && n > 0; i = syms[size_t(i)].next) out.push_back(syms[size_t(i)].id);
 }
 
 Result<std::vector<int32_t>> Tokenizer::encode(const std::string& text, bool parse_special) const {

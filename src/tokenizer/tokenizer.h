@@ -63,6 +63,7 @@ class Tokenizer {
   int32_t added_token_id(const std::string& content) const;
   bool regex_jit() const { return jit_; }  // PCRE2 compiled the split regex to machine code
   bool uses_fast_split() const { return fast_split_ != 0; }  // a hand-written matcher splits
+  size_t cache_bytes() const;  // what the BPE memo holds now
 
  private:
   struct AddedSet {  // added tokens matched at one stage, longest first
@@ -93,12 +94,20 @@ class Tokenizer {
   bool nfc_ = false;               // the normaliser is NFC (else none)
   bool add_prefix_space_ = false;  // ByteLevel: a space in front of each segment that lacks one
   std::unordered_map<std::string, int32_t> vocab_;       // byte-level token string -> id
-  std::unordered_map<std::string, int32_t> merge_rank_;  // "a b" -> rank
+  struct Merge {
+    int32_t rank, id;  // its rank in the merges, and the id of the merged token
+  };
+  // (left id << 32 | right id) -> the merge of that pair (tokenizer.json's merges, as ids)
+  std::unordered_map<uint64_t, Merge> merges_;
+  int32_t byte_id_[256];  // the id of each byte's one-character token (-1: none)
   struct Regex;
   std::unique_ptr<Regex> split_;
   bool jit_ = false;
   int fast_split_ = 0;  // SplitPattern of fast_split.h; 0 = PCRE2
-  // Pre-token -> ids memo (pieces repeat a lot); bounded, guarded for concurrent encoders.
+  // Pre-token -> ids memo (pieces repeat a lot): pieces up to kCachedPieceBytes, at most
+  // kCacheBytes in all (then emptied); guarded for concurrent encoders.
+  static constexpr size_t kCachedPieceBytes = 256;
+  static constexpr size_t kCacheBytes = size_t(64) << 20;
   struct StringHash {  // lets the memo be searched with a string_view, without a copy
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -106,6 +115,7 @@ class Tokenizer {
   struct Cache {
     std::mutex mu;
     std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
+    size_t bytes = 0;  // keys, ids and a per-entry overhead
   };
   std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
 };

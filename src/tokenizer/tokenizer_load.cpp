@@ -154,21 +154,35 @@ Status Tokenizer::read_model(const std::string& path, element model) {
       return corrupt(path, fmt::format("vocab entry '{}' is not a byte-level token", tok));
     vocab_.emplace(std::string(tok), int32_t(id));
   }
+  for (int b = 0; b < 256; ++b) {
+    const auto it = vocab_.find(byte_map().to_char[b]);
+    byte_id_[b] = it == vocab_.end() ? -1 : it->second;
+  }
   simdjson::dom::array merges;
-  if (model["merges"].get(merges) != simdjson::SUCCESS) return Status::ok();
-  merge_rank_.reserve(merges.size());
+  if (model["merges"].get(merges) != simdjson::SUCCESS)
+    return corrupt(path, "no model.merges array (a BPE tokenizer cannot split words without it)");
+  merges_.reserve(merges.size());
   int32_t rank = 0;
   for (element m : merges) {
     std::string_view a, b;
     simdjson::dom::array pair;
-    std::string key;
-    if (m.get(a) == simdjson::SUCCESS)
-      key = std::string(a);
-    else if (m.get(pair) == simdjson::SUCCESS && pair.size() == 2 &&
-             pair.at(0).get(a) == simdjson::SUCCESS && pair.at(1).get(b) == simdjson::SUCCESS)
-      key = std::string(a) + " " + std::string(b);
-    if (key.empty()) return corrupt(path, fmt::format("merge {} is not \"a b\" or [a, b]", rank));
-    merge_rank_.emplace(std::move(key), rank++);
+    if (m.get(a) == simdjson::SUCCESS) {  // "a b"
+      const size_t sp = a.find(' ');
+      b = sp == std::string_view::npos ? std::string_view() : a.substr(sp + 1);
+      a = a.substr(0, sp);
+    } else if (!(m.get(pair) == simdjson::SUCCESS && pair.size() == 2 &&
+                 pair.at(0).get(a) == simdjson::SUCCESS && pair.at(1).get(b) == simdjson::SUCCESS)) {
+      a = b = {};
+    }
+    if (a.empty() || b.empty())
+      return corrupt(path, fmt::format("merge {} is not \"a b\" or [a, b]", rank));
+    const auto left = vocab_.find(std::string(a)), right = vocab_.find(std::string(b));
+    const auto merged = vocab_.find(std::string(a) + std::string(b));
+    if (left == vocab_.end() || right == vocab_.end() || merged == vocab_.end())
+      return corrupt(path, fmt::format("merge {} ('{}' + '{}') names a token not in the vocabulary",
+                                       rank, a.substr(0, 40), b.substr(0, 40)));
+    const uint64_t key = uint64_t(uint32_t(left->second)) << 32 | uint32_t(right->second);
+    merges_.emplace(key, Merge{rank++, merged->second});  // a repeated pair keeps its first rank
   }
   return Status::ok();
 }

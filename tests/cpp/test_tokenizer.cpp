@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -156,6 +157,85 @@ TEST(Tokenizer, UnsupportedComponentsAreRefusedByName) {
               j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed";
             }).find("Removed"),
             std::string::npos);
+}
+
+TEST(Tokenizer, BrokenMergesAreRefusedByName) {
+  json j = json::parse(std::ifstream(test::source_dir() + "/models/wedlm-tiny/tokenizer.json"));
+  const auto load_edited = [&](const std::function<void(json&)>& edit) {
+    json e = j;
+    edit(e);
+    const std::string path = test::temp_dir() + "/tokenizer.json";
+    test::write_text(path, e.dump());
+    const auto t = Tokenizer::load(path);
+    return t.is_ok() ? std::string("loaded") : t.status().message();
+  };
+  EXPECT_NE(load_edited([](json& e) { e["model"].erase("merges"); }).find("no model.merges"),
+            std::string::npos);
+  EXPECT_NE(load_edited([](json& e) {
+              e["model"]["merges"].push_back("zzzq zzzr");
+            }).find("not in the vocabulary"),
+            std::string::npos);
+  EXPECT_NE(load_edited([](json& e) { e["model"]["merges"].push_back("nospace"); })
+                .find("is not \"a b\""),
+            std::string::npos);
+}
+
+// The merges as Hugging Face defines them, written plainly: merge the lowest-ranked adjacent
+// pair (the leftmost of equals), one at a time, until none has a merge. Quadratic; letters only.
+std::vector<int32_t> reference_bpe(const std::string& word, const json& model) {
+  std::map<std::pair<std::string, std::string>, int> rank;
+  int r = 0;
+  for (const json& m : model["merges"]) {
+    std::string a, b;
+    if (m.is_string()) {
+      const std::string s = m.get<std::string>();
+      a = s.substr(0, s.find(' ')), b = s.substr(s.find(' ') + 1);
+    } else {
+      a = m[0].get<std::string>(), b = m[1].get<std::string>();
+    }
+    rank.emplace(std::make_pair(a, b), r++);
+  }
+  std::vector<std::string> syms;
+  for (char c : word) syms.emplace_back(1, c);
+  while (true) {
+    int best = INT32_MAX;
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < syms.size(); ++i) {
+      const auto it = rank.find({syms[i], syms[i + 1]});
+      if (it != rank.end() && it->second < best) best = it->second, at = i;
+    }
+    if (best == INT32_MAX) break;
+    syms[at] += syms[at + 1];
+    syms.erase(syms.begin() + long(at) + 1);
+  }
+  std::vector<int32_t> ids;
+  for (const std::string& s : syms) ids.push_back(model["vocab"][s].get<int32_t>());
+  return ids;
+}
+
+TEST(Tokenizer, BpeMatchesThePlainReferenceOnLongWords) {
+  const json j = json::parse(std::ifstream(test::source_dir() + "/models/wedlm-tiny/tokenizer.json"));
+  const Tokenizer tok = bundled();
+  std::mt19937 rng(7);
+  for (size_t len : {1, 2, 3, 17, 256, 257, 600}) {
+    std::string word;
+    for (size_t i = 0; i < len; ++i) word += "aeinrstlo"[rng() % 9];
+    EXPECT_EQ(tok.encode(word, false).value(), reference_bpe(word, j["model"])) << len;
+  }
+}
+
+TEST(Tokenizer, AHugeWordIsEncodedWholeAndNotCached) {
+  const Tokenizer tok = bundled();
+  (void)tok.encode("warm the cache", false);
+  const size_t cached = tok.cache_bytes();
+  EXPECT_GT(cached, 0u);
+  std::string word;
+  for (int i = 0; i < 1000000; ++i) word += "abcdefghij"[(i * 7 + i / 13) % 10];
+  const auto ids = tok.encode(word, false);  // was 66 s of merges (quadratic); now linear-log
+  ASSERT_TRUE(ids.is_ok());
+  EXPECT_EQ(tok.decode(ids.value(), false).value(), word);
+  EXPECT_LT(ids.value().size(), word.size());  // merged, not left as bytes
+  EXPECT_EQ(tok.cache_bytes(), cached) << "a piece this long is not kept in the memo";
 }
 
 TEST(Tokenizer, RealQwen3TokenizerOnTheSharedFixtures) {
