@@ -13,7 +13,7 @@ using wedlm::http::RequestParser;
 namespace {
 
 struct Outcome {
-  RequestParser::State state;
+  RequestParser::State state = RequestParser::State::kHead;
   int status = 0;
   std::string method, target, body, rest;
   size_t headers = 0;
@@ -29,7 +29,8 @@ Outcome parse(const std::string& bytes, size_t split) {
   } else {
     in += bytes.substr(split);
   }
-  Outcome o{st};
+  Outcome o;
+  o.state = st;
   if (st == RequestParser::State::kFailed) o.status = p.error().status;
   o.method = p.request().method, o.target = p.request().target, o.body = p.request().body;
   o.headers = p.request().headers.size();

@@ -3,6 +3,7 @@
 set -euo pipefail
 PACKAGES=(
   g++ cmake make pkg-config libgtest-dev libfmt-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libsimdjson-dev libicu-dev libxxhash-dev libcpp-httplib-dev  # C++
+  clang-14 libclang-rt-14-dev libomp-14-dev                            # the libFuzzer build (scripts/fuzz.sh)
   prometheus                                                           # promtool, for the /metrics test
   python3 python3-numpy python3-regex python3-pytest                   # reference and its tests
 )

@@ -21,3 +21,5 @@ fi
 /usr/bin/python3 -m pytest -q -rs tests/python training/test_objective.py "$@"
 # The same C++ and server suites under ASan + UBSan (CI runs them: WEDLM_SANITIZERS=1)
 if [ "${WEDLM_SANITIZERS:-0}" = 1 ]; then scripts/test_sanitizers.sh; fi
+# The libFuzzer harnesses, each for FUZZ_SECONDS from its seed corpus (CI: WEDLM_FUZZ=1)
+if [ "${WEDLM_FUZZ:-0}" = 1 ]; then scripts/fuzz.sh; fi

@@ -55,6 +55,11 @@ ApiResult<json> json_body(const http::Request& req) {
     what.remove_prefix(std::min(what.find("parse error"), what.size()));
     return invalid_request(fmt::format("the request body is not valid JSON (byte {}): {}", e.byte,
                                        what.substr(0, 300)));
+  } catch (const json::exception& e) {  // e.g. out_of_range: a number past a double's range
+    std::string_view what = e.what();
+    what.remove_prefix(std::min(what.find("] ") + 2, what.size()));
+    return invalid_request(
+        fmt::format("the request body is not valid JSON: {}", what.substr(0, 300)));
   }
   if (!j.is_object()) return invalid_request("the request body must be a JSON object");
   return j;

@@ -1,9 +1,14 @@
 // The server's pieces without HTTP: stop-string hold-back of streamed text, request parsing
 // (defaults, WeDLM fields, errors naming fields), the reply format, metrics, key comparison.
 // End-to-end HTTP tests are in tests/server (node, the openai SDK).
+#include <fstream>
+#include <iterator>
+
 #include <gtest/gtest.h>
 
 #include "io/model_config.h"
+#include "http/message.h"
+#include "server/http_util.h"
 #include "server/json_fields.h"
 #include "server/metrics.h"
 #include "server/openai_format.h"
@@ -310,6 +315,33 @@ TEST_F(ServerPieces, JsonInsideStringsIsBoundedBeforeItIsParsed) {
   EXPECT_TRUE(r.calls.empty());
   EXPECT_EQ(r.content.size(), nested.size() + 25) << "the whole reply stays text";
   EXPECT_EQ(json_depth("[\"[[[[\", {\"a\": [1]}]"), 3u) << "brackets in strings do not count";
+}
+
+}  // namespace
+}  // namespace wedlm::server
+
+namespace wedlm::server {
+namespace {
+
+// Request bodies the fuzzers found (tests/data/fuzz_regressions) and their kin: each is a 400
+// naming what was wrong, never an exception out of the HTTP thread.
+TEST(JsonBody, BodiesTheFuzzerFoundAreRefusedWithAReason) {
+  const auto refusal = [](std::string body) {
+    http::Request req;
+    req.headers.push_back({"Content-Type", "application/json"});
+    req.body = std::move(body);
+    auto r = json_body(req);
+    const ApiError* e = std::get_if<ApiError>(&r);
+    return e ? std::to_string(e->status) + " " + e->message : std::string("accepted");
+  };
+  std::ifstream file(test::source_dir() +
+                     "/tests/data/fuzz_regressions/openai_request-number-out-of-range");
+  const std::string found((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(found.empty());
+  EXPECT_EQ(refusal(found).rfind("400 the request body is not valid JSON", 0), 0u) << refusal(found);
+  EXPECT_NE(refusal("{\"a\": 1e999999}").find("number overflow"), std::string::npos);
+  EXPECT_NE(refusal("{\"a\": [1, }").find("(byte 11)"), std::string::npos) << refusal("{\"a\": [1, }");
+  EXPECT_EQ(refusal("{\"a\": 1}"), "accepted");
 }
 
 }  // namespace
