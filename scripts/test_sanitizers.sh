@@ -9,4 +9,5 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEDLM_CUDA=OFF \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 cmake --build build-asan -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
-(cd build-asan && OMP_WAIT_POLICY=passive ctest --output-on-failure -j"$(nproc)")
+# not the soak: ASan's allocator holds freed memory in quarantine, so RSS says nothing there
+(cd build-asan && OMP_WAIT_POLICY=passive ctest --output-on-failure -j"$(nproc)" -E server_soak)
