@@ -12,9 +12,12 @@
 
 #include <fmt/core.h>
 
+#include "core/regular_file.h"
+
 namespace wedlm {
 
 Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
+  WEDLM_RETURN_IF_ERROR(check_regular_file(path));
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const ErrorKind kind = errno == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo;
@@ -55,6 +58,7 @@ MappedFile::~MappedFile() {
 }
 
 Result<std::string> read_text_file(const std::string& path) {
+  WEDLM_RETURN_IF_ERROR(check_regular_file(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status(ErrorKind::kNotFound, fmt::format("{}: cannot open", path));
   std::ostringstream ss;

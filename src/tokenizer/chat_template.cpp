@@ -6,6 +6,8 @@
 
 #include <fmt/core.h>
 
+#include "core/regular_file.h"
+
 namespace wedlm {
 namespace {
 
@@ -241,7 +243,9 @@ ChatTemplate ChatTemplate::recognize(const std::string& t) {
 }
 
 ChatTemplate ChatTemplate::load(const std::string& model_dir) {
-  std::ifstream in(model_dir + "/tokenizer_config.json", std::ios::binary);
+  const std::string path = model_dir + "/tokenizer_config.json";
+  std::ifstream in;  // not a FIFO (it would block) nor anything but a file: as if absent
+  if (check_regular_file(path).is_ok()) in.open(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 #include <simdjson.h>
 
+#include "core/regular_file.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/fast_split.h"
 #include "tokenizer/split_regex.h"
@@ -226,6 +227,7 @@ Status Tokenizer::compile_split(const std::string& path, const std::string& patt
 }
 
 Result<Tokenizer> Tokenizer::load(const std::string& path, const TokenizerOptions& options) {
+  WEDLM_RETURN_IF_ERROR(check_regular_file(path));
   simdjson::padded_string text;
   if (simdjson::padded_string::load(path).get(text) != simdjson::SUCCESS)
     return Status(ErrorKind::kNotFound, path + ": cannot open");

@@ -13,6 +13,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/regular_file.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "tools/cli.h"
@@ -37,6 +38,8 @@ int failed(const std::string& message) {
 Result<SamplingParams> default_sampling(const std::string& dir) {
   SamplingParams s;
   const std::string path = dir + "/generation_config.json";
+  if (const Status f = check_regular_file(path); !f.is_ok())
+    return f.kind() == ErrorKind::kNotFound ? Result<SamplingParams>(s) : Result<SamplingParams>(f);
   std::ifstream in(path);
   const auto j = nlohmann::json::parse(in, nullptr, false);
   if (!j.is_object()) return s;

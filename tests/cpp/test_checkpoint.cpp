@@ -1,9 +1,12 @@
+#include <sys/stat.h>
+
 #include <cmath>
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
 #include "core/dtype.h"
+#include "core/regular_file.h"
 #include "io/random_weights.h"
 #include "io/weights.h"
 #include "test_util.h"
@@ -126,6 +129,24 @@ TEST(Checkpoint, MissingFilesAreNamed) {
   test::write_text(empty + "/config.json", kTinyQwen2);
   EXPECT_NE(open_error(empty).message().find("no model.safetensors"), std::string::npos);
   EXPECT_NE(open_error(test::temp_dir()).message().find("config.json"), std::string::npos);
+}
+
+// A FIFO (or a directory) where a model file should be is refused at once: opening a FIFO
+// would block until a writer came (a `serve` that SIGTERM could not stop).
+TEST(Checkpoint, FifosAndDirectoriesAreNotModelFiles) {
+  const std::string dir = test::temp_dir();
+  test::write_text(dir + "/config.json", kTinyQwen2);
+  ASSERT_EQ(::mkfifo((dir + "/model.safetensors").c_str(), 0600), 0);
+  EXPECT_NE(open_error(dir).message().find("not a regular file (a FIFO)"), std::string::npos)
+      << open_error(dir).message();
+  const std::string other = test::temp_dir();
+  ASSERT_EQ(::mkfifo((other + "/config.json").c_str(), 0600), 0);
+  EXPECT_NE(open_error(other).message().find("config.json: not a regular file (a FIFO)"),
+            std::string::npos)
+      << open_error(other).message();
+  std::filesystem::create_directory(dir + "/tokenizer.json");
+  EXPECT_NE(check_regular_file(dir + "/tokenizer.json").message().find("(a directory)"),
+            std::string::npos);
 }
 
 ModelConfig small_config() {
