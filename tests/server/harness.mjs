@@ -57,6 +57,17 @@ export async function metrics(url) {
   return (await fetch(url + '/metrics')).text();
 }
 
+// /metrics once nothing runs and no KV block is held (cancelled requests free theirs at the next
+// step), or after 2 s: the caller asserts on what it returns.
+export async function idleMetrics(url) {
+  let m = '';
+  for (let i = 0; i < 100; i++, await sleep(20)) {
+    m = await metrics(url);
+    if (sample(m, 'wedlm:num_requests_running') === 0 && sample(m, 'wedlm:kv_cache_blocks_in_use') === 0) break;
+  }
+  return m;
+}
+
 // The value of an unlabelled (or exactly labelled) sample in Prometheus text.
 export function sample(text, name) {
   for (const line of text.split('\n'))

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { root, startServer, metrics, sample, sleep } from './harness.mjs';
+import { root, startServer, idleMetrics, sample } from './harness.mjs';
 
 const seconds = Number(process.env.WEDLM_SOAK_S ?? 150);
 let srv;
@@ -69,11 +69,7 @@ test(`soak: ${seconds} s of mixed traffic, RSS flat after warm-up, nothing leake
   assert.equal(bad.length, 0, JSON.stringify(bad.slice(0, 5)));
   assert.ok(warm.length >= 2 && late.length >= 2, 'enough samples');
   assert.ok(latePeak <= warmPeak * 1.1 + 16, `RSS grew: ${warmPeak.toFixed(1)} -> ${latePeak.toFixed(1)} MiB`);
-  let m = '';
-  for (let i = 0; i < 100; i++, await sleep(20)) {
-    m = await metrics(srv.url);
-    if (sample(m, 'wedlm:num_requests_running') === 0 && sample(m, 'wedlm:kv_cache_blocks_in_use') === 0) break;
-  }
+  const m = await idleMetrics(srv.url);
   assert.equal(sample(m, 'wedlm:num_requests_running'), 0);
   assert.equal(sample(m, 'wedlm:num_requests_waiting'), 0);
   assert.equal(sample(m, 'wedlm:kv_cache_blocks_in_use'), 0);

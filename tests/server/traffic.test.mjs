@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
-import { bin, startServer, metrics, sample, sseEvents, sleep } from './harness.mjs';
+import { bin, startServer, idleMetrics, metrics, sample, sseEvents, sleep } from './harness.mjs';
 
 let srv;
 before(async () => { srv = await startServer(['-np', '32']); });
@@ -93,11 +93,7 @@ test('SIGTERM does not wait for idle kept-alive connections', async () => {
 });
 
 test('after the traffic nothing is left running and every KV block is free', async () => {
-  let m = '';
-  for (let i = 0; i < 100; i++, await sleep(20)) {
-    m = await metrics(srv.url);
-    if (sample(m, 'wedlm:num_requests_running') === 0 && sample(m, 'wedlm:kv_cache_blocks_in_use') === 0) break;
-  }
+  const m = await idleMetrics(srv.url);
   assert.equal(sample(m, 'wedlm:num_requests_running'), 0);
   assert.equal(sample(m, 'wedlm:num_requests_waiting'), 0);
   assert.equal(sample(m, 'wedlm:kv_cache_blocks_in_use'), 0);
