@@ -11,7 +11,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto cfg = wedlm::parse_model_config("config.json", text);
   if (cfg.is_ok()) {
     const wedlm::ModelConfig& c = cfg.value();
-    if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.n_layer <= 0 || c.n_head <= 0 || c.head_dim <= 0) std::abort();
+    if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.n_layer <= 0 || c.n_head <= 0 ||
+        c.head_dim <= 0)
+      std::abort();
     wedlm::ModelConfig copy = c;
     (void)wedlm::merge_generation_config("generation_config.json", text, copy);
   } else if (cfg.status().message().empty()) {

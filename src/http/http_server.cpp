@@ -47,11 +47,11 @@ struct Conn {
   std::string in;
   RequestParser parser;
   Phase phase = Phase::kIdle;
-  Clock::time_point since = Clock::now();  // start of this phase
+  Clock::time_point since = Clock::now();                          // start of this phase
   enum class Watch { kNone, kRead, kEnd } watched = Watch::kNone;  // with epoll: input, or the end
   std::atomic<int64_t> end_ms{-1};  // kBusy: when the client's end closed, ms after dispatch
-  bool peer_closed = false;   // read the client's end of stream
-  bool head_checked = false;  // before_body ran for this request
+  bool peer_closed = false;         // read the client's end of stream
+  bool head_checked = false;        // before_body ran for this request
 };
 
 }  // namespace
@@ -59,7 +59,9 @@ struct Conn {
 class HttpServer::Loop {
  public:
   Loop(ServerOptions o, Handlers h)
-      : o_(std::move(o)), h_(std::move(h)), pool_(o_.max_workers),
+      : o_(std::move(o)),
+        h_(std::move(h)),
+        pool_(o_.max_workers),
         max_connections_(connection_budget(o_.max_connections)) {}
   ~Loop() {
     for (int fd : {listen_fd_, ep_, wake_})
@@ -132,7 +134,7 @@ void HttpServer::Loop::watch(Conn& c, Conn::Watch how) {
   // kEnd (a request being answered): only the client's end of stream, once (edge-triggered)
   ev.events = how == Conn::Watch::kRead ? EPOLLIN | EPOLLRDHUP : EPOLLRDHUP | EPOLLET;
   ev.data.fd = c.fd;
-  const int op = how == Conn::Watch::kNone  ? EPOLL_CTL_DEL
+  const int op = how == Conn::Watch::kNone         ? EPOLL_CTL_DEL
                  : c.watched == Conn::Watch::kNone ? EPOLL_CTL_ADD
                                                    : EPOLL_CTL_MOD;
   epoll_ctl(ep_, op, c.fd, &ev);
@@ -200,7 +202,8 @@ void HttpServer::Loop::accept_all() {
 // Over the connection limit: a 503 with Retry-After, then closed.
 void HttpServer::Loop::refuse_connection(int fd) {
   Response res = h_.error(503, fmt::format("the server has {} connections open, its limit: retry "
-                                           "later or reuse connections", max_connections_));
+                                           "later or reuse connections",
+                                           max_connections_));
   res.set_header("Retry-After", "1");
   char sink[4096];
   while (::recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0) {}  // what the client already sent
@@ -309,7 +312,8 @@ void HttpServer::Loop::take_returned() {
 // An answer from the event thread (an error: short, so it fits the socket's buffer), after which
 // the connection is shut down for writing and drained for a moment, so that the client reads the
 // answer rather than a reset caused by its unread bytes.
-void HttpServer::Loop::respond_and_close(const ConnPtr& c, const Response& res, const Request& req) {
+void HttpServer::Loop::respond_and_close(const ConnPtr& c, const Response& res,
+                                         const Request& req) {
   send_all(c->fd, response_head(res, {req.minor, false, false, {}, 0}) + res.body, 0);
   h_.log(req, res);
   ::shutdown(c->fd, SHUT_WR);
@@ -352,9 +356,10 @@ void HttpServer::Loop::sweep(Clock::time_point now) {
     if (c->phase != Conn::Phase::kBusy && now >= deadline_of(*c)) due.push_back(c);
   for (const ConnPtr& c : due) {
     if (c->phase == Conn::Phase::kReading)
-      refuse(c, 408, fmt::format("the request did not arrive within its time limit ({} s, and 1 s "
-                                 "more per {} bytes of body): the client sent it too slowly",
-                                 o_.request_timeout_s, o_.body_bytes_per_s));
+      refuse(c, 408,
+             fmt::format("the request did not arrive within its time limit ({} s, and 1 s "
+                         "more per {} bytes of body): the client sent it too slowly",
+                         o_.request_timeout_s, o_.body_bytes_per_s));
     else
       close_conn(c);  // idle past the keep-alive time, or done lingering
   }

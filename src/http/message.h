@@ -1,6 +1,7 @@
 // HTTP/1.1 messages as the server's handlers see them: a request whose head and body have been
 // read whole (request_parser.h), and a response with a body given at once or written while it is
-// produced (SSE). The connection (http_server.h) frames them: Content-Length or chunked, keep-alive.
+// produced (SSE). The connection (http_server.h) frames them: Content-Length or chunked,
+// keep-alive.
 #pragma once
 
 #include <functional>
@@ -18,13 +19,13 @@ struct Header {
 bool iequals(std::string_view a, std::string_view b);
 
 struct Request {
-  std::string method;   // "GET", "POST", ... (case-sensitive, as sent)
-  std::string target;   // as sent: "/v1/models/x?a=b"
-  std::string path;     // percent-decoded, without the query: "/v1/models/x"
-  std::string query;    // after '?', not decoded
-  int minor = 1;        // HTTP/1.minor
+  std::string method;  // "GET", "POST", ... (case-sensitive, as sent)
+  std::string target;  // as sent: "/v1/models/x?a=b"
+  std::string path;    // percent-decoded, without the query: "/v1/models/x"
+  std::string query;   // after '?', not decoded
+  int minor = 1;       // HTTP/1.minor
   std::vector<Header> headers;
-  std::string body;     // de-chunked
+  std::string body;  // de-chunked
 
   // The first header named `name` (any case), or nullptr.
   const std::string* find(std::string_view name) const;

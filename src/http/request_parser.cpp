@@ -14,7 +14,9 @@ bool is_tchar(char c) {
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
 
 // A bounded, printable quote of a bad value for an error message.
 std::string quoted(std::string_view s) {
@@ -97,7 +99,8 @@ RequestParser::State RequestParser::feed(std::string& in) {
     const size_t end = head_end(in, scanned_);
     if (end == std::string::npos || end > limits_.max_head_bytes) {
       if (in.size() <= limits_.max_head_bytes) return state_;
-      return fail(431, fmt::format("the request head is larger than {} bytes", limits_.max_head_bytes));
+      return fail(431,
+                  fmt::format("the request head is larger than {} bytes", limits_.max_head_bytes));
     }
     const std::string head = in.substr(0, end);
     in.erase(0, end);
@@ -119,7 +122,8 @@ RequestParser::State RequestParser::parse_head(std::string_view head) {
     if (n_lines++ == 0) {
       if (parse_request_line(line) == State::kFailed) return state_;
     } else if (n_lines > limits_.max_headers + 1) {
-      return fail(431, fmt::format("the request has more than {} header fields", limits_.max_headers));
+      return fail(431,
+                  fmt::format("the request has more than {} header fields", limits_.max_headers));
     } else if (parse_header_line(line) == State::kFailed) {
       return state_;
     }
@@ -193,20 +197,21 @@ RequestParser::State RequestParser::frame_body() {
   }
   if (has_te && length)  // a message framed twice is how requests get smuggled: refused
     return fail(400, "both Transfer-Encoding and Content-Length are given");
-  if (has_te && req_.minor == 0) return fail(400, "chunked Transfer-Encoding in an HTTP/1.0 request");
+  if (has_te && req_.minor == 0)
+    return fail(400, "chunked Transfer-Encoding in an HTTP/1.0 request");
   chunked_ = has_te;
   if (length) {
     if (length->empty() || length->size() > 18 ||
         !std::all_of(length->begin(), length->end(), [](char c) { return c >= '0' && c <= '9'; }))
       return length->size() > 18 && std::all_of(length->begin(), length->end(),
-                                                 [](char c) { return c >= '0' && c <= '9'; })
+                                                [](char c) { return c >= '0' && c <= '9'; })
                  ? fail(413, fmt::format("the request body is larger than {} bytes",
                                          limits_.max_body_bytes))
                  : fail(400, "malformed Content-Length " + quoted(*length));
     declared_ = std::stoull(*length);
     if (declared_ > limits_.max_body_bytes)
-      return fail(413, fmt::format("the request body ({} bytes) is larger than {} bytes",
-                                   declared_, limits_.max_body_bytes));
+      return fail(413, fmt::format("the request body ({} bytes) is larger than {} bytes", declared_,
+                                   limits_.max_body_bytes));
   }
   return state_ = (chunked_ || declared_ > 0) ? State::kBody : State::kDone;
 }
@@ -241,7 +246,8 @@ RequestParser::State RequestParser::feed_chunks(std::string& in) {
       chunk_ = Chunk::kSize;
     } else if (chunk_ == Chunk::kTrailer) {
       trailer_bytes_ += line.size() + 2;
-      if (trailer_bytes_ > limits_.max_head_bytes) return fail(431, "the trailer fields are too large");
+      if (trailer_bytes_ > limits_.max_head_bytes)
+        return fail(431, "the trailer fields are too large");
       if (line.empty()) state_ = State::kDone;  // trailer fields are read and dropped
     } else {
       const std::string_view size = trimmed(std::string_view(line).substr(0, line.find(';')));
@@ -250,8 +256,8 @@ RequestParser::State RequestParser::feed_chunks(std::string& in) {
         return fail(400, "malformed chunk size " + quoted(line));
       chunk_left_ = std::stoull(std::string(size), nullptr, 16);
       if (req_.body.size() + chunk_left_ > limits_.max_body_bytes)
-        return fail(413, fmt::format("the request body is larger than {} bytes",
-                                     limits_.max_body_bytes));
+        return fail(
+            413, fmt::format("the request body is larger than {} bytes", limits_.max_body_bytes));
       chunk_ = chunk_left_ == 0 ? Chunk::kTrailer : Chunk::kData;
     }
   }

@@ -59,7 +59,7 @@ class RequestParser {
   Request req_;
   ParseError error_;
   bool started_ = false, chunked_ = false;
-  size_t declared_ = 0;       // Content-Length
+  size_t declared_ = 0;  // Content-Length
   Chunk chunk_ = Chunk::kSize;
   size_t chunk_left_ = 0;     // bytes of the current chunk still to come
   size_t trailer_bytes_ = 0;  // trailer fields, counted against the head's limit

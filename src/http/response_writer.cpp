@@ -37,7 +37,9 @@ class SocketBodyWriter final : public BodyWriter {
     }
     return !failed_;
   }
-  bool finish() { return chunked_ && !failed_ ? send_all(fd_, "0\r\n\r\n", timeout_ms_) : !failed_; }
+  bool finish() {
+    return chunked_ && !failed_ ? send_all(fd_, "0\r\n\r\n", timeout_ms_) : !failed_;
+  }
 
  private:
   int fd_;
@@ -70,7 +72,8 @@ bool send_all(int fd, std::string_view bytes, int timeout_ms) {
 }
 
 std::string response_head(const Response& res, const WriteOptions& o) {
-  std::string head = fmt::format("HTTP/1.{} {} {}\r\n", o.minor, res.status, reason_phrase(res.status));
+  std::string head =
+      fmt::format("HTTP/1.{} {} {}\r\n", o.minor, res.status, reason_phrase(res.status));
   for (const Header& h : res.headers) {
     if (iequals(h.name, "Content-Length") || iequals(h.name, "Transfer-Encoding") ||
         iequals(h.name, "Connection"))

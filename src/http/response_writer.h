@@ -17,9 +17,9 @@ namespace wedlm::http {
 bool send_all(int fd, std::string_view bytes, int timeout_ms);
 
 struct WriteOptions {
-  int minor = 1;            // the request's HTTP/1.minor
-  bool keep_alive = true;   // the connection stays open after this response
-  bool head_only = false;   // a HEAD request: fields only
+  int minor = 1;           // the request's HTTP/1.minor
+  bool keep_alive = true;  // the connection stays open after this response
+  bool head_only = false;  // a HEAD request: fields only
   // Polled before each write of a stream: true once the client has left (then the stream stops).
   std::function<bool()> client_left;
   int timeout_ms = 30000;

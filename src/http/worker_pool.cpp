@@ -52,8 +52,7 @@ void WorkerPool::work() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     ++idle_;
-    const bool woken =
-        cv_.wait_for(lock, idle_exit_, [this] { return stop_ || !jobs_.empty(); });
+    const bool woken = cv_.wait_for(lock, idle_exit_, [this] { return stop_ || !jobs_.empty(); });
     --idle_;
     if (!woken && !stop_) {  // idle for idle_exit_: this thread ends (joined by a later call)
       exited_.push_back(std::this_thread::get_id());

@@ -23,7 +23,7 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void enqueue(std::function<void()> job);
-  void shutdown();  // runs what is queued, then joins every thread
+  void shutdown();         // runs what is queued, then joins every thread
   size_t threads() const;  // alive now
   size_t busy() const;     // running a job now
 

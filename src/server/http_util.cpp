@@ -51,7 +51,7 @@ ApiResult<json> json_body(const http::Request& req) {
   try {
     j = json::parse(req.body);
   } catch (const json::parse_error& e) {  // where, and what the parser expected there
-    std::string_view what = e.what();  // "[json.exception.parse_error.101] parse error at ..."
+    std::string_view what = e.what();     // "[json.exception.parse_error.101] parse error at ..."
     what.remove_prefix(std::min(what.find("parse error"), what.size()));
     return invalid_request(fmt::format("the request body is not valid JSON (byte {}): {}", e.byte,
                                        what.substr(0, 300)));

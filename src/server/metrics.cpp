@@ -81,11 +81,17 @@ void Metrics::on_request(const RequestCounters& c, const std::string& finish_rea
   if (c.forwards) tokens_per_forward_.observe(double(c.completion_tokens) / double(c.forwards));
 }
 
-std::string Metrics::render(const EngineStats* s) const {
+std::string Metrics::render(const EngineStats* s, const HttpGauges& http) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string o;
   o += header("wedlm:build_info", "gauge", "The build serving: its commit (always 1).");
   o += fmt::format("wedlm:build_info{{commit=\"{}\"}} 1\n", build_);
+  o += scalar("wedlm:http_connections_open", "gauge",
+              "Client connections open (idle, sending, or being answered).",
+              double(http.connections));
+  o += scalar("wedlm:http_workers", "gauge", "HTTP worker threads alive.", double(http.workers));
+  o += scalar("wedlm:http_workers_busy", "gauge", "HTTP worker threads answering a request.",
+              double(http.busy_workers));
   o += header("wedlm:http_requests_total", "counter", "HTTP requests by endpoint and status.");
   for (const auto& [k, n] : http_)
     o += fmt::format("wedlm:http_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", k.first,

@@ -29,6 +29,11 @@ class Histogram {
   uint64_t count_ = 0;
 };
 
+// The HTTP layer at scrape time: connections open, worker threads alive and answering.
+struct HttpGauges {
+  size_t connections = 0, workers = 0, busy_workers = 0;
+};
+
 class Metrics {
  public:
   // `build`: the build commit, shown by wedlm:build_info.
@@ -36,7 +41,8 @@ class Metrics {
   void on_http(const std::string& endpoint, int status);
   // A generation request ended (any finish reason) with these counters.
   void on_request(const RequestCounters& c, const std::string& finish_reason);
-  std::string render(const EngineStats* engine) const;  // engine null while loading
+  std::string render(const EngineStats* engine,
+                     const HttpGauges& http = {}) const;  // engine null while loading
 
  private:
   mutable std::mutex mu_;

@@ -95,7 +95,7 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   wait(grace);
   abort_ = true;                  // what is still running is cancelled and answers with what it has
   wait(std::chrono::seconds(5));  // a client that stopped reading is not waited for longer
-  http_->stop();  // idle connections closed, the rest shut down; run() returns
+  http_->stop();                  // idle connections closed, the rest shut down; run() returns
 }
 
 bool Server::authorized(const Request& req) const {
@@ -133,11 +133,15 @@ void Server::access_log(const Request& req, const Response& res) {
     if (req.path == k) endpoint = k;
   metrics_.on_http(endpoint, res.status);
   if (res.status >= 400 && !res.find("X-Request-Id")) {
-    ojson line = {{"event", "request"}, {"endpoint", endpoint}, {"method", req.method},
-                  {"path", req.path.substr(0, 200)}, {"status", res.status}};
+    ojson line = {{"event", "request"},
+                  {"endpoint", endpoint},
+                  {"method", req.method},
+                  {"path", req.path.substr(0, 200)},
+                  {"status", res.status}};
     if (res.status == 408 || res.status == 431 || (res.status == 400 && req.method.empty()) ||
         res.status == 503)  // found by the HTTP layer: say what
-      line["error"] = json::parse(res.body, nullptr, false).value("/error/message"_json_pointer, "");
+      line["error"] =
+          json::parse(res.body, nullptr, false).value("/error/message"_json_pointer, "");
     log_json(level_of_status(res.status), line);
   }
 }
@@ -150,9 +154,10 @@ Server::Response Server::handle(const Request& req) {
     res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
     res.set_header("Access-Control-Max-Age", "86400");
   } else if (!route(req, res)) {
-    send_error(res, {404, "not_found_error",
-                     fmt::format("no endpoint {} {}", req.method.substr(0, 10), req.path.substr(0, 200)),
-                     "", ""});
+    send_error(res,
+               {404, "not_found_error",
+                fmt::format("no endpoint {} {}", req.method.substr(0, 10), req.path.substr(0, 200)),
+                "", ""});
   }
   res.set_header("Access-Control-Allow-Origin", "*");  // browsers' clients (web UIs)
   return res;
@@ -183,9 +188,11 @@ bool Server::route(const Request& req, Response& res) {
   const Route* r = nullptr;
   for (const Route& candidate : routes)
     if (req.path == candidate.path) r = &candidate;
-  if (!r && req.path.size() > kModelPrefix.size() && req.path.rfind(kModelPrefix, 0) == 0) r = &by_id;
+  if (!r && req.path.size() > kModelPrefix.size() && req.path.rfind(kModelPrefix, 0) == 0)
+    r = &by_id;
   if (!r) return false;
-  const bool method_ok = req.method == r->method || (req.method == "HEAD" && r->method == std::string("GET"));
+  const bool method_ok =
+      req.method == r->method || (req.method == "HEAD" && r->method == std::string("GET"));
   if (!method_ok) {
     send_error(res, {405, "invalid_request_error",
                      fmt::format("{} takes {}, not {}", req.path.substr(0, 200), r->method,
@@ -203,7 +210,9 @@ bool Server::route(const Request& req, Response& res) {
 void Server::metrics(Response& res) {
   Engine* e = engine_.load();
   const EngineStats st = e ? e->stats() : EngineStats{};
-  res.set_content(metrics_.render(e ? &st : nullptr), "text/plain; version=0.0.4; charset=utf-8");
+  const http::HttpServer::Counts c = http_->counts();
+  res.set_content(metrics_.render(e ? &st : nullptr, {c.connections, c.workers, c.busy_workers}),
+                  "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void Server::health(Response& res) {

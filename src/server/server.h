@@ -34,8 +34,8 @@ struct ServerConfig {
   int timeout_s = 600;       // per-request time limit (a generation's deadline)
   bool log_prompts = false;  // put prompt and reply text in the request log
   size_t max_body_bytes = 8u << 20;
-  int http_threads = 0;           // most HTTP worker threads; 0: default_http_threads({})
-  size_t max_connections = 0;     // open at once; 0: 8192 within the open-file limit
+  int http_threads = 0;        // most HTTP worker threads; 0: default_http_threads({})
+  size_t max_connections = 0;  // open at once; 0: 8192 within the open-file limit
   // A request's head and body must arrive within this (plus 1 s per 64 KiB of body), else 408.
   int request_read_timeout_s = 30;
   int keep_alive_timeout_s = 30;  // an idle kept-alive connection is closed after this
@@ -63,7 +63,7 @@ class Server {
  private:
   using Request = http::Request;
   using Response = http::Response;
-  Response handle(const Request& req);  // routes a whole request
+  Response handle(const Request& req);            // routes a whole request
   bool route(const Request& req, Response& res);  // false: no endpoint has the path
   bool authorized(const Request& req) const;
   std::optional<ApiError> refused_before_body(const Request& req) const;

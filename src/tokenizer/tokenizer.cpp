@@ -176,7 +176,8 @@ void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {
   const size_t cost = piece.size() + (out.size() - first) * sizeof(int32_t) + 96;
   std::lock_guard<std::mutex> lock(cache_->mu);
   if (cache_->bytes + cost > kCacheBytes) cache_->map.clear(), cache_->bytes = 0;
-  if (cache_->map.emplace(std::string(piece), std::vector<int32_t>(out.begin() + long(first), out.end()))
+  if (cache_->map
+          .emplace(std::string(piece), std::vector<int32_t>(out.begin() + long(first), out.end()))
           .second)
     cache_->bytes += cost;
 }

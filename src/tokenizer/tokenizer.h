@@ -63,7 +63,7 @@ class Tokenizer {
   int32_t added_token_id(const std::string& content) const;
   bool regex_jit() const { return jit_; }  // PCRE2 compiled the split regex to machine code
   bool uses_fast_split() const { return fast_split_ != 0; }  // a hand-written matcher splits
-  size_t cache_bytes() const;  // what the BPE memo holds now
+  size_t cache_bytes() const;                                // what the BPE memo holds now
 
  private:
   struct AddedSet {  // added tokens matched at one stage, longest first
@@ -93,7 +93,7 @@ class Tokenizer {
   AddedSet norm_added_;            // matched on the normalised text between raw matches
   bool nfc_ = false;               // the normaliser is NFC (else none)
   bool add_prefix_space_ = false;  // ByteLevel: a space in front of each segment that lacks one
-  std::unordered_map<std::string, int32_t> vocab_;       // byte-level token string -> id
+  std::unordered_map<std::string, int32_t> vocab_;  // byte-level token string -> id
   struct Merge {
     int32_t rank, id;  // its rank in the merges, and the id of the merged token
   };

@@ -172,7 +172,8 @@ Status Tokenizer::read_model(const std::string& path, element model) {
       b = sp == std::string_view::npos ? std::string_view() : a.substr(sp + 1);
       a = a.substr(0, sp);
     } else if (!(m.get(pair) == simdjson::SUCCESS && pair.size() == 2 &&
-                 pair.at(0).get(a) == simdjson::SUCCESS && pair.at(1).get(b) == simdjson::SUCCESS)) {
+                 pair.at(0).get(a) == simdjson::SUCCESS &&
+                 pair.at(1).get(b) == simdjson::SUCCESS)) {
       a = b = {};
     }
     if (a.empty() || b.empty())

@@ -25,7 +25,8 @@ State parse_all(RequestParser& p, std::string bytes) { return p.feed(bytes); }
 
 TEST(RequestParser, ReadsAHeadAndAContentLengthBodyInPieces) {
   RequestParser p;
-  std::string in = "POST /v1/chat%2Fx?stream=1 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json";
+  std::string in =
+      "POST /v1/chat%2Fx?stream=1 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json";
   EXPECT_EQ(p.feed(in), State::kHead);
   in += "\r\nContent-Length: 7\r\n\r\n{\"a\":";
   EXPECT_EQ(p.feed(in), State::kBody);
@@ -118,7 +119,8 @@ TEST(WorkerPool, RunsEveryJobAndLetsIdleThreadsGo) {
   WorkerPool pool(4, std::chrono::milliseconds(50));
   std::atomic<int> done{0};
   for (int i = 0; i < 20; ++i) pool.enqueue([&] { ++done; });
-  for (int i = 0; i < 200 && done < 20; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 200 && done < 20; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(done, 20);
   EXPECT_LE(pool.threads(), 4u);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -221,8 +223,9 @@ class HttpServerTest : public ::testing::Test {
 TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {
   start({});
   const int fd = connect_client();
-  send_text(fd, "POST /a HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /b HTTP/1.1\r\n\r\n"
-                "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n");
+  send_text(fd,
+            "POST /a HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /b HTTP/1.1\r\n\r\n"
+            "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n");
   const std::string got = read_to_close(fd);
   ::close(fd);
   const size_t a = got.find("POST /a [x]"), b = got.find("GET /b []"), c = got.find("GET /c []");
@@ -355,7 +358,8 @@ TEST_F(HttpServerTest, StreamsAreChunkedOn11AndEndWithTheConnectionOn10) {
   std::string got = read_to_close(fd);
   ::close(fd);
   EXPECT_NE(got.find("Transfer-Encoding: chunked"), std::string::npos) << got;
-  EXPECT_NE(got.find("4\r\none \r\n4\r\ntwo \r\n5\r\nthree\r\n0\r\n\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("4\r\none \r\n4\r\ntwo \r\n5\r\nthree\r\n0\r\n\r\n"), std::string::npos)
+      << got;
   fd = connect_client();
   send_text(fd, "GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
   got = read_to_close(fd);

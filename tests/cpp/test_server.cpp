@@ -6,8 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include "io/model_config.h"
 #include "http/message.h"
+#include "io/model_config.h"
 #include "server/http_util.h"
 #include "server/json_fields.h"
 #include "server/metrics.h"
@@ -232,7 +232,10 @@ TEST(MetricsTest, HistogramsAreCumulativeAndCountersLabelled) {
   m.on_request(c, "stop");
   EngineStats s;
   s.kv_blocks = 10, s.kv_blocks_free = 4, s.running = 2;
-  const std::string text = m.render(&s);
+  const std::string text = m.render(&s, {310, 12, 3});
+  EXPECT_NE(text.find("wedlm:http_connections_open 310\n"), std::string::npos);
+  EXPECT_NE(text.find("wedlm:http_workers 12\n"), std::string::npos);
+  EXPECT_NE(text.find("wedlm:http_workers_busy 3\n"), std::string::npos);
   EXPECT_NE(text.find("wedlm:http_requests_total{endpoint=\"/v1/completions\",status=\"400\"} 2\n"),
             std::string::npos);
   EXPECT_NE(text.find("wedlm:request_success_total{finished_reason=\"stop\"} 1\n"),
@@ -338,9 +341,11 @@ TEST(JsonBody, BodiesTheFuzzerFoundAreRefusedWithAReason) {
                      "/tests/data/fuzz_regressions/openai_request-number-out-of-range");
   const std::string found((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   ASSERT_FALSE(found.empty());
-  EXPECT_EQ(refusal(found).rfind("400 the request body is not valid JSON", 0), 0u) << refusal(found);
+  EXPECT_EQ(refusal(found).rfind("400 the request body is not valid JSON", 0), 0u)
+      << refusal(found);
   EXPECT_NE(refusal("{\"a\": 1e999999}").find("number overflow"), std::string::npos);
-  EXPECT_NE(refusal("{\"a\": [1, }").find("(byte 11)"), std::string::npos) << refusal("{\"a\": [1, }");
+  EXPECT_NE(refusal("{\"a\": [1, }").find("(byte 11)"), std::string::npos)
+      << refusal("{\"a\": [1, }");
   EXPECT_EQ(refusal("{\"a\": 1}"), "accepted");
 }
 

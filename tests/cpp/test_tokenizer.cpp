@@ -175,8 +175,9 @@ TEST(Tokenizer, BrokenMergesAreRefusedByName) {
               e["model"]["merges"].push_back("zzzq zzzr");
             }).find("not in the vocabulary"),
             std::string::npos);
-  EXPECT_NE(load_edited([](json& e) { e["model"]["merges"].push_back("nospace"); })
-                .find("is not \"a b\""),
+  EXPECT_NE(load_edited([](json& e) {
+              e["model"]["merges"].push_back("nospace");
+            }).find("is not \"a b\""),
             std::string::npos);
 }
 
@@ -214,7 +215,8 @@ std::vector<int32_t> reference_bpe(const std::string& word, const json& model) {
 }
 
 TEST(Tokenizer, BpeMatchesThePlainReferenceOnLongWords) {
-  const json j = json::parse(std::ifstream(test::source_dir() + "/models/wedlm-tiny/tokenizer.json"));
+  const json j =
+      json::parse(std::ifstream(test::source_dir() + "/models/wedlm-tiny/tokenizer.json"));
   const Tokenizer tok = bundled();
   std::mt19937 rng(7);
   for (size_t len : {1, 2, 3, 17, 256, 257, 600}) {

@@ -57,6 +57,8 @@ test('300 slowloris connections: each answered 408, /health fast meanwhile, no t
   });
   await sleep(500);
   const threadsDuring = threadsOf(srv.proc.pid);
+  const open = sample(await metrics(srv.url), 'wedlm:http_connections_open');
+  assert.ok(open >= 300, `wedlm:http_connections_open ${open} with 300 slow clients`);
   const ms = [];
   for (let i = 0; i < 20; i++) {
     const t0 = performance.now();
