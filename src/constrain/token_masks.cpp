@@ -109,6 +109,7 @@ void Vocabulary::walk(const Grammar& g, const State& s, const Sorted& list, Toke
 bool Vocabulary::in_plain_string(const Grammar& g, const State& s, int64_t& room) const {
   room = 0;
   for (const Stack& st : s.stacks()) {
+    if (st.empty()) return false;  // a whole reply
     const Frame& f = st.back();
     if (f.kind != FrameKind::kStr || f.utf8 || f.escape) return false;
     const Node& n = g[f.node];
