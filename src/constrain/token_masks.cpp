@@ -31,18 +31,6 @@ int32_t plain_string_chars(const std::string& t) {
 
 }  // namespace
 
-void TokenMask::recount() {
-  count = 0;
-  for (uint64_t w : bits) count += std::popcount(w);
-}
-
-int32_t TokenMask::only() const {
-  if (count != 1) return -1;
-  for (size_t w = 0; w < bits.size(); ++w)
-    if (bits[w]) return int32_t(w * 64 + size_t(std::countr_zero(bits[w])));
-  return -1;
-}
-
 Vocabulary::Sorted Vocabulary::sort_tokens(const std::vector<std::string>& bytes,
                                            std::vector<int32_t> ids) {
   std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return bytes[a] < bytes[b]; });
@@ -63,6 +51,7 @@ Vocabulary::Vocabulary(std::vector<std::string> token_bytes, std::vector<int64_t
   int32_t cap = 0;
   for (size_t id = 0; id < bytes_.size(); ++id) {
     if (bytes_[id].empty()) continue;
+    ids_.emplace(bytes_[id], int32_t(id));
     all.push_back(int32_t(id));
     plain_chars_[id] = plain_string_chars(bytes_[id]);
     if (plain_chars_[id] < 0) hard.push_back(int32_t(id));
@@ -80,7 +69,7 @@ Vocabulary::Vocabulary(std::vector<std::string> token_bytes, std::vector<int64_t
 
 // Depth-first over the sorted tokens: at[d] is the state after the current token's first d
 // bytes; a token shares at[0..lcp] with the one before. A dead prefix skips the tokens under it.
-void Vocabulary::walk(const Grammar& g, const State& s, const Sorted& list, TokenMask& m) const {
+void Vocabulary::walk(const Grammar& g, const State& s, const Sorted& list, TokenSet& m) const {
   std::vector<State> at;
   at.push_back(s);
   for (size_t i = 0; i < list.ids.size();) {
@@ -118,14 +107,14 @@ bool Vocabulary::in_plain_string(const Grammar& g, const State& s, int64_t& room
   return !s.dead();
 }
 
-void Vocabulary::add_stops(const Grammar& g, const State& s, TokenMask& m) const {
+void Vocabulary::add_stops(const Grammar& g, const State& s, TokenSet& m) const {
   if (!s.can_finish(g)) return;
   for (int64_t id : stop_ids_)
     if (id >= 0 && id < size()) m.set(id);
 }
 
-TokenMask Vocabulary::allowed(const Grammar& g, const State& s) const {
-  TokenMask m(size());
+TokenSet Vocabulary::allowed(const Grammar& g, const State& s) const {
+  TokenSet m(size());
   int64_t room = 0;
   if (in_plain_string(g, s, room)) {
     if (room > 0) m.bits = plain_upto_[size_t(std::min<int64_t>(room, int64_t(plain_upto_.size()) - 1))];
@@ -138,8 +127,13 @@ TokenMask Vocabulary::allowed(const Grammar& g, const State& s) const {
   return m;
 }
 
-TokenMask Vocabulary::allowed_reference(const Grammar& g, const State& s) const {
-  TokenMask m(size());
+int32_t Vocabulary::id_of(std::string_view bytes) const {
+  const auto it = ids_.find(std::string(bytes));
+  return it == ids_.end() ? -1 : it->second;
+}
+
+TokenSet Vocabulary::allowed_reference(const Grammar& g, const State& s) const {
+  TokenSet m(size());
   for (int64_t id = 0; id < size(); ++id)
     if (!bytes_[size_t(id)].empty() && !s.advance(g, bytes_[size_t(id)]).dead()) m.set(id);
   add_stops(g, s, m);
@@ -150,17 +144,53 @@ TokenMask Vocabulary::allowed_reference(const Grammar& g, const State& s) const 
 TokenMasks::TokenMasks(std::shared_ptr<const Grammar> g, std::shared_ptr<const Vocabulary> v)
     : g_(std::move(g)), v_(std::move(v)) {}
 
-std::shared_ptr<const TokenMask> TokenMasks::allowed(const State& s) const {
+std::shared_ptr<const TokenSet> TokenMasks::allowed(const State& s) const {
   const std::string key = s.key();
   {
     std::lock_guard lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   }
-  auto m = std::make_shared<const TokenMask>(v_->allowed(*g_, s));
+  auto m = std::make_shared<const TokenSet>(v_->allowed(*g_, s));
   std::lock_guard lock(mu_);
   if ((cache_.size() + 1) * m->bits.size() * sizeof(uint64_t) > kCacheBytes) cache_.clear();
   cache_.emplace(key, m);
   return m;
+}
+
+int32_t TokenMasks::forced(const State& s) const {
+  const std::string key = s.key();
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = forced_.find(key); it != forced_.end()) return it->second;
+  }
+  std::string bytes;
+  State at = s;
+  while (bytes.size() < 64 && !at.can_finish(*g_)) {
+    int next = -1;
+    for (int c = 0; c < 256; ++c) {
+      if (at.advance(*g_, uint8_t(c)).dead()) continue;
+      if (next >= 0) {  // a choice
+        next = -2;
+        break;
+      }
+      next = c;
+    }
+    if (next < 0) break;
+    bytes += char(next);
+    at = at.advance(*g_, uint8_t(next));
+  }
+  int32_t id = -1;
+  for (size_t n = bytes.size(); n > 0 && id < 0; --n)
+    id = v_->id_of(std::string_view(bytes).substr(0, n));
+  if (bytes.empty() && s.can_finish(*g_) && !v_->stop_ids().empty()) {  // the end, if only it
+    bool more = false;
+    for (int c = 0; c < 256 && !more; ++c) more = !s.advance(*g_, uint8_t(c)).dead();
+    if (!more) id = int32_t(v_->stop_ids()[0]);
+  }
+  std::lock_guard lock(mu_);
+  if (forced_.size() > 100000) forced_.clear();
+  forced_.emplace(key, id);
+  return id;
 }
 
 bool TokenMasks::is_stop(int64_t id) const {

@@ -16,24 +16,15 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string_view>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "constrain/matcher.h"
+#include "core/token_set.h"
 
 namespace wedlm::constrain {
-
-// A set of token ids.
-struct TokenMask {
-  explicit TokenMask(int64_t vocab) : bits(size_t((vocab + 63) / 64), 0) {}
-  std::vector<uint64_t> bits;
-  int64_t count = 0;  // set bits
-  bool allows(int64_t id) const { return (bits[size_t(id >> 6)] >> (id & 63)) & 1; }
-  void set(int64_t id) { bits[size_t(id >> 6)] |= uint64_t(1) << (id & 63); }
-  void recount();
-  int32_t only() const;  // the one token when count == 1, else -1
-};
 
 class Vocabulary {
  public:
@@ -45,9 +36,11 @@ class Vocabulary {
   std::span<const int64_t> stop_ids() const { return stop_ids_; }
 
   // The tokens allowed after `s` (dead: none): walked over the sorted tokens.
-  TokenMask allowed(const Grammar& g, const State& s) const;
+  TokenSet allowed(const Grammar& g, const State& s) const;
+  // The id of a token with exactly these bytes, or -1.
+  int32_t id_of(std::string_view bytes) const;
   // The same set, each token tested alone (the reference twin).
-  TokenMask allowed_reference(const Grammar& g, const State& s) const;
+  TokenSet allowed_reference(const Grammar& g, const State& s) const;
 
  private:
   struct Sorted {  // token ids by their bytes, and each one's common prefix with the one before
@@ -55,11 +48,12 @@ class Vocabulary {
     std::vector<int32_t> lcp;
   };
   static Sorted sort_tokens(const std::vector<std::string>& bytes, std::vector<int32_t> ids);
-  void walk(const Grammar& g, const State& s, const Sorted& list, TokenMask& m) const;
+  void walk(const Grammar& g, const State& s, const Sorted& list, TokenSet& m) const;
   bool in_plain_string(const Grammar& g, const State& s, int64_t& room) const;
-  void add_stops(const Grammar& g, const State& s, TokenMask& m) const;
+  void add_stops(const Grammar& g, const State& s, TokenSet& m) const;
 
   std::vector<std::string> bytes_;
+  std::unordered_map<std::string, int32_t> ids_;  // bytes -> the lowest id with them
   std::vector<int64_t> stop_ids_;
   Sorted all_;               // every token with bytes
   Sorted hard_;              // those that are not plain string content
@@ -75,7 +69,11 @@ class TokenMasks {
   const Vocabulary& vocabulary() const { return *v_; }
   State start() const { return State::start(*g_); }
   // The allowed set of `s`, from the cache or computed and cached.
-  std::shared_ptr<const TokenMask> allowed(const State& s) const;
+  std::shared_ptr<const TokenSet> allowed(const State& s) const;
+  // The bytes the grammar forces after `s` (each the only byte allowed, up to a choice, a
+  // possible end or 64 bytes), as the longest token they begin with: what WeDLM may fill a slot
+  // with whose own draw does not fit. -1 when nothing is forced.
+  int32_t forced(const State& s) const;
   // `s` after token `id` (dead if the token is not allowed there).
   State advance(const State& s, int32_t id) const;
   bool is_stop(int64_t id) const;
@@ -85,7 +83,8 @@ class TokenMasks {
   std::shared_ptr<const Grammar> g_;
   std::shared_ptr<const Vocabulary> v_;
   mutable std::mutex mu_;
-  mutable std::unordered_map<std::string, std::shared_ptr<const TokenMask>> cache_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const TokenSet>> cache_;
+  mutable std::unordered_map<std::string, int32_t> forced_;
 };
 
 }  // namespace wedlm::constrain

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "constrain/token_masks.h"
 #include "core/status.h"
 #include "decode/stop_strings.h"
 #include "io/model_config.h"
@@ -45,6 +47,10 @@ struct GenerateParams {
   // -1: off. 0-20: record each output token's log-probability (ops/sampling: token_logprob) and
   // this many likeliest alternatives.
   int64_t logprobs = -1;
+  // A grammar the output must follow (constrain/: JSON Schema, tool calls); null: none. AR draws
+  // each token from the allowed set; WeDLM fills slots left to right only, each from the set
+  // after the tokens to its left (sequence_decoder.h).
+  std::shared_ptr<const constrain::TokenMasks> constraint;
 };
 
 struct StepTrace {  // one WeDLM forward: committed count, fills (slot, token)

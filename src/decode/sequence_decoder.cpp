@@ -30,6 +30,7 @@ SequenceDecoder::SequenceDecoder(std::span<const int32_t> prompt, GenerateParams
       prompt_len_(int64_t(prompt.size())),
       tokens_(prompt.begin(), prompt.end()) {
   WEDLM_CHECK(prompt_len_ >= 1 && prompt_len_ < m_.context, "decoder prompt not validated");
+  if (p_.constraint) grammar_ = p_.constraint->start();
 }
 
 int64_t SequenceDecoder::n_kv_needed() const {
@@ -68,7 +69,7 @@ bool SequenceDecoder::plan(StepRows& rows) {
     rows.ids.push_back(tokens_.back());
     rows.pos.push_back(L - 1);
     rows.logit_rows.push_back(0);
-    return true;
+    return plan_allowed();
   }
   const int64_t want = next_step_rows();  // top up: W + n slots within the context
   if (want > int64_t(win_.size())) win_.resize(size_t(want), kMaskSlot);
@@ -85,12 +86,34 @@ bool SequenceDecoder::plan(StepRows& rows) {
     if (win_[k] == kMaskSlot)
       rows.ids.push_back(int32_t(m_.mask_id)), rows.pos.push_back(L + int64_t(k));
   for (int32_t r = n_filled; r < int32_t(rows.ids.size()); ++r) rows.logit_rows.push_back(r);
-  return true;
+  return plan_allowed();
 }
 
-TokenLogprob SequenceDecoder::logprob_of(const Rows& rows, size_t j, int32_t t) const {
+// AR: the set after the output. WeDLM: the first mask's set, after the output and the filled
+// run (the only filled slots under a constraint); the other masks draw freely (fill_constrained
+// checks them).
+bool SequenceDecoder::plan_allowed() {
+  row_allowed_.clear();
+  if (!p_.constraint) return true;
+  const constrain::TokenMasks& c = *p_.constraint;
+  constrain::State s = grammar_;
+  for (size_t k = 0; k < win_.size() && win_[k] != kMaskSlot; ++k) s = c.advance(s, win_[k]);
+  row_allowed_.push_back(c.allowed(s));
+  if (row_allowed_[0]->count > 0) return true;
+  finished_ = true;  // nothing can follow (a grammar's dead end): end as a stop
+  r_.finish_reason = "stop";
+  return false;
+}
+
+TokenLogprob SequenceDecoder::logprob_of(const Rows& rows, size_t j, int32_t t,
+                                         const TokenSet* allowed) const {
   if (p_.logprobs < 0) return {};
-  return token_logprob(rows.logits(j), rows.vocab, p_.sampling, m_.mask_id, t, p_.logprobs);
+  if (!allowed) return token_logprob(rows.logits(j), rows.vocab, p_.sampling, m_.mask_id, t, p_.logprobs);
+  std::vector<float> row(rows.logits(j), rows.logits(j) + rows.vocab);  // the constrained row
+  mask_logits(row.data(), rows.vocab, *allowed);
+  TokenLogprob lp = token_logprob(row.data(), rows.vocab, p_.sampling, m_.mask_id, t, p_.logprobs);
+  std::erase_if(lp.top, [](const TopLogprob& x) { return x.logprob < kMaskedLogit / 2; });
+  return lp;
 }
 
 RowDraw SequenceDecoder::draw(size_t j) const {
@@ -102,7 +125,9 @@ size_t SequenceDecoder::n_logit_rows() const {
 }
 
 void SequenceDecoder::row_requests(std::vector<RowRequest>& out) const {
-  for (size_t j = 0; j < n_logit_rows(); ++j) out.push_back(RowRequest{draw(j), p_.logprobs >= 0});
+  for (size_t j = 0; j < n_logit_rows(); ++j)
+    out.push_back(RowRequest{draw(j), p_.logprobs >= 0,
+                             j < row_allowed_.size() ? row_allowed_[j] : nullptr});
 }
 
 bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
@@ -151,7 +176,10 @@ int64_t SequenceDecoder::apply_rows(const Rows& rows) {
 int64_t SequenceDecoder::apply_ar(const Rows& rows) {
   const int32_t t = rows.pick(0).token;
   ++drawn_;
-  finished_ = commit(t, logprob_of(rows, 0, t));
+  const TokenSet* allowed = row_allowed_.empty() ? nullptr : row_allowed_[0].get();
+  WEDLM_CHECK(!allowed || allowed->allows(t), "a constrained row drew outside its allowed set");
+  finished_ = commit(t, logprob_of(rows, 0, t, allowed));
+  if (p_.constraint) grammar_ = p_.constraint->advance(grammar_, t);
   return 1;
 }
 
@@ -162,11 +190,12 @@ int64_t SequenceDecoder::apply_wedlm(const Rows& rows) {
   StepTrace& tr = r_.steps.emplace_back();
   for (int64_t k = 0; k < n && !finished_; ++k) {
     finished_ = commit(win_[size_t(k)], p_.logprobs >= 0 ? win_lp_[size_t(k)] : TokenLogprob{});
+    if (p_.constraint) grammar_ = p_.constraint->advance(grammar_, win_[size_t(k)]);
     ++tr.commit;
   }
   win_.erase(win_.begin(), win_.begin() + n);
   if (p_.logprobs >= 0) win_lp_.erase(win_lp_.begin(), win_lp_.begin() + n);
-  if (!finished_) fill(rows, tr);
+  if (!finished_) p_.constraint ? fill_constrained(rows, tr) : fill(rows, tr);
   return tr.commit;
 }
 
@@ -192,6 +221,41 @@ void SequenceDecoder::fill(const Rows& rows, StepTrace& tr) {
     win_[size_t(slots[j])] = tok[j];
     if (p_.logprobs >= 0) win_lp_[size_t(slots[j])] = logprob_of(rows, j, tok[j]);
     tr.fill.emplace_back(slots[j], tok[j]);
+  }
+}
+
+// The window is all masks here (the filled run was just committed). Mask j is slot j.
+void SequenceDecoder::fill_constrained(const Rows& rows, StepTrace& tr) {
+  const constrain::TokenMasks& c = *p_.constraint;
+  const size_t n = win_.size();
+  WEDLM_CHECK(size_t(std::count(win_.begin(), win_.end(), kMaskSlot)) == n,
+              "a constrained window holds only masks before it is filled");
+  drawn_ += n;
+  constrain::State s = grammar_;
+  for (size_t j = 0; j < n; ++j) {
+    int32_t t = rows.pick(j).token;
+    constrain::State next;
+    std::shared_ptr<const TokenSet> allowed = j == 0 ? row_allowed_[0] : nullptr;
+    if (j == 0) {
+      next = c.advance(s, t);
+      WEDLM_CHECK(!next.dead(), "a constrained row drew outside its allowed set");
+    } else {
+      const double adj = rows.pick(j).entropy + p_.penalty * double(j);
+      if (p_.threshold && adj < *p_.threshold) next = c.advance(s, t);
+      if (next.dead()) {  // not drawn confidently and validly: only forced text fills it
+        t = c.forced(s);
+        if (t < 0) break;
+        next = c.advance(s, t);
+      }
+    }
+    win_[j] = t;
+    if (p_.logprobs >= 0) {
+      if (!allowed) allowed = c.allowed(s);
+      win_lp_[j] = logprob_of(rows, j, t, allowed.get());
+    }
+    tr.fill.emplace_back(int64_t(j), t);
+    s = std::move(next);
+    if (c.is_stop(t)) break;
   }
 }
 

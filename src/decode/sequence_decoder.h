@@ -13,6 +13,14 @@
 // leading filled run (a stop id ends generation and is kept; max_tokens and the context end it; the
 // rest of the run is dropped), then fills masks whose entropy + penalty * (slot - first mask slot)
 // < threshold, else the argmin (all masks get a draw, in slot order); AR draws the next token.
+// With a constraint (GenerateParams::constraint), AR draws from the allowed set of the output so
+// far. WeDLM fills left to right only: the first mask is drawn from the allowed set after the
+// output and the filled run before it (so every step fills at least it); each following mask is
+// filled, while the run is unbroken, with its own draw when that draw is confident by the usual
+// rule and keeps the text valid, or else with the longest token of the text the grammar forces
+// there (a key, a quote, a colon: TokenMasks::forced), if any.
+// Filled slots thus stay one leading run, committed whole by the next step: no invalid prefix is
+// ever committed and no filled token is revised.
 // After apply() the cache holds K/V for exactly n_kv_needed() tokens again, so a sequence can be
 // preempted between steps, its cache dropped and rebuilt by a prefill of tokens()[0,
 // n_kv_needed()), and go on with the same window and RNG: the same output. Not thread-safe: one
@@ -91,9 +99,12 @@ class SequenceDecoder {
   int64_t apply_wedlm(const Rows& rows);
   int64_t apply_ar(const Rows& rows);
   bool commit(int32_t t, TokenLogprob lp);  // appends one token; true when it ends generation
-  TokenLogprob logprob_of(const Rows& rows, size_t j, int32_t t) const;
+  TokenLogprob logprob_of(const Rows& rows, size_t j, int32_t t,
+                          const TokenSet* allowed = nullptr) const;
   RowDraw draw(size_t j) const;  // logit row j of the step being applied
   void fill(const Rows& rows, StepTrace& tr);
+  void fill_constrained(const Rows& rows, StepTrace& tr);
+  bool plan_allowed();  // the planned step's allowed sets; false when the grammar allows nothing
 
   GenerateParams p_;
   const ModelFacts& m_;
@@ -104,6 +115,8 @@ class SequenceDecoder {
   std::vector<TokenLogprob> win_lp_;  // with logprobs on: each filled slot's, beside win_
   GenerateResult r_;
   bool finished_ = false;
+  constrain::State grammar_;  // with a constraint: its state after the output so far
+  std::vector<std::shared_ptr<const TokenSet>> row_allowed_;  // per planned logit row (or null)
 };
 
 }  // namespace wedlm

@@ -50,7 +50,10 @@ void StepOutput::pick_from_logits(const Batch& b, int64_t vocab) {
   const size_t R = b.logit_rows.size(), V = size_t(vocab);
   WEDLM_CHECK(logits.size() == R * V && b.requests.size() == R, "one row of logits per logit row");
   std::vector<RowDraw> draws(R);
-  for (size_t r = 0; r < R; ++r) draws[r] = b.requests[r].draw;
+  for (size_t r = 0; r < R; ++r) {
+    draws[r] = b.requests[r].draw;
+    if (b.requests[r].allowed) mask_logits(logits.data() + r * V, vocab, *b.requests[r].allowed);
+  }
   pick_rows(logits.data(), vocab, draws, picks);
   logits_index.assign(R, -1);
   size_t kept = 0;  // the rows that asked move forward over those that did not, in order

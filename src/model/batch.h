@@ -11,9 +11,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
+#include "core/token_set.h"
 #include "ops/sampling/sampling.h"
 
 namespace wedlm {
@@ -25,11 +27,13 @@ struct BatchSegment {
   std::span<const int32_t> table;  // block table covering slots < n_kv + n_rows
 };
 
-// What the caller wants of one logit row. Room to grow: the agent API's allowed-token set (a
-// grammar's mask) belongs here, beside the draw it restricts.
+// What the caller wants of one logit row. With an allowed set (a grammar's, constrain/), the
+// tokens outside it are masked before anything is computed of the row: its pick, its entropy and
+// the logits it returns are those of the constrained distribution.
 struct RowRequest {
   RowDraw draw;               // how its token is chosen
   bool wants_logits = false;  // the whole row back too (log-probabilities)
+  std::shared_ptr<const TokenSet> allowed;  // null: every token
 };
 
 struct Batch {

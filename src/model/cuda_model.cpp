@@ -378,12 +378,18 @@ void CudaModel::Impl::pick(const Batch& b, int64_t R, StepOutput& out) {
   cuda::copy_to_host(s.data(), stats.data(), s.size() * sizeof(cuda::RowStats));
   cuda::copy_to_host(t.data(), tokens.data(), t.size() * sizeof(int32_t));
   int32_t kept = 0;
+  std::vector<float> row;
   for (size_t r = 0; r < size_t(R); ++r) {
     out.picks[r] = RowPick{t[r], double(s[r].entropy)};
-    if (!b.requests[r].wants_logits) continue;
-    cuda::copy_to_host(out.logits.data() + size_t(kept) * size_t(V), logits.data() + r * size_t(V),
-                       size_t(V) * sizeof(float));
-    out.logits_index[r] = kept++;
+    const RowRequest& q = b.requests[r];
+    if (!q.wants_logits && !q.allowed) continue;
+    float* host = q.wants_logits ? out.logits.data() + size_t(kept) * size_t(V) : (row.resize(size_t(V)), row.data());
+    cuda::copy_to_host(host, logits.data() + r * size_t(V), size_t(V) * sizeof(float));
+    if (q.allowed) {  // a grammar's row: masked and picked on the host, by the same functions
+      mask_logits(host, V, *q.allowed);
+      out.picks[r] = pick_row(host, V, q.draw);
+    }
+    if (q.wants_logits) out.logits_index[r] = kept++;
   }
 }
 

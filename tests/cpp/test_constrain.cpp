@@ -200,7 +200,7 @@ TEST(TokenMasks, TrieWalkMatchesTheReferenceOnEveryStateOfRandomReplies) {
   for (int trial = 0; trial < 60; ++trial) {
     State s = State::start(g);
     for (int step = 0; step < 30; ++step, ++states) {
-      const TokenMask fast = v.allowed(g, s), ref = v.allowed_reference(g, s);
+      const TokenSet fast = v.allowed(g, s), ref = v.allowed_reference(g, s);
       ASSERT_EQ(fast.bits, ref.bits) << "trial " << trial << " step " << step;
       ASSERT_EQ(fast.count, ref.count);
       if (fast.count == 0 || fast.allows(0)) break;
@@ -253,7 +253,7 @@ TEST(TokenMasks, Qwen3VocabularyMatchesTheReference) {
                              "{\"city\":\"Paris\",\"days\":1", "{\"city\":\"Paris\",\"days\":14}"}) {
     const State s = State::start(g).advance(g, prefix);
     ASSERT_FALSE(s.dead()) << prefix;
-    const TokenMask fast = v.allowed(g, s), ref = v.allowed_reference(g, s);
+    const TokenSet fast = v.allowed(g, s), ref = v.allowed_reference(g, s);
     EXPECT_EQ(fast.count, ref.count) << prefix;
     EXPECT_TRUE(fast.bits == ref.bits) << prefix;
     EXPECT_GT(fast.count, 0) << prefix;

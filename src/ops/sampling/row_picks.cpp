@@ -19,6 +19,11 @@ double row_entropy(const float* logits, int64_t n) {
   return std::log(z) - zx / z;  // H = log Z - E[x - max]
 }
 
+void mask_logits(float* logits, int64_t n, const TokenSet& allowed) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!allowed.allows(i)) logits[i] = kMaskedLogit;
+}
+
 int32_t row_argmax(const float* logits, int64_t n, int64_t banned) {
   int64_t best = -1;
   for (int64_t i = 0; i < n; ++i)

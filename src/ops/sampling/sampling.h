@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "core/token_set.h"
 #include "ops/sampling/row_draw.h"
 
 namespace wedlm {
@@ -60,6 +61,11 @@ int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, do
 // sorting, barring a running sum that lands within rounding of a boundary. Tests hold the two
 // together.
 int32_t sample_row(const float* logits, int64_t n, const RowDraw& d);
+
+// Sets every logit outside `allowed` to kMaskedLogit: finite, so entropies stay defined, and
+// far enough down that softmax gives those tokens exactly 0 at any temperature.
+inline constexpr float kMaskedLogit = -1e30f;
+void mask_logits(float* logits, int64_t n, const TokenSet& allowed);
 
 // What a decoder takes of each logit row: the token drawn and the row's entropy.
 struct RowPick {
