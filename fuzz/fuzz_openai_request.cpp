@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (e->message.empty() || e->status < 400) std::abort();
     return 0;
   }
-  const auto& j = std::get<nlohmann::json>(body);
+  const auto& j = std::get<nlohmann::ordered_json>(body);
   for (bool chat : {true, false}) {
     auto r = chat ? wedlm::server::parse_chat(j, served(), 1)
                   : wedlm::server::parse_completion(j, served(), 1);

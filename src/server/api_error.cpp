@@ -37,7 +37,7 @@ std::string error_body(const ApiError& e) {
                                 {"type", e.type},
                                 {"param", or_null(e.param)},
                                 {"code", or_null(e.code)}}}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 ApiError from_http_status(int status) {

@@ -11,7 +11,7 @@
 
 namespace wedlm::server {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 namespace {

@@ -12,7 +12,7 @@
 
 namespace wedlm::server {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 void send_error(http::Response& res, const ApiError& e) {
   res.status = e.status;

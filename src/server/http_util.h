@@ -27,7 +27,7 @@ void send_json(http::Response& res, const ojson& j);
 std::string dumped(const ojson& j);  // one line; invalid UTF-8 replaced
 // The body as a JSON object, or the error that says why it is not one (content type, UTF-8,
 // nesting deeper than 100, syntax, not an object).
-ApiResult<nlohmann::json> json_body(const http::Request& req);
+ApiResult<nlohmann::ordered_json> json_body(const http::Request& req);
 
 double ms_since(std::chrono::steady_clock::time_point t);
 int64_t unix_now();

@@ -8,12 +8,12 @@
 
 namespace wedlm::server {
 
-std::string shown(const nlohmann::json& v) {
-  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string shown(const nlohmann::ordered_json& v) {
+  std::string s = v.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   return s.size() > 60 ? s.substr(0, 57) + "..." : s;
 }
 
-const nlohmann::json* JsonFields::get(const std::string& name) const {
+const nlohmann::ordered_json* JsonFields::get(const std::string& name) const {
   const auto it = b_.find(name);
   return it == b_.end() || it->is_null() ? nullptr : &*it;
 }
@@ -24,7 +24,7 @@ void JsonFields::fail(const std::string& param, const std::string& message,
 }
 
 std::optional<double> JsonFields::number(const std::string& name, double lo, double hi) {
-  const nlohmann::json* v = get(name);
+  const nlohmann::ordered_json* v = get(name);
   if (!v || error_) return std::nullopt;
   if (!v->is_number() || !(v->get<double>() >= lo && v->get<double>() <= hi)) {
     fail(name, fmt::format("'{}' must be a number in [{}, {}], got {}", name, lo, hi, shown(*v)));
@@ -34,7 +34,7 @@ std::optional<double> JsonFields::number(const std::string& name, double lo, dou
 }
 
 std::optional<int64_t> JsonFields::integer(const std::string& name, int64_t lo, int64_t hi) {
-  const nlohmann::json* v = get(name);
+  const nlohmann::ordered_json* v = get(name);
   if (!v || error_) return std::nullopt;
   bool ok = v->is_number_integer();
   if (ok && v->is_number_unsigned()) ok = v->get<uint64_t>() <= uint64_t(hi);
@@ -46,7 +46,7 @@ std::optional<int64_t> JsonFields::integer(const std::string& name, int64_t lo, 
 }
 
 std::optional<bool> JsonFields::boolean(const std::string& name) {
-  const nlohmann::json* v = get(name);
+  const nlohmann::ordered_json* v = get(name);
   if (!v || error_) return std::nullopt;
   if (!v->is_boolean()) {
     fail(name, fmt::format("'{}' must be true or false, got {}", name, shown(*v)));
@@ -56,7 +56,7 @@ std::optional<bool> JsonFields::boolean(const std::string& name) {
 }
 
 std::optional<std::string> JsonFields::string(const std::string& name) {
-  const nlohmann::json* v = get(name);
+  const nlohmann::ordered_json* v = get(name);
   if (!v || error_) return std::nullopt;
   if (!v->is_string()) {
     fail(name, fmt::format("'{}' must be a string, got {}", name, shown(*v)));

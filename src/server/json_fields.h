@@ -17,9 +17,9 @@ namespace wedlm::server {
 
 class JsonFields {
  public:
-  explicit JsonFields(const nlohmann::json& body) : b_(body) {}
+  explicit JsonFields(const nlohmann::ordered_json& body) : b_(body) {}
 
-  const nlohmann::json* get(const std::string& name) const;  // nullptr when absent or null
+  const nlohmann::ordered_json* get(const std::string& name) const;  // nullptr when absent or null
   bool has(const std::string& name) const { return b_.contains(name); }
   std::optional<double> number(const std::string& name, double lo, double hi);
   std::optional<int64_t> integer(const std::string& name, int64_t lo, int64_t hi);
@@ -30,11 +30,11 @@ class JsonFields {
   const std::optional<ApiError>& error() const { return error_; }
 
  private:
-  const nlohmann::json& b_;
+  const nlohmann::ordered_json& b_;
   std::optional<ApiError> error_;
 };
 
 // A JSON value shown in an error message, cut to 60 characters.
-std::string shown(const nlohmann::json& v);
+std::string shown(const nlohmann::ordered_json& v);
 
 }  // namespace wedlm::server

@@ -10,7 +10,7 @@
 namespace wedlm::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 constexpr const char* kContextCode = "context_length_exceeded";  // OpenAI's error code
 
@@ -133,9 +133,6 @@ void refuse_unsupported(JsonFields& f) {
   if (f.boolean("echo").value_or(false)) f.fail("echo", "'echo' is not supported");
   if (const json* s = f.get("suffix"); s && !(s->is_string() && s->get<std::string>().empty()))
     f.fail("suffix", "'suffix' is not supported");
-  if (const json* rf = f.get("response_format");
-      rf && !(rf->is_object() && rf->value("type", json()) == "text"))
-    f.fail("response_format", "'response_format' supports only {\"type\": \"text\"}");
 }
 
 std::vector<std::string> stops_of(JsonFields& f) {
@@ -222,6 +219,14 @@ ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedMo
     }
   }
   r.user = f.string("user").value_or("");
+  if (const json* rf = f.get("response_format"); rf && !f.error()) {
+    ConstraintResult c = response_format_constraint(rf, m.grammars);
+    if (c.error) return *c.error;
+    if (c.constraint && p.constraint)
+      f.fail("response_format", "'response_format' cannot constrain a reply that 'tool_choice' "
+                                "already makes tool calls");
+    if (c.constraint) p.constraint = c.constraint;
+  }
   if (r.logprobs) p.logprobs = r.top_logprobs;
   if (f.error()) return *f.error();
   return r;  // Engine::submit checks it against the model and the KV pool
@@ -271,6 +276,11 @@ ApiResult<ApiRequest> parse_chat(const json& body, const ServedModel& m, uint64_
   JsonFields f(body);
   const json* choice = f.get("tool_choice");
   r.tools = !req.tools.empty() && !(choice && *choice == "none");
+  if (auto e = check_tools(req.tools)) return *e;
+  const bool parallel = f.boolean("parallel_tool_calls").value_or(true);
+  ConstraintResult calls = tool_choice_constraint(choice, req.tools, parallel, m.grammars);
+  if (calls.error) return *calls.error;
+  r.engine.params.constraint = calls.constraint;
   r.logprobs = f.boolean("logprobs").value_or(false);
   r.top_logprobs = f.integer("top_logprobs", 0, 20).value_or(0);
   if (r.top_logprobs > 0 && !r.logprobs)

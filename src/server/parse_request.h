@@ -1,10 +1,12 @@
 // OpenAI request bodies -> engine requests. Chat messages go through the model's chat template;
 // completion prompts are text (special tokens parsed) or token ids. Every field OpenAI defines for
 // these endpoints is either honoured or, when it would change the answer and this server cannot
-// honour it (n > 1, echo, logit_bias, penalties, JSON modes), refused by name; unknown fields are
+// honour it (n > 1, echo, logit_bias, penalties), refused by name; unknown fields are
 // ignored. Extra fields: wedlm_window, wedlm_threshold (a number, or null for one slot per step),
 // wedlm_penalty, decode_mode ("wedlm" | "ar"), chat_template_kwargs.enable_thinking, and vLLM's
-// ignore_eos (generate max_tokens tokens; for benchmarks).
+// ignore_eos (generate max_tokens tokens; for benchmarks). response_format (json_object,
+// json_schema) and tool_choice (required, a named function) become the request's constraint
+// (server/constraints.h).
 #pragma once
 
 #include <cstdint>
@@ -37,11 +39,11 @@ using ApiResult = std::variant<T, ApiError>;
 // A request whose "model" this server does not serve gets 404 model_not_found naming it (vLLM's
 // and OpenAI's answer); one without "model" is for the served model.
 // `seed` is used when the request has none (a fresh one per request gives OpenAI's behaviour).
-ApiResult<ApiRequest> parse_chat(const nlohmann::json& body, const ServedModel& m, uint64_t seed);
-ApiResult<ApiRequest> parse_completion(const nlohmann::json& body, const ServedModel& m,
+ApiResult<ApiRequest> parse_chat(const nlohmann::ordered_json& body, const ServedModel& m, uint64_t seed);
+ApiResult<ApiRequest> parse_completion(const nlohmann::ordered_json& body, const ServedModel& m,
                                        uint64_t seed);
 // The conversation of a body with "messages" (and "tools", "add_generation_prompt",
 // "chat_template_kwargs"), as the chat template takes it.
-ApiResult<ChatRequest> parse_conversation(const nlohmann::json& body);
+ApiResult<ChatRequest> parse_conversation(const nlohmann::ordered_json& body);
 
 }  // namespace wedlm::server

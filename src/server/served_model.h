@@ -10,6 +10,7 @@
 #include "decode/generate_params.h"
 #include "io/model_config.h"
 #include "ops/sampling/sampling.h"
+#include "server/constraints.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -26,6 +27,7 @@ struct ServedModel {
                             // <|endoftext|>), mask id, text
   SamplingParams sampling;  // defaults when a request leaves them out
   int64_t created = 0;      // unix time the model was loaded (for /v1/models)
+  GrammarCache* grammars = nullptr;  // constrained replies (null: refused)
 
   // Whether a request naming `model` is for this server: its name, an alias, or any with
   // any_model.

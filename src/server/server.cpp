@@ -12,7 +12,7 @@
 
 namespace wedlm::server {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 bool keys_equal(const std::string& presented, const std::string& expected) {

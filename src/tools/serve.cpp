@@ -186,6 +186,8 @@ int run_serve(const CommonFlags& f, const ServeFlags& s) {
   auto fw = l.value().forward(spec);
   if (!fw.is_ok()) return failed(fw.status().message()), stop(1);
   const std::string device = fw.value()->device();
+  server::GrammarCache grammars(server::vocabulary_of(*sm.value().tok, sm.value().facts));
+  sm.value().grammars = &grammars;
   Engine engine(std::move(fw).value(), sm.value().facts, s.engine.config);
   srv.attach(sm.value(), engine);
   log_event({{"event", "ready"},

@@ -21,7 +21,7 @@
 namespace wedlm::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 class ServerPieces : public ::testing::Test {
  protected:
