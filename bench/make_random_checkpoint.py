@@ -3,14 +3,17 @@
 
     /usr/bin/python3 bench/make_random_checkpoint.py --shape qwen3-0.6b --out /tmp/qwen3-0.6b
 
-Shapes: qwen3-0.6b (28 layers, hidden 1024, 16/8 heads x 128, FFN 3072, vocab 151936, tied),
+Shapes: qwen3-tiny (2 layers, hidden 64, 4/2 heads x 16, FFN 128, vocab 151936, tied: Qwen3's
+vocabulary on a model small enough for tests), qwen3-0.6b (28 layers, hidden 1024, 16/8 heads x 128, FFN 3072, vocab 151936, tied),
 wedlm-8b (36 layers, hidden 4096, 32/8 x 128, FFN 12288, vocab 151936, untied). BF16 weights,
 model_type wedlm, mask 151665. Text from such a model is noise; its speed is the real shape's.
+--tokenizer DIR copies DIR's tokenizer.json and tokenizer_config.json beside it (a servable model).
 """
 
 import argparse
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -22,6 +25,9 @@ SHAPES = {
     "qwen3-0.6b": dict(num_hidden_layers=28, hidden_size=1024, num_attention_heads=16,
                        num_key_value_heads=8, head_dim=128, intermediate_size=3072,
                        tie_word_embeddings=True),
+    "qwen3-tiny": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4,
+                       num_key_value_heads=2, head_dim=16, intermediate_size=128,
+                       tie_word_embeddings=True),
     "wedlm-8b": dict(num_hidden_layers=36, hidden_size=4096, num_attention_heads=32,
                      num_key_value_heads=8, head_dim=128, intermediate_size=12288,
                      tie_word_embeddings=False),
@@ -32,6 +38,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--tokenizer", help="a directory with tokenizer.json, tokenizer_config.json")
     args = ap.parse_args()
     s = SHAPES[args.shape]
     cfg = {"architectures": ["WeDLMForCausalLM"], "model_type": "wedlm", "vocab_size": 151936,
@@ -58,6 +65,8 @@ def main():
                   p + "mlp.gate_proj.weight": mat(F, H), p + "mlp.up_proj.weight": mat(F, H),
                   p + "mlp.down_proj.weight": mat(H, F)})
     write_safetensors(os.path.join(args.out, "model.safetensors"), t, "BF16")
+    for name in ("tokenizer.json", "tokenizer_config.json") if args.tokenizer else ():
+        shutil.copyfile(os.path.join(args.tokenizer, name), os.path.join(args.out, name))
     print(f"wrote {args.out}: {sum(v.size for v in t.values()) / 1e6:.0f}M parameters")
 
 
