@@ -2,8 +2,8 @@
 // (json_schema.h) or from the tools of a request (tool_grammar.h), matched byte by byte by
 // matcher.h. Nodes are JSON values of a schema (object, array, string, integer, number, literal,
 // anyOf, any JSON) and two plain ones for the text around them (a sequence, a repetition).
-// Output is compact JSON: no whitespace between tokens, properties in the schema's order, so a
-// reply whose values are bounded always ends.
+// Output is JSON as Python's json.dumps writes it (", " and ": " between items, no other
+// whitespace), properties in the schema's order, so a reply whose values are bounded always ends.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +27,7 @@ enum class NodeKind : uint8_t {
 };
 
 struct Property {
-  int32_t key = -1;    // a kLiteral node: "\"name\":"
+  int32_t key = -1;    // a kLiteral node: "\"name\": "
   int32_t value = -1;  // the value's node
   bool required = false;
 };

@@ -178,7 +178,7 @@ Result<int32_t> Compiler::object(const json& s, const std::string& where, int re
   for (const auto& [key, value] : props.items()) {
     auto v = node(value, where + ".properties." + key, ref_depth);
     if (!v.is_ok()) return v.status();
-    n.props.push_back(Property{g_.literal(json(key).dump() + ":"), v.value(), required.count(key) > 0});
+    n.props.push_back(Property{g_.literal(json(key).dump() + ": "), v.value(), required.count(key) > 0});
   }
   return add(std::move(n));
 }

@@ -231,7 +231,7 @@ void Feeder::number(Stack& s, uint8_t c) {
 }
 
 // Properties in schema order: from the next one, any optional ones may be skipped, up to and
-// including the first required one.
+// including the first required one. Phases as in object().
 void Feeder::keyed_object(Stack& s, uint8_t c) {
   Frame& f = s.back();
   const Node& n = g_[f.node];
@@ -243,16 +243,20 @@ void Feeder::keyed_object(Stack& s, uint8_t c) {
     }
   const bool may_close = first_required == n.props.size();
   const size_t last = std::min(first_required, n.props.size() - (n.props.empty() ? 0 : 1));
-  if (c == '}' && f.phase != 2) {
+  if (c == '}' && (f.phase == 0 || f.phase == 1)) {
     if (may_close) pop_keep(s);
     return;
   }
   if (c == ',' && f.phase == 1) {
     if (size_t(f.a) >= n.props.size()) return;
+    f.phase = 4;
+    return keep(s);
+  }
+  if (c == ' ' && f.phase == 4) {
     f.phase = 2;
     return keep(s);
   }
-  if (c != '"' || f.phase == 1) return;
+  if (c != '"' || (f.phase != 0 && f.phase != 2)) return;
   for (size_t j = size_t(f.a); j < n.props.size() && j <= last; ++j) {
     Stack t;
     t.reserve(s.size() + 2);
@@ -267,13 +271,21 @@ void Feeder::keyed_object(Stack& s, uint8_t c) {
   }
 }
 
-// Object phases: 0 after '{', 1 after a value, 2 after ',', 3 after a key (any keys only).
+// Object phases: 0 after '{', 1 after a value, 2 after ", ", 3 after a key (any keys only),
+// 4 after ',', 5 after ':' (any keys only). Separators are ", " and ": ", as Python's json.dumps
+// and the chat templates' tojson write them (keyed objects have ": " in their key literals).
 void Feeder::object(Stack& s, uint8_t c) {
   Frame& f = s.back();
   if (!g_[f.node].any_keys) return keyed_object(s, c);
   if (c == '}' && (f.phase == 0 || f.phase == 1)) return pop_keep(s);
-  if (c == ',' && f.phase == 1) {
-    f.phase = 2;
+  if ((c == ',' && f.phase == 1) || (c == ':' && f.phase == 3)) {
+    f.phase = c == ',' ? 4 : 5;
+    return keep(s);
+  }
+  if (c == ' ' && (f.phase == 4 || f.phase == 5)) {
+    const bool value_next = f.phase == 5;
+    f.phase = value_next ? 1 : 2;
+    if (value_next) s.push_back(value_frame(g_.any_value));  // (f dangles past this push)
     return keep(s);
   }
   if (c == '"' && (f.phase == 0 || f.phase == 2)) {
@@ -281,27 +293,22 @@ void Feeder::object(Stack& s, uint8_t c) {
     s.push_back(frame(FrameKind::kStr, g_.any_string));
     return keep(s);
   }
-  if (c == ':' && f.phase == 3) {
-    f.phase = 1;
-    s.push_back(value_frame(g_.any_value));
-    return keep(s);
-  }
 }
 
-// Array phases: 0 after '[', 1 after an item, 2 after ','.
+// Array phases: 0 after '[', 1 after an item, 2 after ", ", 3 after ','.
 void Feeder::array(Stack& s, uint8_t c) {
   Frame& f = s.back();
   const Node& n = g_[f.node];
-  if (c == ']' && f.phase != 2) {
+  if (c == ']' && (f.phase == 0 || f.phase == 1)) {
     if (f.a >= n.min_items) pop_keep(s);
     return;
   }
-  if (c == ',' && f.phase == 1) {
+  if ((c == ',' && f.phase == 1) || (c == ' ' && f.phase == 3)) {
     if (n.max_items >= 0 && f.a >= n.max_items) return;
-    f.phase = 2;
+    f.phase = c == ',' ? 3 : 2;
     return keep(s);
   }
-  if (f.phase == 1 || (n.max_items >= 0 && f.a >= n.max_items)) return;
+  if (f.phase == 1 || f.phase == 3 || (n.max_items >= 0 && f.a >= n.max_items)) return;
   f.phase = 1;
   ++f.a;
   s.push_back(value_frame(n.children[0]));

@@ -42,26 +42,26 @@ TEST(Matcher, ObjectPropertiesInOrderRequiredNeverSkipped) {
   const Grammar g = compile(R"({"type":"object","properties":{"a":{"type":"integer"},
       "b":{"type":"string"},"c":{"type":"boolean"}},"required":["a","c"],
       "additionalProperties":false})");
-  EXPECT_TRUE(accepts(g, R"({"a":1,"b":"x","c":true})"));
-  EXPECT_TRUE(accepts(g, R"({"a":-12,"c":false})"));
-  EXPECT_FALSE(accepts(g, R"({"a":1})"));                 // c is required
-  EXPECT_FALSE(accepts(g, R"({"c":true,"a":1})"));        // schema order
-  EXPECT_FALSE(accepts(g, R"({"a":1,"b":"x","b":"y","c":true})"));
-  EXPECT_FALSE(accepts(g, R"({"a": 1,"c":true})"));       // compact: no whitespace
-  EXPECT_FALSE(accepts(g, R"({"a":1,"c":true,})"));
+  EXPECT_TRUE(accepts(g, R"({"a": 1, "b": "x", "c": true})"));
+  EXPECT_TRUE(accepts(g, R"({"a": -12, "c": false})"));
+  EXPECT_FALSE(accepts(g, R"({"a": 1})"));                // c is required
+  EXPECT_FALSE(accepts(g, R"({"c": true, "a": 1})"));     // schema order
+  EXPECT_FALSE(accepts(g, R"({"a": 1, "b": "x", "b": "y", "c": true})"));
+  EXPECT_FALSE(accepts(g, R"({"a":1,"c":true})"));  // separators are ", " and ": "
+  EXPECT_FALSE(accepts(g, R"({"a":  1, "c": true})"));
+  EXPECT_FALSE(accepts(g, R"({"a": 1, "c": true, })"));
   EXPECT_FALSE(is_prefix(g, R"({"d")"));
-  EXPECT_TRUE(is_prefix(g, R"({"a":1,")"));
-  EXPECT_FALSE(accepts(g, R"({"a":1,"c":true})"
-                          "x"));
+  EXPECT_TRUE(is_prefix(g, R"({"a": 1, ")"));
+  EXPECT_FALSE(accepts(g, R"({"a": 1, "c": true}x)"));
 }
 
 TEST(Matcher, OptionalOnlyObjectMayBeEmpty) {
   const Grammar g = compile(R"({"properties":{"x":{"type":"null"},"y":{"enum":["p","q",3]}}})");
   EXPECT_TRUE(accepts(g, "{}"));
-  EXPECT_TRUE(accepts(g, R"({"y":3})"));
-  EXPECT_TRUE(accepts(g, R"({"x":null,"y":"q"})"));
-  EXPECT_FALSE(accepts(g, R"({"y":"r"})"));
-  EXPECT_FALSE(accepts(g, R"({"x":null,})"));
+  EXPECT_TRUE(accepts(g, R"({"y": 3})"));
+  EXPECT_TRUE(accepts(g, R"({"x": null, "y": "q"})"));
+  EXPECT_FALSE(accepts(g, R"({"y": "r"})"));
+  EXPECT_FALSE(accepts(g, R"({"x": null, })"));
 }
 
 TEST(Matcher, IntegerBounds) {
@@ -111,20 +111,21 @@ TEST(Matcher, ArraysAnyOfTypeListsAndRefs) {
   const Grammar g = compile(R"({"$defs":{"P":{"type":"object","properties":{"n":{"type":"string"}},
       "required":["n"]}},"type":"array","items":{"anyOf":[{"$ref":"#/$defs/P"},{"type":["integer",
       "null"]}]},"minItems":1,"maxItems":2})");
-  EXPECT_TRUE(accepts(g, R"([{"n":"x"},null])"));
+  EXPECT_TRUE(accepts(g, R"([{"n": "x"}, null])"));
   EXPECT_TRUE(accepts(g, "[7]"));
   EXPECT_FALSE(accepts(g, "[]"));
-  EXPECT_FALSE(accepts(g, "[1,2,3]"));
+  EXPECT_FALSE(accepts(g, "[1, 2, 3]"));
+  EXPECT_FALSE(accepts(g, "[1,2]"));
   EXPECT_FALSE(accepts(g, R"([{}])"));
 }
 
 TEST(Matcher, AnyJsonAndJsonObject) {
   const Grammar g = any_object_grammar();
-  EXPECT_TRUE(accepts(g, R"({"a":[1,{"b":null},"s",-2.5,true],"c":{}})"));
+  EXPECT_TRUE(accepts(g, R"({"a": [1, {"b": null}, "s", -2.5, true], "c": {}})"));
   EXPECT_FALSE(accepts(g, "[1]"));
-  EXPECT_FALSE(accepts(g, R"({"a":})"));
+  EXPECT_FALSE(accepts(g, R"({"a": })"));
   std::string deep(70, '[');
-  EXPECT_FALSE(is_prefix(g, "{\"a\":" + deep));  // deeper than kMaxDepth
+  EXPECT_FALSE(is_prefix(g, "{\"a\": " + deep));  // deeper than kMaxDepth
 }
 
 TEST(Schema, UnsupportedInputIsNamed) {
@@ -249,8 +250,8 @@ TEST(TokenMasks, Qwen3VocabularyMatchesTheReference) {
   const Grammar g = compile(R"({"type":"object","properties":{"city":{"type":"string",
       "maxLength":12},"days":{"type":"integer","minimum":1,"maximum":14}},"required":["city",
       "days"]})");
-  for (const char* prefix : {"", "{\"", "{\"city\":\"", "{\"city\":\"Par", "{\"city\":\"\xC3",
-                             "{\"city\":\"Paris\",\"days\":1", "{\"city\":\"Paris\",\"days\":14}"}) {
+  for (const char* prefix : {"", "{\"", "{\"city\": \"", "{\"city\": \"Par", "{\"city\": \"\xC3",
+                             "{\"city\": \"Paris\", \"days\": 1", "{\"city\": \"Paris\", \"days\": 14}"}) {
     const State s = State::start(g).advance(g, prefix);
     ASSERT_FALSE(s.dead()) << prefix;
     const TokenSet fast = v.allowed(g, s), ref = v.allowed_reference(g, s);

@@ -19,7 +19,7 @@ constexpr int32_t kStop = 1, kMask = 2;
 std::vector<std::string> vocab_bytes() {
   std::vector<std::string> v = {"", "", "", "{\"", "\":", "\",\"", "\"}", "na", "me", "name",
                                 "\"name\":\"", "ab", "abc", "x\"", "\\n", "\xC3", "\xA9",
-                                "\xC3\xA9", "true", "false", "null", "{\"a\":", ",\"b\":", "\n"};
+                                "\xC3\xA9", "true", "false", "null", "{\"a\": ", ", \"b\": ", "\n"};
   for (char c = 0x20; c < 0x7F; ++c) v.push_back(std::string(1, c));
   return v;
 }
@@ -125,7 +125,7 @@ TEST(ConstrainedDecode, ForcedTextFillsSeveralSlotsAStep) {
     const Decoded w = run(c, DecodeMode::kWeDLM, seed, 1e-9), a = run(c, DecodeMode::kAR, seed);
     ASSERT_TRUE(whole_reply(*c, w.text)) << w.text;
     ASSERT_TRUE(whole_reply(*c, a.text)) << a.text;
-    EXPECT_LE(w.r.forwards, 4) << w.text;  // step 1 '{..', 2 digit+',"b":', 3 digit+'}'+stop, 4 commit
+    EXPECT_LE(w.r.forwards, 4) << w.text;  // step 1 '{..', 2 digit+', "b": ', 3 digit+'}'+stop, 4 commit
     EXPECT_GT(w.r.tokens_per_forward(), 1.0) << w.text;
     wedlm_forwards += w.r.forwards;
     ar_forwards += a.r.forwards;

@@ -63,7 +63,7 @@ test('bad fields are 400s naming the field', async () => {
     [{ messages: user('hi'), wedlm_threshold: 'low' }, 'wedlm_threshold'],
     [{ messages: user('hi'), wedlm_penalty: -1 }, 'wedlm_penalty'],
     [{ messages: user('hi'), presence_penalty: 0.5 }, 'presence_penalty'],
-    [{ messages: user('hi'), response_format: { type: 'json_object' } }, 'response_format'],
+    [{ messages: user('hi'), response_format: { type: 'yaml' } }, 'response_format.type'],
     [{ messages: user('hi'), stream_options: { include_usage: 1 } }, 'stream_options.include_usage'],
   ];
   for (const [body, param] of cases) isError(await chat(body), 400, 'invalid_request_error', param);
