@@ -55,6 +55,15 @@ Status validate(const GenerateParams& p, std::span<const int32_t> prompt, const 
     return bad(fmt::format("top_p {} must be in (0, 1]", s.top_p));
   if (p.logprobs < -1 || p.logprobs > 20)
     return bad(fmt::format("logprobs {} must be -1 (off) or in [0, 20]", p.logprobs));
+  for (double pen : {p.presence_penalty, p.frequency_penalty})
+    if (!(pen >= -2 && pen <= 2))
+      return bad(fmt::format("presence and frequency penalties must be in [-2, 2], got {}", pen));
+  if (!(p.repetition_penalty > 0 && p.repetition_penalty <= 100))
+    return bad(fmt::format("repetition_penalty {} must be in (0, 100]", p.repetition_penalty));
+  for (const auto& [id, bias] : p.logit_bias)
+    if (id < 0 || id >= m.vocab_size || !(bias >= -100 && bias <= 100))
+      return bad(fmt::format("logit_bias {}: {} needs an id in [0, {}) and a bias in [-100, 100]",
+                             id, bias, m.vocab_size));
   if (!p.stop_strings.empty() && !m.text)
     return bad("stop strings need the model's tokenizer (tokenizer.json)");
   if (p.mode == DecodeMode::kWeDLM && (m.mask_id < 0 || m.mask_id >= m.vocab_size))

@@ -47,6 +47,13 @@ struct GenerateParams {
   // -1: off. 0-20: record each output token's log-probability (ops/sampling: token_logprob) and
   // this many likeliest alternatives.
   int64_t logprobs = -1;
+  // OpenAI's penalties ([-2, 2]: subtracted from a token's logit once it occurs in the output,
+  // presence once, frequency per occurrence), vLLM's repetition_penalty (> 0, 1 = off; HF's rule
+  // on the prompt's and the output's tokens) and logit_bias (id, [-100, 100] added). In WeDLM a
+  // step's rows all see the output committed so far plus the window's filled tokens: tokens
+  // filled in the same step do not penalise each other.
+  double presence_penalty = 0, frequency_penalty = 0, repetition_penalty = 1;
+  std::vector<std::pair<int32_t, float>> logit_bias;
   // A grammar the output must follow (constrain/: JSON Schema, tool calls); null: none. AR draws
   // each token from the allowed set; WeDLM fills slots left to right only, each from the set
   // after the tokens to its left (sequence_decoder.h).

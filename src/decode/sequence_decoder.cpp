@@ -92,7 +92,35 @@ bool SequenceDecoder::plan(StepRows& rows) {
 // AR: the set after the output. WeDLM: the first mask's set, after the output and the filled
 // run (the only filled slots under a constraint); the other masks draw freely (fill_constrained
 // checks them).
+void SequenceDecoder::plan_edits() {
+  edits_.reset();
+  const bool additive = p_.presence_penalty != 0 || p_.frequency_penalty != 0;
+  if (!additive && p_.repetition_penalty == 1 && p_.logit_bias.empty()) return;
+  auto e = std::make_shared<LogitEdits>();
+  e->add = p_.logit_bias;
+  std::vector<int32_t> seen(r_.output.begin(), r_.output.end());  // output + filled window slots
+  for (int32_t t : win_)
+    if (t != kMaskSlot) seen.push_back(t);
+  std::sort(seen.begin(), seen.end());
+  for (size_t i = 0; i < seen.size();) {
+    size_t j = i;
+    while (j < seen.size() && seen[j] == seen[i]) ++j;
+    if (additive)
+      e->add.emplace_back(seen[i], -float(p_.presence_penalty + p_.frequency_penalty * double(j - i)));
+    i = j;
+  }
+  if (p_.repetition_penalty != 1) {
+    e->repetition = p_.repetition_penalty;
+    seen.insert(seen.end(), tokens_.begin(), tokens_.begin() + prompt_len_);
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    e->seen = std::move(seen);
+  }
+  edits_ = std::move(e);
+}
+
 bool SequenceDecoder::plan_allowed() {
+  plan_edits();
   row_allowed_.clear();
   if (!p_.constraint) return true;
   const constrain::TokenMasks& c = *p_.constraint;
@@ -127,7 +155,7 @@ size_t SequenceDecoder::n_logit_rows() const {
 void SequenceDecoder::row_requests(std::vector<RowRequest>& out) const {
   for (size_t j = 0; j < n_logit_rows(); ++j)
     out.push_back(RowRequest{draw(j), p_.logprobs >= 0,
-                             j < row_allowed_.size() ? row_allowed_[j] : nullptr});
+                             j < row_allowed_.size() ? row_allowed_[j] : nullptr, edits_});
 }
 
 bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {

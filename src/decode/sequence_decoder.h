@@ -105,6 +105,7 @@ class SequenceDecoder {
   void fill(const Rows& rows, StepTrace& tr);
   void fill_constrained(const Rows& rows, StepTrace& tr);
   bool plan_allowed();  // the planned step's allowed sets; false when the grammar allows nothing
+  void plan_edits();    // the planned step's penalties and logit_bias (null: none)
 
   GenerateParams p_;
   const ModelFacts& m_;
@@ -117,6 +118,7 @@ class SequenceDecoder {
   bool finished_ = false;
   constrain::State grammar_;  // with a constraint: its state after the output so far
   std::vector<std::shared_ptr<const TokenSet>> row_allowed_;  // per planned logit row (or null)
+  std::shared_ptr<const LogitEdits> edits_;                   // every planned logit row's
 };
 
 }  // namespace wedlm

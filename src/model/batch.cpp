@@ -27,6 +27,11 @@ void Batch::add(std::span<const int32_t> seg_ids, std::span<const int64_t> seg_p
   segments.push_back({int64_t(seg_ids.size()), n_kv, table});
 }
 
+void RowRequest::edit(float* logits, int64_t vocab) const {
+  if (edits) edits->apply(logits, vocab);
+  if (allowed) mask_logits(logits, vocab, *allowed);
+}
+
 void Batch::clear() {
   ids.clear();
   pos.clear();
@@ -52,7 +57,7 @@ void StepOutput::pick_from_logits(const Batch& b, int64_t vocab) {
   std::vector<RowDraw> draws(R);
   for (size_t r = 0; r < R; ++r) {
     draws[r] = b.requests[r].draw;
-    if (b.requests[r].allowed) mask_logits(logits.data() + r * V, vocab, *b.requests[r].allowed);
+    b.requests[r].edit(logits.data() + r * V, vocab);
   }
   pick_rows(logits.data(), vocab, draws, picks);
   logits_index.assign(R, -1);

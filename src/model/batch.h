@@ -27,13 +27,17 @@ struct BatchSegment {
   std::span<const int32_t> table;  // block table covering slots < n_kv + n_rows
 };
 
-// What the caller wants of one logit row. With an allowed set (a grammar's, constrain/), the
+// What the caller wants of one logit row. With edits (LogitEdits: penalties, logit_bias) and an
+// allowed set (a grammar's, constrain/), the
 // tokens outside it are masked before anything is computed of the row: its pick, its entropy and
 // the logits it returns are those of the constrained distribution.
 struct RowRequest {
   RowDraw draw;               // how its token is chosen
   bool wants_logits = false;  // the whole row back too (log-probabilities)
   std::shared_ptr<const TokenSet> allowed;  // null: every token
+  std::shared_ptr<const LogitEdits> edits;  // penalties, logit_bias (null: none), before `allowed`
+  bool edits_logits() const { return allowed || edits; }
+  void edit(float* logits, int64_t vocab) const;  // edits, then the mask
 };
 
 struct Batch {

@@ -382,11 +382,11 @@ void CudaModel::Impl::pick(const Batch& b, int64_t R, StepOutput& out) {
   for (size_t r = 0; r < size_t(R); ++r) {
     out.picks[r] = RowPick{t[r], double(s[r].entropy)};
     const RowRequest& q = b.requests[r];
-    if (!q.wants_logits && !q.allowed) continue;
+    if (!q.wants_logits && !q.edits_logits()) continue;
     float* host = q.wants_logits ? out.logits.data() + size_t(kept) * size_t(V) : (row.resize(size_t(V)), row.data());
     cuda::copy_to_host(host, logits.data() + r * size_t(V), size_t(V) * sizeof(float));
-    if (q.allowed) {  // a grammar's row: masked and picked on the host, by the same functions
-      mask_logits(host, V, *q.allowed);
+    if (q.edits_logits()) {  // penalties or a grammar: edited and picked on the host
+      q.edit(host, V);
       out.picks[r] = pick_row(host, V, q.draw);
     }
     if (q.wants_logits) out.logits_index[r] = kept++;

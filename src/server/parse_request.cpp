@@ -1,6 +1,7 @@
 #include "server/parse_request.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 
 #include <fmt/core.h>
@@ -125,11 +126,6 @@ void refuse_unsupported(JsonFields& f) {
     f.fail("n",
            fmt::format("'n' must be 1: this server returns one choice per request, got {}", *n));
   if (auto b = f.integer("best_of", 1, 128); b && *b != 1) f.fail("best_of", "'best_of' must be 1");
-  for (const char* name : {"presence_penalty", "frequency_penalty"})
-    if (auto v = f.number(name, -2, 2); v && *v != 0)
-      f.fail(name, fmt::format("'{}' is not supported (only 0)", name));
-  if (const json* lb = f.get("logit_bias"); lb && !(lb->is_object() && lb->empty()))
-    f.fail("logit_bias", "'logit_bias' is not supported");
   if (f.boolean("echo").value_or(false)) f.fail("echo", "'echo' is not supported");
   if (const json* s = f.get("suffix"); s && !(s->is_string() && s->get<std::string>().empty()))
     f.fail("suffix", "'suffix' is not supported");
@@ -173,6 +169,30 @@ void read_sampling(JsonFields& f, GenerateParams& p, const ServedModel& m, uint6
   p.sampling.seed = s ? uint64_t(*s) : seed;
 }
 
+// presence_penalty, frequency_penalty, repetition_penalty (vLLM's), logit_bias ({"id": bias}).
+void read_penalties(JsonFields& f, GenerateParams& p, const ServedModel& m) {
+  p.presence_penalty = f.number("presence_penalty", -2, 2).value_or(0);
+  p.frequency_penalty = f.number("frequency_penalty", -2, 2).value_or(0);
+  p.repetition_penalty = f.number("repetition_penalty", 0, 100).value_or(1);
+  if (p.repetition_penalty == 0) f.fail("repetition_penalty", "'repetition_penalty' must be > 0");
+  const json* lb = f.get("logit_bias");
+  if (!lb) return;
+  if (!lb->is_object() || lb->size() > 1024)
+    return f.fail("logit_bias", "'logit_bias' must be an object of at most 1024 "
+                                "{\"token id\": bias} entries, got " + shown(*lb));
+  for (const auto& [key, bias] : lb->items()) {
+    char* end = nullptr;
+    const long long id = std::strtoll(key.c_str(), &end, 10);
+    if (key.empty() || *end || id < 0 || id >= m.config.vocab_size)
+      return f.fail("logit_bias", fmt::format("'logit_bias' key '{}' is not a token id in [0, {})",
+                                              key.substr(0, 40), m.config.vocab_size));
+    if (!bias.is_number() || !(bias.get<double>() >= -100 && bias.get<double>() <= 100))
+      return f.fail("logit_bias", fmt::format("'logit_bias' of token {} must be a number in "
+                                              "[-100, 100], got {}", id, shown(bias)));
+    p.logit_bias.emplace_back(int32_t(id), bias.get<float>());
+  }
+}
+
 void read_wedlm(JsonFields& f, GenerateParams& p) {
   if (auto mode = f.string("decode_mode")) {
     if (*mode != "wedlm" && *mode != "ar")
@@ -205,6 +225,7 @@ ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedMo
   p.ignore_eos = f.boolean("ignore_eos").value_or(false);  // vLLM's, for benchmarks
   read_limits(f, p, int64_t(r.engine.prompt.size()), m, prompt_field);
   read_sampling(f, p, m, seed);
+  read_penalties(f, p, m);
   read_wedlm(f, p);
   refuse_unsupported(f);
   p.stop_strings = stops_of(f);  // matched on the served model's text (ServedModel::facts)

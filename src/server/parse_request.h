@@ -1,7 +1,7 @@
 // OpenAI request bodies -> engine requests. Chat messages go through the model's chat template;
 // completion prompts are text (special tokens parsed) or token ids. Every field OpenAI defines for
 // these endpoints is either honoured or, when it would change the answer and this server cannot
-// honour it (n > 1, echo, logit_bias, penalties), refused by name; unknown fields are
+// honour it (n > 1, echo, suffix), refused by name; unknown fields are
 // ignored. Extra fields: wedlm_window, wedlm_threshold (a number, or null for one slot per step),
 // wedlm_penalty, decode_mode ("wedlm" | "ar"), chat_template_kwargs.enable_thinking, and vLLM's
 // ignore_eos (generate max_tokens tokens; for benchmarks). response_format (json_object,

@@ -62,7 +62,9 @@ test('bad fields are 400s naming the field', async () => {
     [{ messages: user('hi'), wedlm_window: 0 }, 'wedlm_window'],
     [{ messages: user('hi'), wedlm_threshold: 'low' }, 'wedlm_threshold'],
     [{ messages: user('hi'), wedlm_penalty: -1 }, 'wedlm_penalty'],
-    [{ messages: user('hi'), presence_penalty: 0.5 }, 'presence_penalty'],
+    [{ messages: user('hi'), presence_penalty: 2.5 }, 'presence_penalty'],
+    [{ messages: user('hi'), logit_bias: { 99999999: 5 } }, 'logit_bias'],
+    [{ messages: user('hi'), logit_bias: { 5: 101 } }, 'logit_bias'],
     [{ messages: user('hi'), response_format: { type: 'yaml' } }, 'response_format.type'],
     [{ messages: user('hi'), stream_options: { include_usage: 1 } }, 'stream_options.include_usage'],
   ];

@@ -19,6 +19,17 @@ double row_entropy(const float* logits, int64_t n) {
   return std::log(z) - zx / z;  // H = log Z - E[x - max]
 }
 
+void LogitEdits::apply(float* logits, int64_t n) const {
+  if (repetition != 1.0)
+    for (int32_t id : seen)
+      if (id >= 0 && id < n) {
+        float& x = logits[id];
+        x = x > 0 ? float(x / repetition) : float(x * repetition);
+      }
+  for (const auto& [id, term] : add)
+    if (id >= 0 && id < n) logits[id] += term;
+}
+
 void mask_logits(float* logits, int64_t n, const TokenSet& allowed) {
   for (int64_t i = 0; i < n; ++i)
     if (!allowed.allows(i)) logits[i] = kMaskedLogit;

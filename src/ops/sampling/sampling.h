@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/token_set.h"
@@ -61,6 +62,16 @@ int32_t choose_token(const float* logits, int64_t n, const SamplingParams& p, do
 // sorting, barring a running sum that lands within rounding of a boundary. Tests hold the two
 // together.
 int32_t sample_row(const float* logits, int64_t n, const RowDraw& d);
+
+// What a request changes in a row's logits before anything is computed of it: HF's (and vLLM's)
+// repetition penalty on the tokens seen (a positive logit divided by it, a negative one
+// multiplied), then additive terms (OpenAI's presence and frequency penalties, logit_bias).
+struct LogitEdits {
+  double repetition = 1.0;
+  std::vector<int32_t> seen;                     // ids the repetition penalty applies to
+  std::vector<std::pair<int32_t, float>> add;    // (id, term); ids may repeat: terms add up
+  void apply(float* logits, int64_t n) const;
+};
 
 // Sets every logit outside `allowed` to kMaskedLogit: finite, so entropies stay defined, and
 // far enough down that softmax gives those tokens exactly 0 at any temperature.
