@@ -64,6 +64,9 @@ Status validate(const GenerateParams& p, std::span<const int32_t> prompt, const 
     if (id < 0 || id >= m.vocab_size || !(bias >= -100 && bias <= 100))
       return bad(fmt::format("logit_bias {}: {} needs an id in [0, {}) and a bias in [-100, 100]",
                              id, bias, m.vocab_size));
+  for (int32_t id : p.banned_ids)
+    if (id < 0 || id >= m.vocab_size)
+      return bad(fmt::format("banned id {} is outside the vocabulary [0, {})", id, m.vocab_size));
   if (!p.stop_strings.empty() && !m.text)
     return bad("stop strings need the model's tokenizer (tokenizer.json)");
   if (p.mode == DecodeMode::kWeDLM && (m.mask_id < 0 || m.mask_id >= m.vocab_size))

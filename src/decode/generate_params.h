@@ -54,6 +54,7 @@ struct GenerateParams {
   // filled in the same step do not penalise each other.
   double presence_penalty = 0, frequency_penalty = 0, repetition_penalty = 1;
   std::vector<std::pair<int32_t, float>> logit_bias;
+  std::vector<int32_t> banned_ids;  // never drawn (tool_choice "none": the tool-call token)
   // A grammar the output must follow (constrain/: JSON Schema, tool calls); null: none. AR draws
   // each token from the allowed set; WeDLM fills slots left to right only, each from the set
   // after the tokens to its left (sequence_decoder.h).

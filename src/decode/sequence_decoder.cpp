@@ -95,9 +95,11 @@ bool SequenceDecoder::plan(StepRows& rows) {
 void SequenceDecoder::plan_edits() {
   edits_.reset();
   const bool additive = p_.presence_penalty != 0 || p_.frequency_penalty != 0;
-  if (!additive && p_.repetition_penalty == 1 && p_.logit_bias.empty()) return;
+  if (!additive && p_.repetition_penalty == 1 && p_.logit_bias.empty() && p_.banned_ids.empty())
+    return;
   auto e = std::make_shared<LogitEdits>();
   e->add = p_.logit_bias;
+  e->banned = p_.banned_ids;
   std::vector<int32_t> seen(r_.output.begin(), r_.output.end());  // output + filled window slots
   for (int32_t t : win_)
     if (t != kMaskSlot) seen.push_back(t);

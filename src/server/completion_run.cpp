@@ -7,7 +7,7 @@ namespace {
 // (it is sent as tool_calls at the end, or as text if it is not a well-formed call).
 std::vector<std::string> held_back(const ApiRequest& r) {
   std::vector<std::string> h = r.engine.params.stop_strings;
-  if (r.tools) h.push_back(kToolCallOpen);
+  if (r.tools && !r.calls_enforced) h.push_back(kToolCallOpen);
   return h;
 }
 
@@ -68,12 +68,21 @@ void CompletionRun::stream(const Write& write) {
     }
     const std::string delta = text_.push(e->tokens);
     const ojson lp = logprobs_of(*e);
+    if (r_.calls_enforced) {
+      for (const ToolCallDelta& d : calls_.push(delta)) send(tool_call_delta_chunk(h_, d));
+      if (has_entries(lp)) send(chunk(h_, "", false, "", lp));
+      continue;
+    }
     if (delta.empty() && !has_entries(lp)) continue;
     send(chunk(h_, delta, false, "", lp));
   }
   const std::string rest = text_.finish(end_.text_end);
   const ParsedReply p = r_.tools ? parse_tool_calls(text_.sent()) : ParsedReply{};
-  if (p.calls.empty()) {
+  if (r_.calls_enforced) {  // whole calls end as tool_calls; a cut one (max_tokens) as "length"
+    for (const ToolCallDelta& d : calls_.push(rest)) send(tool_call_delta_chunk(h_, d));
+    const bool whole = calls_.ok() && !p.calls.empty() && end_.finish_reason == "stop";
+    send(chunk(h_, "", false, whole ? "tool_calls" : finish_reason_of(end_.finish_reason), nullptr));
+  } else if (p.calls.empty()) {
     send(chunk(h_, rest, false, finish_reason_of(end_.finish_reason), nullptr));
   } else {  // the content before the calls that was held back, the calls, the finish
     const size_t sent_before = text_.sent().size() - rest.size();

@@ -1,7 +1,8 @@
 // One completion request from submission to its last byte: streams the engine's events as SSE
 // chunks (text held back at possible stop strings, log-probabilities with their tokens, the usage
 // chunk, "data: [DONE]") or collects them into one reply. With tools offered, tool calls in the
-// reply become OpenAI tool_calls. A client that goes away, the request
+// reply become OpenAI tool_calls: held back to the end when the model may write anything, streamed
+// as they are decoded when a grammar enforces them. A client that goes away, the request
 // timeout and server shutdown cancel the request, which frees its KV blocks.
 #pragma once
 
@@ -16,6 +17,7 @@
 #include "server/parse_request.h"
 #include "server/reply_text.h"
 #include "server/served_model.h"
+#include "server/tool_call_stream.h"
 #include "server/tool_calls.h"
 
 namespace wedlm::server {
@@ -56,6 +58,7 @@ class CompletionRun {
   std::string heartbeat_;
   Clock::time_point last_write_ = Clock::now();
   size_t logprob_offset_ = 0;  // completions: where the next token's text starts
+  ToolCallStream calls_;       // enforced tool calls, streamed as they are decoded
   bool client_gone_ = false;
 };
 

@@ -175,6 +175,23 @@ ojson tool_calls_chunk(const ReplyHeader& h, const std::vector<ParsedToolCall>& 
   return r;
 }
 
+ojson tool_call_delta_chunk(const ReplyHeader& h, const ToolCallDelta& d) {
+  ojson call = {{"index", d.index}};
+  if (d.first) {
+    call["id"] = d.id;
+    call["type"] = "function";
+    call["function"] = {{"name", d.name}, {"arguments", ""}};
+  } else {
+    call["function"] = {{"arguments", d.arguments}};
+  }
+  ojson r = head(h, true);
+  r["choices"] = ojson::array({{{"index", 0},
+                                {"delta", {{"tool_calls", ojson::array({call})}}},
+                                {"logprobs", nullptr},
+                                {"finish_reason", nullptr}}});
+  return r;
+}
+
 ojson usage_chunk(const ReplyHeader& h, const RequestCounters& c) {
   ojson r = head(h, true);
   r["choices"] = ojson::array();

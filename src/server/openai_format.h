@@ -12,6 +12,7 @@
 
 #include "engine/engine.h"
 #include "ops/sampling/sampling.h"
+#include "server/tool_call_stream.h"
 #include "server/tool_calls.h"
 #include "tokenizer/tokenizer.h"
 
@@ -47,6 +48,9 @@ ojson full_reply(const ReplyHeader& h, const std::string& text, const std::strin
                  const std::vector<ParsedToolCall>& calls = {});
 // A chat stream chunk carrying tool calls (each whole, with its index and a fresh id).
 ojson tool_calls_chunk(const ReplyHeader& h, const std::vector<ParsedToolCall>& calls);
+// A chat stream chunk with one piece of a call being streamed (tool_call_stream.h): its first
+// carries id, type and name; the next ones a piece of its arguments.
+ojson tool_call_delta_chunk(const ReplyHeader& h, const ToolCallDelta& d);
 // One stream chunk: a delta of text (chat: the first also carries the role), a finish reason
 // (null while running), log-probabilities of its tokens.
 ojson chunk(const ReplyHeader& h, const std::string& text, bool first,

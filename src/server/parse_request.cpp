@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include "server/json_fields.h"
+#include "server/tool_calls.h"
 
 namespace wedlm::server {
 namespace {
@@ -302,6 +303,10 @@ ApiResult<ApiRequest> parse_chat(const json& body, const ServedModel& m, uint64_
   ConstraintResult calls = tool_choice_constraint(choice, req.tools, parallel, m.grammars);
   if (calls.error) return *calls.error;
   r.engine.params.constraint = calls.constraint;
+  r.calls_enforced = calls.constraint != nullptr;
+  if (!req.tools.empty() && !r.tools)  // "none": the tools are in the prompt; no call may start
+    if (const int32_t open = m.tok->added_token_id(kToolCallOpen); open >= 0)
+      r.engine.params.banned_ids.push_back(open);
   r.logprobs = f.boolean("logprobs").value_or(false);
   r.top_logprobs = f.integer("top_logprobs", 0, 20).value_or(0);
   if (r.top_logprobs > 0 && !r.logprobs)

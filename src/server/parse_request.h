@@ -31,6 +31,7 @@ struct ApiRequest {
   int64_t top_logprobs = 0;
   std::string user;
   bool tools = false;  // tools offered (tool_choice not "none"): parse tool calls
+  bool calls_enforced = false;  // tool_choice "required" or named: the reply is calls (streamed as such)
 };
 
 template <class T>

@@ -15,6 +15,7 @@
 #include "server/parse_request.h"
 #include "server/reply_text.h"
 #include "server/server.h"
+#include "server/tool_call_stream.h"
 #include "server/tool_calls.h"
 #include "test_util.h"
 
@@ -124,6 +125,10 @@ TEST_F(ServerPieces, ChatFieldsReachTheEngine) {
                {"wedlm_penalty", 0.1},
                {"decode_mode", "ar"},
                {"ignore_eos", true},
+               {"presence_penalty", 0.5},
+               {"frequency_penalty", -0.25},
+               {"repetition_penalty", 1.1},
+               {"logit_bias", {{"7", -100}, {"3", 2.5}}},
                {"unknown", {1, 2}}});
   const GenerateParams& p = r.engine.params;
   ChatRequest want{{{"system", "Be brief."}, {"user", "Count to 3."}}};
@@ -145,6 +150,11 @@ TEST_F(ServerPieces, ChatFieldsReachTheEngine) {
   EXPECT_EQ(p.penalty, 0.1);
   EXPECT_EQ(p.mode, DecodeMode::kAR);
   EXPECT_TRUE(p.ignore_eos);
+  EXPECT_EQ(p.presence_penalty, 0.5);
+  EXPECT_EQ(p.frequency_penalty, -0.25);
+  EXPECT_EQ(p.repetition_penalty, 1.1);
+  EXPECT_EQ(p.logit_bias, (std::vector<std::pair<int32_t, float>>{{7, -100.f}, {3, 2.5f}}))
+      << "in the request's order";
 }
 
 TEST_F(ServerPieces, BadFieldsAreNamed) {
@@ -347,6 +357,49 @@ TEST(JsonBody, BodiesTheFuzzerFoundAreRefusedWithAReason) {
   EXPECT_NE(refusal("{\"a\": [1, }").find("(byte 11)"), std::string::npos)
       << refusal("{\"a\": [1, }");
   EXPECT_EQ(refusal("{\"a\": 1}"), "accepted");
+}
+
+}  // namespace
+}  // namespace wedlm::server
+
+namespace wedlm::server {
+namespace {
+
+// Enforced calls streamed in any chunking give the calls parse_tool_calls finds in the whole text:
+// one first delta (id, name) per call, then argument pieces that join to its arguments.
+TEST(ToolCallStreamTest, AnyChunkingGivesTheWholeCalls) {
+  const std::string text =
+      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"P{a}r\\\"is\", "
+      "\"days\": [1, {\"x\": 2}]}}\n</tool_call>\n<tool_call>\n{\"name\": \"t\", \"arguments\": "
+      "{}}\n</tool_call>";
+  const ParsedReply want = parse_tool_calls(text);
+  ASSERT_EQ(want.calls.size(), 2u);
+  for (size_t step : {1, 2, 3, 7, 1000}) {
+    ToolCallStream s;
+    std::vector<std::string> names, args;
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < text.size(); i += step)
+      for (const ToolCallDelta& d : s.push(std::string_view(text).substr(i, step))) {
+        if (d.first) {
+          ASSERT_EQ(size_t(d.index), names.size());
+          names.push_back(d.name), args.emplace_back(), ids.push_back(d.id);
+        } else {
+          ASSERT_EQ(size_t(d.index) + 1, names.size());
+          args.back() += d.arguments;
+        }
+      }
+    ASSERT_TRUE(s.ok());
+    ASSERT_EQ(names.size(), 2u);
+    for (size_t k = 0; k < 2; ++k) {
+      EXPECT_EQ(names[k], want.calls[k].name);
+      EXPECT_EQ(nlohmann::json::parse(args[k]), nlohmann::json::parse(want.calls[k].arguments));
+      EXPECT_EQ(ids[k].rfind("call_", 0), 0u);
+    }
+    EXPECT_NE(ids[0], ids[1]);
+  }
+  ToolCallStream bad;
+  bad.push("<tool_call>\n[");
+  EXPECT_FALSE(bad.ok());
 }
 
 }  // namespace

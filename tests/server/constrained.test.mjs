@@ -185,3 +185,54 @@ test('bad schemas and tool choices: 400 naming the field, and the server goes on
   const ok = await ask({});
   assert.equal(ok.status, 200);
 });
+
+test('streamed enforced calls: id and name first, then the arguments in pieces', { skip: why || false }, async () => {
+  for (const mode of ['ar', 'wedlm']) {
+    const r = await post(srv.url, '/v1/chat/completions', { messages: user('Weather?'), tools: [weather, clock],
+      tool_choice: 'required', temperature: 1, seed: 5, max_tokens: 300, decode_mode: mode, stream: true });
+    assert.equal(r.status, 200);
+    const chunks = r.text.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)));
+    const calls = [];
+    let pieces = 0, finish = null;
+    for (const c of chunks) {
+      const ch = c.choices[0];
+      if (ch?.finish_reason) finish = ch.finish_reason;
+      for (const d of ch?.delta?.tool_calls ?? []) {
+        if (d.id) {
+          assert.equal(d.index, calls.length);
+          assert.equal(d.type, 'function');
+          calls.push({ name: d.function.name, args: d.function.arguments });
+        } else {
+          assert.equal(d.index, calls.length - 1);
+          assert.equal(Object.keys(d.function).join(), 'arguments');
+          calls[d.index].args += d.function.arguments;
+          pieces++;
+        }
+      }
+      assert.ok(!ch?.delta?.content, 'no content beside enforced calls');
+    }
+    assert.equal(finish, 'tool_calls');
+    assert.ok(calls.length >= 1);
+    assert.ok(pieces > calls.length, `arguments arrive in pieces (${mode}: ${pieces})`);
+    for (const c of calls) {
+      const schema = [weather, clock].find((t) => t.function.name === c.name).function.parameters;
+      assert.ok(ajv.validate(schema, JSON.parse(c.args)), c.args);
+    }
+  }
+});
+
+test('tool_choice none: the tool-call token is never drawn, even pushed by logit_bias', { skip: why || false }, async () => {
+  const open = (await post(srv.url, '/tokenize', { content: '<tool_call>' })).json.tokens;
+  assert.equal(open.length, 1, 'one added token');
+  for (const choice of ['none', 'auto']) {
+    const r = await client.chat.completions.create({ messages: user('Weather?'), tools: [weather], tool_choice: choice,
+      temperature: 1, seed: 1, max_tokens: 5, logit_bias: { [open[0]]: 100 } });
+    const c = r.choices[0];
+    if (choice === 'none') {
+      assert.ok(!(c.message.content ?? '').includes('<tool_call>'), c.message.content);
+      assert.equal(c.message.tool_calls, undefined);
+    } else {  // the same request under "auto" does draw it (and, not a whole call, keeps it as text)
+      assert.ok((c.message.content ?? '').startsWith('<tool_call>'), c.message.content);
+    }
+  }
+});

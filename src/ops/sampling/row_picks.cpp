@@ -28,6 +28,8 @@ void LogitEdits::apply(float* logits, int64_t n) const {
       }
   for (const auto& [id, term] : add)
     if (id >= 0 && id < n) logits[id] += term;
+  for (int32_t id : banned)
+    if (id >= 0 && id < n) logits[id] = kMaskedLogit;
 }
 
 void mask_logits(float* logits, int64_t n, const TokenSet& allowed) {

@@ -65,11 +65,13 @@ int32_t sample_row(const float* logits, int64_t n, const RowDraw& d);
 
 // What a request changes in a row's logits before anything is computed of it: HF's (and vLLM's)
 // repetition penalty on the tokens seen (a positive logit divided by it, a negative one
-// multiplied), then additive terms (OpenAI's presence and frequency penalties, logit_bias).
+// multiplied), then additive terms (OpenAI's presence and frequency penalties, logit_bias), then
+// the banned ids.
 struct LogitEdits {
   double repetition = 1.0;
   std::vector<int32_t> seen;                     // ids the repetition penalty applies to
   std::vector<std::pair<int32_t, float>> add;    // (id, term); ids may repeat: terms add up
+  std::vector<int32_t> banned;                   // never drawn (kMaskedLogit)
   void apply(float* logits, int64_t n) const;
 };
 
