@@ -23,7 +23,7 @@ enum class NodeKind : uint8_t {
   kAnyOf,    // one of children
   kAnyJson,  // any JSON value
   kSeq,      // children one after another
-  kRepeat,   // children[0] min_items (>= 1)..max_items times, children[1] (if any) between them
+  kRepeat,   // children[0] min_items..max_items times, children[1] (if any) between them
 };
 
 struct Property {

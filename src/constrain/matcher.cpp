@@ -319,7 +319,7 @@ void Feeder::array(Stack& s, uint8_t c) {
 void Feeder::repeat(Stack& s, uint8_t c) {
   const Frame& f = s.back();
   const Node& n = g_[f.node];
-  if (f.phase == 1 && f.a >= n.min_items) pop_then_feed(s, c);
+  if (f.a >= n.min_items) pop_then_feed(s, c);
   if (n.max_items >= 0 && f.a >= n.max_items) return;
   Stack t = std::move(s);
   const bool first = t.back().phase == 0;
@@ -339,7 +339,9 @@ bool can_end(const Grammar& g, const Stack& s) {
       const NumParts p = parts_of(f);
       const bool whole = f.phase == 2 || f.phase == 3 || f.phase == 5;
       if (!whole || !within(n, p.neg ? -double(f.a) : double(f.a))) return false;
-    } else if (f.kind != FrameKind::kRep || f.phase != 1 || f.a < n.min_items) {
+    } else if (f.kind == FrameKind::kValue) {
+      if (n.kind != NodeKind::kRepeat || n.min_items > 0) return false;  // an optional repeat
+    } else if (f.kind != FrameKind::kRep || f.a < n.min_items) {
       return false;
     }
   }

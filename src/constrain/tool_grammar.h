@@ -20,8 +20,10 @@ struct ToolSchema {
   nlohmann::ordered_json parameters;  // null: any object
 };
 
-// `where` names each tool's schema in messages: where[i].function.parameters.
+// `where` names each tool's schema in messages: where[i].function.parameters. `opened`: the
+// reply has just written "<tool_call>" (tool_choice auto: the grammar starts after that token),
+// so the first call lacks it.
 Result<Grammar> tool_call_grammar(const std::vector<ToolSchema>& tools, bool parallel,
-                                  const std::vector<std::string>& where);
+                                  const std::vector<std::string>& where, bool opened = false);
 
 }  // namespace wedlm::constrain

@@ -59,6 +59,10 @@ struct GenerateParams {
   // each token from the allowed set; WeDLM fills slots left to right only, each from the set
   // after the tokens to its left (sequence_decoder.h).
   std::shared_ptr<const constrain::TokenMasks> constraint;
+  // With a constraint: decoding is free until this token is committed, and the constraint
+  // applies to what follows it (tool_choice auto: the tool-call token). WeDLM places it only at
+  // the end of the filled run, with every slot before it filled (sequence_decoder.h). -1: none.
+  int32_t trigger_id = -1;
 };
 
 struct StepTrace {  // one WeDLM forward: committed count, fills (slot, token)

@@ -124,15 +124,43 @@ void SequenceDecoder::plan_edits() {
 bool SequenceDecoder::plan_allowed() {
   plan_edits();
   row_allowed_.clear();
+  row_no_trigger_.clear();
   if (!p_.constraint) return true;
   const constrain::TokenMasks& c = *p_.constraint;
   constrain::State s = grammar_;
-  for (size_t k = 0; k < win_.size() && win_[k] != kMaskSlot; ++k) s = c.advance(s, win_[k]);
+  bool after = constrained();  // the grammar follows the filled run from here on
+  for (size_t k = 0; k < win_.size() && win_[k] != kMaskSlot; ++k) {
+    if (after) s = c.advance(s, win_[k]);
+    else if (win_[k] == p_.trigger_id) after = true;  // committed by this step
+  }
+  if (!after) {
+    plan_trigger_rows();
+    return true;
+  }
   row_allowed_.push_back(c.allowed(s));
   if (row_allowed_[0]->count > 0) return true;
   finished_ = true;  // nothing can follow (a grammar's dead end): end as a stop
   r_.finish_reason = "stop";
   return false;
+}
+
+// Free decoding before the trigger (WeDLM): a mask with a filled slot to its right may not draw
+// the trigger.
+void SequenceDecoder::plan_trigger_rows() {
+  if (p_.mode == DecodeMode::kAR) return;
+  size_t end = 0;  // past the last filled slot
+  for (size_t k = 0; k < win_.size(); ++k)
+    if (win_[k] != kMaskSlot) end = k + 1;
+  for (size_t k = 0; k < win_.size(); ++k)
+    if (win_[k] == kMaskSlot) row_no_trigger_.push_back(k < end);
+  auto e = std::make_shared<LogitEdits>(edits_ ? *edits_ : LogitEdits{});
+  e->banned.push_back(p_.trigger_id);
+  edits_no_trigger_ = std::move(e);
+}
+
+void SequenceDecoder::after_commit(int32_t t) {
+  if (constrained()) grammar_ = p_.constraint->advance(grammar_, t);
+  else if (free_with_trigger() && t == p_.trigger_id) triggered_ = true;
 }
 
 TokenLogprob SequenceDecoder::logprob_of(const Rows& rows, size_t j, int32_t t,
@@ -157,7 +185,9 @@ size_t SequenceDecoder::n_logit_rows() const {
 void SequenceDecoder::row_requests(std::vector<RowRequest>& out) const {
   for (size_t j = 0; j < n_logit_rows(); ++j)
     out.push_back(RowRequest{draw(j), p_.logprobs >= 0,
-                             j < row_allowed_.size() ? row_allowed_[j] : nullptr, edits_});
+                             j < row_allowed_.size() ? row_allowed_[j] : nullptr,
+                             j < row_no_trigger_.size() && row_no_trigger_[j] ? edits_no_trigger_
+                                                                              : edits_});
 }
 
 bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {
@@ -209,7 +239,7 @@ int64_t SequenceDecoder::apply_ar(const Rows& rows) {
   const TokenSet* allowed = row_allowed_.empty() ? nullptr : row_allowed_[0].get();
   WEDLM_CHECK(!allowed || allowed->allows(t), "a constrained row drew outside its allowed set");
   finished_ = commit(t, logprob_of(rows, 0, t, allowed));
-  if (p_.constraint) grammar_ = p_.constraint->advance(grammar_, t);
+  after_commit(t);
   return 1;
 }
 
@@ -220,12 +250,12 @@ int64_t SequenceDecoder::apply_wedlm(const Rows& rows) {
   StepTrace& tr = r_.steps.emplace_back();
   for (int64_t k = 0; k < n && !finished_; ++k) {
     finished_ = commit(win_[size_t(k)], p_.logprobs >= 0 ? win_lp_[size_t(k)] : TokenLogprob{});
-    if (p_.constraint) grammar_ = p_.constraint->advance(grammar_, win_[size_t(k)]);
+    after_commit(win_[size_t(k)]);
     ++tr.commit;
   }
   win_.erase(win_.begin(), win_.begin() + n);
   if (p_.logprobs >= 0) win_lp_.erase(win_lp_.begin(), win_lp_.begin() + n);
-  if (!finished_) p_.constraint ? fill_constrained(rows, tr) : fill(rows, tr);
+  if (!finished_) constrained() ? fill_constrained(rows, tr) : fill(rows, tr);
   return tr.commit;
 }
 
@@ -247,11 +277,39 @@ void SequenceDecoder::fill(const Rows& rows, StepTrace& tr) {
       if (adj[j] < *p_.threshold) chosen.push_back(j);
   if (chosen.empty())
     chosen.push_back(size_t(std::min_element(adj.begin(), adj.end()) - adj.begin()));
+  if (free_with_trigger()) place_trigger(slots, tok, chosen);
   for (size_t j : chosen) {
     win_[size_t(slots[j])] = tok[j];
     if (p_.logprobs >= 0) win_lp_[size_t(slots[j])] = logprob_of(rows, j, tok[j]);
     tr.fill.emplace_back(slots[j], tok[j]);
   }
+}
+
+// A drawn trigger is kept only where every slot before it is filled (this step's fills
+// included); the fills right of it are dropped. With nothing left, the first mask is filled with
+// its draw (a trigger there is placeable), so the filled run grows towards where the model wants
+// to call.
+void SequenceDecoder::place_trigger(const std::vector<int64_t>& slots,
+                                    const std::vector<int32_t>& tok,
+                                    std::vector<size_t>& chosen) const {
+  std::vector<bool> filled(win_.size());
+  for (size_t k = 0; k < win_.size(); ++k) filled[k] = win_[k] != kMaskSlot;
+  for (size_t j : chosen) filled[size_t(slots[j])] = true;
+  std::vector<size_t> kept;
+  for (size_t j : chosen) {  // ascending slots
+    if (tok[j] != p_.trigger_id) {
+      kept.push_back(j);
+      continue;
+    }
+    const auto at = filled.begin() + slots[j];
+    if (std::all_of(filled.begin(), at, [](bool f) { return f; })) {
+      kept.push_back(j);
+      break;
+    }
+    filled[size_t(slots[j])] = false;
+  }
+  if (kept.empty()) kept.push_back(0);  // the first mask: placeable, and the run grows
+  chosen = std::move(kept);
 }
 
 // The window is all masks here (the filled run was just committed). Mask j is slot j.

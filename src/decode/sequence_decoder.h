@@ -19,6 +19,10 @@
 // filled, while the run is unbroken, with its own draw when that draw is confident by the usual
 // rule and keeps the text valid, or else with the longest token of the text the grammar forces
 // there (a key, a quote, a colon: TokenMasks::forced), if any.
+// With a trigger token (GenerateParams::trigger_id) decoding is free until the trigger is
+// committed. WeDLM places a drawn trigger only where every slot before it is filled and none after
+// it (rows with a filled slot to their right never draw it; fills right of a placed trigger are
+// dropped), so the next step commits it and the constrained rule takes over from an empty window.
 // Filled slots thus stay one leading run, committed whole by the next step: no invalid prefix is
 // ever committed and no filled token is revised.
 // After apply() the cache holds K/V for exactly n_kv_needed() tokens again, so a sequence can be
@@ -106,6 +110,12 @@ class SequenceDecoder {
   void fill_constrained(const Rows& rows, StepTrace& tr);
   bool plan_allowed();  // the planned step's allowed sets; false when the grammar allows nothing
   void plan_edits();    // the planned step's penalties and logit_bias (null: none)
+  bool constrained() const { return p_.constraint && (p_.trigger_id < 0 || triggered_); }
+  bool free_with_trigger() const { return p_.constraint && p_.trigger_id >= 0 && !triggered_; }
+  void after_commit(int32_t t);  // the grammar's state, or the trigger seen
+  void plan_trigger_rows();
+  void place_trigger(const std::vector<int64_t>& slots, const std::vector<int32_t>& tok,
+                     std::vector<size_t>& chosen) const;
 
   GenerateParams p_;
   const ModelFacts& m_;
@@ -119,6 +129,9 @@ class SequenceDecoder {
   constrain::State grammar_;  // with a constraint: its state after the output so far
   std::vector<std::shared_ptr<const TokenSet>> row_allowed_;  // per planned logit row (or null)
   std::shared_ptr<const LogitEdits> edits_;                   // every planned logit row's
+  std::shared_ptr<const LogitEdits> edits_no_trigger_;        // rows that may not draw the trigger
+  std::vector<bool> row_no_trigger_;                          // per planned logit row
+  bool triggered_ = false;                                    // the trigger is committed
 };
 
 }  // namespace wedlm

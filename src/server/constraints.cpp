@@ -101,10 +101,12 @@ std::optional<ApiError> check_tools(const std::vector<json>& tools) {
 }
 
 ConstraintResult tool_choice_constraint(const json* choice, const std::vector<json>& tools,
-                                        bool parallel, GrammarCache* cache) {
-  if (!choice || *choice == "auto" || *choice == "none") return {};
+                                        bool parallel, int32_t open_id, GrammarCache* cache) {
+  if (choice && *choice == "none") return {};
+  const bool automatic = !choice || *choice == "auto";
+  if (automatic && (tools.empty() || open_id < 0 || !cache)) return {};
   std::string named;
-  if (choice->is_object()) {
+  if (!automatic && choice->is_object()) {
     const json f = choice->value("function", json());
     if (choice->value("type", json()) != "function" || !f.is_object() ||
         !f.value("name", json()).is_string())
@@ -112,7 +114,7 @@ ConstraintResult tool_choice_constraint(const json* choice, const std::vector<js
                                    "{\"type\": \"function\", \"function\": {\"name\": ...}}, got " +
                                        shown(*choice));
     named = f["name"].get<std::string>();
-  } else if (*choice != "required") {
+  } else if (!automatic && *choice != "required") {
     return failed("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or "
                                  "{\"type\": \"function\", \"function\": {\"name\": ...}}, got " +
                                      shown(*choice));
@@ -132,9 +134,12 @@ ConstraintResult tool_choice_constraint(const json* choice, const std::vector<js
   const bool many = parallel && named.empty();
   json key = json::array();
   for (const auto& s : schemas) key.push_back({s.name, s.parameters});
-  return compiled(
-      cache, std::string("tools:") + (many ? "n:" : "1:") + key.dump(),
-      [&] { return constrain::tool_call_grammar(schemas, many, where); }, "tools");
+  ConstraintResult r = compiled(
+      cache, std::string("tools:") + (many ? "n:" : "1:") + (automatic ? "auto:" : "") + key.dump(),
+      [&] { return constrain::tool_call_grammar(schemas, many, where, automatic); }, "tools");
+  if (automatic && r.error) return {};  // tools this engine cannot enforce stay free on auto
+  if (automatic) r.trigger = open_id;
+  return r;
 }
 
 }  // namespace wedlm::server

@@ -42,16 +42,20 @@ class GrammarCache {
 struct ConstraintResult {
   Constraint constraint;  // null: the reply is free
   std::optional<ApiError> error;
+  int32_t trigger = -1;   // the constraint starts after this token (GenerateParams::trigger_id)
 };
 
 // response_format: {"type": "text"} (free), {"type": "json_object"}, or {"type": "json_schema",
 // "json_schema": {"schema": ...}}. Absent: free.
 ConstraintResult response_format_constraint(const nlohmann::ordered_json* rf, GrammarCache* cache);
 // tool_choice "required" or {"type": "function", "function": {"name": ...}} over `tools` (each
-// checked: a function with a string name); "auto", "none" or absent: free.
+// checked: a function with a string name): the reply is calls. "auto" or absent, with tools and a
+// tool-call token (`open_id` >= 0): free text, and calls once that token is drawn (the trigger);
+// tools whose schemas cannot be enforced leave an auto reply free, as the model writes it.
+// "none": free.
 ConstraintResult tool_choice_constraint(const nlohmann::ordered_json* choice,
                                         const std::vector<nlohmann::ordered_json>& tools,
-                                        bool parallel, GrammarCache* cache);
+                                        bool parallel, int32_t open_id, GrammarCache* cache);
 // The tokenizer's tokens as bytes (special tokens and the mask: none), ending with the model's
 // stop ids: what every grammar of this server is matched over.
 std::shared_ptr<const constrain::Vocabulary> vocabulary_of(const Tokenizer& tok,

@@ -244,9 +244,10 @@ ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedMo
   if (const json* rf = f.get("response_format"); rf && !f.error()) {
     ConstraintResult c = response_format_constraint(rf, m.grammars);
     if (c.error) return *c.error;
-    if (c.constraint && p.constraint)
+    if (c.constraint && p.constraint && p.trigger_id < 0)
       f.fail("response_format", "'response_format' cannot constrain a reply that 'tool_choice' "
                                 "already makes tool calls");
+    if (c.constraint) p.trigger_id = -1;  // with tools on auto, the format wins: no calls
     if (c.constraint) p.constraint = c.constraint;
   }
   if (r.logprobs) p.logprobs = r.top_logprobs;
@@ -300,13 +301,14 @@ ApiResult<ApiRequest> parse_chat(const json& body, const ServedModel& m, uint64_
   r.tools = !req.tools.empty() && !(choice && *choice == "none");
   if (auto e = check_tools(req.tools)) return *e;
   const bool parallel = f.boolean("parallel_tool_calls").value_or(true);
-  ConstraintResult calls = tool_choice_constraint(choice, req.tools, parallel, m.grammars);
+  const int32_t open = m.tok->added_token_id(kToolCallOpen);  // -1: none in this vocabulary
+  ConstraintResult calls = tool_choice_constraint(choice, req.tools, parallel, open, m.grammars);
   if (calls.error) return *calls.error;
   r.engine.params.constraint = calls.constraint;
-  r.calls_enforced = calls.constraint != nullptr;
-  if (!req.tools.empty() && !r.tools)  // "none": the tools are in the prompt; no call may start
-    if (const int32_t open = m.tok->added_token_id(kToolCallOpen); open >= 0)
-      r.engine.params.banned_ids.push_back(open);
+  r.engine.params.trigger_id = calls.trigger;
+  r.calls_enforced = calls.constraint != nullptr && calls.trigger < 0;
+  if (!req.tools.empty() && !r.tools && open >= 0)  // "none": tools in the prompt, no call
+    r.engine.params.banned_ids.push_back(open);
   r.logprobs = f.boolean("logprobs").value_or(false);
   r.top_logprobs = f.integer("top_logprobs", 0, 20).value_or(0);
   if (r.top_logprobs > 0 && !r.logprobs)

@@ -133,6 +133,41 @@ TEST(ConstrainedDecode, ForcedTextFillsSeveralSlotsAStep) {
   EXPECT_LT(wedlm_forwards, ar_forwards);
 }
 
+// tool_choice auto's shape: free text, then after a trigger token a grammar's reply. The trigger
+// is pushed by logit_bias so most replies hold one; what follows the first trigger must be a
+// whole reply whenever the sequence ends on its stop, in both decoders.
+TEST(ConstrainedDecode, AfterTheTriggerTheGrammarHolds) {
+  const auto c = masks_for(R"({"type":"object","properties":{"a":{"type":"integer","minimum":0,
+      "maximum":99},"s":{"type":"string","maxLength":4}},"required":["a","s"]})");
+  const int32_t trigger = 5;  // "{\"": also valid text outside the grammar
+  int triggered = 0;
+  for (DecodeMode mode : {DecodeMode::kAR, DecodeMode::kWeDLM})
+    for (uint64_t seed = 1; seed <= 30; ++seed) {
+      RandomModel model(seed);
+      ModelFacts facts{model.config().vocab_size, kMask, 4000, {kStop}, nullptr};
+      GenerateParams p;
+      p.mode = mode;
+      p.max_tokens = 400;
+      p.sampling.temperature = 1;
+      p.sampling.seed = seed;
+      p.threshold = seed % 2 ? 0.4 : 4.0;
+      p.constraint = c;
+      p.trigger_id = trigger;
+      p.logit_bias = {{trigger, 4.f}, {kStop, -4.f}};
+      const GenerateResult r = generate(model, facts, std::vector<int32_t>{3, 4}, p).value();
+      const auto at = std::find(r.output.begin(), r.output.end(), trigger);
+      if (at == r.output.end()) continue;
+      ++triggered;
+      std::string after;
+      for (auto it = at + 1; it != r.output.end(); ++it)
+        if (*it != kStop) after += vocab_bytes()[size_t(*it)];
+      const constrain::State st = c->start().advance(c->grammar(), after);
+      ASSERT_FALSE(st.dead()) << after;
+      if (r.finish_reason == "stop") ASSERT_TRUE(st.can_finish(c->grammar())) << after;
+    }
+  EXPECT_GT(triggered, 30);
+}
+
 }  // namespace
 }  // namespace wedlm
 

@@ -236,3 +236,26 @@ test('tool_choice none: the tool-call token is never drawn, even pushed by logit
     }
   }
 });
+
+test('tool_choice auto: free text, and once the model opens a call its arguments follow the schema', { skip: why || false }, async () => {
+  const open = (await post(srv.url, '/tokenize', { content: '<tool_call>' })).json.tokens[0];
+  let calls = 0;
+  for (let seed = 1; seed <= 6; seed++) {  // the bias makes the random model open calls
+    const r = await client.chat.completions.create({ messages: user('Weather?'), tools: [weather, clock],
+      temperature: 1, seed, max_tokens: 200, decode_mode: 'ar', logit_bias: { [open]: 8 } });
+    const c = r.choices[0];
+    if (c.finish_reason !== 'tool_calls') continue;
+    calls += checkCalls(r, ['get_weather', 'get_time'], [weather, clock]).length;
+  }
+  assert.ok(calls >= 3, `calls made: ${calls}`);
+  const free = await client.chat.completions.create({ messages: user('Hi'), tools: [weather], temperature: 1,
+    seed: 1, max_tokens: 8, logit_bias: { [open]: -100 } });
+  assert.equal(free.choices[0].finish_reason, 'length', 'without a call the reply is free text');
+  const loose = { type: 'function', function: { name: 'f', parameters: { type: 'object',
+    properties: { when: { type: 'string', format: 'date-time' } } } } };
+  const ok = await post(srv.url, '/v1/chat/completions', { messages: user('Hi'), tools: [loose], max_tokens: 4 });
+  assert.equal(ok.status, 200, 'on auto, tools the engine cannot enforce are offered unenforced');
+  const strict = await post(srv.url, '/v1/chat/completions', { messages: user('Hi'), tools: [loose], tool_choice: 'required', max_tokens: 4 });
+  assert.equal(strict.status, 400);
+  assert.match(strict.json.error.message, /'format'/);
+});
