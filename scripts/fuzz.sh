@@ -4,11 +4,11 @@
 # finds goes to build-fuzz/corpus/<name>). A crash, leak or sanitizer report fails the run and
 # leaves its input in build-fuzz/artifacts/: turn it into a regression test.
 # Usage: scripts/fuzz.sh [name ...]   (names: http_request tokenizer safetensors model_config
-# openai_request; default all). Called by scripts/test.sh when WEDLM_FUZZ=1 (CI sets it).
+# openai_request json_schema; default all). Called by scripts/test.sh when WEDLM_FUZZ=1 (CI sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(http_request tokenizer safetensors model_config openai_request)
+[ ${#targets[@]} -gt 0 ] || targets=(http_request tokenizer safetensors model_config openai_request json_schema)
 seconds="${FUZZ_SECONDS:-45}"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DWEDLM_CUDA=OFF -DWEDLM_FUZZ=ON -DBUILD_TESTING=OFF -DWEDLM_NATIVE=OFF >/dev/null
