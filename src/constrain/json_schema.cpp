@@ -44,18 +44,31 @@ class Compiler {
 
 Result<int32_t> Compiler::add(Node n) {
   if (g_.nodes.size() >= kMaxSchemaNodes)
-    return Status(ErrorKind::kInvalidArgument,
-                  fmt::format("the schema is too large: it compiles to more than {} nodes",
-                              kMaxSchemaNodes));
+    return Status(
+        ErrorKind::kInvalidArgument,
+        fmt::format("the schema is too large: it compiles to more than {} nodes", kMaxSchemaNodes));
   return g_.add(std::move(n));
 }
 
 Status Compiler::check_keywords(const json& s, const std::string& where) const {
-  static const std::set<std::string> known = {
-      "type",     "enum",      "const",         "anyOf",    "allOf",     "$ref",
-      "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
-      "minLength", "maxLength", "minimum",      "maximum",  "exclusiveMinimum",
-      "exclusiveMaximum"};
+  static const std::set<std::string> known = {"type",
+                                              "enum",
+                                              "const",
+                                              "anyOf",
+                                              "allOf",
+                                              "$ref",
+                                              "properties",
+                                              "required",
+                                              "additionalProperties",
+                                              "items",
+                                              "minItems",
+                                              "maxItems",
+                                              "minLength",
+                                              "maxLength",
+                                              "minimum",
+                                              "maximum",
+                                              "exclusiveMinimum",
+                                              "exclusiveMaximum"};
   for (const auto& [k, v] : s.items())
     if (!known.count(k) && !annotations().count(k))
       return bad(where, fmt::format("'{}' is not supported in a constrained schema", k));
@@ -65,8 +78,7 @@ Status Compiler::check_keywords(const json& s, const std::string& where) const {
 }
 
 Result<int32_t> Compiler::any_of(const json& list, const std::string& where, int ref_depth) {
-  if (!list.is_array() || list.empty())
-    return bad(where, "must be a non-empty array of schemas");
+  if (!list.is_array() || list.empty()) return bad(where, "must be a non-empty array of schemas");
   std::vector<int32_t> alts;
   for (size_t i = 0; i < list.size(); ++i) {
     auto n = node(list[i], fmt::format("{}[{}]", where, i), ref_depth);
@@ -106,8 +118,8 @@ Result<int32_t> Compiler::node(const json& s, const std::string& where, int ref_
   WEDLM_RETURN_IF_ERROR(check_keywords(s, where));
   if (s.contains("$ref")) {
     if (s.size() > 1 + size_t(std::count_if(s.items().begin(), s.items().end(), [](auto kv) {
-                         return annotations().count(kv.key()) > 0;
-                       })))
+                     return annotations().count(kv.key()) > 0;
+                   })))
       return bad(where, "'$ref' beside other keywords is not supported");
     return ref(s, where, ref_depth);
   }
@@ -165,7 +177,8 @@ Result<int32_t> Compiler::object(const json& s, const std::string& where, int re
   for (const json& r : req) {
     if (!r.is_string()) return bad(where + ".required", "must be an array of names");
     if (!props.contains(r.get<std::string>()))
-      return bad(where + ".required", fmt::format("'{}' is not in 'properties'", r.get<std::string>()));
+      return bad(where + ".required",
+                 fmt::format("'{}' is not in 'properties'", r.get<std::string>()));
     required.insert(r.get<std::string>());
   }
   const json extra = s.value("additionalProperties", json(true));
@@ -178,7 +191,8 @@ Result<int32_t> Compiler::object(const json& s, const std::string& where, int re
   for (const auto& [key, value] : props.items()) {
     auto v = node(value, where + ".properties." + key, ref_depth);
     if (!v.is_ok()) return v.status();
-    n.props.push_back(Property{g_.literal(json(key).dump() + ": "), v.value(), required.count(key) > 0});
+    n.props.push_back(
+        Property{g_.literal(json(key).dump() + ": "), v.value(), required.count(key) > 0});
   }
   return add(std::move(n));
 }

@@ -6,7 +6,7 @@
 namespace wedlm::constrain {
 namespace {
 
-constexpr int kMaxIntDigits = 15;   // exact in a double: JSON readers keep the value
+constexpr int kMaxIntDigits = 15;  // exact in a double: JSON readers keep the value
 constexpr int kMaxFracDigits = 15;
 
 Frame value_frame(int32_t node) {
@@ -139,10 +139,14 @@ void Feeder::string(Stack& s, uint8_t c) {
     return keep(s);
   }
   if (c >= 0x80) {
-    if (c >= 0xC2 && c <= 0xDF) f.utf8 = 1;
-    else if (c >= 0xE0 && c <= 0xEF) f.utf8 = 2;
-    else if (c >= 0xF0 && c <= 0xF4) f.utf8 = 3;
-    else return;
+    if (c >= 0xC2 && c <= 0xDF)
+      f.utf8 = 1;
+    else if (c >= 0xE0 && c <= 0xEF)
+      f.utf8 = 2;
+    else if (c >= 0xF0 && c <= 0xF4)
+      f.utf8 = 3;
+    else
+      return;
   }
   count();
   keep(s);
@@ -374,8 +378,7 @@ State State::advance(const Grammar& g, std::string_view bytes) const {
 }
 
 bool State::can_finish(const Grammar& g) const {
-  return std::any_of(stacks_.begin(), stacks_.end(),
-                     [&](const Stack& s) { return can_end(g, s); });
+  return std::any_of(stacks_.begin(), stacks_.end(), [&](const Stack& s) { return can_end(g, s); });
 }
 
 std::string State::key() const {

@@ -16,10 +16,14 @@ int32_t plain_string_chars(const std::string& t) {
   for (size_t i = 0; i < t.size();) {
     const uint8_t c = uint8_t(t[i]);
     size_t len = 0;
-    if (c < 0x80) len = c >= 0x20 && c != '"' && c != '\\' ? 1 : 0;
-    else if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4;
+    if (c < 0x80)
+      len = c >= 0x20 && c != '"' && c != '\\' ? 1 : 0;
+    else if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+      len = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+      len = 4;
     if (len == 0 || i + len > t.size()) return -1;
     for (size_t k = 1; k < len; ++k)
       if ((uint8_t(t[i + k]) & 0xC0) != 0x80) return -1;
@@ -61,8 +65,8 @@ Vocabulary::Vocabulary(std::vector<std::string> token_bytes, std::vector<int64_t
   hard_ = sort_tokens(bytes_, std::move(hard));
   plain_upto_.assign(size_t(cap) + 1, std::vector<uint64_t>((bytes_.size() + 63) / 64, 0));
   for (size_t id = 0; id < bytes_.size(); ++id)
-    if (plain_chars_[id] > 0) plain_upto_[size_t(plain_chars_[id])][id >> 6] |= uint64_t(1)
-                                                                               << (id & 63);
+    if (plain_chars_[id] > 0)
+      plain_upto_[size_t(plain_chars_[id])][id >> 6] |= uint64_t(1) << (id & 63);
   for (size_t r = 1; r < plain_upto_.size(); ++r)  // cumulative: <= r characters
     for (size_t w = 0; w < plain_upto_[r].size(); ++w) plain_upto_[r][w] |= plain_upto_[r - 1][w];
 }
@@ -117,7 +121,8 @@ TokenSet Vocabulary::allowed(const Grammar& g, const State& s) const {
   TokenSet m(size());
   int64_t room = 0;
   if (in_plain_string(g, s, room)) {
-    if (room > 0) m.bits = plain_upto_[size_t(std::min<int64_t>(room, int64_t(plain_upto_.size()) - 1))];
+    if (room > 0)
+      m.bits = plain_upto_[size_t(std::min<int64_t>(room, int64_t(plain_upto_.size()) - 1))];
     walk(g, s, hard_, m);
   } else if (!s.dead()) {
     walk(g, s, all_, m);

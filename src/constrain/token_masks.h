@@ -16,8 +16,8 @@
 #include <memory>
 #include <mutex>
 #include <span>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -55,10 +55,10 @@ class Vocabulary {
   std::vector<std::string> bytes_;
   std::unordered_map<std::string, int32_t> ids_;  // bytes -> the lowest id with them
   std::vector<int64_t> stop_ids_;
-  Sorted all_;               // every token with bytes
-  Sorted hard_;              // those that are not plain string content
-  std::vector<int32_t> plain_chars_;                // per token: characters if plain, else -1
-  std::vector<std::vector<uint64_t>> plain_upto_;   // [r]: plain tokens of <= r characters
+  Sorted all_;                                     // every token with bytes
+  Sorted hard_;                                    // those that are not plain string content
+  std::vector<int32_t> plain_chars_;               // per token: characters if plain, else -1
+  std::vector<std::vector<uint64_t>> plain_upto_;  // [r]: plain tokens of <= r characters
 };
 
 // A grammar with its cache of allowed sets, shared by every request that uses it.

@@ -108,7 +108,8 @@ void SequenceDecoder::plan_edits() {
     size_t j = i;
     while (j < seen.size() && seen[j] == seen[i]) ++j;
     if (additive)
-      e->add.emplace_back(seen[i], -float(p_.presence_penalty + p_.frequency_penalty * double(j - i)));
+      e->add.emplace_back(seen[i],
+                          -float(p_.presence_penalty + p_.frequency_penalty * double(j - i)));
     i = j;
   }
   if (p_.repetition_penalty != 1) {
@@ -130,8 +131,10 @@ bool SequenceDecoder::plan_allowed() {
   constrain::State s = grammar_;
   bool after = constrained();  // the grammar follows the filled run from here on
   for (size_t k = 0; k < win_.size() && win_[k] != kMaskSlot; ++k) {
-    if (after) s = c.advance(s, win_[k]);
-    else if (win_[k] == p_.trigger_id) after = true;  // committed by this step
+    if (after)
+      s = c.advance(s, win_[k]);
+    else if (win_[k] == p_.trigger_id)
+      after = true;  // committed by this step
   }
   if (!after) {
     plan_trigger_rows();
@@ -159,14 +162,17 @@ void SequenceDecoder::plan_trigger_rows() {
 }
 
 void SequenceDecoder::after_commit(int32_t t) {
-  if (constrained()) grammar_ = p_.constraint->advance(grammar_, t);
-  else if (free_with_trigger() && t == p_.trigger_id) triggered_ = true;
+  if (constrained())
+    grammar_ = p_.constraint->advance(grammar_, t);
+  else if (free_with_trigger() && t == p_.trigger_id)
+    triggered_ = true;
 }
 
 TokenLogprob SequenceDecoder::logprob_of(const Rows& rows, size_t j, int32_t t,
                                          const TokenSet* allowed) const {
   if (p_.logprobs < 0) return {};
-  if (!allowed) return token_logprob(rows.logits(j), rows.vocab, p_.sampling, m_.mask_id, t, p_.logprobs);
+  if (!allowed)
+    return token_logprob(rows.logits(j), rows.vocab, p_.sampling, m_.mask_id, t, p_.logprobs);
   std::vector<float> row(rows.logits(j), rows.logits(j) + rows.vocab);  // the constrained row
   mask_logits(row.data(), rows.vocab, *allowed);
   TokenLogprob lp = token_logprob(row.data(), rows.vocab, p_.sampling, m_.mask_id, t, p_.logprobs);
@@ -184,10 +190,9 @@ size_t SequenceDecoder::n_logit_rows() const {
 
 void SequenceDecoder::row_requests(std::vector<RowRequest>& out) const {
   for (size_t j = 0; j < n_logit_rows(); ++j)
-    out.push_back(RowRequest{draw(j), p_.logprobs >= 0,
-                             j < row_allowed_.size() ? row_allowed_[j] : nullptr,
-                             j < row_no_trigger_.size() && row_no_trigger_[j] ? edits_no_trigger_
-                                                                              : edits_});
+    out.push_back(
+        RowRequest{draw(j), p_.logprobs >= 0, j < row_allowed_.size() ? row_allowed_[j] : nullptr,
+                   j < row_no_trigger_.size() && row_no_trigger_[j] ? edits_no_trigger_ : edits_});
 }
 
 bool SequenceDecoder::commit(int32_t t, TokenLogprob lp) {

@@ -32,8 +32,8 @@ struct BatchSegment {
 // tokens outside it are masked before anything is computed of the row: its pick, its entropy and
 // the logits it returns are those of the constrained distribution.
 struct RowRequest {
-  RowDraw draw;               // how its token is chosen
-  bool wants_logits = false;  // the whole row back too (log-probabilities)
+  RowDraw draw;                             // how its token is chosen
+  bool wants_logits = false;                // the whole row back too (log-probabilities)
   std::shared_ptr<const TokenSet> allowed;  // null: every token
   std::shared_ptr<const LogitEdits> edits;  // penalties, logit_bias (null: none), before `allowed`
   bool edits_logits() const { return allowed || edits; }

@@ -383,7 +383,8 @@ void CudaModel::Impl::pick(const Batch& b, int64_t R, StepOutput& out) {
     out.picks[r] = RowPick{t[r], double(s[r].entropy)};
     const RowRequest& q = b.requests[r];
     if (!q.wants_logits && !q.edits_logits()) continue;
-    float* host = q.wants_logits ? out.logits.data() + size_t(kept) * size_t(V) : (row.resize(size_t(V)), row.data());
+    float* host = q.wants_logits ? out.logits.data() + size_t(kept) * size_t(V)
+                                 : (row.resize(size_t(V)), row.data());
     cuda::copy_to_host(host, logits.data() + r * size_t(V), size_t(V) * sizeof(float));
     if (q.edits_logits()) {  // penalties or a grammar: edited and picked on the host
       q.edit(host, V);

@@ -81,7 +81,8 @@ void CompletionRun::stream(const Write& write) {
   if (r_.calls_enforced) {  // whole calls end as tool_calls; a cut one (max_tokens) as "length"
     for (const ToolCallDelta& d : calls_.push(rest)) send(tool_call_delta_chunk(h_, d));
     const bool whole = calls_.ok() && !p.calls.empty() && end_.finish_reason == "stop";
-    send(chunk(h_, "", false, whole ? "tool_calls" : finish_reason_of(end_.finish_reason), nullptr));
+    send(
+        chunk(h_, "", false, whole ? "tool_calls" : finish_reason_of(end_.finish_reason), nullptr));
   } else if (p.calls.empty()) {
     send(chunk(h_, rest, false, finish_reason_of(end_.finish_reason), nullptr));
   } else {  // the content before the calls that was held back, the calls, the finish

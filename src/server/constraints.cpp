@@ -54,12 +54,13 @@ ConstraintResult response_format_constraint(const json* rf, GrammarCache* cache)
   const json type = rf->is_object() ? rf->value("type", json()) : json();
   if (type == "text") return {};
   if (type == "json_object")
-    return compiled(cache, "json_object", [] { return constrain::any_object_grammar(); },
-                    "response_format");
+    return compiled(
+        cache, "json_object", [] { return constrain::any_object_grammar(); }, "response_format");
   if (type != "json_schema")
-    return failed("response_format.type", "'response_format.type' must be \"text\", "
-                                          "\"json_object\" or \"json_schema\", got " +
-                                              shown(type));
+    return failed("response_format.type",
+                  "'response_format.type' must be \"text\", "
+                  "\"json_object\" or \"json_schema\", got " +
+                      shown(type));
   const json js = rf->value("json_schema", json());
   if (!js.is_object() || !js.contains("schema"))
     return failed("response_format.json_schema.schema",
@@ -90,7 +91,8 @@ std::optional<ApiError> check_tools(const std::vector<json>& tools) {
       return invalid_request("'" + where + "' must be {\"type\": \"function\", \"function\": ...}",
                              where);
     const json f = t.value("function", json());
-    if (!f.is_object() || !f.value("name", json()).is_string() || f["name"].get<std::string>().empty())
+    if (!f.is_object() || !f.value("name", json()).is_string() ||
+        f["name"].get<std::string>().empty())
       return invalid_request("'" + where + ".function.name' is required (a non-empty string)",
                              where + ".function.name");
     if (f.contains("parameters") && !f["parameters"].is_object() && !f["parameters"].is_null())
@@ -110,14 +112,16 @@ ConstraintResult tool_choice_constraint(const json* choice, const std::vector<js
     const json f = choice->value("function", json());
     if (choice->value("type", json()) != "function" || !f.is_object() ||
         !f.value("name", json()).is_string())
-      return failed("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or "
-                                   "{\"type\": \"function\", \"function\": {\"name\": ...}}, got " +
-                                       shown(*choice));
+      return failed("tool_choice",
+                    "'tool_choice' must be \"none\", \"auto\", \"required\" or "
+                    "{\"type\": \"function\", \"function\": {\"name\": ...}}, got " +
+                        shown(*choice));
     named = f["name"].get<std::string>();
   } else if (!automatic && *choice != "required") {
-    return failed("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or "
-                                 "{\"type\": \"function\", \"function\": {\"name\": ...}}, got " +
-                                     shown(*choice));
+    return failed("tool_choice",
+                  "'tool_choice' must be \"none\", \"auto\", \"required\" or "
+                  "{\"type\": \"function\", \"function\": {\"name\": ...}}, got " +
+                      shown(*choice));
   }
   if (tools.empty()) return failed("tool_choice", "'tool_choice' needs 'tools'");
   std::vector<constrain::ToolSchema> schemas;

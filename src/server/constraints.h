@@ -5,9 +5,9 @@
 
 #include <functional>
 #include <list>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,8 +16,8 @@
 
 #include "constrain/token_masks.h"
 #include "decode/generate_params.h"
-#include "tokenizer/tokenizer.h"
 #include "server/api_error.h"
+#include "tokenizer/tokenizer.h"
 
 namespace wedlm::server {
 
@@ -42,7 +42,7 @@ class GrammarCache {
 struct ConstraintResult {
   Constraint constraint;  // null: the reply is free
   std::optional<ApiError> error;
-  int32_t trigger = -1;   // the constraint starts after this token (GenerateParams::trigger_id)
+  int32_t trigger = -1;  // the constraint starts after this token (GenerateParams::trigger_id)
 };
 
 // response_format: {"type": "text"} (free), {"type": "json_object"}, or {"type": "json_schema",

@@ -29,7 +29,8 @@ void log_json(LogLevel level, const nlohmann::ordered_json& fields) {
   static const char* kNames[] = {"info", "warn", "error"};
   nlohmann::ordered_json line = {{"ts", iso8601_now()}, {"level", kNames[int(level)]}};
   for (const auto& [key, value] : fields.items()) line[key] = value;
-  const std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  const std::string text =
+      line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   std::lock_guard<std::mutex> lock(mu);
   fmt::print(stderr, "{}\n", text);
   std::fflush(stderr);

@@ -200,7 +200,8 @@ ojson usage_chunk(const ReplyHeader& h, const RequestCounters& c) {
 }
 
 std::string sse(const ojson& j) {
-  return "data: " + j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n\n";
+  return "data: " + j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+         "\n\n";
 }
 
 }  // namespace wedlm::server

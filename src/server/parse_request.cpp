@@ -179,8 +179,10 @@ void read_penalties(JsonFields& f, GenerateParams& p, const ServedModel& m) {
   const json* lb = f.get("logit_bias");
   if (!lb) return;
   if (!lb->is_object() || lb->size() > 1024)
-    return f.fail("logit_bias", "'logit_bias' must be an object of at most 1024 "
-                                "{\"token id\": bias} entries, got " + shown(*lb));
+    return f.fail("logit_bias",
+                  "'logit_bias' must be an object of at most 1024 "
+                  "{\"token id\": bias} entries, got " +
+                      shown(*lb));
   for (const auto& [key, bias] : lb->items()) {
     char* end = nullptr;
     const long long id = std::strtoll(key.c_str(), &end, 10);
@@ -189,7 +191,8 @@ void read_penalties(JsonFields& f, GenerateParams& p, const ServedModel& m) {
                                               key.substr(0, 40), m.config.vocab_size));
     if (!bias.is_number() || !(bias.get<double>() >= -100 && bias.get<double>() <= 100))
       return f.fail("logit_bias", fmt::format("'logit_bias' of token {} must be a number in "
-                                              "[-100, 100], got {}", id, shown(bias)));
+                                              "[-100, 100], got {}",
+                                              id, shown(bias)));
     p.logit_bias.emplace_back(int32_t(id), bias.get<float>());
   }
 }
@@ -245,8 +248,9 @@ ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedMo
     ConstraintResult c = response_format_constraint(rf, m.grammars);
     if (c.error) return *c.error;
     if (c.constraint && p.constraint && p.trigger_id < 0)
-      f.fail("response_format", "'response_format' cannot constrain a reply that 'tool_choice' "
-                                "already makes tool calls");
+      f.fail("response_format",
+             "'response_format' cannot constrain a reply that 'tool_choice' "
+             "already makes tool calls");
     if (c.constraint) p.trigger_id = -1;  // with tools on auto, the format wins: no calls
     if (c.constraint) p.constraint = c.constraint;
   }

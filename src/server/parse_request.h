@@ -31,7 +31,8 @@ struct ApiRequest {
   int64_t top_logprobs = 0;
   std::string user;
   bool tools = false;  // tools offered (tool_choice not "none"): parse tool calls
-  bool calls_enforced = false;  // tool_choice "required" or named: the reply is calls (streamed as such)
+  bool calls_enforced =
+      false;  // tool_choice "required" or named: the reply is calls (streamed as such)
 };
 
 template <class T>
@@ -40,7 +41,8 @@ using ApiResult = std::variant<T, ApiError>;
 // A request whose "model" this server does not serve gets 404 model_not_found naming it (vLLM's
 // and OpenAI's answer); one without "model" is for the served model.
 // `seed` is used when the request has none (a fresh one per request gives OpenAI's behaviour).
-ApiResult<ApiRequest> parse_chat(const nlohmann::ordered_json& body, const ServedModel& m, uint64_t seed);
+ApiResult<ApiRequest> parse_chat(const nlohmann::ordered_json& body, const ServedModel& m,
+                                 uint64_t seed);
 ApiResult<ApiRequest> parse_completion(const nlohmann::ordered_json& body, const ServedModel& m,
                                        uint64_t seed);
 // The conversation of a body with "messages" (and "tools", "add_generation_prompt",

@@ -23,10 +23,10 @@ struct ServedModel {
   const Tokenizer* tok = nullptr;
   const ChatTemplate* chat = nullptr;
   ModelConfig config;
-  ModelFacts facts;         // the engine's: context (-c), stop ids (eos ids, <|im_end|>,
-                            // <|endoftext|>), mask id, text
-  SamplingParams sampling;  // defaults when a request leaves them out
-  int64_t created = 0;      // unix time the model was loaded (for /v1/models)
+  ModelFacts facts;                  // the engine's: context (-c), stop ids (eos ids, <|im_end|>,
+                                     // <|endoftext|>), mask id, text
+  SamplingParams sampling;           // defaults when a request leaves them out
+  int64_t created = 0;               // unix time the model was loaded (for /v1/models)
   GrammarCache* grammars = nullptr;  // constrained replies (null: refused)
 
   // Whether a request naming `model` is for this server: its name, an alias, or any with

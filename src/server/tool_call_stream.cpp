@@ -27,9 +27,12 @@ void ToolCallStream::args(char c, std::vector<ToolCallDelta>& out) {
   }
   out.back().arguments += c;
   if (in_string_) {
-    if (escaped_) escaped_ = false;
-    else if (c == '\\') escaped_ = true;
-    else if (c == '"') in_string_ = false;
+    if (escaped_)
+      escaped_ = false;
+    else if (c == '\\')
+      escaped_ = true;
+    else if (c == '"')
+      in_string_ = false;
   } else if (c == '"') {
     in_string_ = true;
   } else if (c == '{' || c == '[') {

@@ -33,7 +33,7 @@ class ToolCallStream {
 
   State state_ = State::kOpen;
   bool ok_ = true;
-  size_t at_ = 0;     // bytes of the current literal matched
+  size_t at_ = 0;  // bytes of the current literal matched
   int index_ = 0;
   std::string name_, id_;
   int depth_ = 0;

@@ -24,10 +24,11 @@ ParsedReply parse_tool_calls(const std::string& text) {
     const auto j = nlohmann::ordered_json::parse(call, nullptr, false);
     if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return r;
     const nlohmann::ordered_json args = j.value("arguments", nlohmann::ordered_json::object());
-    calls.push_back({j["name"].get<std::string>(),
-                     args.is_string()
-                         ? args.get<std::string>()
-                         : args.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)});
+    calls.push_back(
+        {j["name"].get<std::string>(),
+         args.is_string()
+             ? args.get<std::string>()
+             : args.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)});
     at = text.find(open, end);
     // only whitespace may sit between and after the calls, else it is not a tool-call reply
     const size_t rest = end + (text.compare(end, close.size(), close) == 0 ? close.size() : 0);

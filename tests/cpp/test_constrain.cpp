@@ -44,8 +44,8 @@ TEST(Matcher, ObjectPropertiesInOrderRequiredNeverSkipped) {
       "additionalProperties":false})");
   EXPECT_TRUE(accepts(g, R"({"a": 1, "b": "x", "c": true})"));
   EXPECT_TRUE(accepts(g, R"({"a": -12, "c": false})"));
-  EXPECT_FALSE(accepts(g, R"({"a": 1})"));                // c is required
-  EXPECT_FALSE(accepts(g, R"({"c": true, "a": 1})"));     // schema order
+  EXPECT_FALSE(accepts(g, R"({"a": 1})"));             // c is required
+  EXPECT_FALSE(accepts(g, R"({"c": true, "a": 1})"));  // schema order
   EXPECT_FALSE(accepts(g, R"({"a": 1, "b": "x", "b": "y", "c": true})"));
   EXPECT_FALSE(accepts(g, R"({"a":1,"c":true})"));  // separators are ", " and ": "
   EXPECT_FALSE(accepts(g, R"({"a":  1, "c": true})"));
@@ -90,7 +90,7 @@ TEST(Matcher, NumberFractionsOnlyWhereEveryValueFits) {
   EXPECT_FALSE(is_prefix(g, "-"));
   const Grammar any = compile(R"({"type":"number"})");
   EXPECT_TRUE(accepts(any, "-0.5"));
-  EXPECT_FALSE(accepts(any, "1e5"));  // no exponent
+  EXPECT_FALSE(accepts(any, "1e5"));                 // no exponent
   EXPECT_FALSE(is_prefix(any, "1234567890123456"));  // 16 integer digits
 }
 
@@ -102,8 +102,8 @@ TEST(Matcher, StringLengthsCountCodePoints) {
   EXPECT_FALSE(is_prefix(g, R"("abcd)"));
   EXPECT_TRUE(accepts(g, R"("a\n")"));
   EXPECT_FALSE(is_prefix(g, "\"a\x01"));
-  EXPECT_FALSE(is_prefix(g, "\"\x80"));       // a lone continuation byte
-  EXPECT_FALSE(is_prefix(g, "\"\xC3\x41"));   // a lead byte without its continuation
+  EXPECT_FALSE(is_prefix(g, "\"\x80"));      // a lone continuation byte
+  EXPECT_FALSE(is_prefix(g, "\"\xC3\x41"));  // a lead byte without its continuation
   EXPECT_FALSE(is_prefix(g, R"("\u0041)"));  // \u escapes are not generated
 }
 
@@ -133,11 +133,14 @@ TEST(Schema, UnsupportedInputIsNamed) {
   EXPECT_NE(error_of(R"({"type":"string","format":"date"})").find("'format'"), std::string::npos);
   EXPECT_NE(error_of(R"({"$ref":"#/$defs/Nope"})").find("does not resolve"), std::string::npos);
   EXPECT_NE(error_of(R"({"$defs":{"T":{"type":"array","items":{"$ref":"#/$defs/T"}}},
-      "$ref":"#/$defs/T"})").find("recursive"), std::string::npos);
+      "$ref":"#/$defs/T"})")
+                .find("recursive"),
+            std::string::npos);
   EXPECT_NE(error_of(R"({"type":"object","properties":{},"required":["x"]})").find("'x'"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"type":"object","additionalProperties":{"type":"string"}})")
-                .find("additionalProperties"), std::string::npos);
+                .find("additionalProperties"),
+            std::string::npos);
   EXPECT_NE(error_of(R"({"type":"wat"})").find("unknown type"), std::string::npos);
   EXPECT_NE(error_of(R"({"type":"integer","minimum":3,"maximum":2})").find("minimum"),
             std::string::npos);
@@ -184,10 +187,11 @@ TEST(Matcher, RandomRepliesParse) {
 // A small vocabulary with every kind of token: structure, keys, digits, string pieces, quotes
 // inside, broken UTF-8, and a stop id.
 Vocabulary small_vocab() {
-  std::vector<std::string> t = {"", "{", "}", "{\"", "\":", "\",\"", "\"}", ",", ":", "[", "]",
-                                "\"", "na", "me", "name", "\"name\":\"", "1", "2", "0", "-",
-                                ".", "5", " ", "a", "ab", "abc", "x\"", "\\", "\\n", "\xC3",
-                                "\xA9", "\xC3\xA9", "true", "tr", "ue", "null", "\"}\n", "\n"};
+  std::vector<std::string> t = {
+      "",     "{",        "}",    "{\"", "\":",  "\",\"",       "\"}",   ",",  ":",   "[",
+      "]",    "\"",       "na",   "me",  "name", "\"name\":\"", "1",     "2",  "0",   "-",
+      ".",    "5",        " ",    "a",   "ab",   "abc",         "x\"",   "\\", "\\n", "\xC3",
+      "\xA9", "\xC3\xA9", "true", "tr",  "ue",   "null",        "\"}\n", "\n"};
   return Vocabulary(t, {0});  // id 0: the stop token, no bytes
 }
 
@@ -250,8 +254,9 @@ TEST(TokenMasks, Qwen3VocabularyMatchesTheReference) {
   const Grammar g = compile(R"({"type":"object","properties":{"city":{"type":"string",
       "maxLength":12},"days":{"type":"integer","minimum":1,"maximum":14}},"required":["city",
       "days"]})");
-  for (const char* prefix : {"", "{\"", "{\"city\": \"", "{\"city\": \"Par", "{\"city\": \"\xC3",
-                             "{\"city\": \"Paris\", \"days\": 1", "{\"city\": \"Paris\", \"days\": 14}"}) {
+  for (const char* prefix :
+       {"", "{\"", "{\"city\": \"", "{\"city\": \"Par", "{\"city\": \"\xC3",
+        "{\"city\": \"Paris\", \"days\": 1", "{\"city\": \"Paris\", \"days\": 14}"}) {
     const State s = State::start(g).advance(g, prefix);
     ASSERT_FALSE(s.dead()) << prefix;
     const TokenSet fast = v.allowed(g, s), ref = v.allowed_reference(g, s);

@@ -1,6 +1,7 @@
 // Constrained decoding in both decoders, on random logits at temperature 1: every reply is a
 // whole reply of the grammar and ends with the stop token; WeDLM fills only one leading run per
 // step and lets forced tokens fill several slots a step.
+#include <functional>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -17,9 +18,10 @@ constexpr int32_t kStop = 1, kMask = 2;
 // Token bytes by id: 0 unused, 1 the stop, 2 the mask, then, as in a byte-level BPE, every
 // printable byte and some longer pieces.
 std::vector<std::string> vocab_bytes() {
-  std::vector<std::string> v = {"", "", "", "{\"", "\":", "\",\"", "\"}", "na", "me", "name",
-                                "\"name\":\"", "ab", "abc", "x\"", "\\n", "\xC3", "\xA9",
-                                "\xC3\xA9", "true", "false", "null", "{\"a\": ", ", \"b\": ", "\n"};
+  std::vector<std::string> v = {"",     "",      "",     "{\"",      "\":",         "\",\"",
+                                "\"}",  "na",    "me",   "name",     "\"name\":\"", "ab",
+                                "abc",  "x\"",   "\\n",  "\xC3",     "\xA9",        "\xC3\xA9",
+                                "true", "false", "null", "{\"a\": ", ", \"b\": ",   "\n"};
   for (char c = 0x20; c < 0x7F; ++c) v.push_back(std::string(1, c));
   return v;
 }
@@ -27,7 +29,9 @@ std::vector<std::string> vocab_bytes() {
 // Random logits for every row (a fresh draw per call and row), picked on the host.
 class RandomModel final : public Forward {
  public:
-  explicit RandomModel(uint64_t seed) : rng_(seed) { cfg_.vocab_size = int64_t(vocab_bytes().size()); }
+  explicit RandomModel(uint64_t seed) : rng_(seed) {
+    cfg_.vocab_size = int64_t(vocab_bytes().size());
+  }
   const ModelConfig& config() const override { return cfg_; }
   const char* device() const override { return "random"; }
   int64_t n_blocks() const override { return 4000; }
@@ -48,7 +52,8 @@ class RandomModel final : public Forward {
 std::shared_ptr<const constrain::TokenMasks> masks_for(const std::string& schema) {
   auto g = constrain::compile_json_schema(nlohmann::ordered_json::parse(schema), "schema");
   EXPECT_TRUE(g.is_ok()) << g.status().message();
-  auto v = std::make_shared<const constrain::Vocabulary>(vocab_bytes(), std::vector<int64_t>{kStop});
+  auto v =
+      std::make_shared<const constrain::Vocabulary>(vocab_bytes(), std::vector<int64_t>{kStop});
   return std::make_shared<const constrain::TokenMasks>(
       std::make_shared<const constrain::Grammar>(std::move(g).value()), v);
 }
@@ -58,8 +63,9 @@ struct Decoded {
   std::string text;  // the output's bytes before the stop
 };
 
+// Decodes under `c` at temperature 1; `more` changes further parameters.
 Decoded run(const std::shared_ptr<const constrain::TokenMasks>& c, DecodeMode mode, uint64_t seed,
-        double threshold = 0.4) {
+            double threshold = 0.4, const std::function<void(GenerateParams&)>& more = nullptr) {
   RandomModel model(seed);
   ModelFacts facts{model.config().vocab_size, kMask, 4000, {kStop}, nullptr};
   GenerateParams p;
@@ -70,6 +76,7 @@ Decoded run(const std::shared_ptr<const constrain::TokenMasks>& c, DecodeMode mo
   p.threshold = threshold;
   p.constraint = c;
   p.logprobs = 2;
+  if (more) more(p);
   auto r = generate(model, facts, std::vector<int32_t>{3, 4, 5}, p);
   EXPECT_TRUE(r.is_ok());
   Decoded out{std::move(r).value(), ""};
@@ -125,7 +132,8 @@ TEST(ConstrainedDecode, ForcedTextFillsSeveralSlotsAStep) {
     const Decoded w = run(c, DecodeMode::kWeDLM, seed, 1e-9), a = run(c, DecodeMode::kAR, seed);
     ASSERT_TRUE(whole_reply(*c, w.text)) << w.text;
     ASSERT_TRUE(whole_reply(*c, a.text)) << a.text;
-    EXPECT_LE(w.r.forwards, 4) << w.text;  // step 1 '{..', 2 digit+', "b": ', 3 digit+'}'+stop, 4 commit
+    EXPECT_LE(w.r.forwards, 4)
+        << w.text;  // step 1 '{..', 2 digit+', "b": ', 3 digit+'}'+stop, 4 commit
     EXPECT_GT(w.r.tokens_per_forward(), 1.0) << w.text;
     wedlm_forwards += w.r.forwards;
     ar_forwards += a.r.forwards;
@@ -143,18 +151,12 @@ TEST(ConstrainedDecode, AfterTheTriggerTheGrammarHolds) {
   int triggered = 0;
   for (DecodeMode mode : {DecodeMode::kAR, DecodeMode::kWeDLM})
     for (uint64_t seed = 1; seed <= 30; ++seed) {
-      RandomModel model(seed);
-      ModelFacts facts{model.config().vocab_size, kMask, 4000, {kStop}, nullptr};
-      GenerateParams p;
-      p.mode = mode;
-      p.max_tokens = 400;
-      p.sampling.temperature = 1;
-      p.sampling.seed = seed;
-      p.threshold = seed % 2 ? 0.4 : 4.0;
-      p.constraint = c;
-      p.trigger_id = trigger;
-      p.logit_bias = {{trigger, 4.f}, {kStop, -4.f}};
-      const GenerateResult r = generate(model, facts, std::vector<int32_t>{3, 4}, p).value();
+      const GenerateResult r = run(c, mode, seed, seed % 2 ? 0.4 : 4.0, [&](GenerateParams& p) {
+                                 p.max_tokens = 400;
+                                 p.trigger_id = trigger;
+                                 p.logit_bias = {{trigger, 4.f}, {kStop, -4.f}};
+                                 p.logprobs = -1;
+                               }).r;
       const auto at = std::find(r.output.begin(), r.output.end(), trigger);
       if (at == r.output.end()) continue;
       ++triggered;
@@ -170,4 +172,3 @@ TEST(ConstrainedDecode, AfterTheTriggerTheGrammarHolds) {
 
 }  // namespace
 }  // namespace wedlm
-

@@ -1,5 +1,6 @@
-// Presence, frequency and repetition penalties, logit_bias and banned ids, in both decoders, on a model whose
-// every row has the same logits: what each knob changes is the only thing that changes the output.
+// Presence, frequency and repetition penalties, logit_bias and banned ids, in both decoders, on a
+// model whose every row has the same logits: what each knob changes is the only thing that changes
+// the output.
 #include <gtest/gtest.h>
 
 #include "decode/generate.h"
@@ -58,7 +59,10 @@ TEST(Penalties, EachKnobInBothDecoders) {
     EXPECT_EQ(decode(mode, [](GenerateParams& p) { p.frequency_penalty = 1; }),
               (Ids{10, 11, 10, 12, 11, 10}));
     EXPECT_EQ(decode(mode, [](GenerateParams& p) { p.logit_bias = {{13, 100.f}}; }), Ids(6, 13));
-    EXPECT_EQ(decode(mode, [](GenerateParams& p) { p.logit_bias = {{10, -100.f}, {11, -1.f}}; }),
+    EXPECT_EQ(decode(mode,
+                     [](GenerateParams& p) {
+                       p.logit_bias = {{10, -100.f}, {11, -1.f}};
+                     }),
               Ids(6, 12));
     EXPECT_EQ(decode(mode, [](GenerateParams& p) { p.banned_ids = {10, 11}; }), Ids(6, 12));
     // repetition 2: 10 is in the prompt (3 -> 1.5), so 11; once used (2.5 -> 1.25) 12 (2); then

@@ -69,9 +69,9 @@ int32_t sample_row(const float* logits, int64_t n, const RowDraw& d);
 // the banned ids.
 struct LogitEdits {
   double repetition = 1.0;
-  std::vector<int32_t> seen;                     // ids the repetition penalty applies to
-  std::vector<std::pair<int32_t, float>> add;    // (id, term); ids may repeat: terms add up
-  std::vector<int32_t> banned;                   // never drawn (kMaskedLogit)
+  std::vector<int32_t> seen;                   // ids the repetition penalty applies to
+  std::vector<std::pair<int32_t, float>> add;  // (id, term); ids may repeat: terms add up
+  std::vector<int32_t> banned;                 // never drawn (kMaskedLogit)
   void apply(float* logits, int64_t n) const;
 };
 
