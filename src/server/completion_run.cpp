@@ -92,8 +92,10 @@ void CompletionRun::stream(const Write& write) {
     send(tool_calls_chunk(h_, p.calls));
     send(chunk(h_, "", false, "tool_calls", nullptr));
   }
-  if (r_.include_usage) send_raw(sse(usage_chunk(h_, end_.counters)));
-  send_raw("data: [DONE]\n\n");
+}
+
+std::string stream_end(const ApiRequest& r, const ReplyHeader& h, const RequestCounters& c) {
+  return (r.include_usage ? sse(usage_chunk(h, c)) : std::string()) + "data: [DONE]\n\n";
 }
 
 ojson CompletionRun::collect(const Write& write) {

@@ -1,6 +1,7 @@
 // One completion request from submission to its last byte: streams the engine's events as SSE
 // chunks (text held back at possible stop strings, log-probabilities with their tokens, the usage
-// chunk, "data: [DONE]") or collects them into one reply. With tools offered, tool calls in the
+// chunk, "data: [DONE]") or collects them into one reply; a request of n choices runs one each,
+// in turn (the engine decodes them together). With tools offered, tool calls in the
 // reply become OpenAI tool_calls: held back to the end when the model may write anything, streamed
 // as they are decoded when a grammar enforces them. A client that goes away, the request
 // timeout and server shutdown cancel the request, which frees its KV blocks.
@@ -31,13 +32,16 @@ class CompletionRun {
                 std::shared_ptr<RequestHandle> handle, Clock::time_point deadline,
                 const std::atomic<bool>* abort);
 
-  // Streaming: each SSE event goes to `write`, with an SSE comment after half a second of silence.
+  // Streaming: each SSE event of this choice goes to `write` (role, deltas, finish), with an SSE
+  // comment after half a second of silence; stream_end() follows the last choice.
   void stream(const Write& write);
   // Non-streaming: the whole reply. While it is computed, half a second of silence writes a space
   // to `write` (JSON may begin with whitespace), so a client that left is noticed and cancels.
   ojson collect(const Write& write);
 
   const RequestEvent& end() const { return end_; }  // the finish event (after either call)
+  int index() const { return h_.index; }            // the choice
+  void cancel() { handle_->cancel(); }
   const std::string& text() const { return text_.sent(); }
   bool client_gone() const { return client_gone_; }
 
@@ -61,5 +65,8 @@ class CompletionRun {
   ToolCallStream calls_;       // enforced tool calls, streamed as they are decoded
   bool client_gone_ = false;
 };
+
+// What ends a stream: the usage chunk (with stream_options.include_usage) and "data: [DONE]".
+std::string stream_end(const ApiRequest& r, const ReplyHeader& h, const RequestCounters& c);
 
 }  // namespace wedlm::server

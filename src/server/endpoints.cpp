@@ -91,27 +91,56 @@ void Server::generate(const http::Request& req, http::Response& res, bool chat) 
                      : parse_completion(std::get<json>(body), *m, fresh_seed());
   if (auto* e = std::get_if<ApiError>(&parsed)) return fail(*e);
   auto api = std::make_shared<ApiRequest>(std::move(std::get<ApiRequest>(parsed)));
-  auto handle = engine->submit(api->engine);
-  if (!handle.is_ok()) return fail(submit_error(handle.status(), api->chat));
-  auto run = std::make_shared<CompletionRun>(
-      *m, *api, ReplyHeader{chat, id, api->model, unix_now()}, handle.value(),
-      t0 + std::chrono::seconds(cfg_.timeout_s), &abort_);
-  const auto finished = [this, api, run, id, t0, m] {
-    metrics_.on_request(run->end().counters, finish_reason_of(run->end().finish_reason));
-    log_json(LogLevel::kInfo, log_of(id, *api, *run, ms_since(t0), cfg_.log_prompts, *m->tok));
+  auto runs = std::make_shared<std::vector<std::shared_ptr<CompletionRun>>>();
+  for (int64_t i = 0; i < api->n; ++i) {  // choice i: its own request, seed + i
+    wedlm::Request choice = api->engine;
+    choice.params.sampling.seed += uint64_t(i);
+    auto handle = engine->submit(choice);
+    if (!handle.is_ok()) {
+      for (auto& run : *runs) run->cancel();
+      return fail(submit_error(handle.status(), api->chat));
+    }
+    runs->push_back(std::make_shared<CompletionRun>(
+        *m, *api, ReplyHeader{chat, id, api->model, unix_now(), int(i)}, handle.value(),
+        t0 + std::chrono::seconds(cfg_.timeout_s), &abort_));
+  }
+  const auto finished = [this, api, runs, id, t0, m] {
+    for (const auto& run : *runs) {
+      metrics_.on_request(run->end().counters, finish_reason_of(run->end().finish_reason));
+      ojson line = log_of(id, *api, *run, ms_since(t0), cfg_.log_prompts, *m->tok);
+      if (runs->size() > 1) line["choice"] = run->index();
+      log_json(LogLevel::kInfo, line);
+    }
   };
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  const bool stream = api->stream;
   // Both kinds are written as they are produced, so a client that leaves is noticed (a failed
   // write) and its request cancelled: SSE events, or the reply after whitespace heartbeats.
-  res.set_stream(stream ? "text/event-stream" : "application/json",
-                 [run, finished, in_flight, stream](http::BodyWriter& body) {
+  // Choices are read in turn: the engine decodes them together, and events wait in their handles.
+  res.set_stream(api->stream ? "text/event-stream" : "application/json",
+                 [api, runs, finished, in_flight, chat, id](http::BodyWriter& body) {
                    const auto write = [&](const std::string& s) { return body.write(s); };
-                   if (stream)
-                     run->stream(write);
-                   else
-                     write(dumped(run->collect(write)));
+                   std::vector<RequestCounters> counters;
+                   ojson reply;
+                   for (const auto& run : *runs) {
+                     if (api->stream) {
+                       run->stream(write);
+                     } else {
+                       ojson one = run->collect(write);
+                       if (reply.is_null())
+                         reply = std::move(one);
+                       else
+                         reply["choices"].push_back(std::move(one["choices"][0]));
+                     }
+                     counters.push_back(run->end().counters);
+                   }
+                   const ReplyHeader h{chat, id, api->model, unix_now(), 0};
+                   if (api->stream) {
+                     write(stream_end(*api, h, merged(counters)));
+                   } else {
+                     if (runs->size() > 1) reply["usage"] = usage_of(merged(counters));
+                     write(dumped(reply));
+                   }
                    finished();
                  });
 }

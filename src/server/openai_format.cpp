@@ -41,6 +41,23 @@ std::string finish_reason_of(const std::string& engine_reason) {
   return engine_reason == "cancelled" ? "abort" : engine_reason;
 }
 
+RequestCounters merged(const std::vector<RequestCounters>& choices) {
+  RequestCounters m = choices.at(0);
+  for (size_t i = 1; i < choices.size(); ++i) {
+    const RequestCounters& c = choices[i];
+    m.cached_tokens = std::max(m.cached_tokens, c.cached_tokens);
+    m.completion_tokens += c.completion_tokens;
+    m.forwards += c.forwards;
+    m.prefill_tokens += c.prefill_tokens;
+    m.preemptions += c.preemptions;
+    m.queue_ms = std::max(m.queue_ms, c.queue_ms);
+    m.first_token_ms = std::min(m.first_token_ms, c.first_token_ms);
+    m.prefill_ms = std::max(m.prefill_ms, c.prefill_ms);
+    m.total_ms = std::max(m.total_ms, c.total_ms);
+  }
+  return m;
+}
+
 ojson usage_of(const RequestCounters& c) {
   const double decode_ms = std::max(0.0, c.total_ms - c.queue_ms - c.prefill_ms);
   const auto round2 = [](double v) { return std::round(v * 100) / 100; };
@@ -130,7 +147,7 @@ ojson full_reply(const ReplyHeader& h, const std::string& text, const std::strin
                  const ojson& logprobs, const RequestCounters& c,
                  const std::vector<ParsedToolCall>& calls) {
   ojson r = head(h, false);
-  ojson choice = {{"index", 0}};
+  ojson choice = {{"index", h.index}};
   if (h.chat) {
     const bool no_content =
         !calls.empty() && text.find_first_not_of(" \t\r\n") == std::string::npos;
@@ -151,7 +168,7 @@ ojson full_reply(const ReplyHeader& h, const std::string& text, const std::strin
 ojson chunk(const ReplyHeader& h, const std::string& text, bool first,
             const std::string& finish_reason, const ojson& logprobs) {
   ojson r = head(h, true);
-  ojson choice = {{"index", 0}};
+  ojson choice = {{"index", h.index}};
   if (h.chat) {
     ojson delta = ojson::object();
     if (first) delta["role"] = "assistant";
@@ -168,7 +185,7 @@ ojson chunk(const ReplyHeader& h, const std::string& text, bool first,
 
 ojson tool_calls_chunk(const ReplyHeader& h, const std::vector<ParsedToolCall>& calls) {
   ojson r = head(h, true);
-  r["choices"] = ojson::array({{{"index", 0},
+  r["choices"] = ojson::array({{{"index", h.index},
                                 {"delta", {{"tool_calls", tool_calls_json(calls, true)}}},
                                 {"logprobs", nullptr},
                                 {"finish_reason", nullptr}}});
@@ -185,7 +202,7 @@ ojson tool_call_delta_chunk(const ReplyHeader& h, const ToolCallDelta& d) {
     call["function"] = {{"arguments", d.arguments}};
   }
   ojson r = head(h, true);
-  r["choices"] = ojson::array({{{"index", 0},
+  r["choices"] = ojson::array({{{"index", h.index},
                                 {"delta", {{"tool_calls", ojson::array({call})}}},
                                 {"logprobs", nullptr},
                                 {"finish_reason", nullptr}}});

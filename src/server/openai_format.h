@@ -26,11 +26,15 @@ struct ReplyHeader {
   std::string id;  // chatcmpl-... / cmpl-...
   std::string model;
   int64_t created = 0;  // unix seconds
+  int index = 0;        // the choice (n > 1)
 };
 
 // The engine's finish reason as OpenAI names it ("cancelled" becomes "abort").
 std::string finish_reason_of(const std::string& engine_reason);
 ojson usage_of(const RequestCounters& c);
+// The counters of a request's choices as its usage counts them: the prompt once, the completions
+// summed, the times of the slowest.
+RequestCounters merged(const std::vector<RequestCounters>& choices);
 
 // Log-probabilities of `ids` (stop-id tokens left out): chat's {"content": [...]} or the
 // completions API's {"tokens", "token_logprobs", "top_logprobs", "text_offset"}; `offset` is where

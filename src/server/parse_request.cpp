@@ -123,9 +123,6 @@ void read_limits(JsonFields& f, GenerateParams& p, int64_t n_prompt, const Serve
 
 // Fields OpenAI defines that this server cannot honour: refused by name unless neutral.
 void refuse_unsupported(JsonFields& f) {
-  if (auto n = f.integer("n", 1, 128); n && *n != 1)
-    f.fail("n",
-           fmt::format("'n' must be 1: this server returns one choice per request, got {}", *n));
   if (auto b = f.integer("best_of", 1, 128); b && *b != 1) f.fail("best_of", "'best_of' must be 1");
   if (f.boolean("echo").value_or(false)) f.fail("echo", "'echo' is not supported");
   if (const json* s = f.get("suffix"); s && !(s->is_string() && s->get<std::string>().empty()))
@@ -232,6 +229,12 @@ ApiResult<ApiRequest> finish_request(JsonFields& f, ApiRequest r, const ServedMo
   read_penalties(f, p, m);
   read_wedlm(f, p);
   refuse_unsupported(f);
+  const json* n = f.get("n");
+  if (n && !(n->is_number_integer() && *n >= 1 && *n <= kMaxChoices))
+    f.fail("n", fmt::format("'n' must be an integer from 1 to {} (choices of one request), got {}",
+                            kMaxChoices, shown(*n)));
+  else if (n)
+    r.n = n->get<int64_t>();
   p.stop_strings = stops_of(f);  // matched on the served model's text (ServedModel::facts)
   r.stream = f.boolean("stream").value_or(false);
   if (const json* so = f.get("stream_options")) {

@@ -1,7 +1,7 @@
 // OpenAI request bodies -> engine requests. Chat messages go through the model's chat template;
 // completion prompts are text (special tokens parsed) or token ids. Every field OpenAI defines for
 // these endpoints is either honoured or, when it would change the answer and this server cannot
-// honour it (n > 1, echo, suffix), refused by name; unknown fields are
+// honour it (best_of > 1, echo, suffix), refused by name; unknown fields are
 // ignored. Extra fields: wedlm_window, wedlm_threshold (a number, or null for one slot per step),
 // wedlm_penalty, decode_mode ("wedlm" | "ar"), chat_template_kwargs.enable_thinking, and vLLM's
 // ignore_eos (generate max_tokens tokens; for benchmarks). response_format (json_object,
@@ -31,9 +31,14 @@ struct ApiRequest {
   int64_t top_logprobs = 0;
   std::string user;
   bool tools = false;  // tools offered (tool_choice not "none"): parse tool calls
-  bool calls_enforced =
-      false;  // tool_choice "required" or named: the reply is calls (streamed as such)
+  // tool_choice "required" or named: the reply is calls (streamed as such)
+  bool calls_enforced = false;
+  // choices: each its own engine request with seed + its index (the prompt's KV is shared
+  // through the prefix cache)
+  int64_t n = 1;
 };
+
+inline constexpr int64_t kMaxChoices = 16;  // the most `n` a request may ask
 
 template <class T>
 using ApiResult = std::variant<T, ApiError>;

@@ -155,6 +155,8 @@ TEST_F(ServerPieces, ChatFieldsReachTheEngine) {
   EXPECT_EQ(p.repetition_penalty, 1.1);
   EXPECT_EQ(p.logit_bias, (std::vector<std::pair<int32_t, float>>{{7, -100.f}, {3, 2.5f}}))
       << "in the request's order";
+  EXPECT_EQ(r.n, 1);
+  EXPECT_EQ(chat_ok({{"messages", user("hi")}, {"n", 16}}).n, 16);
 }
 
 TEST_F(ServerPieces, BadFieldsAreNamed) {
@@ -163,7 +165,9 @@ TEST_F(ServerPieces, BadFieldsAreNamed) {
       {{{"messages", msgs}, {"temperature", "1"}}, "temperature"},
       {{{"messages", msgs}, {"max_tokens", 1.5}}, "max_tokens"},
       {{{"messages", msgs}, {"max_tokens", 5000}}, "max_tokens"},
-      {{{"messages", msgs}, {"n", 2}}, "n"},
+      {{{"messages", msgs}, {"n", 17}}, "n"},
+      {{{"messages", msgs}, {"n", 1.5}}, "n"},
+      {{{"messages", msgs}, {"best_of", 2}}, "best_of"},
       {{{"messages", msgs}, {"stop", json::array({1})}}, "stop"},
       {{{"messages", msgs}, {"wedlm_window", 300}}, "wedlm_window"},
       {{{"messages", json::array({{{"role", "user"}, {"content", 5}}})}}, "messages[0].content"},

@@ -259,3 +259,35 @@ test('tool_choice auto: free text, and once the model opens a call its arguments
   assert.equal(strict.status, 400);
   assert.match(strict.json.error.message, /'format'/);
 });
+
+test('n choices: each its own seed stream, streamed and not, usage counting the prompt once', { skip: why || false }, async () => {
+  const base = { messages: user('Say something.'), temperature: 1, seed: 11, max_tokens: 12 };
+  const one = await client.chat.completions.create(base);
+  const three = await client.chat.completions.create({ ...base, n: 3 });
+  assert.deepEqual(three.choices.map((c) => c.index), [0, 1, 2]);
+  assert.equal(new Set(three.choices.map((c) => c.message.content)).size, 3, 'choices differ');
+  assert.equal(three.usage.prompt_tokens, one.usage.prompt_tokens);
+  let tokens = 0;
+  for (let i = 0; i < 3; i++) {  // choice i is the n = 1 reply of seed + i
+    const alone = await client.chat.completions.create({ ...base, seed: base.seed + i });
+    assert.equal(alone.choices[0].message.content, three.choices[i].message.content);
+    tokens += alone.usage.completion_tokens;
+  }
+  assert.equal(three.usage.completion_tokens, tokens, 'completions summed');
+  const stream = await client.chat.completions.create({ ...base, n: 2, stream: true, stream_options: { include_usage: true } });
+  const text = ['', ''], finish = [null, null];
+  let usage = null;
+  for await (const c of stream) {
+    if (c.usage) usage = c.usage;
+    for (const ch of c.choices) {
+      text[ch.index] += ch.delta.content ?? '';
+      if (ch.finish_reason) finish[ch.index] = ch.finish_reason;
+    }
+  }
+  assert.deepEqual(text, three.choices.slice(0, 2).map((c) => c.message.content));
+  assert.ok(finish.every((f) => f === 'stop' || f === 'length'));
+  assert.equal(usage.prompt_tokens, one.usage.prompt_tokens);
+  const json = await client.chat.completions.create({ ...base, n: 2, max_tokens: 300,
+    response_format: { type: 'json_schema', json_schema: { name: 'p', schema: person } } });
+  for (const c of json.choices) assert.ok(ajv.validate(person, JSON.parse(c.message.content)), c.message.content);
+});

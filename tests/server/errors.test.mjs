@@ -52,7 +52,8 @@ test('bad fields are 400s naming the field', async () => {
     [{ messages: user('hi'), top_k: 1.5 }, 'top_k'],
     [{ messages: user('hi'), max_tokens: 0 }, 'max_tokens'],
     [{ messages: user('hi'), max_completion_tokens: -3 }, 'max_completion_tokens'],
-    [{ messages: user('hi'), n: 2 }, 'n'],
+    [{ messages: user('hi'), n: 17 }, 'n'],
+    [{ messages: user('hi'), n: 0 }, 'n'],
     [{ messages: user('hi'), stop: 42 }, 'stop'],
     [{ messages: user('hi'), stream: 'yes' }, 'stream'],
     [{ messages: user('hi'), seed: 'x' }, 'seed'],
@@ -102,7 +103,7 @@ test('unknown fields are ignored, unknown routes are 404s, and the server still 
 
 test('the SDK sees errors as APIError with status and type', async () => {
   const client = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-  await assert.rejects(client.chat.completions.create({ model: 'wedlm-tiny', messages: user('hi'), n: 3 }),
+  await assert.rejects(client.chat.completions.create({ model: 'wedlm-tiny', messages: user('hi'), n: 17 }),
                        (e) => e.status === 400 && e.type === 'invalid_request_error' && e.param === 'n');
 });
 
