@@ -61,6 +61,11 @@ std::optional<RequestEvent> RequestHandle::next_for(std::chrono::milliseconds ti
   return pop_locked();
 }
 
+bool RequestHandle::wait_for_event(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [this] { return !events_.empty() || delivered_end_; });
+}
+
 // ---- Engine ----
 
 Engine::Engine(std::unique_ptr<Forward> forward, ModelFacts m, const EngineConfig& cfg)

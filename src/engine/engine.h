@@ -78,6 +78,9 @@ class RequestHandle {
   std::optional<RequestEvent> next();
   // As next(), but returns nullopt also when nothing came within `timeout`.
   std::optional<RequestEvent> next_for(std::chrono::milliseconds timeout);
+  // Waits until an event is there to read (not reading it); false after `timeout`. A request's
+  // first event comes after its prefill, once its prompt's full blocks are in the prefix cache.
+  bool wait_for_event(std::chrono::milliseconds timeout);
   // Asks the engine to stop the request; it then finishes with "cancelled" (unless it finished).
   void cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }

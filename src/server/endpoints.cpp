@@ -103,6 +103,8 @@ void Server::generate(const http::Request& req, http::Response& res, bool chat) 
     runs->push_back(std::make_shared<CompletionRun>(
         *m, *api, ReplyHeader{chat, id, api->model, unix_now(), int(i)}, handle.value(),
         t0 + std::chrono::seconds(cfg_.timeout_s), &abort_));
+    if (i == 0 && api->n > 1)  // the others reuse its prompt's KV from the prefix cache
+      handle.value()->wait_for_event(std::chrono::seconds(cfg_.timeout_s));
   }
   const auto finished = [this, api, runs, id, t0, m] {
     for (const auto& run : *runs) {

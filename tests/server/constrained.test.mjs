@@ -287,6 +287,11 @@ test('n choices: each its own seed stream, streamed and not, usage counting the 
   assert.deepEqual(text, three.choices.slice(0, 2).map((c) => c.message.content));
   assert.ok(finish.every((f) => f === 'stop' || f === 'length'));
   assert.equal(usage.prompt_tokens, one.usage.prompt_tokens);
+  const fresh = [{ role: 'system', content: `Session ${Date.now()}: ${'a long shared system prompt '.repeat(8)}` },
+                 ...user('Hi')];
+  const shared = await client.chat.completions.create({ messages: fresh, n: 3, max_tokens: 4, temperature: 1 });
+  assert.ok(shared.usage.prompt_tokens_details.cached_tokens >= 16,
+            `choices after the first reuse the prompt's KV: ${JSON.stringify(shared.usage)}`);
   const json = await client.chat.completions.create({ ...base, n: 2, max_tokens: 300,
     response_format: { type: 'json_schema', json_schema: { name: 'p', schema: person } } });
   for (const c of json.choices) assert.ok(ajv.validate(person, JSON.parse(c.message.content)), c.message.content);
