@@ -129,7 +129,7 @@ test('a non-streaming client that disconnects is noticed too (whitespace heartbe
 test('the request log: one JSON line per request, no prompt text', async () => {
   const secret = 'Count from 1 to 7.';
   await post(srv.url, '/v1/chat/completions', { messages: [{ role: 'user', content: secret }], temperature: 0 });
-  await post(srv.url, '/v1/chat/completions', { messages: [{ role: 'user', content: secret }], n: 5 });
+  await post(srv.url, '/v1/chat/completions', { messages: [{ role: 'user', content: secret }], n: 50 });
   await sleep(50);
   const lines = srv.logs.filter((l) => l.event === 'request');
   const [ok, bad] = lines.slice(-2);
