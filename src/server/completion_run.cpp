@@ -3,11 +3,19 @@
 namespace wedlm::server {
 namespace {
 
-// What the stream holds back: stop strings, and with tools offered, everything from a tool call on
-// (it is sent as tool_calls at the end, or as text if it is not a well-formed call).
+// Calls a grammar enforces (tool_choice required or named, or auto once the call token is drawn)
+// stream as they are decoded.
+bool streams_calls(const ApiRequest& r) {
+  return r.calls_enforced ||
+         (r.tools && r.engine.params.constraint && r.engine.params.trigger_id >= 0);
+}
+
+// What the stream holds back: stop strings, and with tools offered but not enforced, everything
+// from a tool call on (it is sent as tool_calls at the end, or as text if it is not a well-formed
+// call).
 std::vector<std::string> held_back(const ApiRequest& r) {
   std::vector<std::string> h = r.engine.params.stop_strings;
-  if (r.tools && !r.calls_enforced) h.push_back(kToolCallOpen);
+  if (r.tools && !streams_calls(r)) h.push_back(kToolCallOpen);
   return h;
 }
 
@@ -28,7 +36,9 @@ CompletionRun::CompletionRun(const ServedModel& m, const ApiRequest& r, ReplyHea
       handle_(std::move(handle)),
       deadline_(deadline),
       abort_(abort),
-      text_(*m.tok, held_back(r)) {}
+      text_(*m.tok, held_back(r)),
+      streams_calls_(streams_calls(r)),
+      calls_started_(r.calls_enforced) {}
 
 bool CompletionRun::send_raw(const std::string& bytes) {
   if (!client_gone_ && !write_(bytes)) client_gone_ = true, handle_->cancel();
@@ -53,13 +63,14 @@ ojson CompletionRun::logprobs_of(const RequestEvent& e) {
   return lp;
 }
 
+void CompletionRun::send(ojson c) {
+  if (r_.include_usage) c["usage"] = nullptr;
+  send_raw(sse(c));
+}
+
 void CompletionRun::stream(const Write& write) {
   write_ = write;
   heartbeat_ = ": keep-alive\n\n";
-  const auto send = [&](ojson c) {
-    if (r_.include_usage) c["usage"] = nullptr;
-    send_raw(sse(c));
-  };
   if (r_.chat) send(chunk(h_, "", true, "", nullptr));  // the role, as OpenAI's first chunk
   while (auto e = next()) {
     if (e->kind == RequestEvent::Kind::kFinished) {
@@ -68,22 +79,17 @@ void CompletionRun::stream(const Write& write) {
     }
     const std::string delta = text_.push(e->tokens);
     const ojson lp = logprobs_of(*e);
-    if (r_.calls_enforced) {
-      for (const ToolCallDelta& d : calls_.push(delta)) send(tool_call_delta_chunk(h_, d));
-      if (has_entries(lp)) send(chunk(h_, "", false, "", lp));
+    if (streams_calls_) {
+      stream_calls(delta, lp);
       continue;
     }
     if (delta.empty() && !has_entries(lp)) continue;
     send(chunk(h_, delta, false, "", lp));
   }
   const std::string rest = text_.finish(end_.text_end);
+  if (streams_calls_) return end_calls(rest);
   const ParsedReply p = r_.tools ? parse_tool_calls(text_.sent()) : ParsedReply{};
-  if (r_.calls_enforced) {  // whole calls end as tool_calls; a cut one (max_tokens) as "length"
-    for (const ToolCallDelta& d : calls_.push(rest)) send(tool_call_delta_chunk(h_, d));
-    const bool whole = calls_.ok() && !p.calls.empty() && end_.finish_reason == "stop";
-    send(
-        chunk(h_, "", false, whole ? "tool_calls" : finish_reason_of(end_.finish_reason), nullptr));
-  } else if (p.calls.empty()) {
+  if (p.calls.empty()) {
     send(chunk(h_, rest, false, finish_reason_of(end_.finish_reason), nullptr));
   } else {  // the content before the calls that was held back, the calls, the finish
     const size_t sent_before = text_.sent().size() - rest.size();
@@ -92,6 +98,44 @@ void CompletionRun::stream(const Write& write) {
     send(tool_calls_chunk(h_, p.calls));
     send(chunk(h_, "", false, "tool_calls", nullptr));
   }
+}
+
+// Text up to "<tool_call>" goes out as content (a possible start of it waits); from there on the
+// calls stream as tool-call deltas.
+void CompletionRun::stream_calls(const std::string& delta, const ojson& lp) {
+  std::string content, calls;
+  if (calls_started_) {
+    calls = delta;
+  } else {
+    pending_ += delta;
+    const std::string_view open = kToolCallOpen;
+    if (const size_t at = pending_.find(open); at != std::string::npos) {
+      content = pending_.substr(0, at), calls = pending_.substr(at);
+      calls_started_ = true;
+      pending_.clear();
+    } else {
+      size_t keep = std::min(pending_.size(), open.size() - 1);
+      while (keep > 0 &&
+             open.substr(0, keep) != std::string_view(pending_).substr(pending_.size() - keep))
+        --keep;
+      content = pending_.substr(0, pending_.size() - keep);
+      pending_.erase(0, pending_.size() - keep);
+    }
+  }
+  if (!content.empty() || has_entries(lp)) send(chunk(h_, content, false, "", lp));
+  calls_text_ += calls;
+  for (const ToolCallDelta& d : calls_.push(calls)) send(tool_call_delta_chunk(h_, d));
+}
+
+// Whole calls end as "tool_calls"; a call cut by max_tokens as "length"; text that turned out
+// not to be calls (unenforced) goes out as content, so nothing is dropped.
+void CompletionRun::end_calls(const std::string& rest) {
+  stream_calls(rest, nullptr);
+  const std::string reason = finish_reason_of(end_.finish_reason);
+  if (!calls_started_) return send(chunk(h_, pending_, false, reason, nullptr));
+  if (!calls_.ok()) return send(chunk(h_, calls_text_, false, reason, nullptr));
+  const bool whole = !parse_tool_calls(calls_text_).calls.empty() && end_.finish_reason == "stop";
+  send(chunk(h_, "", false, whole ? "tool_calls" : reason, nullptr));
 }
 
 std::string stream_end(const ApiRequest& r, const ReplyHeader& h, const RequestCounters& c) {

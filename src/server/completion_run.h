@@ -2,8 +2,8 @@
 // chunks (text held back at possible stop strings, log-probabilities with their tokens, the usage
 // chunk, "data: [DONE]") or collects them into one reply; a request of n choices runs one each,
 // in turn (the engine decodes them together). With tools offered, tool calls in the
-// reply become OpenAI tool_calls: held back to the end when the model may write anything, streamed
-// as they are decoded when a grammar enforces them. A client that goes away, the request
+// reply become OpenAI tool_calls: streamed as they are decoded when a grammar enforces them
+// (required, named, or auto once the call token is drawn), else held back to the end. A client that goes away, the request
 // timeout and server shutdown cancel the request, which frees its KV blocks.
 #pragma once
 
@@ -62,7 +62,14 @@ class CompletionRun {
   std::string heartbeat_;
   Clock::time_point last_write_ = Clock::now();
   size_t logprob_offset_ = 0;  // completions: where the next token's text starts
-  ToolCallStream calls_;       // enforced tool calls, streamed as they are decoded
+  void send(ojson chunk);      // an SSE event (with the usage field when asked)
+  void stream_calls(const std::string& delta, const ojson& lp);
+  void end_calls(const std::string& rest);
+  bool streams_calls_;      // enforced tool calls, streamed as they are decoded
+  bool calls_started_;      // ... and they have begun (text before them was content)
+  std::string pending_;     // text that may begin "<tool_call>"
+  std::string calls_text_;  // the text of the calls
+  ToolCallStream calls_;
   bool client_gone_ = false;
 };
 

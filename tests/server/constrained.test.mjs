@@ -240,14 +240,29 @@ test('tool_choice none: the tool-call token is never drawn, even pushed by logit
 test('tool_choice auto: free text, and once the model opens a call its arguments follow the schema', { skip: why || false }, async () => {
   const open = (await post(srv.url, '/tokenize', { content: '<tool_call>' })).json.tokens[0];
   let calls = 0;
+  let streamed = 0;
   for (let seed = 1; seed <= 6; seed++) {  // the bias makes the random model open calls
-    const r = await client.chat.completions.create({ messages: user('Weather?'), tools: [weather, clock],
-      temperature: 1, seed, max_tokens: 200, decode_mode: 'ar', logit_bias: { [open]: 8 } });
+    const params = { messages: user('Weather?'), tools: [weather, clock], temperature: 1, seed,
+                     max_tokens: 200, decode_mode: 'ar', logit_bias: { [open]: 8 } };
+    const r = await client.chat.completions.create(params);
     const c = r.choices[0];
     if (c.finish_reason !== 'tool_calls') continue;
     calls += checkCalls(r, ['get_weather', 'get_time'], [weather, clock]).length;
+    // streamed: the text before the call as content, then the call in pieces (raw SSE), which
+    // the SDK's helper reassembles into the same reply
+    const raw = await post(srv.url, '/v1/chat/completions', { ...params, stream: true });
+    const deltas = raw.text.split('\n\n').filter((e) => e.startsWith('data: {'))
+      .map((e) => JSON.parse(e.slice(6)).choices[0]?.delta ?? {});
+    const content = deltas.map((d) => d.content ?? '').join('');
+    assert.equal(content, c.message.content ?? '');
+    assert.ok(!content.includes('<tool_call'));
+    streamed += deltas.filter((d) => d.tool_calls && !d.tool_calls[0].id).length > 1;
+    const again = await chat(params, true);
+    const named = (m) => m.tool_calls.map((t) => [t.function.name, JSON.parse(t.function.arguments)]);
+    assert.deepEqual(named(again.choices[0].message), named(c.message));
   }
   assert.ok(calls >= 3, `calls made: ${calls}`);
+  assert.ok(streamed >= 1, 'auto calls stream their arguments in pieces');
   const free = await client.chat.completions.create({ messages: user('Hi'), tools: [weather], temperature: 1,
     seed: 1, max_tokens: 8, logit_bias: { [open]: -100 } });
   assert.equal(free.choices[0].finish_reason, 'length', 'without a call the reply is free text');
