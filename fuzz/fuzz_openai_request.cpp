@@ -1,6 +1,7 @@
 // libFuzzer: an OpenAI request body as the server reads it (json_body: content checks, nesting,
 // JSON), then as a chat and as a completion request for the bundled model (fields, messages,
-// tools, tool calls, the chat template, tokenizing). Anything is an answer or an ApiError.
+// tools, tool calls, the chat template, tokenizing, response_format schemas compiled). Anything is
+// an answer or an ApiError.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -25,6 +26,8 @@ const wedlm::server::ServedModel& served() {
     s.chat = &chat;
     s.config = wedlm::load_model_config(dir).value();
     s.facts = wedlm::facts_of(s.config);
+    static wedlm::server::GrammarCache grammars(wedlm::server::vocabulary_of(tok, s.facts));
+    s.grammars = &grammars;  // response_format and tool_choice compile their grammars
     return s;
   }();
   return m;
