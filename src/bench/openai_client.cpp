@@ -17,8 +17,11 @@ double ms_since(Clock::time_point t) {
 
 // One parsed stream event into the outcome; `last` is the time of the previous content chunk.
 void on_event(const std::string& data, RequestOutcome& o, Clock::time_point t0,
-              Clock::time_point& last) {
-  if (data == "[DONE]") return;
+              Clock::time_point& last, bool& done) {
+  if (data == "[DONE]") {
+    done = true;
+    return;
+  }
   const json j = json::parse(data, nullptr, false);
   if (!j.is_object()) return;
   if (j.contains("usage") && j["usage"].is_object()) {
@@ -70,7 +73,7 @@ Result<std::string> first_model(const ClientConfig& cfg) {
   return j["data"][0]["id"].get<std::string>();
 }
 
-RequestOutcome stream_request(const ClientConfig& cfg, json body) {
+RequestOutcome stream_request(const ClientConfig& cfg, json body, const HeaderList& headers) {
   body["stream"] = true;
   body["stream_options"] = {{"include_usage", true}};
   RequestOutcome o;
@@ -82,10 +85,12 @@ RequestOutcome stream_request(const ClientConfig& cfg, json body) {
   req.path = cfg.endpoint;
   req.set_header("Content-Type", "application/json");
   if (!cfg.api_key.empty()) req.set_header("Authorization", "Bearer " + cfg.api_key);
+  for (const auto& [name, value] : headers) req.set_header(name, value);
   req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   SseParser sse;
   std::string raw;  // the body of an error reply
   int status = 0;
+  bool done = false;  // the [DONE] event came
   const auto t0 = Clock::now();
   auto last = t0;
   req.response_handler = [&](const httplib::Response& r) {
@@ -96,7 +101,7 @@ RequestOutcome stream_request(const ClientConfig& cfg, json body) {
     if (status != 200)
       raw.append(data, n);
     else
-      sse.feed(data, n, [&](const std::string& e) { on_event(e, o, t0, last); });
+      sse.feed(data, n, [&](const std::string& e) { on_event(e, o, t0, last, done); });
     return true;
   };
   httplib::Response res;
@@ -111,6 +116,8 @@ RequestOutcome stream_request(const ClientConfig& cfg, json body) {
                                 ? e["error"].value("message", raw)
                                 : raw;
     o.error = fmt::format("HTTP {}: {}", status, msg.substr(0, 300));
+  } else if (!done) {
+    o.error = fmt::format("{}: the stream ended before its [DONE] event", cfg.base_url);
   } else {
     o.ok = true;
     if (!o.usage_reported) o.output_tokens = o.n_chunks;

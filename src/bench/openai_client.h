@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,8 +36,12 @@ struct RequestOutcome {
 // user names none); an error naming the URL and what came back otherwise.
 Result<std::string> first_model(const ClientConfig& cfg);
 
-// Sends `body` with "stream": true and usage requested; blocks until the stream ends.
-RequestOutcome stream_request(const ClientConfig& cfg, nlohmann::json body);
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// Sends `body` with "stream": true and usage requested, with `headers` added; blocks until the
+// stream ends. A stream cut before its [DONE] event is a failed request.
+RequestOutcome stream_request(const ClientConfig& cfg, nlohmann::json body,
+                              const HeaderList& headers = {});
 
 // Parses SSE bytes as they arrive: complete "data:" events go to on_event, the rest is kept.
 class SseParser {

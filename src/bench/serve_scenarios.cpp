@@ -111,15 +111,34 @@ ScenarioReport batch(const ScenarioOptions& o) {
 std::vector<RequestOutcome> conversation(const ScenarioOptions& o, int k) {
   json messages = json::array();
   std::vector<RequestOutcome> outs;
+  HeaderList headers;
+  if (!o.session_header.empty())
+    headers.emplace_back(o.session_header, fmt::format("bench-{}-{}", o.load.seed, k));
   for (int t = 0; t < o.turns; ++t) {
     messages.push_back(
         {{"role", "user"}, {"content", kPrompts[size_t(k + 3 * t) % kPrompts.size()]}});
-    RequestOutcome r =
-        stream_request(o.client, body_of(o, messages, o.max_tokens, o.load.seed + uint64_t(k)));
+    RequestOutcome r = stream_request(
+        o.client, body_of(o, messages, o.max_tokens, o.load.seed + uint64_t(k)), headers);
     messages.push_back({{"role", "assistant"}, {"content", r.text}});
     outs.push_back(std::move(r));
   }
   return outs;
+}
+
+// The prompt tokens and cached prompt tokens of the successful requests of turns [from, to).
+struct TurnTotals {
+  double prompt = 0, cached = 0;
+  double share() const { return prompt > 0 ? cached / prompt : 0; }
+};
+
+TurnTotals totals(const std::vector<std::vector<RequestOutcome>>& convs, int from, int to) {
+  TurnTotals t;
+  for (const auto& c : convs)
+    for (int i = from; i < to; ++i)
+      if (c[size_t(i)].ok)
+        t.prompt += double(c[size_t(i)].prompt_tokens),
+            t.cached += double(c[size_t(i)].cached_tokens);
+  return t;
 }
 
 ScenarioReport multi_turn(const ScenarioOptions& o) {
@@ -133,6 +152,7 @@ ScenarioReport multi_turn(const ScenarioOptions& o) {
       "| turn | requests | failed | mean prompt tokens | mean cached tokens | cached % | "
       "mean TTFT ms | mean E2EL ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   rep.json = {{"conversations", o.conversations}, {"turns", ojson::array()}};
+  int failed_total = 0;
   for (int t = 0; t < o.turns; ++t) {
     std::vector<double> prompt, cached, ttft, e2el;
     int failed = 0;
@@ -156,8 +176,19 @@ ScenarioReport multi_turn(const ScenarioOptions& o) {
                                  {"mean_cached_tokens", mean(cached)},
                                  {"mean_ttft_ms", mean(ttft)},
                                  {"mean_e2el_ms", mean(e2el)}});
-    rep.ok = rep.ok && failed == 0;
+    failed_total += failed;
   }
+  const TurnTotals all = totals(convs, 0, o.turns), later = totals(convs, 1, o.turns);
+  rep.text += fmt::format(
+      "cached share of prompt tokens: {:.1f}% of {:.0f} (turns 2+: {:.1f}% of {:.0f}); "
+      "failed requests: {}\n",
+      100 * all.share(), all.prompt, 100 * later.share(), later.prompt, failed_total);
+  rep.json["failed"] = failed_total;
+  rep.json["prompt_tokens"] = all.prompt;
+  rep.json["cached_tokens"] = all.cached;
+  rep.json["cached_share"] = all.share();
+  rep.json["cached_share_after_first_turn"] = later.share();
+  rep.ok = failed_total == 0;
   return rep;
 }
 

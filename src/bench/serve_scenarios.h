@@ -2,7 +2,9 @@
 //   single      one request at a time, 64-128-token replies: TTFT and tokens/s as a user sees them;
 //   batch       the same load at each concurrency (1, 4, 8): throughput and latency as it grows;
 //   multi-turn  conversations that grow turn by turn: per-turn latency and cached prompt tokens
-//               (with prefix caching, later turns prefill only their new tokens);
+//               (with prefix caching, later turns prefill only their new tokens); each
+//               conversation can name itself in a header (`session_header`), as a router's
+//               affinity key;
 //   stability   N seeded requests, run twice: identical outputs, errors, whether the server still
 //               answers afterwards;
 //   smoke       prompts with checkable expectations (a JSONL file, prompts/smoke_prompts.jsonl):
@@ -33,6 +35,7 @@ struct ScenarioOptions {
   std::string decode_mode;  // "" = the server's default; "wedlm" | "ar" (wedlm serve)
   bool ignore_eos = false;
   int conversations = 4, turns = 4;
+  std::string session_header;  // multi-turn: a header naming each conversation ("" = none)
   std::string smoke_file;     // smoke: the prompts
   bool check_answers = true;  // smoke: check expectations, not only completion
 };

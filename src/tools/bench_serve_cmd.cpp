@@ -10,6 +10,7 @@
 
 #include "bench/bench_report.h"
 #include "bench/html_report.h"
+#include "bench/replica_metrics.h"
 #include "bench/serve_scenarios.h"
 #include "tools/cli.h"
 
@@ -45,6 +46,12 @@ void add_bench_serve(CLI::App* app, BenchServeFlags& b) {
   app->add_option("--conversations", b.conversations, "multi-turn: conversations")
       ->capture_default_str();
   app->add_option("--turns", b.turns, "multi-turn: turns per conversation")->capture_default_str();
+  app->add_option("--session-header", b.session_header,
+                  "multi-turn: name each conversation in this header (e.g. X-Session-Id), for a "
+                  "router's affinity");
+  app->add_option("--replica-metrics", b.replica_metrics,
+                  "comma list of replica URLs behind a router: per-replica requests and cached "
+                  "tokens from their /metrics");
   app->add_option("--save-result", b.save_result, "write the results as JSON (vLLM's keys)");
   app->add_option("--prompts", b.smoke_file, "smoke: JSONL prompts with expectations")
       ->capture_default_str();
@@ -94,6 +101,7 @@ Result<bench::ScenarioOptions> options_of(BenchServeFlags b) {
   o.ignore_eos = b.ignore_eos;
   o.conversations = int(b.conversations), o.turns = int(b.turns);
   o.smoke_file = b.smoke_file;
+  o.session_header = b.session_header;
   o.check_answers = !b.completion_only;
   if (o.model.empty()) {  // the server's own name for its model
     auto m = bench::first_model(o.client);
@@ -106,6 +114,30 @@ Result<bench::ScenarioOptions> options_of(BenchServeFlags b) {
 }
 
 using ModeResults = std::vector<std::pair<std::string, nlohmann::ordered_json>>;
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// A scenario run with, when replicas are named, what each of them did during it.
+bench::ScenarioReport run_measured(const std::string& scenario, const bench::ScenarioOptions& o,
+                                   const std::vector<std::string>& replicas) {
+  std::vector<bench::ReplicaCounters> before;
+  for (const std::string& url : replicas) before.push_back(bench::scrape_replica(url));
+  bench::ScenarioReport r = bench::run_scenario(scenario, o);
+  if (replicas.empty()) return r;
+  std::vector<bench::ReplicaDelta> deltas;
+  for (size_t i = 0; i < replicas.size(); ++i)
+    deltas.push_back(
+        bench::replica_delta(replicas[i], before[i], bench::scrape_replica(replicas[i])));
+  r.text += bench::replica_table(deltas);
+  r.json["replicas"] = bench::replica_json(deltas);
+  return r;
+}
 
 // --save-result and --html.
 Status write_results(const BenchServeFlags& b, const std::string& model,
@@ -140,16 +172,14 @@ int run_bench_serve(const BenchServeFlags& b) {
   auto opts = options_of(b);
   if (!opts.is_ok()) return fail(opts.status().message());
   bench::ScenarioOptions& o = opts.value();
-  std::vector<std::string> modes;  // each decode mode is a run of the scenario
-  std::stringstream ms(b.decode_mode);
-  for (std::string m; std::getline(ms, m, ',');) modes.push_back(m);
+  std::vector<std::string> modes = split_commas(b.decode_mode);  // each mode is a run
   if (modes.empty()) modes.push_back("");
   ModeResults results;
   bool ok = true;
   for (const std::string& mode : modes) {
     o.decode_mode = mode;
     if (modes.size() > 1) std::cout << "## decode mode: " << mode << "\n";
-    const bench::ScenarioReport r = bench::run_scenario(b.scenario, o);
+    const bench::ScenarioReport r = run_measured(b.scenario, o, split_commas(b.replica_metrics));
     std::cout << r.text << std::flush;
     results.emplace_back(mode.empty() ? "server default" : mode, r.json);
     ok = ok && r.ok;

@@ -131,7 +131,8 @@ int run_bench(CommonFlags f, const BenchFlags& b);
 struct BenchServeFlags {
   std::string base_url = "http://127.0.0.1:8080", endpoint = "/v1/chat/completions", api_key, model,
               scenario = "single", concurrency = "1,4,8", decode_mode, save_result, html,
-              smoke_file = data_path("prompts/smoke_prompts.jsonl");
+              smoke_file = data_path("prompts/smoke_prompts.jsonl"), session_header,
+              replica_metrics;
   int64_t num_prompts = 20, min_tokens = -1, max_tokens = 128, conversations = 4, turns = 4;
   double request_rate = std::numeric_limits<double>::infinity(), temperature = 0;
   uint64_t seed = 0;

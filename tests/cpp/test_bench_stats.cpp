@@ -1,9 +1,11 @@
 // Benchmark statistics and serving metrics (vLLM's TTFT / TPOT / ITL / E2EL definitions) against
-// hand-computed values; the SSE parser on events split across reads.
+// hand-computed values; the SSE parser on events split across reads; a replica's counters from its
+// /metrics text.
 #include <cmath>
 
 #include <gtest/gtest.h>
 
+#include "bench/replica_metrics.h"
 #include "bench/serve_metrics.h"
 #include "bench/stats.h"
 
@@ -78,6 +80,47 @@ TEST(ServeMetrics, SseEventsSplitAcrossReads) {
   const std::string rest = ":1}\n\n: keep-alive\n\ndata: [DONE]\n\n";
   p.feed(rest.data(), rest.size(), on);
   EXPECT_EQ(got, (std::vector<std::string>{"{\"a\":1}", "[DONE]"})) << "comments are skipped";
+}
+
+TEST(ReplicaMetrics, CountersFromTheExpositionSummedOverLabels) {
+  const std::string text =
+      "# HELP wedlm:request_success_total Finished generation requests by reason.\n"
+      "# TYPE wedlm:request_success_total counter\n"
+      "wedlm:request_success_total{finished_reason=\"stop\"} 7\n"
+      "wedlm:request_success_total{finished_reason=\"length\"} 5\r\n"
+      "wedlm:prompt_tokens_total 1200\n"
+      "wedlm:prompt_tokens_total_bogus 99\n"
+      "wedlm:prefix_cache_hits_total 800\n"
+      "wedlm:prefix_cache_hit_rate 0.66\n";
+  const ReplicaCounters c = parse_replica_counters(text);
+  ASSERT_TRUE(c.ok);
+  EXPECT_EQ(c.requests, 12);
+  EXPECT_EQ(c.prompt_tokens, 1200);
+  EXPECT_EQ(c.cached_tokens, 800);
+  const ReplicaCounters none = parse_replica_counters("vllm:num_requests_running 1\n");
+  EXPECT_FALSE(none.ok);
+  EXPECT_NE(none.error.find("no wedlm:"), std::string::npos);
+}
+
+TEST(ReplicaMetrics, DeltaCountsFromZeroAfterARestartAndNamesAnUnreachableReplica) {
+  ReplicaCounters before{true, "", 10, 1000, 500}, after{true, "", 14, 1400, 800};
+  ReplicaDelta d = replica_delta("http://a", before, after);
+  ASSERT_TRUE(d.ok);
+  EXPECT_EQ(d.requests, 4);
+  EXPECT_EQ(d.prompt_tokens, 400);
+  EXPECT_EQ(d.cached_tokens, 300);
+  const ReplicaCounters restarted{true, "", 3, 90, 20};  // counters went down: a new process
+  d = replica_delta("http://a", before, restarted);
+  EXPECT_EQ(d.requests, 3);
+  EXPECT_EQ(d.cached_tokens, 20);
+  const ReplicaCounters down{false, "Connection", 0, 0, 0};
+  d = replica_delta("http://b", before, down);
+  EXPECT_FALSE(d.ok);
+  EXPECT_NE(d.error.find("after the run: Connection"), std::string::npos);
+  EXPECT_NE(replica_table({d}).find("unreachable"), std::string::npos);
+  d = replica_delta("http://b", down, after);  // down at the start, back by the end
+  EXPECT_TRUE(d.ok);
+  EXPECT_EQ(d.requests, 14);
 }
 
 }  // namespace

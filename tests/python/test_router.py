@@ -1,0 +1,113 @@
+"""Three replicas of the bundled model behind the HAProxy router of deploy/haproxy, on loopback:
+conversation affinity against round robin on bench-serve's multi-turn scenario, failover when a
+replica dies mid-run, and its return (issue: replicas behind a prefix-aware router)."""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from router_cluster import HAPROXY, WEDLM, Cluster
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(WEDLM), reason=f"{WEDLM} not built: router tests skipped"),
+    pytest.mark.skipif(not os.path.exists(HAPROXY),
+                       reason="haproxy not installed (scripts/setup.sh installs it): skipped"),
+]
+
+TURNS = 4
+RR_RUNS = 6  # round robin's share varies with the order requests finish in: pooled over runs
+
+
+def multi_turn(cluster, tmp_path, name, *args, conversations=4):
+    """bench-serve's multi-turn scenario, by default at its default shape (4 conversations)."""
+    out = tmp_path / f"{name}.json"
+    r = cluster.bench("--conversations", str(conversations), "--turns", str(TURNS),
+                      "--save-result", str(out), *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    print(f"--- {name}\n{r.stdout}")
+    return json.loads(out.read_text())["result"]
+
+
+def replica_requests(result):
+    assert all(rep["ok"] for rep in result["replicas"]), result["replicas"]
+    return [int(rep["requests"]) for rep in result["replicas"]]
+
+
+def pooled_share(results):
+    return sum(r["cached_tokens"] for r in results) / sum(r["prompt_tokens"] for r in results)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The scenario through each routing, each run on fresh replicas (empty caches)."""
+    tmp = tmp_path_factory.mktemp("router")
+    out = {"round robin": []}
+    for i in range(RR_RUNS):
+        with Cluster(policy="roundrobin") as cluster:
+            out["round robin"].append(multi_turn(cluster, tmp, f"rr{i}", "--seed", str(i)))
+    for name, args in (("body key", ()), ("session header", ("--session-header", "X-Session-Id"))):
+        with Cluster(policy="affinity") as cluster:
+            out[name] = [multi_turn(cluster, tmp, name.replace(" ", "_"), *args)]
+    return out
+
+
+def test_affinity_keeps_each_conversation_on_one_replica(runs):
+    for name in ("body key", "session header"):
+        counts = replica_requests(runs[name][0])
+        assert sum(counts) == 4 * TURNS
+        # every turn of a conversation went to the replica of its first turn
+        assert all(n % TURNS == 0 for n in counts), (name, counts)
+        assert sum(n > 0 for n in counts) >= 2, f"{name}: all conversations on one replica"
+    for r in runs["round robin"]:
+        counts = replica_requests(r)
+        assert sum(counts) == 4 * TURNS and max(counts) - min(counts) <= 1, counts
+
+
+def test_affinity_caches_at_least_twice_the_share_of_round_robin(runs):
+    rr = pooled_share(runs["round robin"])
+    for name in ("body key", "session header"):
+        share = pooled_share(runs[name])
+        print(f"cached share of prompt tokens: affinity ({name}) {share:.3f}, "
+              f"round robin {rr:.3f} (pooled over {RR_RUNS} runs)")
+        assert share >= 2 * rr and share > 0.5, (name, share, rr)
+
+
+def test_failover_loses_only_what_was_in_flight_and_a_restart_rejoins(tmp_path):
+    with Cluster() as cluster:
+        victim = cluster.replicas[1]
+        run = cluster.bench("--conversations", "9", "--turns", "6", "--max-tokens", "48",
+                            "--save-result", str(tmp_path / "failover.json"), background=True)
+        cluster.router.wait_for(lambda s: int(s["r2"]["stot"]) >= 2)  # mid-run on the victim
+        victim.stop(signal.SIGSTOP)  # frozen: its requests in flight stay in flight
+        cluster.router.wait_for(lambda s: s["r2"]["status"].startswith("DOWN"))
+        at_kill = cluster.router.servers()["r2"]
+        in_flight, stot_at_kill = int(at_kill["scur"]), int(at_kill["stot"])
+        victim.stop(signal.SIGKILL)
+        out, err = run.communicate(timeout=120)
+        print(out)
+        result = json.loads((tmp_path / "failover.json").read_text())["result"]
+        print(f"failover: {in_flight} in flight on the killed replica, "
+              f"{result['failed']} of {9 * 6} requests failed")
+        assert result["failed"] <= in_flight, (result["failed"], in_flight, out + err)
+        survivors = [rep for i, rep in enumerate(result["replicas"]) if i != 1]
+        assert all(rep["ok"] for rep in survivors) and not result["replicas"][1]["ok"]
+        # every request that did not fail was answered by a survivor or before the kill
+        served = sum(int(rep["requests"]) for rep in survivors)
+        assert served + int(stot_at_kill) >= 9 * 6 - result["failed"], (served, stot_at_kill)
+
+        # new conversations (other keys) go to the two left, without an error
+        keyed = ("--session-header", "X-Session-Id", "--seed", "7")
+        after = multi_turn(cluster, tmp_path, "after_kill", *keyed, conversations=9)
+        assert after["failed"] == 0
+        assert sum(int(rep["requests"]) for rep in after["replicas"] if rep["ok"]) == 9 * TURNS
+
+        cluster.restart(1)
+        cluster.router.wait_for(lambda s: s["r2"]["status"] == "UP")
+        # the same conversations again: those whose key is the restarted replica's go back to it
+        back = multi_turn(cluster, tmp_path, "after_restart", *keyed, conversations=9)
+        assert back["failed"] == 0
+        counts = replica_requests(back)
+        assert counts[1] > 0, f"the restarted replica got no conversation back: {counts}"
