@@ -111,3 +111,17 @@ def test_failover_loses_only_what_was_in_flight_and_a_restart_rejoins(tmp_path):
         assert back["failed"] == 0
         counts = replica_requests(back)
         assert counts[1] > 0, f"the restarted replica got no conversation back: {counts}"
+
+
+def test_a_replica_shutting_down_gracefully_loses_nothing(tmp_path):
+    """SIGTERM (what Kubernetes sends): the replica finishes what it has, answers 503 to the rest
+    and fails its health check; the router retries those 503s on the others."""
+    with Cluster() as cluster:
+        run = cluster.bench("--conversations", "9", "--turns", "6", "--max-tokens", "48",
+                            "--save-result", str(tmp_path / "drain.json"), background=True)
+        cluster.router.wait_for(lambda s: int(s["r2"]["stot"]) >= 2)
+        cluster.replicas[1].stop(signal.SIGTERM)  # returns once it has exited
+        out, err = run.communicate(timeout=120)
+        result = json.loads((tmp_path / "drain.json").read_text())["result"]
+        assert result["failed"] == 0, out + err
+        assert run.returncode == 0
