@@ -22,6 +22,7 @@ fi
 # kubectl renders deploy/'s kustomize tree; a kubectl already there (a newer one) is kept
 if ! command -v kubectl >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kubernetes-client >/dev/null
 fi
 echo "setup: ok"
