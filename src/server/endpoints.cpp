@@ -69,6 +69,29 @@ bool model_and_body(const ServedModel* m, const http::Request& req, http::Respon
   return true;
 }
 
+// Writes the choices in turn (the engine decodes them together; events wait in their handles):
+// SSE events then the stream's end (merged usage, [DONE]), or one reply with a choice each.
+void write_choices(const ApiRequest& api, const std::vector<std::shared_ptr<CompletionRun>>& runs,
+                   const ReplyHeader& header, const CompletionRun::Write& write) {
+  std::vector<RequestCounters> counters;
+  ojson reply;
+  for (const auto& run : runs) {
+    if (api.stream) {
+      run->stream(write);
+    } else {
+      ojson one = run->collect(write);
+      if (reply.is_null())
+        reply = std::move(one);
+      else
+        reply["choices"].push_back(std::move(one["choices"][0]));
+    }
+    counters.push_back(run->end().counters);
+  }
+  if (api.stream) return void(write(stream_end(api, header, merged(counters))));
+  if (runs.size() > 1) reply["usage"] = usage_of(merged(counters));
+  write(dumped(reply));
+}
+
 }  // namespace
 
 void Server::generate(const http::Request& req, http::Response& res, bool chat) {
@@ -118,31 +141,10 @@ void Server::generate(const http::Request& req, http::Response& res, bool chat) 
   res.set_header("X-Accel-Buffering", "no");
   // Both kinds are written as they are produced, so a client that leaves is noticed (a failed
   // write) and its request cancelled: SSE events, or the reply after whitespace heartbeats.
-  // Choices are read in turn: the engine decodes them together, and events wait in their handles.
   res.set_stream(api->stream ? "text/event-stream" : "application/json",
                  [api, runs, finished, in_flight, chat, id](http::BodyWriter& body) {
-                   const auto write = [&](const std::string& s) { return body.write(s); };
-                   std::vector<RequestCounters> counters;
-                   ojson reply;
-                   for (const auto& run : *runs) {
-                     if (api->stream) {
-                       run->stream(write);
-                     } else {
-                       ojson one = run->collect(write);
-                       if (reply.is_null())
-                         reply = std::move(one);
-                       else
-                         reply["choices"].push_back(std::move(one["choices"][0]));
-                     }
-                     counters.push_back(run->end().counters);
-                   }
-                   const ReplyHeader h{chat, id, api->model, unix_now(), 0};
-                   if (api->stream) {
-                     write(stream_end(*api, h, merged(counters)));
-                   } else {
-                     if (runs->size() > 1) reply["usage"] = usage_of(merged(counters));
-                     write(dumped(reply));
-                   }
+                   write_choices(*api, *runs, ReplyHeader{chat, id, api->model, unix_now(), 0},
+                                 [&](const std::string& s) { return body.write(s); });
                    finished();
                  });
 }
