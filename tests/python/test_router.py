@@ -2,10 +2,13 @@
 conversation affinity against round robin on bench-serve's multi-turn scenario, failover when a
 replica dies mid-run, and its return (issue: replicas behind a prefix-aware router)."""
 
+import http.client
 import json
 import os
+import re
 import signal
 import time
+import urllib.request
 
 import pytest
 
@@ -122,6 +125,39 @@ def test_a_replica_shutting_down_gracefully_loses_nothing(tmp_path):
         cluster.router.wait_for(lambda s: int(s["r2"]["stot"]) >= 2)
         cluster.replicas[1].stop(signal.SIGTERM)  # returns once it has exited
         out, err = run.communicate(timeout=120)
+        r2 = cluster.router.servers()["r2"]
+        print(f"drain: r2 took {r2['stot']} requests, {r2['wredis']} sent on to another replica")
         result = json.loads((tmp_path / "drain.json").read_text())["result"]
         assert result["failed"] == 0, out + err
         assert run.returncode == 0
+        assert int(r2["wredis"]) >= 1, "no request met the draining replica: the test proved nothing"
+
+
+def running(replica):
+    """Requests on a replica's engine (decoding or waiting), from its /metrics."""
+    with urllib.request.urlopen(f"{replica.url}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return sum(float(re.search(rf"^wedlm:num_requests_{g} (\S+)$", text, re.M).group(1))
+               for g in ("running", "waiting"))
+
+
+def test_a_stream_passes_through_as_it_is_made_and_a_hang_up_cancels_it():
+    with Cluster() as cluster:
+        conn = http.client.HTTPConnection("127.0.0.1", cluster.router.port, timeout=60)
+        body = {"messages": [{"role": "user", "content": "Count from 1 to 40."}], "stream": True,
+                "max_tokens": 900, "ignore_eos": True, "decode_mode": "ar"}
+        conn.request("POST", "/v1/chat/completions", json.dumps(body),
+                     {"Content-Type": "application/json", "X-Session-Id": "stream"})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        first = resp.readline()  # the first event, while the replica is still decoding
+        assert first.startswith(b"data: {"), first
+        busy = [r for r in cluster.replicas if running(r) == 1]
+        assert len(busy) == 1, "the first chunk came before the reply was finished"
+        conn.close()  # the client hangs up: the router closes its side, the replica cancels
+        deadline = time.monotonic() + 20
+        while running(busy[0]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert running(busy[0]) == 0, "the generation went on after the client left"
+        with urllib.request.urlopen(f"{busy[0].url}/metrics", timeout=10) as r:
+            assert 'wedlm:request_success_total{finished_reason="abort"} 1' in r.read().decode()
