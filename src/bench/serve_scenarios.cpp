@@ -134,10 +134,12 @@ struct TurnTotals {
 TurnTotals totals(const std::vector<std::vector<RequestOutcome>>& convs, int from, int to) {
   TurnTotals t;
   for (const auto& c : convs)
-    for (int i = from; i < to; ++i)
-      if (c[size_t(i)].ok)
-        t.prompt += double(c[size_t(i)].prompt_tokens),
-            t.cached += double(c[size_t(i)].cached_tokens);
+    for (int i = from; i < to; ++i) {
+      const RequestOutcome& r = c[size_t(i)];
+      if (!r.ok) continue;
+      t.prompt += double(r.prompt_tokens);
+      t.cached += double(r.cached_tokens);
+    }
   return t;
 }
 

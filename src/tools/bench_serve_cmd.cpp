@@ -64,6 +64,14 @@ namespace {
 
 Status bad(std::string m) { return Status(ErrorKind::kInvalidArgument, std::move(m)); }
 
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
 // The flags as scenario options, checked; the message names the flag.
 Result<bench::ScenarioOptions> options_of(BenchServeFlags b) {
   if (b.min_tokens < 0) b.min_tokens = std::min<int64_t>(64, b.max_tokens);
@@ -78,6 +86,9 @@ Result<bench::ScenarioOptions> options_of(BenchServeFlags b) {
         "--max-tokens >= --min-tokens");
   if (b.scenario == "smoke")
     if (auto p = bench::smoke_prompts(b.smoke_file); !p.is_ok()) return p.status();
+  for (const std::string& url : split_commas(b.replica_metrics))
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+      return bad("--replica-metrics: '" + url + "' is not a URL (http://host:port)");
   bench::ScenarioOptions o;
   o.client = {b.base_url, b.endpoint, b.api_key, 600};
   if (const char* env = std::getenv("OPENAI_API_KEY"); o.client.api_key.empty() && env)
@@ -114,14 +125,6 @@ Result<bench::ScenarioOptions> options_of(BenchServeFlags b) {
 }
 
 using ModeResults = std::vector<std::pair<std::string, nlohmann::ordered_json>>;
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 // A scenario run with, when replicas are named, what each of them did during it.
 bench::ScenarioReport run_measured(const std::string& scenario, const bench::ScenarioOptions& o,

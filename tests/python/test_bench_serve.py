@@ -126,3 +126,10 @@ def test_wedlm_against_ar_with_an_html_report(server, tmp_path):
     # self-contained: no scripts, no external resources
     assert "<script" not in html and "src=" not in html and "href=" not in html
     assert html.count("http") == html.count('xmlns="http://www.w3.org/2000/svg"')
+
+
+def test_replica_urls_are_checked_before_the_run():
+    r = run("bench-serve", "--base-url", "http://127.0.0.1:9", "--no-progress",
+            "--replica-metrics", "http://127.0.0.1:9,127.0.0.1:8082")
+    assert r.returncode != 0
+    assert "--replica-metrics: '127.0.0.1:8082' is not a URL" in r.stderr
