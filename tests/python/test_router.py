@@ -161,3 +161,42 @@ def test_a_stream_passes_through_as_it_is_made_and_a_hang_up_cancels_it():
         assert running(busy[0]) == 0, "the generation went on after the client left"
         with urllib.request.urlopen(f"{busy[0].url}/metrics", timeout=10) as r:
             assert 'wedlm:request_success_total{finished_reason="abort"} 1' in r.read().decode()
+
+
+def test_the_conversation_key_of_each_kind_of_request():
+    """Which replica answers (the router's X-Wedlm-Replica header) for each source of the key."""
+    with Cluster() as cluster:
+        def replica(body, path="/v1/chat/completions", headers=None):
+            req = urllib.request.Request(
+                cluster.router.url + path, json.dumps({"max_tokens": 1, **body}).encode(),
+                {"Content-Type": "application/json", **(headers or {})})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                assert r.status == 200
+                return r.headers["X-Wedlm-Replica"]
+
+        system = {"role": "system", "content": "You are the agent of a shared platform."}
+        firsts = [f"Task {i}: count from {i} to {i + 9}." for i in range(12)]
+        turn1 = [replica({"messages": [system, {"role": "user", "content": u}]}) for u in firsts]
+        # a shared system prompt: the first user message still spreads the conversations
+        assert len(set(turn1)) >= 2, turn1
+        for u, where in zip(firsts, turn1):
+            later = [system, {"role": "user", "content": u}, {"role": "assistant", "content": "ok"},
+                     {"role": "user", "content": "And now backward."}]
+            assert replica({"messages": later}) == where  # every turn to the same replica
+            parts = [system, {"role": "user", "content": [{"type": "text", "text": u}]}]
+            assert replica({"messages": parts}) == where  # content in parts: the same text
+        # without a system prompt, the first message alone is the key
+        lone = [replica({"messages": [{"role": "user", "content": u}]}) for u in firsts]
+        assert len(set(lone)) >= 2, lone
+        # prompt_cache_key, and above it X-Session-Id, win over the messages
+        keyed = {replica({"messages": [{"role": "user", "content": u}],
+                          "prompt_cache_key": "tenant-7"}) for u in firsts}
+        assert len(keyed) == 1, keyed
+        session = {replica({"messages": [{"role": "user", "content": u}],
+                            "prompt_cache_key": f"k{i}"}, headers={"X-Session-Id": "s-1"})
+                   for i, u in enumerate(firsts)}
+        assert len(session) == 1, session
+        # /v1/completions: the prompt's first 1024 bytes
+        head = ("Count from 1 to 40. " * 60)[:1024]
+        done = {replica({"prompt": head + f" tail {i}"}, "/v1/completions") for i in range(6)}
+        assert len(done) == 1, done
