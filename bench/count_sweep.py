@@ -11,7 +11,9 @@ One `wedlm batch` process per mode runs every prompt. Each reply is one of:
             comma, ...) or ran to max_tokens;
   early     it stopped before the end (a proper prefix of the count);
   wrong     anything else (a wrong number inside).
-Prints a row per (mode, style) and the lengths N of every run-on.
+Prints a row per (mode, style), its run-ons among the counts the training data has (replies of
+at most 240 characters, at least 3 numbers: datagen.gen_count) apart, and the lengths N of every
+run-on.
 """
 
 import argparse
@@ -49,6 +51,13 @@ def sweep_cases(min_n, max_n):
             prompt = fmt.format(a=seq[0], b=seq[-1], k=abs(k))
             cases.append((style, n, prompt, ", ".join(map(str, seq))))
     return cases
+
+
+TRAINED_CHARS = 240  # datagen.gen_count's longest reply
+
+
+def trained(n, expected):
+    return n >= 3 and len(expected) <= TRAINED_CHARS
 
 
 def classify(reply, expected, finish_reason):
@@ -97,21 +106,27 @@ def main():
     cases = sweep_cases(args.min_n, args.max_n)
     print(f"count sweep: N = {args.min_n}..{args.max_n}, {len(STYLES)} styles, "
           f"{len(cases)} prompts per mode, {args.model}")
-    print("| mode | style | exact | run-on | early | wrong |\n|---|---|---:|---:|---:|---:|")
+    print("| mode | style | exact | run-on | early | wrong | run-on, trained lengths |\n"
+          "|---|---|---:|---:|---:|---:|---:|")
     report, run_ons = [], {}
     for mode in args.modes.split(","):
         results = run_mode(args.bin, args.model, cases, mode, args.threads)
         by_style = {}
         for (style, n, prompt, expected), res in zip(cases, results):
             kind = classify(res["text"], expected, res["finish_reason"])
-            by_style.setdefault(style, {"exact": 0, "run-on": 0, "early": 0, "wrong": 0})[kind] += 1
+            c = by_style.setdefault(style, {"exact": 0, "run-on": 0, "early": 0, "wrong": 0,
+                                            "trained": 0, "trained run-on": 0})
+            c[kind] += 1
+            if trained(n, expected):
+                c["trained"] += 1
+                c["trained run-on"] += kind == "run-on"
             if kind == "run-on":
                 run_ons.setdefault(mode, []).append(f"{style} {n}")
             report.append({"mode": mode, "style": style, "n": n, "prompt": prompt,
                            "outcome": kind, "reply": res["text"]})
         for style, c in by_style.items():
             print(f"| {mode} | {style} | {c['exact']} | {c['run-on']} | {c['early']} | "
-                  f"{c['wrong']} |", flush=True)
+                  f"{c['wrong']} | {c['trained run-on']} of {c['trained']} |", flush=True)
     for mode, items in run_ons.items():
         print(f"{mode} run-ons ({len(items)}): {', '.join(items[:60])}"
               f"{' ...' if len(items) > 60 else ''}")

@@ -41,6 +41,10 @@ def test_a_reply_that_goes_past_the_end_is_a_run_on():
     assert sweep.classify("1, 2, 3", "1, 2, 3", "length") == "run-on"
     assert sweep.classify("1, 2", "1, 2, 3", "stop") == "early"
     assert sweep.classify("1, 5, 3", "1, 2, 3", "stop") == "wrong"
+    # the lengths the count family trains on: 3 numbers or more, at most 240 characters
+    assert not sweep.trained(2, "1, 2") and sweep.trained(3, "1, 2, 3")
+    longest = ", ".join(map(str, range(1, 63)))  # 1..62: 237 characters
+    assert sweep.trained(62, longest) and not sweep.trained(63, longest + ", 63")
 
 
 def test_the_sweep_runs_on_the_bundled_model(tmp_path):
