@@ -11,9 +11,9 @@ One `wedlm batch` process per mode runs every prompt. Each reply is one of:
             comma, ...) or ran to max_tokens;
   early     it stopped before the end (a proper prefix of the count);
   wrong     anything else (a wrong number inside).
-Prints a row per (mode, style), its run-ons among the counts the training data has (replies of
-at most 240 characters, at least 3 numbers: datagen.gen_count) apart, and the lengths N of every
-run-on.
+Prints a row per (mode, style), its run-ons among the counts the training data has (datagen's
+gen_count: 3 numbers or more, up to 64 counting up, 50 down, 30 by steps, 240 characters) apart,
+and the lengths N of every run-on.
 """
 
 import argparse
@@ -26,38 +26,38 @@ import tempfile
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BIN = os.path.join(ROOT, "build", "src", "tools", "wedlm")
 
-# The count family's prompt styles (training/datagen.py gen_count), each as the N-number count.
+# The count family's prompt styles (training/datagen.py gen_count), each as the N-number count,
+# with the most numbers gen_count draws for that kind of count.
 STEPS = [2, 3, 5, 10]
+UP, DOWN = (lambda n: list(range(1, n + 1))), (lambda n: list(range(n, 0, -1)))
+BY_K = lambda n: [STEPS[n % 4] * (i + 1) for i in range(n)]  # noqa: E731
 STYLES = {
-    "up": ("Count from {a} to {b}.", lambda n: list(range(1, n + 1))),
-    "up, commas": ("Count from {a} to {b}, separated by commas.", lambda n: list(range(1, n + 1))),
-    "list": ("List the numbers from {a} to {b}.", lambda n: list(range(1, n + 1))),
-    "down": ("Count down from {a} to {b}.", lambda n: list(range(n, 0, -1))),
-    "backward": ("Count backward from {a} to {b}.", lambda n: list(range(n, 0, -1))),
-    "by k": ("Count from {a} to {b} by {k}s.",
-             lambda n: [STEPS[n % 4] * (i + 1) for i in range(n)]),
-    "by k, first": ("Count by {k}s from {a} to {b}.",
-                    lambda n: [STEPS[n % 4] * (i + 1) for i in range(n)]),
+    "up": ("Count from {a} to {b}.", UP, 64),
+    "up, commas": ("Count from {a} to {b}, separated by commas.", UP, 64),
+    "list": ("List the numbers from {a} to {b}.", UP, 64),
+    "down": ("Count down from {a} to {b}.", DOWN, 50),
+    "backward": ("Count backward from {a} to {b}.", DOWN, 50),
+    "by k": ("Count from {a} to {b} by {k}s.", BY_K, 30),
+    "by k, first": ("Count by {k}s from {a} to {b}.", BY_K, 30),
 }
+TRAINED_CHARS = 240  # gen_count's longest reply
+
+
+def trained(style, n, expected):
+    """Whether the count family trains on counts of this style and length."""
+    return 3 <= n <= STYLES[style][2] and len(expected) <= TRAINED_CHARS
 
 
 def sweep_cases(min_n, max_n):
     """(style, N, prompt, expected reply) for every style and length."""
     cases = []
-    for style, (fmt, seq_of) in STYLES.items():
+    for style, (fmt, seq_of, _) in STYLES.items():
         for n in range(min_n, max_n + 1):
             seq = seq_of(n)
             k = seq[1] - seq[0] if len(seq) > 1 else 1
             prompt = fmt.format(a=seq[0], b=seq[-1], k=abs(k))
             cases.append((style, n, prompt, ", ".join(map(str, seq))))
     return cases
-
-
-TRAINED_CHARS = 240  # datagen.gen_count's longest reply
-
-
-def trained(n, expected):
-    return n >= 3 and len(expected) <= TRAINED_CHARS
 
 
 def classify(reply, expected, finish_reason):
@@ -117,7 +117,7 @@ def main():
             c = by_style.setdefault(style, {"exact": 0, "run-on": 0, "early": 0, "wrong": 0,
                                             "trained": 0, "trained run-on": 0})
             c[kind] += 1
-            if trained(n, expected):
+            if trained(style, n, expected):
                 c["trained"] += 1
                 c["trained run-on"] += kind == "run-on"
             if kind == "run-on":

@@ -41,10 +41,13 @@ def test_a_reply_that_goes_past_the_end_is_a_run_on():
     assert sweep.classify("1, 2, 3", "1, 2, 3", "length") == "run-on"
     assert sweep.classify("1, 2", "1, 2, 3", "stop") == "early"
     assert sweep.classify("1, 5, 3", "1, 2, 3", "stop") == "wrong"
-    # the lengths the count family trains on: 3 numbers or more, at most 240 characters
-    assert not sweep.trained(2, "1, 2") and sweep.trained(3, "1, 2, 3")
+    # the lengths the count family trains on: 3 numbers or more, at most 240 characters, at most
+    # 64 numbers up, 50 down, 30 by steps
+    assert not sweep.trained("up", 2, "1, 2") and sweep.trained("up", 3, "1, 2, 3")
     longest = ", ".join(map(str, range(1, 63)))  # 1..62: 237 characters
-    assert sweep.trained(62, longest) and not sweep.trained(63, longest + ", 63")
+    assert sweep.trained("up", 62, longest)
+    assert not sweep.trained("up", 63, longest + ", 63")
+    assert not sweep.trained("down", 51, "51, 50") and not sweep.trained("by k", 31, "2, 4")
 
 
 def test_the_sweep_runs_on_the_bundled_model(tmp_path):
