@@ -72,7 +72,7 @@ bool model_and_body(const ServedModel* m, const http::Request& req, http::Respon
 // Writes the choices in turn (the engine decodes them together; events wait in their handles):
 // SSE events then the stream's end (merged usage, [DONE]), or one reply with a choice each.
 void write_choices(const ApiRequest& api, const std::vector<std::shared_ptr<CompletionRun>>& runs,
-                   const ReplyHeader& header, const CompletionRun::Write& write) {
+                   bool chat, const std::string& id, const CompletionRun::Write& write) {
   std::vector<RequestCounters> counters;
   ojson reply;
   for (const auto& run : runs) {
@@ -87,6 +87,7 @@ void write_choices(const ApiRequest& api, const std::vector<std::shared_ptr<Comp
     }
     counters.push_back(run->end().counters);
   }
+  const ReplyHeader header{chat, id, api.model, unix_now(), 0};  // made once every choice ended
   if (api.stream) return void(write(stream_end(api, header, merged(counters))));
   if (runs.size() > 1) reply["usage"] = usage_of(merged(counters));
   write(dumped(reply));
@@ -143,7 +144,7 @@ void Server::generate(const http::Request& req, http::Response& res, bool chat) 
   // write) and its request cancelled: SSE events, or the reply after whitespace heartbeats.
   res.set_stream(api->stream ? "text/event-stream" : "application/json",
                  [api, runs, finished, in_flight, chat, id](http::BodyWriter& body) {
-                   write_choices(*api, *runs, ReplyHeader{chat, id, api->model, unix_now(), 0},
+                   write_choices(*api, *runs, chat, id,
                                  [&](const std::string& s) { return body.write(s); });
                    finished();
                  });
