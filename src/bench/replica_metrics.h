@@ -1,7 +1,6 @@
 // What each replica behind a router did during a benchmark, from the replicas' own /metrics
 // (scraped before and after the run): generation requests finished, prompt tokens, and prompt
-// tokens served from the prefix cache. Works on any server exporting wedlm.cpp's (or vLLM's,
-// renamed) counters.
+// tokens served from the prefix cache. It reads wedlm.cpp's `wedlm:` counters.
 #pragma once
 
 #include <string>

@@ -37,14 +37,12 @@ def test_router_configuration_is_valid(replicas_file, env):
 
 
 @pytest.mark.skipif(not os.path.exists(HAPROXY), reason="haproxy not installed: skipped")
-def test_router_configuration_refuses_a_broken_line():
+def test_router_configuration_refuses_a_broken_line(tmp_path):
     """The check above can fail: a misspelled keyword is refused."""
-    broken = os.path.join(HAPROXY_DIR, "replicas-local.cfg")
-    text = open(broken).read().replace("  server r1", "  srever r1")
-    path = os.path.join(conftest.ROOT, "build", "replicas-broken.cfg")
-    with open(path, "w") as f:
-        f.write(text)
-    r = haproxy_check(path)
+    good = os.path.join(HAPROXY_DIR, "replicas-local.cfg")
+    path = tmp_path / "replicas-broken.cfg"
+    path.write_text(open(good).read().replace("  server r1", "  srever r1"))
+    r = haproxy_check(str(path))
     assert r.returncode != 0 and "srever" in r.stderr
 
 
