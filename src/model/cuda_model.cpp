@@ -66,7 +66,9 @@ struct DeviceLayer {
 struct RowsMeta {
   std::vector<int32_t> ids, n_keys, table_start, tables, logit_rows;
   std::vector<int64_t> pos, kv_offsets;
-  std::vector<cuda::AttentionTile> tiles;  // 64-row runs of each segment (tiled attention)
+  // Each segment's rows in tiles of 64 for the tiled kernel (segments of 64 rows or more, when
+  // it is on) or in groups of attention_group_rows for the decode kernel (every other segment).
+  std::vector<cuda::AttentionTile> tiles, groups;
 };
 
 }  // namespace
@@ -87,19 +89,21 @@ struct CudaModel::Impl {
   DeviceBuffer<int32_t> tokens;  // and the tokens drawn
   DeviceBuffer<int32_t> ids, n_keys, table_start, tables, logit_rows;
   DeviceBuffer<int64_t> pos, kv_offsets;
-  DeviceBuffer<cuda::AttentionTile> tiles;
+  DeviceBuffer<cuda::AttentionTile> tiles, groups;
   // CudaOptions::tiled_attention, where the head_dim allows it
   bool use_tiled = false;
-  bool tiled_now = false;  // this forward
-  int64_t n_tiles = 0;     // this forward's
-  int n_split = 1;         // this forward's attention runs of keys (cuda::attention_splits)
+  int group_rows = 1;                 // cuda::attention_group_rows of this shape
+  int n_multiprocessors = 1;          // the device's, for the split over the keys
+  int64_t n_tiles = 0, n_groups = 0;  // this forward's
+  int n_split = 1;  // this forward's attention runs of keys (cuda::attention_splits)
   DeviceBuffer<float> attention_work;  // their states
 
   void* stream = nullptr;  // every launch and copy of this model
   // CUDA graphs (CudaOptions::graphs); a buffer reallocation (a larger shape) drops them all.
   bool use_graphs = false;
   LayerObserver observer;  // set: eager forwards, each layer's rows copied back
-  using GraphKey = std::tuple<int64_t, int64_t, int64_t, int>;  // rows, logit rows, tiles, split
+  // rows, logit rows, tiles, groups, split: everything a capture bakes in
+  using GraphKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int>;
   std::map<GraphKey, cuda::Graph> graphs;
   std::set<GraphKey> seen;
   int64_t generation = 0, graphs_generation = 0;
@@ -131,6 +135,8 @@ CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs, const Cu
   stream = cuda::create_stream();
   use_graphs = opt.graphs;
   use_tiled = opt.tiled_attention && (cfg.head_dim == 64 || cfg.head_dim == 128);
+  group_rows = cuda::attention_group_rows(cfg.n_head, cfg.n_kv_head, cfg.head_dim);
+  n_multiprocessors = cuda::multiprocessor_count();
   const ModelWeights& w = ck.weights();
   embed = upload(w.embed);
   final_norm = upload(w.final_norm);
@@ -173,9 +179,11 @@ RowsMeta CudaModel::Impl::describe(const Batch& b) const {
       WEDLM_CHECK(blk >= 0 && blk < n_blocks, "block table names a block outside the KV pool");
       m.tables.push_back(blk);
     }
-    for (int64_t r0 = 0; r0 < s.n_rows; r0 += 64)
-      m.tiles.push_back(
-          {int32_t(m.n_keys.size() + r0), int32_t(std::min<int64_t>(64, s.n_rows - r0))});
+    const bool tiled = use_tiled && s.n_rows >= 64;
+    const int64_t per = tiled ? 64 : group_rows;
+    for (int64_t r0 = 0; r0 < s.n_rows; r0 += per)
+      (tiled ? m.tiles : m.groups)
+          .push_back({int32_t(m.n_keys.size() + r0), int32_t(std::min(per, s.n_rows - r0))});
     for (int64_t r = 0; r < s.n_rows; ++r) {
       const int64_t slot = s.n_kv + r;
       m.kv_offsets.push_back(int64_t(s.table[size_t(slot / block_size)]) * block_stride +
@@ -203,7 +211,7 @@ void CudaModel::Impl::reserve(int64_t T, int64_t R, const RowsMeta& m) {
   grow(draws, size_t(R), g), grow(tokens, size_t(R), g);
   grow(ids, t, g), grow(pos, t, g), grow(kv_offsets, t, g), grow(n_keys, t, g);
   grow(table_start, t, g), grow(tables, m.tables.size(), g), grow(logit_rows, size_t(R), g);
-  grow(tiles, m.tiles.size(), g);
+  grow(tiles, m.tiles.size(), g), grow(groups, m.groups.size(), g);
   const int64_t work = cuda::attention_work_floats(T, cfg.n_head, cfg.head_dim, n_split);
   grow(attention_work, size_t(work), g);
 }
@@ -212,7 +220,7 @@ void CudaModel::Impl::upload_meta(const RowsMeta& m) {
   put(ids, m.ids, stream), put(pos, m.pos, stream), put(kv_offsets, m.kv_offsets, stream);
   put(n_keys, m.n_keys, stream), put(table_start, m.table_start, stream);
   put(tables, m.tables, stream), put(logit_rows, m.logit_rows, stream);
-  put(tiles, m.tiles, stream);
+  put(tiles, m.tiles, stream), put(groups, m.groups, stream);
 }
 
 void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T) {
@@ -243,12 +251,10 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
   cuda::store_kv(k.data(), v.data(), T, kv_dim, kv_offsets.data(), kc, vc, stream);  // then attend
   const cuda::AttentionRows rows{n_keys.data(), table_start.data(), tables.data(), block_size,
                                  block_stride};
-  if (tiled_now)
-    cuda::attention_tiled(q.data(), c.n_head, c.n_kv_head, c.head_dim, rows, tiles.data(), n_tiles,
-                          kc, vc, att.data(), stream);
-  else
-    cuda::attention(q.data(), T, c.n_head, c.n_kv_head, c.head_dim, rows, kc, vc, att.data(),
-                    stream, cuda::AttentionSplit{n_split, attention_work.data()});
+  cuda::attention_tiled(q.data(), c.n_head, c.n_kv_head, c.head_dim, rows, tiles.data(), n_tiles,
+                        kc, vc, att.data(), stream);  // long segments (none: no launch)
+  cuda::attention(q.data(), c.n_head, c.n_kv_head, c.head_dim, rows, groups.data(), n_groups, kc,
+                  vc, att.data(), stream, cuda::AttentionSplit{n_split, attention_work.data()});
   gemm->bf16_out(att.data(), T, w.o.data(), H, qd, h.data(), stream);  // [T, H]
 }
 
@@ -273,12 +279,17 @@ int64_t CudaModel::n_blocks() const { return impl_->n_blocks; }
 int64_t CudaModel::block_size() const { return impl_->block_size; }
 
 Status CudaModel::supports(const ModelConfig& cfg) {
-  const int64_t d = cfg.head_dim, npl = d <= 32 ? 1 : d <= 64 ? 2 : d <= 128 ? 4 : 8;
-  if (d > 256 || d % npl != 0 || d % 2 != 0)
+  const int64_t d = cfg.head_dim;
+  if (d > 256 || d < 2 || d % 2 != 0)
+    return Status(
+        ErrorKind::kInvalidArgument,
+        fmt::format("the CUDA backend takes an even head_dim up to 256, the model has {}", d));
+  if (cfg.n_kv_head < 1 || cfg.n_head % cfg.n_kv_head != 0 ||
+      cuda::attention_group_rows(cfg.n_head, cfg.n_kv_head, d) < 1)
     return Status(ErrorKind::kInvalidArgument,
-                  fmt::format("the CUDA backend takes head_dim up to 256 (even; a multiple of 2, "
-                              "4, 8 above 32, 64, 128), the model has {}",
-                              d));
+                  fmt::format("the CUDA attention takes up to {} query heads a KV head at "
+                              "head_dim {}, the model has {} / {}",
+                              cuda::attention_group_rows(1, 1, d), d, cfg.n_head, cfg.n_kv_head));
   return Status::ok();
 }
 
@@ -304,16 +315,15 @@ void CudaModel::Impl::body(int64_t T, int64_t R) {
 int64_t CudaModel::Impl::run(const Batch& b) {
   const int64_t T = int64_t(b.ids.size()), R = int64_t(b.logit_rows.size());
   const RowsMeta meta = describe(b);
-  tiled_now = use_tiled && T >= 64;
-  n_tiles = int64_t(meta.tiles.size());
+  n_tiles = int64_t(meta.tiles.size()), n_groups = int64_t(meta.groups.size());
   const int32_t max_keys =
       meta.n_keys.empty() ? 0 : *std::max_element(meta.n_keys.begin(), meta.n_keys.end());
-  n_split = tiled_now ? 1 : cuda::attention_splits(T, cfg.n_head, max_keys);
+  n_split = cuda::attention_splits(n_groups * cfg.n_kv_head, max_keys, n_multiprocessors);
   reserve(T, R, meta);
   if (generation != graphs_generation) graphs.clear(), seen.clear();
   graphs_generation = generation;
   upload_meta(meta);
-  const GraphKey key{T, R, tiled_now ? n_tiles : 0, n_split};  // all a capture bakes in
+  const GraphKey key{T, R, n_tiles, n_groups, n_split};
   if (!use_graphs || T == 0 || observer) {
     observed = &b;
     body(T, R);

@@ -24,10 +24,11 @@ namespace wedlm {
 
 // How the device runs a forward (make_forward.h's ForwardSpec sets them from flags).
 struct CudaOptions {
-  // A forward of a (rows, logit rows, tiles, split) shape runs eagerly the first time, is
-  // captured as a CUDA graph the second time and replayed after.
+  // A forward of a (rows, logit rows, tiles, groups, split) shape runs eagerly the first time,
+  // is captured as a CUDA graph the second time and replayed after.
   bool graphs = false;
-  // Forwards of at least 64 rows attend with the tiled tensor-core kernel (head_dim 64 or 128).
+  // Segments of at least 64 rows attend with the tiled tensor-core kernel (head_dim 64 or 128);
+  // the others (and every segment without it) with the decode kernel, rows grouped.
   bool tiled_attention = false;
 };
 

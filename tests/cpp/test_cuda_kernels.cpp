@@ -150,17 +150,31 @@ TEST(CudaKernels, AttentionOverPagedBlocks) {
     const auto q = random_bf16(size_t(n * hq * dh), rng);
     const auto kc = random_bf16(size_t(pool_blocks * stride), rng, 2.0f);
     const auto vc = random_bf16(size_t(pool_blocks * stride), rng);
-    DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc), dout(poisoned(q.size()));
-    DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
-    attention(dq.data(), n, hq, hkv, dh,
-              AttentionRows{dn.data(), dstart.data(), dt.data(), bs, stride}, dkc.data() + at,
-              dvc.data() + at, dout.data(), nullptr);
     std::vector<bf16_t> want(q.size());
     host::attention(q.data(), n, hq, hkv, dh,
                     AttentionRows{n_keys.data(), start.data(), tables.data(), bs, stride},
                     kc.data() + at, vc.data() + at, want.data());
-    // outputs that nearly cancel differ by more ulps than they are worth: 1e-5 absolute (|v| ~ 1)
-    EXPECT_TRUE(near_bf16(dout.download(), want, 2, 1e-5f)) << "head_dim " << dh;
+    DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc);
+    DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
+    const AttentionRows rows{dn.data(), dstart.data(), dt.data(), bs, stride};
+    // a group a sequence; the first sequence in two groups; the first sequence alone
+    const std::vector<std::vector<AttentionTile>> groupings = {
+        {{0, 3}, {3, 2}}, {{0, 2}, {2, 1}, {3, 2}}, {{0, 3}}};
+    for (const auto& groups : groupings) {
+      DeviceBuffer<AttentionTile> dg(groups);
+      DeviceBuffer<bf16_t> dout(poisoned(q.size()));
+      attention(dq.data(), hq, hkv, dh, rows, dg.data(), int64_t(groups.size()), dkc.data() + at,
+                dvc.data() + at, dout.data(), nullptr);
+      auto got = dout.download();
+      if (groups.size() == 1) {  // rows of no group are left as they were
+        EXPECT_TRUE(std::all_of(got.begin() + 3 * hq * dh, got.end(),
+                                [](bf16_t x) { return x == kPoison; }));
+        std::copy(want.begin() + 3 * hq * dh, want.end(), got.begin() + 3 * hq * dh);
+      }
+      // outputs that nearly cancel differ by more ulps than they are worth: 1e-5 absolute
+      EXPECT_TRUE(near_bf16(got, want, 2, 1e-5f))
+          << "head_dim " << dh << ", " << groups.size() << " groups";
+    }
   }
 }
 
@@ -176,6 +190,7 @@ TEST(CudaKernels, AttentionSplitOverTheKeys) {
   std::shuffle(tables.begin(), tables.end(), rng);
   // a step of 3 rows at ~3100 keys, and a row that sees 5 keys (most of its runs are empty)
   const std::vector<int32_t> n_keys = {3098, 3099, 3100, 5}, start = {0, 0, 0, 0};
+  const std::vector<AttentionTile> groups = {{0, 3}, {3, 1}};
   const int64_t n = int64_t(n_keys.size());
   const auto q = random_bf16(size_t(n * hq * dh), rng);
   const auto kc = random_bf16(size_t(pool_blocks * stride), rng, 2.0f);
@@ -185,12 +200,58 @@ TEST(CudaKernels, AttentionSplitOverTheKeys) {
   host::attention(q.data(), n, hq, hkv, dh, host_rows, kc.data(), vc.data(), want.data());
   DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc);
   DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
+  DeviceBuffer<AttentionTile> dg(groups);
   const AttentionRows rows{dn.data(), dstart.data(), dt.data(), bs, stride};
-  for (const int split : {1, 3, 7, attention_splits(n, hq, 3100)}) {
+  const int policy = attention_splits(2 * hkv, 3100, multiprocessor_count());
+  for (const int split : {1, 3, 7, 32, policy}) {
     const int64_t floats = std::max<int64_t>(attention_work_floats(n, hq, dh, split), 1);
     DeviceBuffer<float> work(static_cast<size_t>(floats));
     DeviceBuffer<bf16_t> dout(poisoned(q.size()));
-    attention(dq.data(), n, hq, hkv, dh, rows, dkc.data(), dvc.data(), dout.data(), nullptr,
+    attention(dq.data(), hq, hkv, dh, rows, dg.data(), int64_t(groups.size()), dkc.data(),
+              dvc.data(), dout.data(), nullptr, AttentionSplit{split, work.data()});
+    EXPECT_TRUE(near_bf16(dout.download(), want, 2, 1e-5f)) << split << " runs";
+  }
+}
+
+// The 8B shape's attention (32 query heads over 8 KV heads, head_dim 128) on a batch as the engine
+// makes one: a WeDLM step of 17 rows over 500 cached slots, 40 rows over 100 (two groups: 32 rows
+// is a group's most here), an AR row over 700; the split the forward would choose.
+TEST(CudaKernels, AttentionOfAStepBatchOnThe8BShape) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(23);
+  const int64_t hq = 32, hkv = 8, dh = 128, bs = 16, kv_dim = hkv * dh, stride = bs * kv_dim;
+  ASSERT_EQ(attention_group_rows(hq, hkv, dh), 32);
+  std::vector<int32_t> n_keys, start, tables;
+  std::vector<AttentionTile> groups;
+  int32_t max_keys = 0;
+  for (const auto& [cached, rows] :
+       std::vector<std::pair<int32_t, int32_t>>{{500, 17}, {100, 40}, {700, 1}}) {
+    const int32_t row0 = int32_t(n_keys.size()), table0 = int32_t(tables.size());
+    for (int32_t b = 0; b < (cached + rows + bs - 1) / bs; ++b) tables.push_back(table0 + b);
+    for (int32_t r = 0; r < rows; ++r) n_keys.push_back(cached + r + 1), start.push_back(table0);
+    for (int32_t r0 = 0; r0 < rows; r0 += 32)
+      groups.push_back({row0 + r0, std::min(32, rows - r0)});
+    max_keys = std::max(max_keys, cached + rows);
+  }
+  std::shuffle(tables.begin(), tables.end(), rng);  // blocks anywhere in the pool
+  const int64_t n = int64_t(n_keys.size()), pool_blocks = int64_t(tables.size());
+  const auto q = random_bf16(size_t(n * hq * dh), rng);
+  const auto kc = random_bf16(size_t(pool_blocks * stride), rng, 2.0f);
+  const auto vc = random_bf16(size_t(pool_blocks * stride), rng);
+  std::vector<bf16_t> want(q.size());
+  host::attention(q.data(), n, hq, hkv, dh,
+                  AttentionRows{n_keys.data(), start.data(), tables.data(), bs, stride}, kc.data(),
+                  vc.data(), want.data());
+  DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc);
+  DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
+  DeviceBuffer<AttentionTile> dg(groups);
+  const int64_t n_blocks = int64_t(groups.size()) * hkv;
+  for (const int split : {1, attention_splits(n_blocks, max_keys, multiprocessor_count())}) {
+    DeviceBuffer<float> work(size_t(std::max<int64_t>(attention_work_floats(n, hq, dh, split), 1)));
+    DeviceBuffer<bf16_t> dout(poisoned(q.size()));
+    attention(dq.data(), hq, hkv, dh,
+              AttentionRows{dn.data(), dstart.data(), dt.data(), bs, stride}, dg.data(),
+              int64_t(groups.size()), dkc.data(), dvc.data(), dout.data(), nullptr,
               AttentionSplit{split, work.data()});
     EXPECT_TRUE(near_bf16(dout.download(), want, 2, 1e-5f)) << split << " runs";
   }
@@ -334,16 +395,21 @@ TEST(CudaKernels, GemmAgainstFloat64) {
 }
 
 // The twins themselves, against direct formulas (no device needed).
-// The split policy (host code, runs everywhere): the targets' short contexts and long batches
-// keep one block per (row, head); few rows over long contexts fill the device, 512+ keys a run.
-TEST(CudaTwins, AttentionSplitsOnlyFewRowsOverLongContexts) {
-  EXPECT_EQ(attention_splits(17, 32, 512), 1) << "a WeDLM step at 512 keys";
-  EXPECT_EQ(attention_splits(136, 32, 8192), 1) << "batch 8: 4352 blocks already";
-  EXPECT_EQ(attention_splits(17, 32, 8192), 3) << "2048 / 544 blocks";
-  EXPECT_EQ(attention_splits(1, 32, 8192), 16) << "an AR step: capped at 16 runs";
-  EXPECT_EQ(attention_splits(1, 32, 1500), 2) << "runs of at least 512 keys";
+// The split policy and the group size (host code, runs everywhere): runs enough for two blocks a
+// multiprocessor, a 32-key tile or more a run, at most 32; none once the blocks fill the device.
+TEST(CudaTwins, AttentionSplitsByBlocksAgainstMultiprocessors) {
+  EXPECT_EQ(attention_splits(8, 512, 132), 16) << "a batch-1 step on the 8B shape: 16 tiles";
+  EXPECT_EQ(attention_splits(64, 512, 132), 5) << "batch 8: 264 / 64 blocks";
+  EXPECT_EQ(attention_splits(264, 8192, 132), 1) << "two blocks an SM already";
+  EXPECT_EQ(attention_splits(8, 20, 132), 1) << "one tile of keys";
+  EXPECT_EQ(attention_splits(1, 100000, 132), 32) << "capped at 32 runs";
+  EXPECT_EQ(attention_splits(8, 512, 16), 4) << "a smaller device";
   EXPECT_EQ(attention_work_floats(4, 8, 128, 1), 0);
   EXPECT_EQ(attention_work_floats(4, 8, 128, 3), 4 * 8 * 3 * 130);
+  EXPECT_EQ(attention_group_rows(32, 8, 128), 32) << "128 query vectors, 4 heads a row";
+  EXPECT_EQ(attention_group_rows(8, 2, 256), 16) << "64 query vectors at head_dim 256";
+  EXPECT_EQ(attention_group_rows(16, 16, 8), 128);
+  EXPECT_EQ(attention_group_rows(256, 1, 128), 0) << "more heads than a block takes";
 }
 
 TEST(CudaTwins, RmsNormAndRopeTable) {

@@ -190,8 +190,9 @@ TEST(CudaModel, GraphReplaysGiveTheEagerLogitsBitForBit) {
 namespace wedlm {
 namespace {
 
-// --cuda-tiled-attention: a forward of 64 rows or more attends with the tiled tensor-core kernel.
-// Its bf16 probabilities move the logits by well under the bf16-vs-fp32 gap tested above.
+// --cuda-tiled-attention: segments of 64 rows or more attend with the tiled tensor-core kernel,
+// the others with the decode kernel, in the same forward (here a 150-row prefill beside a 17-row
+// one). Its bf16 probabilities move the logits by well under the bf16-vs-fp32 gap tested above.
 TEST(CudaModel, TiledAttentionForwardAgreesWithTheDefault) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: device forward test skipped";
   static test::BundledModel bm;
@@ -200,10 +201,12 @@ TEST(CudaModel, TiledAttentionForwardAgreesWithTheDefault) {
   std::vector<int32_t> ids;  // 150 tokens: the chat prompt, repeated
   while (ids.size() < 150) ids.insert(ids.end(), kPrompt.begin(), kPrompt.end());
   ids.resize(150);
-  std::vector<int32_t> table(16);
+  std::vector<int32_t> table(10);  // blocks 0-9; the short segment has 12 and 13
   std::iota(table.begin(), table.end(), 0);
   Batch b;
   b.add(ids, iota_from(0, 150), 0, table, all_rows(150));
+  const std::vector<int32_t> short_table = {12, 13};
+  b.add(std::span(ids).subspan(5, 17), iota_from(0, 17), 0, short_table, all_rows(17));
   const std::vector<float> want = all_logits(plain, b), got = all_logits(tiled, b);
   double num = 0, den = 0;
   for (size_t i = 0; i < got.size(); ++i) {

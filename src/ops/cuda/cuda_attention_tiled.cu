@@ -16,11 +16,19 @@ namespace {
 using namespace nvcuda;
 using bf16 = __nv_bfloat16;
 constexpr int kBr = 64, kBc = 64, kThreads = 128;  // 4 warps, 16 query rows each
+// Row strides padded past a multiple of 128 bytes, so the 8 rows a WMMA load or store touches at
+// once start in different banks (16 bytes apart) rather than all in bank 0.
+template <int D>
+constexpr int kLd = D + 8;     // Q, K, V rows (bf16)
+constexpr int kLdP = kBc + 8;  // P rows (bf16)
+constexpr int kLdS = kBc + 4;  // S rows (fp32)
+template <int D>
+constexpr int kLdO = D + 4;  // O rows (fp32)
 
 template <int D>
 constexpr size_t shared_bytes() {
-  return size_t(3 * kBr * D + kBr * kBc) * sizeof(bf16) +        // Q, K, V tiles and P
-         size_t(kBr * kBc + kBr * D + 2 * kBr) * sizeof(float);  // S, O, row max and sum
+  return size_t(3 * kBr * kLd<D> + kBr * kLdP) * sizeof(bf16) +         // Q, K, V tiles and P
+         size_t(kBr * kLdS + kBr * kLdO<D> + 2 * kBr) * sizeof(float);  // S, O, row max and sum
 }
 
 // Q.K^T of this warp's 16 rows against the key tile, into its rows of S (raw scores).
@@ -32,39 +40,43 @@ __device__ void scores(const bf16* Qs, const bf16* Ks, float* Ss, int warp) {
     for (int kk = 0; kk < D / 16; ++kk) {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
       wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> b;  // K^T
-      wmma::load_matrix_sync(a, Qs + 16 * warp * D + kk * 16, D);
-      wmma::load_matrix_sync(b, Ks + nt * 16 * D + kk * 16, D);
+      wmma::load_matrix_sync(a, Qs + 16 * warp * kLd<D> + kk * 16, kLd<D>);
+      wmma::load_matrix_sync(b, Ks + nt * 16 * kLd<D> + kk * 16, kLd<D>);
       wmma::mma_sync(acc, a, b, acc);
     }
-    wmma::store_matrix_sync(Ss + 16 * warp * kBc + nt * 16, acc, kBc, wmma::mem_row_major);
+    wmma::store_matrix_sync(Ss + 16 * warp * kLdS + nt * 16, acc, kLdS, wmma::mem_row_major);
   }
 }
 
-// Online softmax of one row's 64 scores, two lanes a row (32 columns each): P in bf16, the row's
-// O rescaled, its max and sum updated. n_keys: the keys the row may see.
+// Online softmax of the warp's 16 rows, one row at a time over the whole warp (lane l takes
+// columns l and l + 32: consecutive words, no bank conflicts): P in bf16, the row's O rescaled,
+// its max and sum updated. Rows at or past n_rows see no key and stay empty.
 template <int D>
-__device__ void softmax_row(float* Ss, bf16* Ps, float* Os, float* Ms, float* Ls, int r, int half,
-                            int k0, int n_keys, float scale) {
-  float* s = Ss + r * kBc;
-  float mx = -INFINITY;
-  for (int c = half * 32; c < half * 32 + 32; ++c) {
-    const float v = k0 + c < n_keys ? s[c] * scale : -INFINITY;
-    s[c] = v;
-    mx = fmaxf(mx, v);
+__device__ void softmax_rows(const float* Ss, bf16* Ps, float* Os, float* Ms, float* Ls, int warp,
+                             int k0, const int32_t* n_keys, int n_rows, float scale) {
+  const int lane = threadIdx.x % 32;
+  for (int r = 16 * warp; r < 16 * warp + 16; ++r) {
+    const int keys = r < n_rows ? n_keys[r] : 0;
+    float s[2];
+    for (int h = 0; h < 2; ++h) {
+      const int c = lane + 32 * h;
+      s[h] = k0 + c < keys ? Ss[r * kLdS + c] * scale : -INFINITY;
+    }
+    float mx = fmaxf(s[0], s[1]);
+    for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    const float m_old = Ms[r], m_new = fmaxf(m_old, mx);
+    const float corr = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+    float sum = 0;
+    for (int h = 0; h < 2; ++h) {
+      const float p = s[h] == -INFINITY ? 0.0f : expf(s[h] - m_new);
+      Ps[r * kLdP + lane + 32 * h] = __float2bfloat16(p);
+      sum += p;
+    }
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    for (int d = lane; d < D; d += 32) Os[r * kLdO<D> + d] *= corr;
+    __syncwarp();  // every lane has read Ms[r]
+    if (lane == 0) Ms[r] = m_new, Ls[r] = Ls[r] * corr + sum;
   }
-  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-  const float m_old = Ms[r], m_new = fmaxf(m_old, mx);
-  const float corr = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
-  float sum = 0;
-  for (int c = half * 32; c < half * 32 + 32; ++c) {
-    const float p = s[c] == -INFINITY ? 0.0f : expf(s[c] - m_new);
-    Ps[r * kBc + c] = __float2bfloat16(p);
-    sum += p;
-  }
-  sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-  for (int d = half * (D / 2); d < (half + 1) * (D / 2); ++d) Os[r * D + d] *= corr;
-  __syncwarp();  // both lanes of the row have read Ms[r]
-  if (half == 0) Ms[r] = m_new, Ls[r] = Ls[r] * corr + sum;
 }
 
 // O of this warp's 16 rows += P.V over the key tile.
@@ -72,15 +84,15 @@ template <int D>
 __device__ void accumulate(const bf16* Ps, const bf16* Vs, float* Os, int warp) {
   for (int dt = 0; dt < D / 16; ++dt) {
     wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-    wmma::load_matrix_sync(acc, Os + 16 * warp * D + dt * 16, D, wmma::mem_row_major);
+    wmma::load_matrix_sync(acc, Os + 16 * warp * kLdO<D> + dt * 16, kLdO<D>, wmma::mem_row_major);
     for (int kk = 0; kk < kBc / 16; ++kk) {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
       wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> b;
-      wmma::load_matrix_sync(a, Ps + 16 * warp * kBc + kk * 16, kBc);
-      wmma::load_matrix_sync(b, Vs + kk * 16 * D + dt * 16, D);
+      wmma::load_matrix_sync(a, Ps + 16 * warp * kLdP + kk * 16, kLdP);
+      wmma::load_matrix_sync(b, Vs + kk * 16 * kLd<D> + dt * 16, kLd<D>);
       wmma::mma_sync(acc, a, b, acc);
     }
-    wmma::store_matrix_sync(Os + 16 * warp * D + dt * 16, acc, D, wmma::mem_row_major);
+    wmma::store_matrix_sync(Os + 16 * warp * kLdO<D> + dt * 16, acc, kLdO<D>, wmma::mem_row_major);
   }
 }
 
@@ -92,27 +104,26 @@ __global__ void __launch_bounds__(kThreads)
                       bf16* out, float scale) {
   extern __shared__ __align__(128) unsigned char smem[];
   bf16* Qs = reinterpret_cast<bf16*>(smem);
-  bf16* Ks = Qs + kBr * D;
-  bf16* Vs = Ks + kBc * D;
-  bf16* Ps = Vs + kBc * D;
-  float* Ss = reinterpret_cast<float*>(Ps + kBr * kBc);
-  float* Os = Ss + kBr * kBc;
-  float* Ms = Os + kBr * D;
+  bf16* Ks = Qs + kBr * kLd<D>;
+  bf16* Vs = Ks + kBc * kLd<D>;
+  bf16* Ps = Vs + kBc * kLd<D>;
+  float* Ss = reinterpret_cast<float*>(Ps + kBr * kLdP);
+  float* Os = Ss + kBr * kLdS;
+  float* Ms = Os + kBr * kLdO<D>;
   float* Ls = Ms + kBr;
   const AttentionTile t = tiles[blockIdx.x];
   const int h = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t kv_dim = int64_t(n_kv_head) * D, kv_off = int64_t(h / (n_head / n_kv_head)) * D;
   for (int i = threadIdx.x; i < kBr * D; i += kThreads) {
     const int r = i / D, c = i % D;
-    Qs[i] = r < t.n ? q[(int64_t(t.row0 + r) * n_head + h) * D + c] : __float2bfloat16(0.0f);
-    Os[i] = 0;
+    Qs[r * kLd<D> + c] =
+        r < t.n ? q[(int64_t(t.row0 + r) * n_head + h) * D + c] : __float2bfloat16(0.0f);
+    Os[r * kLdO<D> + c] = 0;
   }
   for (int r = threadIdx.x; r < kBr; r += kThreads) Ms[r] = -INFINITY, Ls[r] = 0;
   const int32_t* table = rows.block_tables + rows.table_start[t.row0];
   const int64_t bs = rows.block_size;
   const int max_keys = rows.n_keys[t.row0 + t.n - 1];  // the tile's last row sees the most
-  const int r = 16 * warp + lane / 2;
-  const int row_keys = r < t.n ? rows.n_keys[t.row0 + r] : 0;
   for (int k0 = 0; k0 < max_keys; k0 += kBc) {
     __syncthreads();  // the previous tile's K, V and P are no longer read
     for (int i = threadIdx.x; i < kBc * D; i += kThreads) {
@@ -123,19 +134,20 @@ __global__ void __launch_bounds__(kThreads)
             int64_t(table[key / bs]) * rows.block_stride + (key % bs) * kv_dim + kv_off + c;
         kv = k_cache[at], vv = v_cache[at];
       }
-      Ks[i] = kv, Vs[i] = vv;
+      Ks[j * kLd<D> + c] = kv, Vs[j * kLd<D> + c] = vv;
     }
     __syncthreads();
     scores<D>(Qs, Ks, Ss, warp);
     __syncwarp();
-    softmax_row<D>(Ss, Ps, Os, Ms, Ls, r, lane % 2, k0, row_keys, scale);
+    softmax_rows<D>(Ss, Ps, Os, Ms, Ls, warp, k0, rows.n_keys + t.row0, t.n, scale);
     __syncwarp();
     accumulate<D>(Ps, Vs, Os, warp);
   }
   __syncwarp();
   for (int rr = 16 * warp; rr < 16 * warp + 16 && rr < t.n; ++rr)
     for (int d = lane; d < D; d += 32)
-      out[(int64_t(t.row0 + rr) * n_head + h) * D + d] = __float2bfloat16(Os[rr * D + d] / Ls[rr]);
+      out[(int64_t(t.row0 + rr) * n_head + h) * D + d] =
+          __float2bfloat16(Os[rr * kLdO<D> + d] / Ls[rr]);
 }
 
 template <int D>

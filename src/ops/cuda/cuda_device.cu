@@ -33,6 +33,13 @@ std::string device_description(int device) {
   return buf;
 }
 
+int multiprocessor_count() {
+  int device = 0, n = 0;
+  WEDLM_CUDA(cudaGetDevice(&device));
+  WEDLM_CUDA(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
+  return n;
+}
+
 void memory_info(size_t* free_bytes, size_t* total_bytes) {
   WEDLM_CUDA(cudaMemGetInfo(free_bytes, total_bytes));
 }

@@ -17,6 +17,8 @@ using bf16_t = uint16_t;  // a bfloat16 as stored: the high half of an fp32 (cor
 int device_count();
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; requires device_count() > i.
 std::string device_description(int device);
+// Streaming multiprocessors of the current device (132 on an H100 SXM).
+int multiprocessor_count();
 // Free and total bytes of the current device's memory.
 void memory_info(size_t* free_bytes, size_t* total_bytes);
 

@@ -1,5 +1,6 @@
 // First versions of the CUDA kernels: simple and correct (one block per row or per row and head),
-// each checked against its host twin before anything is made faster.
+// each checked against its host twin before anything is made faster. Attention has files of its
+// own: cuda_attention_decode.cu (few rows a sequence), cuda_attention_tiled.cu (many).
 #include "ops/cuda/cuda_kernels.h"
 
 #include <cuda_runtime.h>
@@ -9,28 +10,12 @@
 
 #include "core/check.h"
 #include "ops/cuda/cuda_check.h"
+#include "ops/cuda/cuda_math.cuh"
 
 namespace wedlm::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ inline float bf(bf16_t h) { return __uint_as_float(uint32_t(h) << 16); }
-
-// Round to nearest even, NaN kept (core/dtype.h f32_to_bf16 on the device).
-__device__ inline bf16_t to_bf(float f) {
-  uint32_t u = __float_as_uint(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return bf16_t((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return bf16_t(u >> 16);
-}
-
-__device__ inline float round_bf(float f) { return bf(to_bf(f)); }
-
-__device__ inline float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 
 // The sum over the block (blockDim.x a multiple of 32), returned to every thread.
 __device__ float block_sum(float v) {
@@ -111,91 +96,6 @@ __global__ void store_kv_k(const bf16_t* k, const bf16_t* v, int64_t kv_dim, con
   for (int64_t c = threadIdx.x; c < kv_dim; c += blockDim.x) {
     k_cache[at + c] = k[i * kv_dim + c];
     v_cache[at + c] = v[i * kv_dim + c];
-  }
-}
-
-constexpr int kAttnWarps = 4;
-
-// One block per (row, head, run of keys); warp w takes keys w, w + 4, ... of its run with an
-// online softmax; lane l holds dimensions [l * NPL, (l + 1) * NPL) of q and of its accumulator
-// (lanes past head_dim / NPL hold none); the warps merge at the end. With one run the block
-// writes the output; with more, its run's state (max, sum, unnormalised output) goes to `work`
-// [row][head][run][2 + D] for attention_merge_k.
-template <int NPL>
-__global__ void attention_k(const bf16_t* q, int n_head, int n_kv_head, int D, AttentionRows rows,
-                            const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out, float scale,
-                            float* work) {
-  constexpr int kMaxD = NPL * 32;
-  const int64_t i = blockIdx.x;
-  const int h = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int n_run = gridDim.z, run = blockIdx.z;
-  const bool active = lane * NPL < D;
-  const int64_t kv_dim = int64_t(n_kv_head) * D, kv_off = int64_t(h / (n_head / n_kv_head)) * D;
-  float qv[NPL], acc[NPL];
-  for (int e = 0; e < NPL; ++e) {
-    qv[e] = active ? bf(q[(i * n_head + h) * D + lane * NPL + e]) : 0.0f;
-    acc[e] = 0;
-  }
-  const int32_t* table = rows.block_tables + rows.table_start[i];
-  const int64_t bs = rows.block_size;
-  float m = -INFINITY, l = 0;
-  const int64_t n_keys = rows.n_keys[i], per_run = (n_keys + n_run - 1) / n_run;
-  const int64_t end = min(n_keys, (run + 1) * per_run);
-  for (int64_t j = run * per_run + warp; j < end; j += kAttnWarps) {
-    const int64_t row =
-        int64_t(table[j / bs]) * rows.block_stride + (j % bs) * kv_dim + kv_off + lane * NPL;
-    float s = 0;
-    if (active)
-      for (int e = 0; e < NPL; ++e) s += qv[e] * bf(k_cache[row + e]);
-    s = warp_sum(s) * scale;
-    const float m_new = fmaxf(m, s), corr = expf(m - m_new), p = expf(s - m_new);
-    l = l * corr + p;
-    if (active)
-      for (int e = 0; e < NPL; ++e) acc[e] = acc[e] * corr + p * bf(v_cache[row + e]);
-    m = m_new;
-  }
-  __shared__ float sm[kAttnWarps], sl[kAttnWarps], sacc[kAttnWarps][kMaxD];
-  if (lane == 0) sm[warp] = m, sl[warp] = l;
-  for (int e = 0; e < NPL; ++e) sacc[warp][lane * NPL + e] = acc[e];
-  __syncthreads();
-  if (warp != 0 || !active) return;
-  float mx = -INFINITY;
-  for (int w = 0; w < kAttnWarps; ++w) mx = fmaxf(mx, sm[w]);
-  float total = 0, f[kAttnWarps];
-  for (int w = 0; w < kAttnWarps; ++w) {
-    f[w] = sl[w] > 0 ? expf(sm[w] - mx) : 0.0f;  // a warp that saw no key adds nothing
-    total += sl[w] * f[w];
-  }
-  float* state = n_run > 1 ? work + ((i * n_head + h) * n_run + run) * (2 + D) : nullptr;
-  if (n_run > 1 && lane == 0) state[0] = mx, state[1] = total;  // a run with no key: total 0
-  for (int e = 0; e < NPL; ++e) {
-    float o = 0;
-    for (int w = 0; w < kAttnWarps; ++w) o += sacc[w][lane * NPL + e] * f[w];
-    if (n_run > 1)
-      state[2 + lane * NPL + e] = o;
-    else
-      out[(i * n_head + h) * D + lane * NPL + e] = to_bf(o / total);
-  }
-}
-
-// One block per (row, head), one thread per dimension: the runs' states merged as the warps'
-// are (rescaled to the largest max; runs that saw no key add nothing).
-__global__ void attention_merge_k(const float* work, int n_run, int D, bf16_t* out) {
-  const int64_t rh = int64_t(blockIdx.x) * gridDim.y + blockIdx.y;  // (row, head)
-  const float* s = work + rh * n_run * (2 + D);
-  float mx = -INFINITY;
-  for (int r = 0; r < n_run; ++r)
-    if (s[r * (2 + D) + 1] > 0) mx = fmaxf(mx, s[r * (2 + D)]);
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float total = 0, o = 0;
-    for (int r = 0; r < n_run; ++r) {
-      const float* st = s + r * (2 + D);
-      if (!(st[1] > 0)) continue;
-      const float f = expf(st[0] - mx);
-      total += st[1] * f;
-      o += st[2 + d] * f;
-    }
-    out[rh * D + d] = to_bf(o / total);
   }
 }
 
@@ -298,49 +198,6 @@ void store_kv(const bf16_t* k, const bf16_t* v, int64_t n, int64_t kv_dim, const
   store_kv_k<<<unsigned(n), kThreads, 0, as_stream(stream)>>>(k, v, kv_dim, offsets, k_cache,
                                                               v_cache);
   check_launch("store_kv");
-}
-
-int attention_splits(int64_t n_rows, int64_t n_head, int64_t max_keys) {
-  constexpr int64_t kTargetBlocks = 2048, kMinKeysPerRun = 512, kMaxRuns = 16;
-  const int64_t blocks = std::max<int64_t>(n_rows * n_head, 1);
-  const int64_t n = std::min({kTargetBlocks / blocks, max_keys / kMinKeysPerRun, kMaxRuns});
-  return int(std::max<int64_t>(n, 1));
-}
-
-int64_t attention_work_floats(int64_t n_rows, int64_t n_head, int64_t head_dim, int n_split) {
-  return n_split > 1 ? n_rows * n_head * n_split * (2 + head_dim) : 0;
-}
-
-void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
-               const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out,
-               void* stream, AttentionSplit split) {
-  if (n == 0) return;
-  WEDLM_CHECK(split.n >= 1 && (split.n == 1 || split.work != nullptr),
-              "attention: a split needs its workspace");
-  const dim3 grid{unsigned(n), unsigned(n_head), unsigned(split.n)};
-  float* work = split.work;
-  const float scale = 1.0f / std::sqrt(float(head_dim));
-  const cudaStream_t s = as_stream(stream);
-  const int nh = int(n_head), nkv = int(n_kv_head);
-  const int D = int(head_dim);
-  // lanes hold NPL dimensions each: the fewest of 1, 2, 4, 8 that cover head_dim in one warp
-  const int npl = D <= 32 ? 1 : D <= 64 ? 2 : D <= 128 ? 4 : 8;
-  WEDLM_CHECK(D <= 256 && D % npl == 0, "attention: head_dim <= 256, a multiple of its lane share");
-  const unsigned threads = 32 * kAttnWarps;
-  const auto launch = [&](auto kernel) {
-    kernel<<<grid, threads, 0, s>>>(q, nh, nkv, D, rows, k_cache, v_cache, out, scale, work);
-  };
-  switch (npl) {
-    case 1: launch(attention_k<1>); break;
-    case 2: launch(attention_k<2>); break;
-    case 4: launch(attention_k<4>); break;
-    default: launch(attention_k<8>); break;
-  }
-  check_launch("attention");
-  if (split.n == 1) return;
-  attention_merge_k<<<dim3{unsigned(n), unsigned(n_head)}, unsigned(std::min(D, 256)), 0, s>>>(
-      work, split.n, D, out);
-  check_launch("attention_merge");
 }
 
 void silu_mul(const bf16_t* gate_up, int64_t n, int64_t ffn, bf16_t* out, void* stream) {

@@ -51,31 +51,39 @@ struct AttentionRows {
   int64_t block_stride = 0;  // elements from one block to the next
 };
 
-// attention() split over the keys, for few rows over long contexts (a WeDLM or AR step at small
-// batch): the keys of each (row, head) are cut into n runs of consecutive slots, each run's
-// softmax state (max, sum, unnormalised output, fp32) computed by a block of its own into `work`,
-// then merged by a second kernel. n = 1: one block per (row, head), `work` unused.
-struct AttentionSplit {
-  int n = 1;
-  float* work = nullptr;  // attention_work_floats() floats on the device
-};
-// The split the forward uses: enough blocks to fill the device (~2048 of 128 threads), at least
-// 512 keys a run, at most 16 runs; 1 for long batches and short contexts.
-int attention_splits(int64_t n_rows, int64_t n_head, int64_t max_keys);
-int64_t attention_work_floats(int64_t n_rows, int64_t n_head, int64_t head_dim, int n_split);
-
-// out[i, h, :] = softmax(q[i, h] . K^T / sqrt(head_dim)) V over row i's keys, with q head h reading
-// kv head h / (n_head / n_kv_head); fp32 scores and accumulation, bf16 out. head_dim <= 256 (and
-// a multiple of 2, 4 or 8 above 32, 64, 128). kv_dim = n_kv_head * head_dim.
-void attention(const bf16_t* q, int64_t n, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
-               const AttentionRows& rows, const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out,
-               void* stream, AttentionSplit split = {});
-
-// Up to 64 consecutive query rows of one sequence, [row0, row0 + n), for attention_tiled.
+// Consecutive query rows of one sequence, [row0, row0 + n): a group for attention() (at most
+// attention_group_rows() rows) or a tile for attention_tiled() (at most 64).
 struct AttentionTile {
   int32_t row0 = 0;
   int32_t n = 0;
 };
+
+// attention() split over the keys, for few blocks over long contexts (a WeDLM or AR step at small
+// batch): each block's keys are cut into n runs of whole 32-key tiles, each run's softmax state
+// (max, sum, unnormalised output, fp32) computed by a block of its own into `work`, then merged by
+// a second kernel. n = 1: `work` unused.
+struct AttentionSplit {
+  int n = 1;
+  float* work = nullptr;  // attention_work_floats() floats on the device
+};
+// The split the forward uses for `n_blocks` blocks (groups x KV heads) whose longest row sees
+// `max_keys` keys, on a device of `n_multiprocessors`: enough runs for two blocks a
+// multiprocessor, a tile of keys or more a run, at most 32 runs; 1 when the blocks fill the device.
+int attention_splits(int64_t n_blocks, int64_t max_keys, int n_multiprocessors);
+int64_t attention_work_floats(int64_t n_rows, int64_t n_head, int64_t head_dim, int n_split);
+// The most rows a group may have: a block takes 128 query vectors (64 at head_dim 256), rows x
+// query heads a KV head. At least 1 for the shapes CudaModel::supports.
+int attention_group_rows(int64_t n_head, int64_t n_kv_head, int64_t head_dim);
+
+// out[i, h, :] = softmax(q[i, h] . K^T / sqrt(head_dim)) V over row i's keys, with q head h reading
+// kv head h / (n_head / n_kv_head); fp32 scores and accumulation, bf16 out; head_dim even and
+// <= 256; kv_dim = n_kv_head * head_dim. Computed for the rows of `groups` [n_groups] (on the
+// device; rows of other groups untouched) by one block per (group, KV head, run of keys), which
+// reads each key once for all the group's rows and query heads (cuda_attention_decode.cu).
+void attention(const bf16_t* q, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+               const AttentionRows& rows, const AttentionTile* groups, int64_t n_groups,
+               const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out, void* stream,
+               AttentionSplit split = {});
 
 // attention() computed 64 query rows at a time with tensor cores (bf16 WMMA, fp32 scores,
 // softmax and accumulation; the probabilities rounded to bf16 for P.V, as FlashAttention-2 does):
