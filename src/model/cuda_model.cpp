@@ -13,6 +13,7 @@
 #include <fmt/core.h>
 
 #include "core/check.h"
+#include "model/op_times.h"
 #include "ops/cuda/cuda_device.h"
 #include "ops/cuda/cuda_gemm.h"
 #include "ops/cuda/cuda_kernels.h"
@@ -102,6 +103,9 @@ struct CudaModel::Impl {
   // CUDA graphs (CudaOptions::graphs); a buffer reallocation (a larger shape) drops them all.
   bool use_graphs = false;
   LayerObserver observer;  // set: eager forwards, each layer's rows copied back
+  // CudaOptions::op_times: eager forwards, an event before each launch (op()), totals by rows
+  std::unique_ptr<OpTimes> op_times;
+  cuda::EventTimer timer;
   // rows, logit rows, tiles, groups, split: everything a capture bakes in
   using GraphKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int>;
   std::map<GraphKey, cuda::Graph> graphs;
@@ -119,7 +123,13 @@ struct CudaModel::Impl {
   int64_t run(const Batch& b);      // the forward; the logit rows' logits left in `logits`
   void pick(const Batch& b, int64_t R, StepOutput& out);  // the picks, and the rows that asked
   void observe_layer(int64_t l, int64_t T);               // observer: layer l's rows to the host
-  const Batch* observed = nullptr;                        // the batch being observed
+  // op_times: the launches queued from here to the next op() or op_end() are `what` (GEMMs: with
+  // their rows x outputs x inputs)
+  void op(const char* what, int64_t m = 0, int64_t n = 0, int64_t k = 0);
+  void op_end() {
+    if (op_times) timer.mark(stream, -1);
+  }
+  const Batch* observed = nullptr;  // the batch being observed
 };
 
 CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs, const CudaOptions& opt)
@@ -134,6 +144,7 @@ CudaModel::Impl::Impl(const Checkpoint& ck, int64_t blocks, int64_t bs, const Cu
   gemm = std::make_unique<cuda::Gemm>();
   stream = cuda::create_stream();
   use_graphs = opt.graphs;
+  if (opt.op_times) op_times = std::make_unique<OpTimes>();
   use_tiled = opt.tiled_attention && (cfg.head_dim == 64 || cfg.head_dim == 128);
   group_rows = cuda::attention_group_rows(cfg.n_head, cfg.n_kv_head, cfg.head_dim);
   n_multiprocessors = cuda::multiprocessor_count();
@@ -228,19 +239,26 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
   const int64_t H = c.hidden_size, qd = c.n_head * c.head_dim;
   const float eps = float(c.rms_norm_eps);
   if (l == 0) {  // residual = embeddings; x = RMSNorm(residual)
+    op("rms_norm");
     std::swap(h, residual);
     cuda::rms_norm(residual.data(), T, H, w.input_norm.data(), eps, x.data(), stream);
   } else {  // residual += h; x = RMSNorm(residual)
+    op("add_rms_norm");
     cuda::add_rms_norm(h.data(), residual.data(), T, H, w.input_norm.data(), eps, x.data(), stream);
   }
+  op("gemm q", T, qd, H);
   gemm->bf16_out(x.data(), T, w.q.data(), qd, H, q.data(), stream);  // [T, qd]
+  op("gemm k", T, kv_dim, H);
   gemm->bf16_out(x.data(), T, w.k.data(), kv_dim, H, k.data(), stream);
+  op("gemm v", T, kv_dim, H);
   gemm->bf16_out(x.data(), T, w.v.data(), kv_dim, H, v.data(), stream);
   if (w.q_bias.size() > 0) {
+    op("add_bias");
     cuda::add_bias(q.data(), T, qd, w.q_bias.data(), stream);
     cuda::add_bias(k.data(), T, kv_dim, w.k_bias.data(), stream);
     cuda::add_bias(v.data(), T, kv_dim, w.v_bias.data(), stream);
   }
+  op("qk_norm_rope");
   cuda::qk_norm_rope(q.data(), k.data(), T, c.n_head, c.n_kv_head, c.head_dim,
                      w.q_norm.size() ? w.q_norm.data() : nullptr,
                      w.k_norm.size() ? w.k_norm.data() : nullptr, eps, pos.data(), rope.data(),
@@ -248,23 +266,30 @@ void CudaModel::Impl::attention_block(const DeviceLayer& w, int64_t l, int64_t T
   const int64_t layer_at = l * block_size * kv_dim;  // this layer's rows inside every block
   bf16_t* kc = k_pool.data() + layer_at;
   bf16_t* vc = v_pool.data() + layer_at;
+  op("store_kv");
   cuda::store_kv(k.data(), v.data(), T, kv_dim, kv_offsets.data(), kc, vc, stream);  // then attend
   const cuda::AttentionRows rows{n_keys.data(), table_start.data(), tables.data(), block_size,
                                  block_stride};
+  if (n_tiles > 0) op("attention (tiled)");
   cuda::attention_tiled(q.data(), c.n_head, c.n_kv_head, c.head_dim, rows, tiles.data(), n_tiles,
                         kc, vc, att.data(), stream);  // long segments (none: no launch)
+  if (n_groups > 0) op(n_split > 1 ? "attention (split, merged)" : "attention");
   cuda::attention(q.data(), c.n_head, c.n_kv_head, c.head_dim, rows, groups.data(), n_groups, kc,
                   vc, att.data(), stream, cuda::AttentionSplit{n_split, attention_work.data()});
+  op("gemm o", T, H, qd);
   gemm->bf16_out(att.data(), T, w.o.data(), H, qd, h.data(), stream);  // [T, H]
 }
 
 void CudaModel::Impl::mlp_block(const DeviceLayer& w, int64_t T) {
   const int64_t H = cfg.hidden_size, F = cfg.intermediate_size;
+  op("add_rms_norm");
   cuda::add_rms_norm(h.data(), residual.data(), T, H, w.post_norm.data(), float(cfg.rms_norm_eps),
                      x.data(), stream);
-  gemm->bf16_out(x.data(), T, w.gate_up.data(), 2 * F, H, gate_up.data(),
-                 stream);                                                // [T, 2F]
-  cuda::silu_mul(gate_up.data(), T, F, act.data(), stream);              // [T, F]
+  op("gemm gate_up", T, 2 * F, H);
+  gemm->bf16_out(x.data(), T, w.gate_up.data(), 2 * F, H, gate_up.data(), stream);  // [T, 2F]
+  op("silu_mul");
+  cuda::silu_mul(gate_up.data(), T, F, act.data(), stream);  // [T, F]
+  op("gemm down", T, H, F);
   gemm->bf16_out(act.data(), T, w.down.data(), H, F, h.data(), stream);  // [T, H]
 }
 
@@ -296,19 +321,23 @@ Status CudaModel::supports(const ModelConfig& cfg) {
 void CudaModel::Impl::body(int64_t T, int64_t R) {
   const ModelConfig& c = cfg;
   const int64_t H = c.hidden_size;
+  op("embed");
   cuda::embed_rows(embed.data(), H, ids.data(), T, h.data(), stream);  // [T, H]
   for (int64_t l = 0; l < c.n_layer; ++l) {
     attention_block(layers[size_t(l)], l, T);
     mlp_block(layers[size_t(l)], T);
     if (observer) observe_layer(l, T);
   }
+  op("final add_rms_norm");
   cuda::add_rms_norm(h.data(), residual.data(), T, H, final_norm.data(), float(c.rms_norm_eps),
                      x.data(), stream);
   if (observer) observe_layer(c.n_layer, T);
   if (R == 0) return;
   // the logit rows of x, gathered like embeddings, then the LM head on those rows only
+  op("gather logit rows");
   cuda::embed_rows(x.data(), H, logit_rows.data(), R, gathered.data(), stream);
   const bf16_t* head = lm_head.size() > 0 ? lm_head.data() : embed.data();
+  op("gemm lm_head", R, c.vocab_size, H);
   gemm->f32_out(gathered.data(), R, head, c.vocab_size, H, logits.data(), stream);  // [R, vocab]
 }
 
@@ -322,9 +351,10 @@ int64_t CudaModel::Impl::run(const Batch& b) {
   reserve(T, R, meta);
   if (generation != graphs_generation) graphs.clear(), seen.clear();
   graphs_generation = generation;
+  op("upload batch metadata");
   upload_meta(meta);
   const GraphKey key{T, R, n_tiles, n_groups, n_split};
-  if (!use_graphs || T == 0 || observer) {
+  if (!use_graphs || T == 0 || observer || op_times) {
     observed = &b;
     body(T, R);
   } else if (auto it = graphs.find(key); it != graphs.end()) {
@@ -376,12 +406,18 @@ void CudaModel::Impl::pick(const Batch& b, int64_t R, StepOutput& out) {
   out.picks.resize(size_t(R));
   out.logits_index.assign(size_t(R), -1);
   out.logits.resize(size_t(b.n_logits_wanted() * V));
-  if (R == 0) return cuda::stream_sync(stream);  // a failed kernel is named by this forward
+  if (R == 0) {
+    op_end();
+    return cuda::stream_sync(stream);  // a failed kernel is named by this forward
+  }
   std::vector<RowDraw> draw_rows(static_cast<size_t>(R));
   for (size_t r = 0; r < size_t(R); ++r) draw_rows[r] = b.requests[r].draw;
   put(draws, draw_rows, stream);
+  op("row_stats");
   cuda::row_stats(logits.data(), R, V, -1, stats.data(), stream);  // the entropies
+  op("sample_rows");
   cuda::sample_rows(logits.data(), R, V, draws.data(), tokens.data(), stream);
+  op_end();
   cuda::stream_sync(stream);
   std::vector<cuda::RowStats> s(static_cast<size_t>(R));
   std::vector<int32_t> t(static_cast<size_t>(R));
@@ -408,6 +444,21 @@ void CudaModel::forward(const Batch& b, StepOutput& out) {
   WEDLM_CHECK(b.requests.size() == b.logit_rows.size(), "one request per logit row");
   const int64_t R = impl_->run(b);
   impl_->pick(b, R, out);
+  if (impl_->op_times) {
+    std::vector<double> ms;
+    impl_->timer.collect(ms);
+    impl_->op_times->add_forward(int64_t(b.ids.size()), ms);
+  }
+}
+
+std::string CudaModel::profile() const {
+  return impl_->op_times ? impl_->op_times->report() : std::string();
+}
+
+void CudaModel::Impl::op(const char* what, int64_t m, int64_t n, int64_t k) {
+  if (!op_times) return;
+  const std::string name = m > 0 ? fmt::format("{} {}x{}x{}", what, m, n, k) : std::string(what);
+  timer.mark(stream, op_times->label(name));
 }
 
 }  // namespace wedlm

@@ -30,6 +30,9 @@ struct CudaOptions {
   // Segments of at least 64 rows attend with the tiled tensor-core kernel (head_dim 64 or 128);
   // the others (and every segment without it) with the decode kernel, rows grouped.
   bool tiled_attention = false;
+  // Every forward runs eagerly with CUDA events around each launch; profile() reports the mean
+  // time a forward spends in each operation, by row count.
+  bool op_times = false;
 };
 
 class CudaModel final : public Forward {
@@ -56,6 +59,7 @@ class CudaModel final : public Forward {
   void forward(const Batch& batch, StepOutput& out) override;
   // With an observer set, forwards run eagerly (no graphs) and copy each layer's rows back.
   void set_layer_observer(LayerObserver f) override;
+  std::string profile() const override;  // CudaOptions::op_times' table
 
  private:
   struct Impl;

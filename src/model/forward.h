@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "io/model_config.h"
 #include "model/batch.h"
@@ -31,6 +32,9 @@ class Forward {
   // Every later forward calls `f` with each layer's output (layer_trace.h); empty: none. A
   // device copies the rows to the host for it, so it is for tracing, not for speed.
   virtual void set_layer_observer(LayerObserver f) = 0;
+  // What the forward measured of itself, as markdown for a tool to print (CUDA with
+  // --cuda-op-times: the time a forward spends in each operation); empty: nothing.
+  virtual std::string profile() const { return {}; }
 };
 
 // The logits of rows 0 .. n-2 of `ids` (each row's next-token distribution), in out.logits,

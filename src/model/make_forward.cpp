@@ -98,7 +98,7 @@ Result<std::unique_ptr<Forward>> make_cuda(const ForwardSpec& s, const Checkpoin
     if (!b.is_ok()) return b.status();
     blocks = b.value();
   }
-  const CudaOptions opt{s.cuda_graphs, s.cuda_tiled_attention};
+  const CudaOptions opt{s.cuda_graphs, s.cuda_tiled_attention, s.cuda_op_times};
   return std::unique_ptr<Forward>(std::make_unique<CudaModel>(ck, blocks, s.block_size, opt));
 }
 #endif

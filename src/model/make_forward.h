@@ -30,7 +30,8 @@ struct ForwardSpec {
                                       // leaves after the weights
   double gpu_memory_util = 0.9;       // CUDA: share of the GPU's memory the process may take
   bool cuda_graphs = false;           // CUDA: replay graphs for repeated step shapes
-  bool cuda_tiled_attention = false;  // CUDA: tensor-core attention for forwards of 64+ rows
+  bool cuda_tiled_attention = false;  // CUDA: tensor-core attention for segments of 64+ rows
+  bool cuda_op_times = false;         // CUDA: time each operation (Forward::profile())
 };
 
 // Checks the spec's values; "cpu" or "cuda" for its device.

@@ -142,7 +142,8 @@ void add_bench(CLI::App* app, BenchFlags& b) {
   app->add_option("--window", b.window, "WeDLM windows")->capture_default_str();
   app->add_option("--threshold", b.threshold, "WeDLM thresholds (or none)")->capture_default_str();
   app->add_option("--parallel", b.parallel, "concurrent sequences (-np)")->capture_default_str();
-  app->add_option("-t,--threads", b.threads, "threads (0 = one per physical core)")->capture_default_str();
+  app->add_option("-t,--threads", b.threads, "threads (0 = one per physical core)")
+      ->capture_default_str();
   app->add_option("-o,--output", b.output, "md, csv or json")->capture_default_str();
   app->add_option("--random-weights", b.random_weights,
                   "time a random checkpoint of this shape: qwen3-0.6b, qwen3-1.7b, qwen3-4b, "
@@ -159,6 +160,9 @@ void add_bench(CLI::App* app, BenchFlags& b) {
       ->capture_default_str();
   app->add_option("--top-k", b.top_k, "sampling: top-k (0 = off)")->capture_default_str();
   app->add_option("--top-p", b.top_p, "sampling: top-p (1 = off)")->capture_default_str();
+  app->add_flag("--cuda-op-times", b.op_times,
+                "CUDA: time every operation with events (forwards run eagerly, no graphs) and "
+                "print the mean time a forward spends in each, by row count, on stderr at the end");
 }
 
 int run_bench(CommonFlags f, const BenchFlags& b) {
@@ -177,6 +181,8 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
   Loaded& l = bm.value().l;
   auto dev = resolve_device(f.forward);
   if (!dev.is_ok()) return fail(dev.status().message());
+  if (b.op_times && dev.value() != "cuda") return fail("--cuda-op-times needs --device cuda");
+  f.forward.cuda_op_times = b.op_times;
   std::unique_ptr<Forward> device_forward;  // CUDA: one model and pool shared by every case
   if (dev.value() != "cpu") {
     auto fw = l.forward(f);
@@ -219,6 +225,8 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
                  c.mode == DecodeMode::kAR ? "ar" : "wedlm");
   }
   std::cout << bench::report(h, rows, formats.at(b.output));
+  if (device_forward && !device_forward->profile().empty())
+    std::fprintf(stderr, "%s", device_forward->profile().c_str());
   return 0;
 }
 

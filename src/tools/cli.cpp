@@ -119,7 +119,7 @@ void add_forward_flags(CLI::App* app, ForwardSpec& s) {
   app->add_flag("--cuda-graphs", s.cuda_graphs,
                 "CUDA: capture each step shape once as a CUDA graph and replay it (experimental)");
   app->add_flag("--cuda-tiled-attention", s.cuda_tiled_attention,
-                "CUDA: tensor-core attention for forwards of 64+ rows (experimental)");
+                "CUDA: tensor-core attention for segments of 64+ rows (experimental)");
 }
 
 Result<Loaded> load(const CommonFlags& f) {

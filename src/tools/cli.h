@@ -122,6 +122,7 @@ struct BenchFlags {
   int64_t reps = 5, depth = 8, top_k = 0;
   double temperature = 0, top_p = 1;
   uint64_t seed = 0;
+  bool op_times = false;  // --cuda-op-times
 };
 
 void add_bench(CLI::App* app, BenchFlags& b);

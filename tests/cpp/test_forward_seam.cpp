@@ -9,6 +9,7 @@
 
 #include "bundled_model.h"
 #include "model/forward.h"
+#include "model/op_times.h"
 
 namespace wedlm {
 namespace {
@@ -129,6 +130,36 @@ TEST(StepOutput, LogitsOnlyForTheRowsThatAskedAndPicksForAll) {
     EXPECT_EQ(some.picks[r].token, sample_row(all.logits_of(r, V), V, middle[r].draw));
     EXPECT_EQ(some.picks[r].entropy, row_entropy(all.logits_of(r, V), V));
   }
+}
+
+// --cuda-op-times' table (the CUDA forward feeds it from events; the arithmetic is host code):
+// means per forward, by row count, largest operation first, with shares of the forward.
+TEST(OpTimes, MeansPerForwardByRowCountLargestFirst) {
+  OpTimes t;
+  EXPECT_EQ(t.report(), "");
+  const int gemm = t.label("gemm q 17x4096x4096"), attn = t.label("attention");
+  EXPECT_EQ(t.label("gemm q 17x4096x4096"), gemm) << "a name keeps its id";
+  EXPECT_NE(gemm, attn);
+  std::vector<double> ms(2);
+  ms[size_t(gemm)] = 3.0, ms[size_t(attn)] = 1.0;
+  t.add_forward(17, ms);
+  ms[size_t(gemm)] = 5.0, ms[size_t(attn)] = 3.0;
+  t.add_forward(17, ms);
+  t.add_forward(1, {0.0, 0.5});  // a forward that ran no GEMM of that name
+  const std::string r = t.report();
+  EXPECT_NE(r.find("forwards of 1 rows: 1 timed, 0.500 ms each"), std::string::npos) << r;
+  EXPECT_NE(r.find("forwards of 17 rows: 2 timed, 6.000 ms each"), std::string::npos) << r;
+  EXPECT_NE(r.find("| gemm q 17x4096x4096 | 4.000 | 66.7% |"), std::string::npos) << r;
+  EXPECT_NE(r.find("| attention | 2.000 | 33.3% |"), std::string::npos) << r;
+  const size_t rows17 = r.find("forwards of 17");
+  EXPECT_LT(r.find("| gemm q", rows17), r.find("| attention", rows17)) << "largest first";
+  EXPECT_EQ(r.find("| gemm q"), r.find("| gemm q", rows17)) << "no zero rows for 1-row forwards";
+}
+
+TEST(OpTimes, TheCpuForwardMeasuresNothing) {
+  static test::BundledModel bm;
+  CpuForward f(*bm.model, 4, 16);
+  EXPECT_EQ(f.profile(), "");
 }
 
 }  // namespace

@@ -115,4 +115,34 @@ void check_launch(const char* what) {
   if (e != cudaSuccess) fail(e, what, __FILE__, __LINE__);
 }
 
+EventTimer::~EventTimer() {
+  for (void* e : events_) (void)cudaEventDestroy(static_cast<cudaEvent_t>(e));
+}
+
+void EventTimer::mark(void* stream, int label) {
+  if (used_ == events_.size()) {
+    cudaEvent_t e = nullptr;
+    WEDLM_CUDA(cudaEventCreate(&e));
+    events_.push_back(e);
+    labels_.push_back(-1);
+  }
+  labels_[used_] = label;
+  WEDLM_CUDA(
+      cudaEventRecord(static_cast<cudaEvent_t>(events_[used_]), static_cast<cudaStream_t>(stream)));
+  ++used_;
+}
+
+void EventTimer::collect(std::vector<double>& totals) {
+  for (size_t i = 0; i + 1 < used_; ++i) {
+    if (labels_[i] < 0) continue;
+    float ms = 0;
+    WEDLM_CUDA(cudaEventSynchronize(static_cast<cudaEvent_t>(events_[i + 1])));
+    WEDLM_CUDA(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(events_[i]),
+                                    static_cast<cudaEvent_t>(events_[i + 1])));
+    if (totals.size() <= size_t(labels_[i])) totals.resize(size_t(labels_[i]) + 1, 0.0);
+    totals[size_t(labels_[i])] += ms;
+  }
+  used_ = 0;
+}
+
 }  // namespace wedlm::cuda

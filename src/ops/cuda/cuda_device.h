@@ -52,6 +52,26 @@ class Graph {
   void* graph_ = nullptr;
   void* exec_ = nullptr;
 };
+// Device time between marks on one stream (CUDA events), for profiling a forward by operation.
+class EventTimer {
+ public:
+  EventTimer() = default;
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+  ~EventTimer();
+  // Records an event on `stream`: the time from it to the next mark goes to `label` (< 0: to
+  // nothing; the last mark of a run of work).
+  void mark(void* stream, int label);
+  // Once the stream has finished the marked work: adds each interval's milliseconds to
+  // totals[label] (totals grown as needed), then forgets the marks (the events are reused).
+  void collect(std::vector<double>& totals);
+
+ private:
+  std::vector<void*> events_;
+  std::vector<int> labels_;
+  size_t used_ = 0;
+};
+
 void synchronize();  // waits for the device and checks for errors of earlier launches
 // Checks the launch that precedes it (a kernel's configuration errors); `what` names the kernel.
 void check_launch(const char* what);
