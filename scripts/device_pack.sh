@@ -4,8 +4,8 @@
 # than the C runtime and CUDA's. .device/ is ignored by git; carry it with the GPU call.
 #   scripts/device_pack.sh            # the CUDA tests and the wedlm tool, built portably
 #   scripts/device_pack.sh BIN...     # those binaries only
-#   WITH_SHARED=1 scripts/device_pack.sh  # also ../shared/fixtures (+~25 MB; the tree travels too:
-#                                         # 64 MiB in all)
+# ../shared/fixtures (the parity test's) are packed too when they are there (+~25 MB); the tree
+# travels beside the pack, 64 MiB in all: WITH_SHARED=0 leaves them out.
 # The default build is build-device/ with WEDLM_NATIVE=OFF: the GPU machine's processor is not
 # this one, and -march=native code can stop there on an instruction it lacks.
 # Then, on the GPU machine, from the repository root: scripts/device_test.sh
@@ -33,10 +33,12 @@ for bin in "$@"; do
   done
 done
 parts=(bin lib)
-if [ "${WITH_SHARED:-0}" = 1 ]; then
+if [ "${WITH_SHARED:-1}" = 1 ] && [ -d ../shared/fixtures ]; then
   mkdir -p "$stage/shared" && cp -r ../shared/fixtures "$stage/shared/" && parts+=(shared)
 fi
 rm -rf .device && mkdir -p .device
 tar -C "$stage" -cJf .device/pack.tar.xz "${parts[@]}"
 rm -rf "$stage"
 du -h .device/pack.tar.xz
+tree=$(git ls-files -z | xargs -0 du -cb 2> /dev/null | tail -1 | cut -f1)
+echo "with the tracked tree: $(((tree + $(stat -c %s .device/pack.tar.xz)) / 1048576)) MiB of the 64 MiB a device call carries"

@@ -176,13 +176,13 @@ int run_bench(CommonFlags f, const BenchFlags& b) {
   if (b.depth != 8 && !b.chat_prompt.empty()) return fail("-d and --prompt exclude each other");
   auto cases = cases_of(b);
   if (!cases.is_ok()) return fail(cases.status().message());
-  auto bm = bench_model(f, b);
-  if (!bm.is_ok()) return fail(bm.status().to_string());
-  Loaded& l = bm.value().l;
-  auto dev = resolve_device(f.forward);
+  auto dev = resolve_device(f.forward);  // before the model: random weights take a while
   if (!dev.is_ok()) return fail(dev.status().message());
   if (b.op_times && dev.value() != "cuda") return fail("--cuda-op-times needs --device cuda");
   f.forward.cuda_op_times = b.op_times;
+  auto bm = bench_model(f, b);
+  if (!bm.is_ok()) return fail(bm.status().to_string());
+  Loaded& l = bm.value().l;
   std::unique_ptr<Forward> device_forward;  // CUDA: one model and pool shared by every case
   if (dev.value() != "cpu") {
     auto fw = l.forward(f);
