@@ -97,7 +97,7 @@ def test_a_failing_kernel_test_gets_memcheck_alone_and_holds_the_heavy_stages(tm
 def test_a_hung_step_is_timed_out_and_the_deadline_skips_what_is_left(tmp_path):
     rc, summary, _ = run_plan(tmp_path, "#!/bin/sh\nsleep 60\n", ["tests"], deadline=30)
     assert rc == 1
-    assert re.search(r"test_cuda_kernels: TIMED OUT after 1\d s", summary), summary
+    assert re.search(r"test_cuda_kernels: TIMED OUT after (1\d|20) s", summary), summary
     assert "test_cuda_model: SKIPPED (the run's deadline)" in summary
 
 
