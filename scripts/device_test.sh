@@ -127,7 +127,7 @@ tests_stage() {
       failures=$((failures + 1))
       [ "$t" = test_cuda_kernels ] && kernels_bad=1
     fi
-    grep -hE 'agree|agreement|departs|first departure' "$logs/$t.log" | head -8 | sed 's/^/    /'
+    grep -hE 'agree|departs|cpu-vs-device layer' "$logs/$t.log" | head -40 | sed 's/^/    /'
     if [ -s "$logs/$t.failing" ]; then
       sed 's/^/    failing: /' "$logs/$t.failing" | tee -a "$summary"
       if [ "$t" = test_cuda_kernels ]; then

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <vector>
 
@@ -31,6 +32,21 @@ std::vector<int32_t> all_rows(int64_t n) {
 }
 
 // Every logit row's logits from `f` (each row of the batch asks for them).
+// Each layer's largest |cpu - device| over the largest |cpu|, printed (device_test.sh collects
+// the lines): where the two forwards drift apart, in one run.
+void print_layer_gaps(const LayerTrace& cpu, const LayerTrace& gpu) {
+  for (size_t i = 0; i < cpu.layers().size() && i < gpu.layers().size(); ++i) {
+    const auto &a = cpu.layers()[i].values, &b = gpu.layers()[i].values;
+    double gap = 0, mag = 0;
+    for (size_t j = 0; j < a.size() && j < b.size(); ++j)
+      gap = std::max(gap, std::fabs(double(a[j]) - b[j])),
+      mag = std::max(mag, std::fabs(double(a[j])));
+    std::printf("cpu-vs-device layer %lld: largest gap %.3g of the largest value %.3g (%.2f%%)\n",
+                static_cast<long long>(cpu.layers()[i].layer), gap, mag,
+                mag > 0 ? 100 * gap / mag : 0.0);
+  }
+}
+
 std::vector<float> all_logits(Forward& f, Batch b) {
   for (RowRequest& q : b.requests) q.wants_logits = true;
   StepOutput out;
@@ -106,6 +122,7 @@ TEST(CudaModel, PrefillAndABatchedWeDLMStepMatchTheCpuForward) {
   ASSERT_EQ(on_gpu.layers().size(), size_t(c.n_layer + 1));
   const auto departs = LayerTrace::first_departure(on_cpu, on_gpu, 0.05);
   EXPECT_FALSE(departs.has_value()) << "the device departs from the CPU at layer " << *departs;
+  print_layer_gaps(on_cpu, on_gpu);  // the whole run's picture, departing or not
   // the same step's picks made on the device (the step's KV rows are rewritten with the same
   // values, so running it again changes nothing): greedy ones against the CPU's logits, sampled
   // ones against the host's sample_row on the device's own logits
