@@ -17,6 +17,7 @@ Run `python3 datagen.py --seed 2 --count 400 --out eval.jsonl` to write a JSONL 
 import argparse
 import json
 import random
+import re
 
 # ----------------------------------------------------------------------------------------------
 # Tables the generator carries (the "world" the model knows).
@@ -333,11 +334,36 @@ def prompt_key(example):
     return json.dumps(example["messages"][:-1], sort_keys=True)
 
 
+TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+
+
+def parse_tool_calls(reply):
+    """A reply's Qwen3 tool calls, [{"name", "arguments"}] in order; None when there are none,
+    when a block is not {"name": str, "arguments": object} JSON, or when text is outside them."""
+    blocks = TOOL_CALL.findall(reply)
+    if not blocks or TOOL_CALL.sub("", reply).strip():
+        return None
+    calls = []
+    for b in blocks:
+        try:
+            c = json.loads(b)
+        except ValueError:
+            return None
+        if not (isinstance(c, dict) and set(c) == {"name", "arguments"}
+                and isinstance(c["name"], str) and isinstance(c["arguments"], dict)):
+            return None
+        calls.append(c)
+    return calls
+
+
 def reply_is_correct(example, reply):
-    """Judge a model reply against the example's answer (see the module docstring)."""
+    """Judge a model reply against the example's answer (see the module docstring; the second
+    stream's `tool_calls` check: datagen_v2.py)."""
     reply = reply.strip()
     if example["check"] == "exact":
         return reply == example["answer"]
+    if example["check"] == "tool_calls":
+        return parse_tool_calls(reply) == example["answer"]
     lines = reply.split("\n")
     return lines[-1].strip() == example["answer"]
 
@@ -348,10 +374,16 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--stream", type=int, default=1, choices=(1, 2),
+                    help="1: this module's families; 2: datagen_v2 (tools, schema, counts)")
     args = ap.parse_args()
+    if args.stream == 2:
+        from datagen_v2 import make_example_v2 as make
+    else:
+        make = make_example
     with open(args.out, "w", encoding="utf-8") as f:
         for i in range(args.start, args.start + args.count):
-            f.write(json.dumps(make_example(args.seed, i), ensure_ascii=False) + "\n")
+            f.write(json.dumps(make(args.seed, i), ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
