@@ -70,6 +70,7 @@ struct RowsMeta {
   // Each segment's rows in tiles of 64 for the tiled kernel (segments of 64 rows or more, when
   // it is on) or in groups of attention_group_rows for the decode kernel (every other segment).
   std::vector<cuda::AttentionTile> tiles, groups;
+  int64_t group_max_keys = 0, group_max_rows = 0;  // over the groups: what their split needs
 };
 
 }  // namespace
@@ -190,11 +191,15 @@ RowsMeta CudaModel::Impl::describe(const Batch& b) const {
       WEDLM_CHECK(blk >= 0 && blk < n_blocks, "block table names a block outside the KV pool");
       m.tables.push_back(blk);
     }
-    const bool tiled = use_tiled && s.n_rows >= 64;
-    const int64_t per = tiled ? 64 : group_rows;
-    for (int64_t r0 = 0; r0 < s.n_rows; r0 += per)
-      (tiled ? m.tiles : m.groups)
-          .push_back({int32_t(m.n_keys.size() + r0), int32_t(std::min(per, s.n_rows - r0))});
+    // whole 64-row tiles when the tiled kernel is on; the rest of the rows in groups
+    const int64_t tiled = use_tiled ? s.n_rows / 64 * 64 : 0, row0 = int64_t(m.n_keys.size());
+    for (int64_t r0 = 0; r0 < tiled; r0 += 64) m.tiles.push_back({int32_t(row0 + r0), 64});
+    for (int64_t r0 = tiled; r0 < s.n_rows; r0 += group_rows) {
+      const int64_t n = std::min<int64_t>(group_rows, s.n_rows - r0);
+      m.groups.push_back({int32_t(row0 + r0), int32_t(n)});
+      m.group_max_keys = std::max(m.group_max_keys, s.n_kv + r0 + n);  // its last row's keys
+      m.group_max_rows = std::max(m.group_max_rows, n);
+    }
     for (int64_t r = 0; r < s.n_rows; ++r) {
       const int64_t slot = s.n_kv + r;
       m.kv_offsets.push_back(int64_t(s.table[size_t(slot / block_size)]) * block_stride +
@@ -345,9 +350,9 @@ int64_t CudaModel::Impl::run(const Batch& b) {
   const int64_t T = int64_t(b.ids.size()), R = int64_t(b.logit_rows.size());
   const RowsMeta meta = describe(b);
   n_tiles = int64_t(meta.tiles.size()), n_groups = int64_t(meta.groups.size());
-  const int32_t max_keys =
-      meta.n_keys.empty() ? 0 : *std::max_element(meta.n_keys.begin(), meta.n_keys.end());
-  n_split = cuda::attention_splits(n_groups * cfg.n_kv_head, max_keys, n_multiprocessors);
+  n_split =
+      cuda::attention_splits(n_groups * cfg.n_kv_head, meta.group_max_keys,
+                             meta.group_max_rows * (cfg.n_head / cfg.n_kv_head), n_multiprocessors);
   reserve(T, R, meta);
   if (generation != graphs_generation) graphs.clear(), seen.clear();
   graphs_generation = generation;

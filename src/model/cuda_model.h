@@ -27,8 +27,8 @@ struct CudaOptions {
   // A forward of a (rows, logit rows, tiles, groups, split) shape runs eagerly the first time,
   // is captured as a CUDA graph the second time and replayed after.
   bool graphs = false;
-  // Segments of at least 64 rows attend with the tiled tensor-core kernel (head_dim 64 or 128);
-  // the others (and every segment without it) with the decode kernel, rows grouped.
+  // A segment's whole 64-row tiles attend with the tiled tensor-core kernel (head_dim 64 or
+  // 128); its other rows, and every row without it, with the decode kernel, rows grouped.
   bool tiled_attention = false;
   // Every forward runs eagerly with CUDA events around each launch; profile() reports the mean
   // time a forward spends in each operation, by row count.

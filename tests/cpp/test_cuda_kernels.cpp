@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "core/dtype.h"
@@ -202,7 +203,7 @@ TEST(CudaKernels, AttentionSplitOverTheKeys) {
   DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
   DeviceBuffer<AttentionTile> dg(groups);
   const AttentionRows rows{dn.data(), dstart.data(), dt.data(), bs, stride};
-  const int policy = attention_splits(2 * hkv, 3100, multiprocessor_count());
+  const int policy = attention_splits(2 * hkv, 3100, 3 * hq / hkv, multiprocessor_count());
   for (const int split : {1, 3, 7, 32, policy}) {
     const int64_t floats = std::max<int64_t>(attention_work_floats(n, hq, dh, split), 1);
     DeviceBuffer<float> work(static_cast<size_t>(floats));
@@ -246,7 +247,8 @@ TEST(CudaKernels, AttentionOfAStepBatchOnThe8BShape) {
   DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
   DeviceBuffer<AttentionTile> dg(groups);
   const int64_t n_blocks = int64_t(groups.size()) * hkv;
-  for (const int split : {1, attention_splits(n_blocks, max_keys, multiprocessor_count())}) {
+  const int policy = attention_splits(n_blocks, max_keys, 32 * hq / hkv, multiprocessor_count());
+  for (const int split : {1, 2, policy}) {
     DeviceBuffer<float> work(size_t(std::max<int64_t>(attention_work_floats(n, hq, dh, split), 1)));
     DeviceBuffer<bf16_t> dout(poisoned(q.size()));
     attention(dq.data(), hq, hkv, dh,
@@ -254,6 +256,51 @@ TEST(CudaKernels, AttentionOfAStepBatchOnThe8BShape) {
               int64_t(groups.size()), dkc.data(), dvc.data(), dout.data(), nullptr,
               AttentionSplit{split, work.data()});
     EXPECT_TRUE(near_bf16(dout.download(), want, 2, 1e-5f)) << split << " runs";
+  }
+}
+
+// Head ratios other than 4 (3 query heads a KV head: a group's query vectors not a multiple of
+// the score phase's 4; 1: every head its own KV head), groups at their full capacity (head_dim
+// 256: 64 query vectors), and the split, against the twin.
+TEST(CudaKernels, AttentionAtOtherHeadRatiosAndFullGroups) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(29);
+  const int64_t bs = 16;
+  for (const auto& [hq, hkv, dh] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {6, 2, 64}, {4, 4, 16}, {8, 2, 256}, {5, 1, 130}}) {
+    const int32_t full = attention_group_rows(hq, hkv, dh), cached = 70;
+    const int64_t kv_dim = hkv * dh, stride = bs * kv_dim;
+    std::vector<int32_t> n_keys, start, tables;
+    std::vector<AttentionTile> groups;
+    for (const int32_t rows : {full, 3}) {  // a full group, and a short one after it
+      const int32_t row0 = int32_t(n_keys.size()), table0 = int32_t(tables.size());
+      for (int32_t b = 0; b < (cached + rows + bs - 1) / bs; ++b) tables.push_back(table0 + b);
+      for (int32_t r = 0; r < rows; ++r) n_keys.push_back(cached + r + 1), start.push_back(table0);
+      groups.push_back({row0, rows});
+    }
+    std::shuffle(tables.begin(), tables.end(), rng);
+    const int64_t n = int64_t(n_keys.size()), pool_blocks = int64_t(tables.size());
+    const auto q = random_bf16(size_t(n * hq * dh), rng);
+    const auto kc = random_bf16(size_t(pool_blocks * stride), rng, 2.0f);
+    const auto vc = random_bf16(size_t(pool_blocks * stride), rng);
+    std::vector<bf16_t> want(q.size());
+    host::attention(q.data(), n, hq, hkv, dh,
+                    AttentionRows{n_keys.data(), start.data(), tables.data(), bs, stride},
+                    kc.data(), vc.data(), want.data());
+    DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc);
+    DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
+    DeviceBuffer<AttentionTile> dg(groups);
+    for (const int split : {1, 3}) {
+      DeviceBuffer<float> work(
+          size_t(std::max<int64_t>(attention_work_floats(n, hq, dh, split), 1)));
+      DeviceBuffer<bf16_t> dout(poisoned(q.size()));
+      attention(dq.data(), hq, hkv, dh,
+                AttentionRows{dn.data(), dstart.data(), dt.data(), bs, stride}, dg.data(),
+                int64_t(groups.size()), dkc.data(), dvc.data(), dout.data(), nullptr,
+                AttentionSplit{split, work.data()});
+      EXPECT_TRUE(near_bf16(dout.download(), want, 2, 1e-5f))
+          << hq << "/" << hkv << " heads, head_dim " << dh << ", " << split << " runs";
+    }
   }
 }
 
@@ -396,20 +443,24 @@ TEST(CudaKernels, GemmAgainstFloat64) {
 
 // The twins themselves, against direct formulas (no device needed).
 // The split policy and the group size (host code, runs everywhere): runs enough for two blocks a
-// multiprocessor, a 32-key tile or more a run, at most 32; none once the blocks fill the device.
+// multiprocessor, a 32-key tile a run for each 32 query vectors, at most 32; none once the blocks
+// fill the device.
 TEST(CudaTwins, AttentionSplitsByBlocksAgainstMultiprocessors) {
-  EXPECT_EQ(attention_splits(8, 512, 132), 16) << "a batch-1 step on the 8B shape: 16 tiles";
-  EXPECT_EQ(attention_splits(64, 512, 132), 5) << "batch 8: 264 / 64 blocks";
-  EXPECT_EQ(attention_splits(264, 8192, 132), 1) << "two blocks an SM already";
-  EXPECT_EQ(attention_splits(8, 20, 132), 1) << "one tile of keys";
-  EXPECT_EQ(attention_splits(1, 100000, 132), 32) << "capped at 32 runs";
-  EXPECT_EQ(attention_splits(8, 512, 16), 4) << "a smaller device";
+  EXPECT_EQ(attention_splits(8, 512, 4, 132), 16) << "an AR step at batch 1: 16 one-tile runs";
+  EXPECT_EQ(attention_splits(8, 512, 68, 132), 5) << "a WeDLM step: 3 tiles a run";
+  EXPECT_EQ(attention_splits(64, 512, 68, 132), 5) << "batch 8: 264 / 64 blocks";
+  EXPECT_EQ(attention_splits(264, 8192, 68, 132), 1) << "two blocks an SM already";
+  EXPECT_EQ(attention_splits(8, 20, 4, 132), 1) << "one tile of keys";
+  EXPECT_EQ(attention_splits(8, 80, 68, 132), 1) << "3 tiles: one run of them";
+  EXPECT_EQ(attention_splits(1, 100000, 4, 132), 32) << "capped at 32 runs";
+  EXPECT_EQ(attention_splits(8, 512, 4, 16), 4) << "a smaller device";
   EXPECT_EQ(attention_work_floats(4, 8, 128, 1), 0);
   EXPECT_EQ(attention_work_floats(4, 8, 128, 3), 4 * 8 * 3 * 130);
   EXPECT_EQ(attention_group_rows(32, 8, 128), 32) << "128 query vectors, 4 heads a row";
   EXPECT_EQ(attention_group_rows(8, 2, 256), 16) << "64 query vectors at head_dim 256";
   EXPECT_EQ(attention_group_rows(16, 16, 8), 128);
   EXPECT_EQ(attention_group_rows(256, 1, 128), 0) << "more heads than a block takes";
+  EXPECT_EQ(attention_group_rows(1, 1, 130), 96) << "65 pairs: 3 groups of threads x 32";
 }
 
 TEST(CudaTwins, RmsNormAndRopeTable) {

@@ -207,9 +207,10 @@ TEST(CudaModel, GraphReplaysGiveTheEagerLogitsBitForBit) {
 namespace wedlm {
 namespace {
 
-// --cuda-tiled-attention: segments of 64 rows or more attend with the tiled tensor-core kernel,
-// the others with the decode kernel, in the same forward (here a 150-row prefill beside a 17-row
-// one). Its bf16 probabilities move the logits by well under the bf16-vs-fp32 gap tested above.
+// --cuda-tiled-attention: a segment's whole 64-row tiles attend with the tiled tensor-core kernel,
+// its other rows and the shorter segments with the decode kernel, in the same forward (here 128
+// of a 150-row prefill tiled, its last 22 rows and a 17-row segment grouped). Its bf16
+// probabilities move the logits by well under the bf16-vs-fp32 gap tested above.
 TEST(CudaModel, TiledAttentionForwardAgreesWithTheDefault) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: device forward test skipped";
   static test::BundledModel bm;

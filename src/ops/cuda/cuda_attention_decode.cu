@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "core/check.h"
 #include "ops/cuda/cuda_check.h"
@@ -141,7 +142,7 @@ __device__ void accumulate_tile(const Layout& L, const float* Ps, const uint32_t
   }
 }
 
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 2)  // two blocks an SM, as attention_splits counts
     attention_decode_k(const bf16_t* q, int n_head, int n_kv_head, int D, AttentionRows rows,
                        const AttentionTile* groups, const bf16_t* k_cache, const bf16_t* v_cache,
                        bf16_t* out, float scale, float* work) {
@@ -195,28 +196,32 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// One block per (group, query head), one thread per dimension: each row's runs merged as the
-// runs of a softmax are (rescaled to the largest max; runs that saw no key add nothing).
+// One block per (group, query head, row of the group), one thread per dimension: the row's runs
+// merged as the runs of a softmax are (rescaled to the largest max; runs that saw no key add
+// nothing). The runs' maxima and sums are read by one warp at once (n_run <= 32).
 __global__ void attention_merge_k(const float* work, const AttentionTile* groups, int n_head,
                                   int n_run, int D, bf16_t* out) {
   const AttentionTile g = groups[blockIdx.x];
-  for (int r = 0; r < g.n; ++r) {
-    const int64_t qh = (int64_t(g.row0) + r) * n_head + blockIdx.y;
-    const float* s = work + qh * n_run * (2 + D);
-    float mx = -INFINITY;
+  if (int(blockIdx.z) >= g.n) return;
+  const int64_t qh = (int64_t(g.row0) + blockIdx.z) * n_head + blockIdx.y;
+  const float* s = work + qh * n_run * (2 + D);
+  __shared__ float scale[kMaxRuns];  // each run's factor exp(max - largest max), 0 if empty
+  __shared__ float total;
+  if (threadIdx.x < 32) {
+    const int k = threadIdx.x;
+    const float m = k < n_run && s[k * (2 + D) + 1] > 0 ? s[k * (2 + D)] : -INFINITY;
+    const float mx = warp_max(m);
+    const float f = m == -INFINITY ? 0.0f : expf(m - mx);
+    if (k < n_run) scale[k] = f;
+    const float t = warp_sum(k < n_run ? f * s[k * (2 + D) + 1] : 0.0f);
+    if (k == 0) total = t;
+  }
+  __syncthreads();
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float o = 0;
     for (int k = 0; k < n_run; ++k)
-      if (s[k * (2 + D) + 1] > 0) mx = fmaxf(mx, s[k * (2 + D)]);
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-      float total = 0, o = 0;
-      for (int k = 0; k < n_run; ++k) {
-        const float* st = s + k * (2 + D);
-        if (!(st[1] > 0)) continue;
-        const float f = expf(st[0] - mx);
-        total += st[1] * f;
-        o += st[2 + d] * f;
-      }
-      out[qh * D + d] = to_bf(o / total);
-    }
+      if (scale[k] > 0) o += s[k * (2 + D) + 2 + d] * scale[k];
+    out[qh * D + d] = to_bf(o / total);
   }
 }
 
@@ -229,12 +234,16 @@ int attention_group_rows(int64_t n_head, int64_t n_kv_head, int64_t head_dim) {
   return int(Layout(int(head_dim)).cap / (n_head / n_kv_head));
 }
 
-int attention_splits(int64_t n_blocks, int64_t max_keys, int n_multiprocessors) {
+int attention_splits(int64_t n_blocks, int64_t max_keys, int64_t max_queries,
+                     int n_multiprocessors) {
   const int64_t target = 2 * int64_t(std::max(n_multiprocessors, 1));  // two blocks an SM
   if (n_blocks <= 0 || n_blocks >= target) return 1;
   const int64_t want = (target + n_blocks - 1) / n_blocks;
-  const int64_t tiles = (max_keys + kKeys - 1) / kKeys;  // a run has a tile of keys or more
-  return int(std::max<int64_t>(1, std::min<int64_t>({want, tiles, kMaxRuns})));
+  // a run's saved state (queries x (2 + D) floats, written and read back) should not outweigh
+  // the keys it reads (tiles x 32 x D x 2 bf16): a tile a run for each 32 query vectors
+  const int64_t per_run = std::max<int64_t>(1, (max_queries + 31) / 32);
+  const int64_t runs_of_keys = (max_keys + kKeys - 1) / kKeys / per_run;
+  return int(std::max<int64_t>(1, std::min<int64_t>({want, runs_of_keys, kMaxRuns})));
 }
 
 int64_t attention_work_floats(int64_t n_rows, int64_t n_head, int64_t head_dim, int n_split) {
@@ -250,6 +259,11 @@ void attention(const bf16_t* q, int64_t n_head, int64_t n_kv_head, int64_t head_
               "attention: more query heads a KV head than a block takes");
   WEDLM_CHECK(split.n >= 1 && split.n <= kMaxRuns && (split.n == 1 || split.work != nullptr),
               "attention: a split needs its workspace, and at most 32 runs");
+  // bf16 pairs are read as 32-bit words: every row and block must start at an even element
+  WEDLM_CHECK(rows.block_stride % 2 == 0 && reinterpret_cast<uintptr_t>(q) % 4 == 0 &&
+                  reinterpret_cast<uintptr_t>(k_cache) % 4 == 0 &&
+                  reinterpret_cast<uintptr_t>(v_cache) % 4 == 0,
+              "attention: q, the caches and the block stride must be 4-byte aligned");
   static const bool opted_in = [] {  // more than 48 KB of shared memory: opted in once
     WEDLM_CUDA(cudaFuncSetAttribute(attention_decode_k, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     int(largest_shared_bytes())));
@@ -265,8 +279,10 @@ void attention(const bf16_t* q, int64_t n_head, int64_t n_kv_head, int64_t head_
                                                    1.0f / std::sqrt(float(D)), split.work);
   check_launch("attention");
   if (split.n == 1) return;
-  attention_merge_k<<<dim3{unsigned(n_groups), unsigned(n_head)}, unsigned(std::min(D, 256)), 0,
-                      s>>>(split.work, groups, int(n_head), split.n, D, out);
+  const unsigned group_rows = unsigned(attention_group_rows(n_head, n_kv_head, head_dim));
+  attention_merge_k<<<dim3{unsigned(n_groups), unsigned(n_head), group_rows},
+                      unsigned(std::max(32, std::min(D, 256))), 0, s>>>(
+      split.work, groups, int(n_head), split.n, D, out);
   check_launch("attention_merge");
 }
 

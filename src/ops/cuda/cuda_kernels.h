@@ -67,19 +67,24 @@ struct AttentionSplit {
   float* work = nullptr;  // attention_work_floats() floats on the device
 };
 // The split the forward uses for `n_blocks` blocks (groups x KV heads) whose longest row sees
-// `max_keys` keys, on a device of `n_multiprocessors`: enough runs for two blocks a
-// multiprocessor, a tile of keys or more a run, at most 32 runs; 1 when the blocks fill the device.
-int attention_splits(int64_t n_blocks, int64_t max_keys, int n_multiprocessors);
+// `max_keys` keys, with at most `max_queries` query vectors a block (group rows x query heads a
+// KV head), on a device of `n_multiprocessors`: enough runs for two blocks a multiprocessor, but
+// a 32-key tile a run for each 32 query vectors (a run's saved state is that large), at most 32
+// runs; 1 when the blocks fill the device.
+int attention_splits(int64_t n_blocks, int64_t max_keys, int64_t max_queries,
+                     int n_multiprocessors);
 int64_t attention_work_floats(int64_t n_rows, int64_t n_head, int64_t head_dim, int n_split);
-// The most rows a group may have: a block takes 128 query vectors (64 at head_dim 256), rows x
-// query heads a KV head. At least 1 for the shapes CudaModel::supports.
+// The most rows a group may have: a block takes up to 128 query vectors (rows x query heads a KV
+// head; fewer above head_dim 128: 96 up to 170, 64 above), so at least 1 for the shapes
+// CudaModel::supports.
 int attention_group_rows(int64_t n_head, int64_t n_kv_head, int64_t head_dim);
 
 // out[i, h, :] = softmax(q[i, h] . K^T / sqrt(head_dim)) V over row i's keys, with q head h reading
 // kv head h / (n_head / n_kv_head); fp32 scores and accumulation, bf16 out; head_dim even and
 // <= 256; kv_dim = n_kv_head * head_dim. Computed for the rows of `groups` [n_groups] (on the
 // device; rows of other groups untouched) by one block per (group, KV head, run of keys), which
-// reads each key once for all the group's rows and query heads (cuda_attention_decode.cu).
+// reads each key once for all the group's rows and query heads (cuda_attention_decode.cu). q,
+// the caches and the block stride must be 4-byte aligned (bf16 pairs are read as words).
 void attention(const bf16_t* q, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
                const AttentionRows& rows, const AttentionTile* groups, int64_t n_groups,
                const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out, void* stream,
@@ -88,7 +93,9 @@ void attention(const bf16_t* q, int64_t n_head, int64_t n_kv_head, int64_t head_
 // attention() computed 64 query rows at a time with tensor cores (bf16 WMMA, fp32 scores,
 // softmax and accumulation; the probabilities rounded to bf16 for P.V, as FlashAttention-2 does):
 // for prefills and other segments of many rows. head_dim 64 or 128; `tiles` [n_tiles] on the
-// device cover the rows to compute. Blocks take ~107 KB of shared memory (sm_80 and up).
+// device cover the rows to compute, each tile's last row seeing the most keys (a segment's rows
+// in order, as every forward makes them). Blocks take ~111 KB of shared memory: sm_80 and
+// sm_90, not sm_86/89 (99 KB a block at most).
 void attention_tiled(const bf16_t* q, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
                      const AttentionRows& rows, const AttentionTile* tiles, int64_t n_tiles,
                      const bf16_t* k_cache, const bf16_t* v_cache, bf16_t* out, void* stream);
