@@ -3,6 +3,7 @@
 // ids against tokenizing the rendered text with special tokens parsed, as HF does.
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -57,7 +58,7 @@ void check(const std::string& name, const ChatTemplate& t, const Tokenizer& tok)
       EXPECT_EQ(t.encode(tok, req).value(), tok.encode(c["text"], true).value()) << c.dump();
     }
   }
-  EXPECT_EQ(n, name == "chatml" ? 32 : 56);
+  EXPECT_EQ(n, name == "chatml" ? 32 : 72);
 }
 
 TEST(ChatTemplate, BundledChatML) {
@@ -74,6 +75,21 @@ TEST(ChatTemplate, RealQwen3Template) {
   const ChatTemplate t = ChatTemplate::load(dir);
   EXPECT_EQ(t.kind(), ChatTemplateKind::kQwen3);
   check("qwen3", t, Tokenizer::load(dir + "/tokenizer.json").value());
+}
+
+// The bundled model v2's own template (training/qwen3_chat_template.jinja): recognised as Qwen3's
+// format and rendered natively exactly as the Jinja oracle renders it (which the oracle's cases
+// also find identical to Qwen3's own template, tests/python/test_chatml_v2.py).
+TEST(ChatTemplate, BundledV2TemplateIsRenderedAsQwen3) {
+  const std::string dir = test::shared_dir() + "/fixtures/tiny-qwen3";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << dir << " absent: its tokenizer is needed";
+  std::ifstream in(test::source_dir() + "/training/qwen3_chat_template.jinja");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const ChatTemplate t = ChatTemplate::recognize(text);
+  EXPECT_EQ(t.kind(), ChatTemplateKind::kQwen3);
+  EXPECT_EQ(t.note(), "");
+  check("wedlm_qwen3", t, Tokenizer::load(dir + "/tokenizer.json").value());
 }
 
 TEST(ChatTemplate, RealQwen25Template) {

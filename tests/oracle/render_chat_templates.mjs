@@ -17,6 +17,9 @@ const templates = {
                                                     "tokenizer_config.json"))).chat_template,
   chatml: JSON.parse(fs.readFileSync(path.resolve(root, "models", "wedlm-tiny",
                                                   "tokenizer_config.json"))).chat_template,
+  // the bundled model v2's own Qwen3-format template (as training/chatml.py exports it)
+  wedlm_qwen3: fs.readFileSync(path.resolve(root, "training", "qwen3_chat_template.jinja"), "utf8")
+    .replace(/\n+$/, ""),
 };
 const u = (content) => ({ role: "user", content });
 const a = (content) => ({ role: "assistant", content });
@@ -50,6 +53,17 @@ const toolConversations = [
   [[search], [u("find é"), tc("<think>\nplan\n</think>\n\n", [call("search", { q: "é", n: 2 })]),
               tool("<b>r1</b>"), a("final")]],
   [[], [u("<tool_response>\nx\n</tool_response>"), a("A")]],
+  // as the v2 training data has them (training/datagen_v2.py): a round trip, parallel calls and
+  // their results, a schema in the system prompt with tools, a plain reply with tools offered
+  [[weather], [u("What is the weather in Lima?"), tc("", [call("get_weather", { city: "Lima" })]),
+               tool("{\"city\": \"Lima\", \"condition\": \"windy\", \"temperature_c\": 16}"),
+               a("It is windy in Lima, 16 degrees Celsius.")]],
+  [[weather, search], [s("You are a helpful assistant."), u("Weather in Oslo, and search x?"),
+    tc("", [call("get_weather", { city: "Oslo" }), call("search", { q: "x", n: 3 })]),
+    tool("{\"temp\": 2}"), tool("[]")]],
+  [[search], [s("Answer only with JSON following this JSON Schema: {\"type\": \"object\"}"),
+              u("Facts: the age is 3."), a("{\"age\": 3}")]],
+  [[weather], [u("Count from 1 to 3."), a("1, 2, 3"), u("Now reverse it.")]],
 ];
 const out = [];
 const render = (name, t, messages, tools) => {
