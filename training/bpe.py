@@ -90,11 +90,13 @@ def train_merges(texts, max_merges, min_count=2):
 class ByteLevelBPE:
     """A trained tokenizer. ids: bytes first, then merge results, then special tokens."""
 
-    def __init__(self, vocab, merges, specials):
+    def __init__(self, vocab, merges, specials, plain_added=()):
         self.vocab = dict(vocab)                    # token string -> id
         self.merges = [tuple(m) for m in merges]
         self.rank = {m: i for i, m in enumerate(self.merges)}
-        self.specials = dict(specials)              # special token text -> id
+        self.specials = dict(specials)              # added token text -> id (parsed in encode)
+        self.plain_added = set(plain_added)         # those of them not "special": kept by
+        # decode(skip_special=True), as HF keeps Qwen3's <tool_call> (tokenizer.json special: false)
         self.id_to_token = {i: t for t, i in self.vocab.items()}
         self.id_to_token.update({i: t for t, i in self.specials.items()})
         alts = sorted(self.specials, key=len, reverse=True)
@@ -144,14 +146,22 @@ class ByteLevelBPE:
         ids.extend(self.encode_plain(text[pos:]))
         return ids
 
+    def with_added(self, tokens):
+        """This tokenizer with `tokens` added after its last id, not special (HF's added tokens
+        with special false: parsed by encode, kept by every decode)."""
+        first = max(self.specials.values()) + 1
+        specials = dict(self.specials, **{t: first + k for k, t in enumerate(tokens)})
+        return ByteLevelBPE(self.vocab, self.merges, specials, self.plain_added | set(tokens))
+
     def decode(self, ids, skip_special=False):
-        special_ids = set(self.specials.values())
+        special_ids = {i for t, i in self.specials.items() if t not in self.plain_added}
+        added_ids = set(self.specials.values())
         out, buf = [], bytearray()
         for i in ids:
-            if i in special_ids:
+            if i in added_ids:
                 out.append(buf.decode("utf-8", errors="replace"))
                 buf = bytearray()
-                if not skip_special:
+                if not (skip_special and i in special_ids):
                     out.append(self.id_to_token[i])
             else:
                 buf.extend(CHAR_TO_BYTE[c] for c in self.id_to_token[i])
@@ -163,7 +173,8 @@ class ByteLevelBPE:
         return {
             "version": "1.0", "truncation": None, "padding": None,
             "added_tokens": [{"id": i, "content": s, "single_word": False, "lstrip": False,
-                              "rstrip": False, "normalized": False, "special": True}
+                              "rstrip": False, "normalized": False,
+                              "special": s not in self.plain_added}
                              for s, i in sorted(self.specials.items(), key=lambda x: x[1])],
             "normalizer": {"type": "NFC"},
             "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
@@ -189,4 +200,5 @@ class ByteLevelBPE:
         model = j["model"]
         merges = [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
         specials = {t["content"]: t["id"] for t in j["added_tokens"]}
-        return cls(model["vocab"], merges, specials)
+        plain = {t["content"] for t in j["added_tokens"] if not t.get("special", True)}
+        return cls(model["vocab"], merges, specials, plain)

@@ -29,6 +29,17 @@ TOOLS_OUTRO = ("\n</tools>\n\nFor each function call, return a json object with 
                "<function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n")
 
 
+# Added to the first model's tokenizer for v2 (ids 2014-2019, rows its 2048-row embedding already
+# has): one token each, as in Qwen3, so that the engine sees a call begin (tool_choice "auto").
+TOOL_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>",
+               "</think>"]
+
+
+def tokenizer_v2(tok):
+    """The first model's tokenizer with TOOL_TOKENS added (not special: kept in decoded text)."""
+    return tok.with_added(TOOL_TOKENS)
+
+
 def tojson(x):
     """transformers' `tojson`: json.dumps with its default separators, non-ASCII kept."""
     return json.dumps(x, ensure_ascii=False)

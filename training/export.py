@@ -53,28 +53,32 @@ def hf_config(cfg, specials):
     }
 
 
-def tokenizer_config(specials, max_len):
+def tokenizer_config(specials, max_len, chat_template=chatml.CHAT_TEMPLATE, plain_added=()):
+    """`chat_template`: the first model's ChatML, or chatml_qwen3.QWEN3_TEMPLATE for v2, whose
+    tool tokens (`plain_added`) are added tokens that are not special."""
     return {
         "add_bos_token": False, "add_prefix_space": False, "bos_token": None,
         "eos_token": chatml.IM_END, "pad_token": chatml.ENDOFTEXT, "unk_token": None,
         "additional_special_tokens": [chatml.IM_START, chatml.IM_END, chatml.MASK],
         "added_tokens_decoder": {str(i): {"content": s, "lstrip": False, "normalized": False,
-                                          "rstrip": False, "single_word": False, "special": True}
+                                          "rstrip": False, "single_word": False,
+                                          "special": s not in plain_added}
                                  for s, i in sorted(specials.items(), key=lambda x: x[1])},
-        "chat_template": chatml.CHAT_TEMPLATE, "clean_up_tokenization_spaces": False,
+        "chat_template": chat_template, "clean_up_tokenization_spaces": False,
         "errors": "replace", "model_max_length": max_len, "split_special_tokens": False,
         "tokenizer_class": "Qwen2Tokenizer",
     }
 
 
-def export(model, tok, tokenizer_path, out_dir):
+def export(model, tok, tokenizer_path, out_dir, chat_template=chatml.CHAT_TEMPLATE):
     os.makedirs(out_dir, exist_ok=True)
     cfg, specials = model.c, tok.specials
     dump = lambda obj, name: json.dump(obj, open(os.path.join(out_dir, name), "w"), indent=2)
     dump(hf_config(cfg, specials), "config.json")
     dump({"eos_token_id": [specials[chatml.IM_END], specials[chatml.ENDOFTEXT]],
           "pad_token_id": specials[chatml.ENDOFTEXT]}, "generation_config.json")
-    dump(tokenizer_config(specials, cfg.max_position_embeddings), "tokenizer_config.json")
+    dump(tokenizer_config(specials, cfg.max_position_embeddings, chat_template, tok.plain_added),
+         "tokenizer_config.json")
     shutil.copyfile(tokenizer_path, os.path.join(out_dir, "tokenizer.json"))
     state = {k: v.to(torch.bfloat16) for k, v in model.state_dict().items()}
     write_safetensors(os.path.join(out_dir, "model.safetensors"), state)

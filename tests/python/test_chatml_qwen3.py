@@ -91,3 +91,41 @@ def test_training_ids_train_each_assistant_turn_as_generated(tok):
             assert span[-1] == end and tok.decode(span) == want_text, (e, tok.decode(span))
             seen_calls += "<tool_call>" in want_text
     assert seen_calls > 20
+
+
+def test_v2_tokenizer_adds_one_token_per_tool_marker_kept_in_decoded_text(tok, tmp_path):
+    v2 = q3.tokenizer_v2(tok)
+    ids = [v2.specials[t] for t in q3.TOOL_TOKENS]
+    assert ids == list(range(2014, 2020)) and max(ids) < 2048  # rows the model already has
+    call = '<tool_call>\n{"name": "add", "arguments": {"a": 1}}\n</tool_call><|im_end|>'
+    enc = v2.encode(call)
+    assert enc[0] == 2014 and enc[-2:] == [2015, tok.specials["<|im_end|>"]]
+    assert v2.decode(enc, skip_special=True) == call[:-len("<|im_end|>")]
+    assert v2.encode_plain("<tool_call>") == tok.encode_plain("<tool_call>")  # content: text
+    path = tmp_path / "tokenizer.json"
+    v2.save(path)
+    again = bpe.ByteLevelBPE.load(path)
+    assert again.specials == v2.specials and again.plain_added == set(q3.TOOL_TOKENS)
+    flags = {t["content"]: t["special"] for t in json.loads(path.read_text())["added_tokens"]}
+    assert flags["<tool_call>"] is False and flags["<|im_end|>"] is True
+
+
+def test_the_engine_reads_the_v2_tokenizer_alike(tok, tmp_path):
+    from test_cli import WEDLM
+    if not os.path.exists(WEDLM):
+        pytest.skip("the wedlm binary is not built")
+    import shutil
+    import subprocess
+    model = tmp_path / "model"
+    shutil.copytree(conftest.MODEL, model)
+    v2 = q3.tokenizer_v2(tok)
+    v2.save(model / "tokenizer.json")
+    text = "<|im_start|>assistant\n<tool_call>\n{\"name\": \"add\"}\n</tool_call><|im_end|>"
+    out = subprocess.run([WEDLM, "tokenize", "-m", str(model), "-p", text, "--json"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    assert json.loads(out)["ids"] == v2.encode(text)
+    ids = ",".join(map(str, v2.encode(text)))
+    out = subprocess.run([WEDLM, "tokenize", "-m", str(model), "--decode", ids,
+                          "--skip-special", "--json"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    assert json.loads(out)["text"] == v2.decode(v2.encode(text), skip_special=True)
