@@ -160,9 +160,11 @@ def call_message(calls):
 
 
 def offered(rng, needed):
-    """The tools a request offers: the needed ones and up to two others, in a random order."""
+    """The tools a request offers: the needed ones and others up to three in all (a tool's
+    definition is ~110-160 tokens, the preamble 173: the prompt stays well inside the context),
+    in a random order."""
     others = [t for t in TOOLS if t not in needed]
-    names = list(needed) + rng.sample(others, rng.randint(0, min(2, len(others))))
+    names = list(needed) + rng.sample(others, rng.randint(0, 3 - len(needed)))
     rng.shuffle(names)
     return [TOOLS[n] for n in names]
 
@@ -173,8 +175,8 @@ def gen_tools(rng):
                        weights=[3, 4, 2, 2, 2])[0]
     if kind == "plain":  # tools offered, none of them fits: the first stream's reply
         fam = rng.choice(["count", "sort", "reverse", "repeat", "spell", "refuse"])
-        gen = gen_count_v2 if fam == "count" else datagen.SINGLE_TURN[fam][0]
-        _, prompt, reply, answer, check = gen(rng)
+        gen = datagen.SINGLE_TURN[fam][0]
+        _, prompt, reply, answer, check = gen(rng, max_chars=240) if fam == "count" else gen(rng)
         tools = offered(rng, rng.sample(list(TOOLS), rng.randint(1, 3)))
         return [{"role": "user", "content": prompt},
                 {"role": "assistant", "content": reply}], tools, answer, check

@@ -12,10 +12,14 @@ import numpy as np
 
 import bpe
 import chatml
+import chatml_qwen3
 import datagen
+import datagen_v2
 
 TRAIN_SEED, EVAL_SEED = 1, 2
 BUCKETS = (64, 128, 192, 304)  # padded lengths; every example fits in the last
+# the second stream (v2): counts of up to 200 numbers take ~950 tokens
+BUCKETS_V2 = BUCKETS + (512, 768, 1024)
 
 
 def eval_set(per_family=30, seed=EVAL_SEED):
@@ -33,30 +37,49 @@ def eval_set(per_family=30, seed=EVAL_SEED):
 _worker = {}
 
 
-def _init(tok_path, exclude, n_im_end):
+def _init(tok_path, exclude, n_im_end, stream):
     _worker["tok"] = bpe.ByteLevelBPE.load(tok_path)
     _worker["exclude"] = exclude
     _worker["n_im_end"] = n_im_end
+    _worker["stream"] = stream
+
+
+def encode_example(tok, e, n_im_end, stream):
+    """(ids, labels) of one example: stream 1 in ChatML, stream 2 in the v2 format (its tools)."""
+    if stream == 2:
+        return chatml_qwen3.training_ids(tok, e["messages"], e.get("tools"), n_im_end)
+    return chatml.training_ids(tok, e["messages"], n_im_end)
 
 
 def _encode_range(args):
     start, stop = args
-    tok, exclude = _worker["tok"], _worker["exclude"]
+    tok, exclude, stream = _worker["tok"], _worker["exclude"], _worker["stream"]
+    make = datagen_v2.make_example_v2 if stream == 2 else datagen.make_example
     rows = []
     for i in range(start, stop):
-        e = datagen.make_example(TRAIN_SEED, i)
+        e = make(TRAIN_SEED, i)
         if datagen.prompt_key(e) in exclude:
             continue
-        ids, lab = chatml.training_ids(tok, e["messages"], _worker["n_im_end"])
+        ids, lab = encode_example(tok, e, _worker["n_im_end"], stream)
         rows.append((np.array(ids, np.int32), np.array(lab, np.bool_)))
     return rows
 
 
-def build_train_set(tok_path, n_examples, exclude, n_im_end, workers=8, chunk=5000):
+def held_out_keys(stream=1):
+    """The prompts training must leave out: the first stream's held-out set, and with the second
+    stream its own (datagen_v2.eval_set_v2) too."""
+    keys = {datagen.prompt_key(e) for e in eval_set(30)}
+    if stream == 2:
+        keys |= {datagen.prompt_key(e) for e in datagen_v2.eval_set_v2(30)}
+    return keys
+
+
+def build_train_set(tok_path, n_examples, exclude, n_im_end, workers=8, chunk=5000, stream=1):
     """Returns a list of (ids, labels) numpy pairs, in stream order. `n_im_end`: trained
-    `<|im_end|>` tokens closing the last reply (1 = just the real one)."""
+    `<|im_end|>` tokens closing the last reply (1 = just the real one). `stream` 2: examples of
+    datagen_v2 (seed TRAIN_SEED of that stream), `tok_path` the v2 tokenizer."""
     ranges = [(s, min(s + chunk, n_examples)) for s in range(0, n_examples, chunk)]
-    with Pool(workers, initializer=_init, initargs=(tok_path, exclude, n_im_end)) as pool:
+    with Pool(workers, initializer=_init, initargs=(tok_path, exclude, n_im_end, stream)) as pool:
         parts = pool.map(_encode_range, ranges)
     return [r for part in parts for r in part]
 
@@ -65,13 +88,13 @@ class BucketBatcher:
     """Endless shuffled batches; each batch is padded to one bucket length and holds about
     `tokens_per_batch` tokens (so short examples come in larger batches)."""
 
-    def __init__(self, rows, tokens_per_batch, pad_id, seed=0):
+    def __init__(self, rows, tokens_per_batch, pad_id, seed=0, buckets=BUCKETS):
         self.pad_id, self.rng = pad_id, random.Random(seed)
-        self.buckets = {L: [] for L in BUCKETS}
+        self.buckets = {L: [] for L in buckets}
         for ids, lab in rows:
-            L = next(b for b in BUCKETS if len(ids) <= b)
+            L = next(b for b in buckets if len(ids) <= b)
             self.buckets[L].append((ids, lab))
-        self.batch_size = {L: max(1, tokens_per_batch // L) for L in BUCKETS}
+        self.batch_size = {L: max(1, tokens_per_batch // L) for L in buckets}
 
     def epoch(self):
         plan = []

@@ -18,8 +18,10 @@ import torch
 
 import bpe
 import chatml
+import chatml_qwen3
 import dataset
 import datagen
+import datagen_v2
 from model import Config, WeDLMModel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
@@ -65,7 +67,8 @@ def run_eval(model, tok, examples, max_tokens=320, log=print):
     decoders = {"wedlm": lambda p: wedlm_generate(seq_model, p, max_tokens, stop),
                 "ar": lambda p: ar_generate(seq_model, p, max_tokens, stop)}
     for e in examples:
-        prompt = chatml.prompt_ids(tok, e["messages"][:-1])
+        # the v2 format; without tools it is the first model's ChatML, token for token
+        prompt = chatml_qwen3.prompt_ids(tok, e["messages"][:-1], e.get("tools"))
         r = {"family": e["family"]}
         for mode, decode in decoders.items():
             t0 = time.time()
@@ -119,11 +122,16 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--per-family", type=int, default=30)
     ap.add_argument("--json")
+    ap.add_argument("--stream", type=int, default=1, choices=(1, 2),
+                    help="2: the v2 families (datagen_v2.eval_set_v2) too")
     args = ap.parse_args()
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_hf(args.model, dev)
     tok = bpe.ByteLevelBPE.load(f"{args.model}/tokenizer.json")
-    table, rows = run_eval(model, tok, dataset.eval_set(args.per_family))
+    examples = dataset.eval_set(args.per_family)
+    if args.stream == 2:
+        examples += datagen_v2.eval_set_v2(args.per_family)
+    table, rows = run_eval(model, tok, examples)
     if args.json:
         json.dump({"table": table, "rows": rows}, open(args.json, "w"), indent=1)
 

@@ -1,6 +1,13 @@
 """Train the bundled WeDLM model with the dual-stream objective, evaluate it, export it.
 
     python3 train.py --tokenizer tokenizer.json --out OUTDIR [--steps 6000] [--examples 600000]
+    python3 train.py --stream 2 --init ../models/wedlm-tiny --tokenizer \
+        ../models/wedlm-tiny/tokenizer.json --out OUTDIR ...     # v2: tools, schema, counts
+
+`--stream 2` trains on datagen_v2's stream in the v2 chat format (chatml_qwen3): the tokenizer
+gains the tool tokens (written to OUTDIR/tokenizer.json; their embedding and LM-head rows start
+from the mean of the trained ones), sequences up to 1024 tokens, both held-out sets left out, the
+export carries the v2 template, and the evaluation adds the new families.
 
 Writes OUTDIR/model/ (the Hugging Face directory), OUTDIR/train_log.txt and OUTDIR/eval.json.
 Deterministic for a given device and step count (seeded data, masks and init).
@@ -16,8 +23,10 @@ import torch
 
 import bpe
 import chatml
+import chatml_qwen3
 import dataset
 import datagen
+import datagen_v2
 import evaluate
 import export
 from model import Config, WeDLMModel
@@ -43,7 +52,18 @@ def parse_args():
     ap.add_argument("--learnable-im-end", type=int, default=16,
                     help="trained <|im_end|> tokens after each reply (spec §7.3)")
     ap.add_argument("--init", help="start from the weights of an exported model directory")
+    ap.add_argument("--stream", type=int, default=1, choices=(1, 2),
+                    help="1: datagen (the first model); 2: datagen_v2 in the v2 chat format")
     return ap.parse_args()
+
+
+def start_new_rows(model, ids):
+    """Rows of tokens the model has never seen (the v2 tool tokens): the trained rows' mean, in
+    the embedding and the LM head, so that they start as an average token."""
+    with torch.no_grad():
+        for w in (model.model.embed_tokens.weight, model.lm_head.weight):
+            seen = [i for i in range(min(ids)) if i not in ids]
+            w[ids] = w[seen].mean(dim=0)
 
 
 def lr_at(step, args):
@@ -98,11 +118,16 @@ def main():
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tok = bpe.ByteLevelBPE.load(args.tokenizer)
+    tok_path = args.tokenizer
+    if args.stream == 2:
+        tok = chatml_qwen3.tokenizer_v2(tok)
+        tok_path = os.path.join(args.out, "tokenizer.json")
+        tok.save(tok_path)
     evals = dataset.eval_set(30)
-    exclude = {datagen.prompt_key(e) for e in evals}
+    exclude = dataset.held_out_keys(args.stream)
     t0 = time.time()
-    rows = dataset.build_train_set(args.tokenizer, args.examples, exclude,
-                                     args.learnable_im_end, args.workers)
+    rows = dataset.build_train_set(tok_path, args.examples, exclude, args.learnable_im_end,
+                                   args.workers, stream=args.stream)
     log(f"train set: {len(rows)} examples, {sum(len(r[0]) for r in rows)} tokens, "
         f"{time.time() - t0:.0f}s; {vars(args)}")
     n_vocab = max(max(tok.vocab.values()), max(tok.specials.values())) + 1
@@ -111,18 +136,26 @@ def main():
     model = WeDLMModel(cfg).to(device)
     if args.init:
         model.load_state_dict(evaluate.load_hf(args.init).state_dict())
+    if args.stream == 2:
+        start_new_rows(model, [tok.specials[t] for t in chatml_qwen3.TOOL_TOKENS])
     model.mask_id = tok.specials[chatml.MASK]
     log(f"model: {sum(p.numel() for p in model.parameters())} parameters, {cfg}")
     batcher = dataset.BucketBatcher(rows, args.tokens_per_batch, tok.specials[chatml.ENDOFTEXT],
-                                    seed=args.seed)
+                                    seed=args.seed,
+                                    buckets=dataset.BUCKETS_V2 if args.stream == 2
+                                    else dataset.BUCKETS)
     t0 = time.time()
     model.train()
     train(model, batcher, args, device, log)
     log(f"training: {time.time() - t0:.0f}s on {torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}")
     model.eval()
-    export.export(model, tok, args.tokenizer, os.path.join(args.out, "model"))
+    export.export(model, tok, tok_path, os.path.join(args.out, "model"),
+                  chatml_qwen3.QWEN3_TEMPLATE if args.stream == 2 else chatml.CHAT_TEMPLATE)
     exported = evaluate.load_hf(os.path.join(args.out, "model"), device)
-    sub = [e for f in datagen.FAMILIES for e in [x for x in evals if x["family"] == f]
+    if args.stream == 2:
+        evals += datagen_v2.eval_set_v2(30)
+    families = datagen_v2.FAMILIES_V2 if args.stream == 2 else datagen.FAMILIES
+    sub = [e for f in families for e in [x for x in evals if x["family"] == f]
            [:args.eval_per_family]]
     t0 = time.time()
     table, res = evaluate.run_eval(exported, tok, sub, log=log)

@@ -182,3 +182,23 @@ def test_heldout_v2_is_the_new_families_from_their_own_seed():
     assert overlap <= 2, "another seed: few held-out questions recur in the training stream"
     digest = hashlib.sha256(json.dumps(held).encode()).hexdigest()
     assert digest == hashlib.sha256(json.dumps(v2.eval_set_v2(10)).encode()).hexdigest()
+
+
+def test_v2_training_set_fits_the_context_and_leaves_out_both_heldout_sets(tmp_path):
+    import bpe
+    import chatml_qwen3
+    tok_path = tmp_path / "tokenizer_v2.json"
+    chatml_qwen3.tokenizer_v2(bpe.ByteLevelBPE.load(conftest.TOKENIZER)).save(tok_path)
+    held = dataset.held_out_keys(stream=2)
+    assert held > dataset.held_out_keys(stream=1)
+    n = 3000
+    clashes = sum(datagen.prompt_key(v2.make_example_v2(dataset.TRAIN_SEED, i)) in held
+                  for i in range(n))
+    rows = dataset.build_train_set(str(tok_path), n, held, n_im_end=16, workers=1, stream=2)
+    assert len(rows) == n - clashes
+    longest = max(len(ids) for ids, _ in rows)
+    assert longest <= dataset.BUCKETS_V2[-1] <= 1024, longest
+    batcher = dataset.BucketBatcher(rows, 32768, 2010, buckets=dataset.BUCKETS_V2)
+    ids, lab = next(iter(batcher))
+    assert ids.shape[1] in dataset.BUCKETS_V2 and lab.any()
+    assert any(2014 in ids for ids, _ in rows), "calls are trained with the <tool_call> token"
