@@ -61,3 +61,34 @@ def test_the_engine_makes_the_same_prompt_ids(tmp_path):
             assert got == r["prompt_ids"], r["messages"]
     finally:
         replica.stop()
+
+
+def test_the_sdk_round_trip_harness_sends_every_tools_row(tmp_path):
+    """bench/tools_roundtrip.mjs against a server on the v2 format (the first model's weights, so
+    the replies are wrong): every row is sent as an agent sends it and accepted, and judged."""
+    node = shutil.which("node")
+    sdk = os.path.join(conftest.ROOT, "tests", "server", "node_modules", "openai")
+    if not node or not os.path.isdir(sdk):
+        pytest.skip("node or the openai SDK (npm ci in tests/server) absent")
+    from router_cluster import Replica
+    replica = Replica(args=["-m", str(v2_model_dir(tmp_path))])
+    try:
+        out = tmp_path / "rt.json"
+        r = subprocess.run([node, os.path.join(conftest.ROOT, "bench", "tools_roundtrip.mjs"),
+                            "--base-url", replica.url + "/v1", "--json", str(out)],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    finally:
+        replica.stop()
+    report = json.loads(out.read_text())
+    tools_rows = [x for x in rows() if x["family"] == "tools"]
+    assert report["all"]["n"] == len(tools_rows) == 30
+    kinds = {}
+    for x in tools_rows:  # the harness's own classification, from the file
+        kind = ("parallel calls" if len(x["answer"]) > 1 else "call") \
+            if x["check"] == "tool_calls" else \
+            "round trip" if any(m["role"] == "tool" for m in x["messages"]) else "plain"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    assert {k: t["n"] for k, t in report["tally"].items()} == kinds
+    assert set(kinds) == {"call", "parallel calls", "round trip", "plain"}
+    assert "all tools rows:" in r.stdout and "tool_choice auto" in r.stdout
