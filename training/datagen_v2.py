@@ -109,6 +109,19 @@ TOOLS = {
                               ["text", "case"]),
 }
 CAPITAL_OF = dict(CAPITALS)
+# Places the tools family asks about only in the held-out stream (EVAL_SEED_V2), so that a held-out
+# question ("What is the weather in Oslo?") is never a training question, whatever else differs.
+EVAL_SEED_V2 = 3
+HELD_OUT_COUNTRIES = [c for c, _ in CAPITALS[::5]]
+HELD_OUT_CITIES = [cap for _, cap in CAPITALS[::5]]
+
+
+def places(held_out):
+    """(cities, countries) the tools family may ask about in this stream."""
+    if held_out:
+        return HELD_OUT_CITIES, HELD_OUT_COUNTRIES
+    return ([cap for cap in WEATHER if cap not in HELD_OUT_CITIES],
+            [c for c in CAPITAL_OF if c not in HELD_OUT_COUNTRIES])
 
 
 def run_tool(name, args):
@@ -127,10 +140,11 @@ def run_tool(name, args):
             else " ".join(w.capitalize() for w in text.split(" "))}
 
 
-def ask(rng, name):
+def ask(rng, name, held_out=False):
     """(question, arguments, answer sentence from a result) for one use of tool `name`."""
+    cities, countries = places(held_out)
     if name == "get_weather":
-        city = rng.choice(list(WEATHER))
+        city = rng.choice(cities)
         q = rng.choice(["What is the weather in {c}?", "How is the weather in {c} right now?",
                         "Is it sunny in {c}?"]).format(c=city)
         return q, {"city": city}, lambda r: (f"It is {r['condition']} in {r['city']}, "
@@ -144,14 +158,14 @@ def ask(rng, name):
         q = rng.choice(["What is {a} times {b}?", "Multiply {a} by {b} with the tool."])
         return q.format(a=a, b=b), {"a": a, "b": b}, lambda r: f"{a} times {b} is {r['result']}."
     if name == "get_capital":
-        country = rng.choice(list(CAPITAL_OF))
+        country = rng.choice(countries)
         q = rng.choice(["Look up the capital of {c}.", "Use the tool: what is the capital of {c}?"])
         return q.format(c=country), {"country": country}, \
             lambda r: f"The capital of {r['country']} is {r['capital']}."
     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4)))
     case = rng.choice(["upper", "lower", "title"])
     q = rng.choice(["Convert '{t}' to {c} case.", "Put '{t}' in {c} case."]).format(t=text, c=case)
-    return q, {"text": text, "case": case}, lambda r: r["result"]
+    return q, {"text": text, "case": case}, lambda r: f"In {case} case: {r['result']}."
 
 
 def call_message(calls):
@@ -169,8 +183,14 @@ def offered(rng, needed):
     return [TOOLS[n] for n in names]
 
 
-def gen_tools(rng):
-    """(messages, tools, answer, check) of one tools conversation."""
+def tool_result_text(rng, result):
+    """A tool's result as an agent sends it: json.dumps' spacing, or compact (JSON.stringify)."""
+    return json.dumps(result) if rng.random() < 0.7 else json.dumps(result, separators=(",", ":"))
+
+
+def gen_tools(rng, held_out=False):
+    """(messages, tools, answer, check) of one tools conversation; `held_out`: the held-out
+    stream's places."""
     kind = rng.choices(["call", "round trip", "parallel", "parallel round trip", "plain"],
                        weights=[3, 4, 2, 2, 2])[0]
     if kind == "plain":  # tools offered, none of them fits: the first stream's reply
@@ -181,7 +201,7 @@ def gen_tools(rng):
         return [{"role": "user", "content": prompt},
                 {"role": "assistant", "content": reply}], tools, answer, check
     names = rng.sample(list(TOOLS), 2 if kind.startswith("parallel") else 1)
-    asked = [ask(rng, n) for n in names]
+    asked = [ask(rng, n, held_out) for n in names]
     question = asked[0][0] if len(asked) == 1 else \
         f"{asked[0][0][:-1]}, and {asked[1][0][0].lower()}{asked[1][0][1:]}"
     calls = [(n, a[1]) for n, a in zip(names, asked)]
@@ -190,7 +210,7 @@ def gen_tools(rng):
         return msgs, offered(rng, names), [{"name": n, "arguments": a} for n, a in calls], \
             "tool_calls"
     results = [run_tool(n, a) for n, a in calls]
-    msgs += [{"role": "tool", "content": json.dumps(r)} for r in results]
+    msgs += [{"role": "tool", "content": tool_result_text(rng, r)} for r in results]
     answer = " ".join(a[2](r) for a, r in zip(asked, results))
     msgs.append({"role": "assistant", "content": answer})
     return msgs, offered(rng, names), answer, "exact"
@@ -256,7 +276,7 @@ def make_example_v2(seed, index):
     fam = rng.choices(FAMILIES_V2, weights=FAMILY_WEIGHTS_V2)[0]
     tools = None
     if fam == "tools":
-        msgs, tools, answer, check = gen_tools(rng)
+        msgs, tools, answer, check = gen_tools(rng, held_out=seed == EVAL_SEED_V2)
     elif fam == "schema":
         msgs, answer = gen_schema(rng)
         check = "exact"
@@ -274,7 +294,13 @@ def make_example_v2(seed, index):
     return example
 
 
-def eval_set_v2(per_family=30, seed=3):
+def question_key(example):
+    """What a training example must not share with a held-out one: its user turns' text (a
+    question asked again under another system prompt, or inside a round trip, is the same)."""
+    return json.dumps([m["content"] for m in example["messages"] if m["role"] == "user"])
+
+
+def eval_set_v2(per_family=30, seed=EVAL_SEED_V2):
     """The first `per_family` examples of each new family in the stream `seed` (the held-out
     seed of the second stream; training uses another)."""
     want = {f: per_family for f in NEW_FAMILIES}

@@ -58,20 +58,25 @@ def _encode_range(args):
     rows = []
     for i in range(start, stop):
         e = make(TRAIN_SEED, i)
-        if datagen.prompt_key(e) in exclude:
+        if held_out_key(e, stream) in exclude:
             continue
         ids, lab = encode_example(tok, e, _worker["n_im_end"], stream)
         rows.append((np.array(ids, np.int32), np.array(lab, np.bool_)))
     return rows
 
 
+def held_out_key(e, stream):
+    """Stream 1: the whole prompt (datagen.prompt_key); stream 2: the user turns' text
+    (datagen_v2.question_key), which also catches a held-out question under another system
+    prompt or inside a longer conversation."""
+    return datagen_v2.question_key(e) if stream == 2 else datagen.prompt_key(e)
+
+
 def held_out_keys(stream=1):
-    """The prompts training must leave out: the first stream's held-out set, and with the second
+    """The keys training must leave out: the first stream's held-out set, and with the second
     stream its own (datagen_v2.eval_set_v2) too."""
-    keys = {datagen.prompt_key(e) for e in eval_set(30)}
-    if stream == 2:
-        keys |= {datagen.prompt_key(e) for e in datagen_v2.eval_set_v2(30)}
-    return keys
+    held = eval_set(30) + (datagen_v2.eval_set_v2(30) if stream == 2 else [])
+    return {held_out_key(e, stream) for e in held}
 
 
 def build_train_set(tok_path, n_examples, exclude, n_im_end, workers=8, chunk=5000, stream=1):

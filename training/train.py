@@ -52,18 +52,20 @@ def parse_args():
     ap.add_argument("--learnable-im-end", type=int, default=16,
                     help="trained <|im_end|> tokens after each reply (spec §7.3)")
     ap.add_argument("--init", help="start from the weights of an exported model directory")
+    ap.add_argument("--max-train-seconds", type=float, default=0,
+                    help="stop training after this long (0: never) and still export and evaluate")
     ap.add_argument("--stream", type=int, default=1, choices=(1, 2),
                     help="1: datagen (the first model); 2: datagen_v2 in the v2 chat format")
     return ap.parse_args()
 
 
 def start_new_rows(model, ids):
-    """Rows of tokens the model has never seen (the v2 tool tokens): the trained rows' mean, in
-    the embedding and the LM head, so that they start as an average token."""
+    """Rows of tokens the model has never seen (the v2 tool tokens, ids after every trained
+    one): the mean of the rows below them, in the embedding and the LM head, so that they start
+    as an average token."""
     with torch.no_grad():
         for w in (model.model.embed_tokens.weight, model.lm_head.weight):
-            seen = [i for i in range(min(ids)) if i not in ids]
-            w[ids] = w[seen].mean(dim=0)
+            w[ids] = w[:min(ids)].mean(dim=0)
 
 
 def lr_at(step, args):
@@ -88,6 +90,9 @@ def train(model, batcher, args, device, log):
     mask_id = model.mask_id
     t0, it = time.time(), iter(batcher)
     for step in range(args.steps):
+        if args.max_train_seconds and time.time() - t0 > args.max_train_seconds:
+            log(f"step {step}: --max-train-seconds {args.max_train_seconds:.0f} reached, stopping")
+            break
         ids, lab = next(it)
         ids = torch.from_numpy(ids).to(device, non_blocking=True)
         lab = torch.from_numpy(lab).to(device, non_blocking=True)

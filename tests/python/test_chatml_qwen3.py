@@ -29,11 +29,21 @@ def tok():
 
 def test_python_rendering_is_the_templates_on_every_golden_case():
     cases = golden("wedlm_qwen3")
-    assert len(cases) == 72
+    assert len(cases) == 76
     for c in cases:
         got = q3.render_text(c["messages"], c["tools"], c["add_generation_prompt"],
                              c["enable_thinking"])
         assert got == c["text"], c
+
+
+def test_the_goldens_were_rendered_from_this_template():
+    import hashlib
+    with open(GOLDEN) as f:
+        recorded = json.load(f)["wedlm_qwen3_sha256"]
+    assert hashlib.sha256(q3.QWEN3_TEMPLATE.encode()).hexdigest() == recorded, \
+        "the template changed: run node tests/oracle/render_chat_templates.mjs"
+    null = golden("wedlm_qwen3_null_content")[0]  # OpenAI's content null beside tool calls
+    assert q3.render_text(null["messages"], null["tools"]) == null["text"]
 
 
 def test_the_template_renders_as_qwen3s_own():
@@ -87,9 +97,9 @@ def test_training_ids_train_each_assistant_turn_as_generated(tok):
         assert len(spans) == len(turns), e
         for span, m in zip(spans, turns):
             want = q3.pieces([m], plain_last=True)  # the turn alone: content, calls, im_end
-            want_text = "".join(t for t, _ in want)[len("<|im_start|>assistant\n"):-1]
-            assert span[-1] == end and tok.decode(span) == want_text, (e, tok.decode(span))
-            seen_calls += "<tool_call>" in want_text
+            assert want[0] == ("<|im_start|>assistant\n", False) and want[-1][0] == "<|im_end|>\n"
+            assert span == q3.encode_pieces(tok, want[1:-1]) + [end], e  # ids, as generated
+            seen_calls += "<tool_call>" in tok.decode(span)
     assert seen_calls > 20
 
 

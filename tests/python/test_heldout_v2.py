@@ -14,7 +14,7 @@ import pytest
 import bpe
 import chatml_qwen3 as q3
 import conftest
-from test_cli import WEDLM, pytestmark  # noqa: F401  (skips without the build)
+from test_cli import WEDLM, pytestmark as needs_build
 
 HELDOUT_V2 = os.path.join(conftest.ROOT, "tests", "data", "heldout_v2_wedlm_tiny.jsonl")
 
@@ -47,6 +47,7 @@ def v2_model_dir(tmp_path):
     return model
 
 
+@needs_build
 def test_the_engine_makes_the_same_prompt_ids(tmp_path):
     from router_cluster import Replica
     replica = Replica(args=["-m", str(v2_model_dir(tmp_path))])
@@ -63,6 +64,7 @@ def test_the_engine_makes_the_same_prompt_ids(tmp_path):
         replica.stop()
 
 
+@needs_build
 def test_the_sdk_round_trip_harness_sends_every_tools_row(tmp_path):
     """bench/tools_roundtrip.mjs against a server on the v2 format (the first model's weights, so
     the replies are wrong): every row is sent as an agent sends it and accepted, and judged."""
