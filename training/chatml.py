@@ -33,23 +33,35 @@ def prompt_ids(tok, messages):
     return ids + [start] + tok.encode_plain("assistant\n")
 
 
-def training_ids(tok, messages, n_learnable_im_end):
-    """(ids, labels): labels[i] is True where ids[i] is trained (assistant content and its
-    closing `<|im_end|>`, plus `n_learnable_im_end - 1` extra `<|im_end|>` after the last turn)."""
+def label_turns(tok, messages, head, body, n_learnable_im_end):
+    """(ids, labels) of a conversation: head(messages[:k]) is the prompt before assistant turn k
+    (each must extend the ids so far), body(k) the ids of turn k as generated, ending in
+    `<|im_end|>`; labels True on the bodies, plus `n_learnable_im_end - 1` extra `<|im_end|>`
+    after the last turn. Turns other than the last are followed by the newline of the format."""
     end = tok.specials[IM_END]
     ids, labels = [], []
     for k, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
-        head = prompt_ids(tok, messages[:k])  # renders every earlier turn again
-        assert head[:len(ids)] == ids, "rendering of earlier turns is not a prefix"
-        labels += [False] * (len(head) - len(ids))
-        ids = head
-        body = tok.encode_plain(m["content"]) + [end]
-        ids += body
-        labels += [True] * len(body)
+        h = head(messages[:k])  # renders every earlier turn again
+        assert h[:len(ids)] == ids, "rendering of earlier turns is not a prefix"
+        labels += [False] * (len(h) - len(ids))
+        ids = list(h)
+        b = body(k)
+        assert b[-1] == end
+        ids += b
+        labels += [True] * len(b)
         if k != len(messages) - 1:
             ids += tok.encode_plain("\n")
             labels.append(False)
     extra = max(0, n_learnable_im_end - 1)
     return ids + [end] * extra, labels + [True] * extra
+
+
+def training_ids(tok, messages, n_learnable_im_end):
+    """(ids, labels): labels[i] is True where ids[i] is trained (assistant content and its
+    closing `<|im_end|>`, plus `n_learnable_im_end - 1` extra `<|im_end|>` after the last turn)."""
+    end = tok.specials[IM_END]
+    return label_turns(tok, messages, lambda prefix: prompt_ids(tok, prefix),
+                       lambda k: tok.encode_plain(messages[k]["content"]) + [end],
+                       n_learnable_im_end)

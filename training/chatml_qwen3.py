@@ -18,6 +18,8 @@ ends that way.)
 import json
 import os
 
+import chatml
+
 QWEN3_TEMPLATE = open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                    "qwen3_chat_template.jinja"), encoding="utf-8").read().rstrip("\n")
 
@@ -155,22 +157,12 @@ def training_ids(tok, messages, tools=None, n_learnable_im_end=1):
     """(ids, labels) as chatml.training_ids: every assistant turn trained as generated after its
     prompt (content, calls, `<|im_end|>`), plus `n_learnable_im_end - 1` extra `<|im_end|>`."""
     end = tok.specials["<|im_end|>"]
-    ids, labels = [], []
-    for k, m in enumerate(messages):
-        if m["role"] != "assistant":
-            continue
-        head = prompt_ids(tok, messages[:k], tools)
-        assert head[:len(ids)] == ids, "rendering of earlier turns is not a prefix"
-        labels += [False] * (len(head) - len(ids))
-        ids = head
+
+    def body(k):
         turn = pieces(messages[:k + 1], tools, plain_last=True)
         start = max(i for i, (t, c) in enumerate(turn) if t == "<|im_start|>assistant\n" and not c)
         assert turn[-1] == ("<|im_end|>\n", False)
-        body = encode_pieces(tok, turn[start + 1:-1]) + [end]  # content, calls, <|im_end|>
-        ids += body
-        labels += [True] * len(body)
-        if k != len(messages) - 1:
-            ids += tok.encode_plain("\n")
-            labels.append(False)
-    extra = max(0, n_learnable_im_end - 1)
-    return ids + [end] * extra, labels + [True] * extra
+        return encode_pieces(tok, turn[start + 1:-1]) + [end]  # content, calls, <|im_end|>
+
+    return chatml.label_turns(tok, messages, lambda prefix: prompt_ids(tok, prefix, tools), body,
+                              n_learnable_im_end)

@@ -214,49 +214,64 @@ TEST(CudaKernels, AttentionSplitOverTheKeys) {
   }
 }
 
+// A batch of sequences as the engine makes one: each (cached slots, new rows) sequence's blocks
+// anywhere in a pool of one layer, its rows in groups of at most `group` rows; random q, K and V,
+// and the twin's output.
+struct StepBatch {
+  int64_t hq, hkv, dh, bs = 16, stride;
+  std::vector<int32_t> n_keys, start, tables;
+  std::vector<AttentionTile> groups;
+  int32_t max_keys = 0, max_rows = 0;
+  std::vector<bf16_t> q, kc, vc, want;
+
+  StepBatch(int64_t hq_, int64_t hkv_, int64_t dh_,
+            const std::vector<std::pair<int32_t, int32_t>>& seqs, int32_t group, std::mt19937& rng)
+      : hq(hq_), hkv(hkv_), dh(dh_), stride(bs * hkv_ * dh_) {
+    for (const auto& [cached, rows] : seqs) {
+      const int32_t row0 = int32_t(n_keys.size()), table0 = int32_t(tables.size());
+      for (int32_t b = 0; b < (cached + rows + bs - 1) / bs; ++b) tables.push_back(table0 + b);
+      for (int32_t r = 0; r < rows; ++r) n_keys.push_back(cached + r + 1), start.push_back(table0);
+      for (int32_t r0 = 0; r0 < rows; r0 += group)
+        groups.push_back({row0 + r0, std::min(group, rows - r0)});
+      max_keys = std::max(max_keys, cached + rows);
+      max_rows = std::max(max_rows, std::min(group, rows));
+    }
+    std::shuffle(tables.begin(), tables.end(), rng);  // blocks anywhere in the pool
+    q = random_bf16(n_keys.size() * size_t(hq * dh), rng);
+    kc = random_bf16(tables.size() * size_t(stride), rng, 2.0f);
+    vc = random_bf16(tables.size() * size_t(stride), rng);
+    want.resize(q.size());
+    host::attention(q.data(), int64_t(n_keys.size()), hq, hkv, dh,
+                    AttentionRows{n_keys.data(), start.data(), tables.data(), bs, stride},
+                    kc.data(), vc.data(), want.data());
+  }
+
+  // The kernel's output with `split` runs against the twin's (2 ulps, 1e-5 absolute).
+  ::testing::AssertionResult check(int split) const {
+    DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc), dout(poisoned(q.size()));
+    DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
+    DeviceBuffer<AttentionTile> dg(groups);
+    const int64_t floats = attention_work_floats(int64_t(n_keys.size()), hq, dh, split);
+    DeviceBuffer<float> work(size_t(std::max<int64_t>(floats, 1)));
+    attention(dq.data(), hq, hkv, dh,
+              AttentionRows{dn.data(), dstart.data(), dt.data(), bs, stride}, dg.data(),
+              int64_t(groups.size()), dkc.data(), dvc.data(), dout.data(), nullptr,
+              AttentionSplit{split, work.data()});
+    return near_bf16(dout.download(), want, 2, 1e-5f);
+  }
+};
+
 // The 8B shape's attention (32 query heads over 8 KV heads, head_dim 128) on a batch as the engine
 // makes one: a WeDLM step of 17 rows over 500 cached slots, 40 rows over 100 (two groups: 32 rows
 // is a group's most here), an AR row over 700; the split the forward would choose.
 TEST(CudaKernels, AttentionOfAStepBatchOnThe8BShape) {
   REQUIRE_DEVICE();
   std::mt19937 rng(23);
-  const int64_t hq = 32, hkv = 8, dh = 128, bs = 16, kv_dim = hkv * dh, stride = bs * kv_dim;
-  ASSERT_EQ(attention_group_rows(hq, hkv, dh), 32);
-  std::vector<int32_t> n_keys, start, tables;
-  std::vector<AttentionTile> groups;
-  int32_t max_keys = 0;
-  for (const auto& [cached, rows] :
-       std::vector<std::pair<int32_t, int32_t>>{{500, 17}, {100, 40}, {700, 1}}) {
-    const int32_t row0 = int32_t(n_keys.size()), table0 = int32_t(tables.size());
-    for (int32_t b = 0; b < (cached + rows + bs - 1) / bs; ++b) tables.push_back(table0 + b);
-    for (int32_t r = 0; r < rows; ++r) n_keys.push_back(cached + r + 1), start.push_back(table0);
-    for (int32_t r0 = 0; r0 < rows; r0 += 32)
-      groups.push_back({row0 + r0, std::min(32, rows - r0)});
-    max_keys = std::max(max_keys, cached + rows);
-  }
-  std::shuffle(tables.begin(), tables.end(), rng);  // blocks anywhere in the pool
-  const int64_t n = int64_t(n_keys.size()), pool_blocks = int64_t(tables.size());
-  const auto q = random_bf16(size_t(n * hq * dh), rng);
-  const auto kc = random_bf16(size_t(pool_blocks * stride), rng, 2.0f);
-  const auto vc = random_bf16(size_t(pool_blocks * stride), rng);
-  std::vector<bf16_t> want(q.size());
-  host::attention(q.data(), n, hq, hkv, dh,
-                  AttentionRows{n_keys.data(), start.data(), tables.data(), bs, stride}, kc.data(),
-                  vc.data(), want.data());
-  DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc);
-  DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
-  DeviceBuffer<AttentionTile> dg(groups);
-  const int64_t n_blocks = int64_t(groups.size()) * hkv;
-  const int policy = attention_splits(n_blocks, max_keys, 32 * hq / hkv, multiprocessor_count());
-  for (const int split : {1, 2, policy}) {
-    DeviceBuffer<float> work(size_t(std::max<int64_t>(attention_work_floats(n, hq, dh, split), 1)));
-    DeviceBuffer<bf16_t> dout(poisoned(q.size()));
-    attention(dq.data(), hq, hkv, dh,
-              AttentionRows{dn.data(), dstart.data(), dt.data(), bs, stride}, dg.data(),
-              int64_t(groups.size()), dkc.data(), dvc.data(), dout.data(), nullptr,
-              AttentionSplit{split, work.data()});
-    EXPECT_TRUE(near_bf16(dout.download(), want, 2, 1e-5f)) << split << " runs";
-  }
+  ASSERT_EQ(attention_group_rows(32, 8, 128), 32);
+  const StepBatch b(32, 8, 128, {{500, 17}, {100, 40}, {700, 1}}, 32, rng);
+  const int policy = attention_splits(int64_t(b.groups.size()) * b.hkv, b.max_keys,
+                                      b.max_rows * b.hq / b.hkv, multiprocessor_count());
+  for (const int split : {1, 2, policy}) EXPECT_TRUE(b.check(split)) << split << " runs";
 }
 
 // Head ratios other than 4 (3 query heads a KV head: a group's query vectors not a multiple of
@@ -265,42 +280,13 @@ TEST(CudaKernels, AttentionOfAStepBatchOnThe8BShape) {
 TEST(CudaKernels, AttentionAtOtherHeadRatiosAndFullGroups) {
   REQUIRE_DEVICE();
   std::mt19937 rng(29);
-  const int64_t bs = 16;
   for (const auto& [hq, hkv, dh] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
            {6, 2, 64}, {4, 4, 16}, {8, 2, 256}, {5, 1, 130}}) {
-    const int32_t full = attention_group_rows(hq, hkv, dh), cached = 70;
-    const int64_t kv_dim = hkv * dh, stride = bs * kv_dim;
-    std::vector<int32_t> n_keys, start, tables;
-    std::vector<AttentionTile> groups;
-    for (const int32_t rows : {full, 3}) {  // a full group, and a short one after it
-      const int32_t row0 = int32_t(n_keys.size()), table0 = int32_t(tables.size());
-      for (int32_t b = 0; b < (cached + rows + bs - 1) / bs; ++b) tables.push_back(table0 + b);
-      for (int32_t r = 0; r < rows; ++r) n_keys.push_back(cached + r + 1), start.push_back(table0);
-      groups.push_back({row0, rows});
-    }
-    std::shuffle(tables.begin(), tables.end(), rng);
-    const int64_t n = int64_t(n_keys.size()), pool_blocks = int64_t(tables.size());
-    const auto q = random_bf16(size_t(n * hq * dh), rng);
-    const auto kc = random_bf16(size_t(pool_blocks * stride), rng, 2.0f);
-    const auto vc = random_bf16(size_t(pool_blocks * stride), rng);
-    std::vector<bf16_t> want(q.size());
-    host::attention(q.data(), n, hq, hkv, dh,
-                    AttentionRows{n_keys.data(), start.data(), tables.data(), bs, stride},
-                    kc.data(), vc.data(), want.data());
-    DeviceBuffer<bf16_t> dq(q), dkc(kc), dvc(vc);
-    DeviceBuffer<int32_t> dt(tables), dn(n_keys), dstart(start);
-    DeviceBuffer<AttentionTile> dg(groups);
-    for (const int split : {1, 3}) {
-      DeviceBuffer<float> work(
-          size_t(std::max<int64_t>(attention_work_floats(n, hq, dh, split), 1)));
-      DeviceBuffer<bf16_t> dout(poisoned(q.size()));
-      attention(dq.data(), hq, hkv, dh,
-                AttentionRows{dn.data(), dstart.data(), dt.data(), bs, stride}, dg.data(),
-                int64_t(groups.size()), dkc.data(), dvc.data(), dout.data(), nullptr,
-                AttentionSplit{split, work.data()});
-      EXPECT_TRUE(near_bf16(dout.download(), want, 2, 1e-5f))
-          << hq << "/" << hkv << " heads, head_dim " << dh << ", " << split << " runs";
-    }
+    const int32_t full = attention_group_rows(hq, hkv, dh);
+    const StepBatch b(hq, hkv, dh, {{70, full}, {70, 3}}, full, rng);  // a full group, a short one
+    for (const int split : {1, 3})
+      EXPECT_TRUE(b.check(split)) << hq << "/" << hkv << " heads, head_dim " << dh << ", " << split
+                                  << " runs";
   }
 }
 
