@@ -25,21 +25,16 @@ import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BIN = os.path.join(ROOT, "build", "src", "tools", "wedlm")
+sys.path.insert(0, os.path.join(ROOT, "training"))
+from datagen import COUNT_STYLES  # noqa: E402
 
-# The count family's prompt styles (training/datagen.py gen_count), each as the N-number count,
-# with the most numbers gen_count draws for that kind of count.
+# The count family's prompt styles (training/datagen.py), each as the N-number count, with the
+# most numbers gen_count draws for that kind of count.
 STEPS = [2, 3, 5, 10]
 UP, DOWN = (lambda n: list(range(1, n + 1))), (lambda n: list(range(n, 0, -1)))
 BY_K = lambda n: [STEPS[n % 4] * (i + 1) for i in range(n)]  # noqa: E731
-STYLES = {
-    "up": ("Count from {a} to {b}.", UP, 64),
-    "up, commas": ("Count from {a} to {b}, separated by commas.", UP, 64),
-    "list": ("List the numbers from {a} to {b}.", UP, 64),
-    "down": ("Count down from {a} to {b}.", DOWN, 50),
-    "backward": ("Count backward from {a} to {b}.", DOWN, 50),
-    "by k": ("Count from {a} to {b} by {k}s.", BY_K, 30),
-    "by k, first": ("Count by {k}s from {a} to {b}.", BY_K, 30),
-}
+KINDS = {"up": (UP, 64), "down": (DOWN, 50), "step": (BY_K, 30)}
+STYLES = {style: (fmt, *KINDS[kind]) for style, (kind, fmt) in COUNT_STYLES.items()}
 TRAINED_CHARS = 240  # gen_count's longest reply
 
 

@@ -92,23 +92,37 @@ def _join(items):
 # ----------------------------------------------------------------------------------------------
 # Task families. Each returns (family, prompt, reply, answer, check).
 
+# The count family's prompt styles: name -> (kind of sequence, template). One table for both data
+# streams and bench/count_sweep.py.
+COUNT_STYLES = {
+    "up": ("up", "Count from {a} to {b}."),
+    "up, commas": ("up", "Count from {a} to {b}, separated by commas."),
+    "list": ("up", "List the numbers from {a} to {b}."),
+    "down": ("down", "Count down from {a} to {b}."),
+    "backward": ("down", "Count backward from {a} to {b}."),
+    "by k": ("step", "Count from {a} to {b} by {k}s."),
+    "by k, first": ("step", "Count by {k}s from {a} to {b}."),
+}
+
+
+def _templates(kind):
+    return [fmt for k, fmt in COUNT_STYLES.values() if k == kind]
+
+
 def gen_count(rng, max_chars=240):
     kind = rng.choices(["up", "down", "step"], weights=[5, 3, 3])[0]
     if kind == "up":
         a = rng.choice([1, 1, 1, 0] + list(range(2, 120)))
         seq = list(range(a, a + rng.randint(3, 64)))
-        fmt = rng.choice(["Count from {a} to {b}.", "Count from {a} to {b}, separated by commas.",
-                          "List the numbers from {a} to {b}."])
     elif kind == "down":
         b = rng.choice([1, 1, 0] + list(range(2, 80)))
         n = rng.randint(3, 50)
         seq = list(range(b + n - 1, b - 1, -1))
-        fmt = rng.choice(["Count down from {a} to {b}.", "Count backward from {a} to {b}."])
     else:
         k = rng.choice([2, 3, 5, 10])
         a = rng.choice([0, k, k, rng.randint(1, 30)])
         seq = [a + k * i for i in range(rng.randint(3, 30))]
-        fmt = rng.choice(["Count from {a} to {b} by {k}s.", "Count by {k}s from {a} to {b}."])
+    fmt = rng.choice(_templates(kind))
     while len(_join(seq)) > max_chars:  # keeps the longest replies inside the context
         seq = seq[:-1]
     prompt = fmt.format(a=seq[0], b=seq[-1], k=seq[1] - seq[0])

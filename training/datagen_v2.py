@@ -27,20 +27,11 @@ import json
 import random
 
 import datagen
-from datagen import CAPITALS, COLOR_WORDS, PETS, SYSTEM_PROMPTS, WORDS, _join
+from datagen import CAPITALS, COLOR_WORDS, COUNT_STYLES, PETS, SYSTEM_PROMPTS, WORDS, _join
 
 # ----------------------------------------------------------------------------------------------
 # Counts of every length.
 
-COUNT_STYLES = {  # style: (kind, template); the first stream's seven prompts
-    "up": ("up", "Count from {a} to {b}."),
-    "up commas": ("up", "Count from {a} to {b}, separated by commas."),
-    "list": ("up", "List the numbers from {a} to {b}."),
-    "down": ("down", "Count down from {a} to {b}."),
-    "backward": ("down", "Count backward from {a} to {b}."),
-    "by k": ("step", "Count from {a} to {b} by {k}s."),
-    "by k from": ("step", "Count by {k}s from {a} to {b}."),
-}
 MAX_COUNT = 200
 MAX_COUNT_CHARS = 900  # a reply's characters; the tokenizer spends about one token a character
 
