@@ -75,10 +75,11 @@ def copy_phase(args):
             "torch": torch.__version__, "gpu_torch": torch.cuda.get_device_name()}
 
 
-def engine(args, extra, timeout):
-    """`wedlm bench` on the 8B shape with `extra` flags: its JSON, or raises with stderr's tail."""
+def engine(args, extra, timeout, reps=None):
+    """`wedlm bench` on the 8B shape with `extra` flags (`reps` repetitions, default -r): its
+    JSON and stderr, or raises with stderr's tail."""
     cmd = [args.wedlm, "bench", "--device", "cuda", "--random-weights", "wedlm-8b",
-           "-d", str(CONTEXT), "--window", str(WINDOW), "-r", str(args.repetitions),
+           "-d", str(CONTEXT), "--window", str(WINDOW), "-r", str(reps or args.repetitions),
            "-o", "json"] + extra
     env = dict(os.environ)
     if args.lib_path:
@@ -135,11 +136,7 @@ def sampled_phase(args):
 
 def optimes_phase(args):
     extra = ["-p", "0", "-n", "16", "--mode", "wedlm,ar", "--parallel", "1", "--cuda-op-times"]
-    saved, args.repetitions = args.repetitions, 1
-    try:
-        _, err = engine(args, extra, args.timeout)
-    finally:
-        args.repetitions = saved
+    _, err = engine(args, extra, args.timeout, reps=1)
     table = err[err.find("forwards of "):] if "forwards of " in err else err[-3000:]
     print(table, flush=True)
     return {"op_times": table}

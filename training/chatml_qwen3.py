@@ -100,7 +100,7 @@ def pieces(messages, tools=None, add_generation_prompt=False, enable_thinking=No
             text, thought = _split_reasoning(m)
             out.append(("<|im_start|>assistant\n", False))
             last = i == len(messages) - 1
-            if i > last_query and (last or thought) and not (last and plain_last and not thought):
+            if i > last_query and (thought or (last and not plain_last)):
                 out += [("<think>\n", False), (thought.strip("\n"), True),
                         ("\n</think>\n\n", False), (text.lstrip("\n"), True)]
             else:
@@ -128,24 +128,20 @@ def render_text(messages, tools=None, add_generation_prompt=False, enable_thinki
 def encode_pieces(tok, parts):
     """Ids of the pieces: special tokens parsed in template text only; between specials the text
     (template and content alike) encoded as one run, as a tokenizer sees it."""
-    ids, run = [], []
-    specials = sorted(tok.specials, key=len, reverse=True)
+    ids, run = [], ""
     for text, is_content in parts:
         while text:
             hit = None if is_content else min(  # the first special; the longest at a tie
-                ((text.find(s), -len(s), s) for s in specials if s in text), default=None)
+                ((text.find(s), -len(s), s) for s in tok.specials if s in text), default=None)
             if hit is None:
-                run.append(text)
+                run += text
                 break
             at, _, s = hit
-            run.append(text[:at])
-            ids += tok.encode_plain("".join(run)) if "".join(run) else []
-            run = []
+            ids += tok.encode_plain(run + text[:at])
+            run = ""
             ids.append(tok.specials[s])
             text = text[at + len(s):]
-    if "".join(run):
-        ids += tok.encode_plain("".join(run))
-    return ids
+    return ids + tok.encode_plain(run)
 
 
 def prompt_ids(tok, messages, tools=None):
